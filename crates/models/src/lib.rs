@@ -1,0 +1,14 @@
+//! Neural network architectures for astronomy, as Burn modules with typed configs.
+//!
+//! Configs deserialize from the experiment TOML (`[model]`, chosen by `kind`) and are checked
+//! against the input shape before any weight is allocated, so a bad network is reported with
+//! the layer at fault before training starts. Models never depend on the data or simulators.
+
+pub mod activation;
+pub mod model;
+pub mod sequential;
+pub mod shape;
+
+pub use activation::Activation;
+pub use model::{Model, ModelConfig};
+pub use shape::{FeatureShape, ShapeError};

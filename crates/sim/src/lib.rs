@@ -1,0 +1,37 @@
+//! Physical simulators for astronomy deep learning.
+//!
+//! Pure Rust, no Burn: plain arrays in, plain arrays out. Every simulated sample is a pure
+//! function of `(seed, index)` (see [`rng::SampleRng`]), so datasets built on these simulators
+//! are random-access, reproducible and parallel, and need no disk.
+
+pub mod galaxy;
+pub mod galaxy_zoo;
+pub mod image;
+pub mod noise;
+pub mod psf;
+pub mod rng;
+pub mod sersic;
+pub mod special;
+
+pub use galaxy::{GalaxyParams, GalaxySimConfig, SimulatedGalaxy};
+pub use image::Image;
+pub use rng::SampleRng;
+
+/// An invalid simulator setting, named by its field.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("simulator setting `{field}` {problem}")]
+pub struct SimConfigError {
+    /// The setting's name, as written in the experiment config.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl SimConfigError {
+    pub(crate) fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            field,
+            problem: problem.into(),
+        }
+    }
+}
