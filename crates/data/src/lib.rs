@@ -1,1 +1,22 @@
-//! placeholder
+//! Datasets for astronomy deep learning: simulator-backed data sets that need no disk, the real
+//! survey formats (image folders with a CSV catalogue, as the Kaggle Galaxy Zoo 2 release), and
+//! the batcher that turns items into Burn tensors.
+//!
+//! `[data]` in an experiment config is a [`DataConfig`]; [`DataConfig::open`] checks it and
+//! returns the train, validation and test splits with a description of their shapes.
+
+pub mod batcher;
+pub mod catalogue;
+pub mod config;
+pub mod error;
+pub mod image_csv;
+pub mod image_io;
+pub mod item;
+pub mod simulated;
+pub mod splits;
+
+pub use batcher::{ImageBatch, ImageBatcher};
+pub use config::{DataConfig, DataInfo, OpenedData};
+pub use error::DataError;
+pub use image_io::Preprocess;
+pub use item::ImageItem;

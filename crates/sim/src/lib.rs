@@ -19,7 +19,7 @@ pub use rng::SampleRng;
 
 /// An invalid simulator setting, named by its field.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("simulator setting `{field}` {problem}")]
+#[error("simulator.{field}: {problem}")]
 pub struct SimConfigError {
     /// The setting's name, as written in the experiment config.
     pub field: &'static str,

@@ -1,0 +1,122 @@
+//! Reading JPEG and PNG images into channel-major float arrays, with the centre crop and
+//! resampling that put real cutouts on the grid a model was trained on.
+
+use std::path::Path;
+
+use image::imageops::FilterType;
+use serde::{Deserialize, Serialize};
+
+use crate::error::DataError;
+
+/// How an image file becomes model input: optional centre crop, then resampling to a square.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preprocess {
+    /// Side of the centred square cut out first, pixels (none: the largest centred square).
+    pub crop: Option<u32>,
+    /// Side of the square the crop is resampled to, pixels.
+    pub size: u32,
+    /// 1 (grey) or 3 (RGB).
+    pub channels: u32,
+}
+
+impl Preprocess {
+    /// Reads and prepares one image. Pixels are scaled to [0, 1].
+    pub fn load(&self, path: &Path) -> Result<Vec<f32>, DataError> {
+        let bytes = std::fs::read(path).map_err(|source| DataError::Io { what: "image", path: path.to_path_buf(), source })?;
+        let img = image::load_from_memory(&bytes).map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })?;
+        let (w, h) = (img.width(), img.height());
+        let side = self.crop.unwrap_or(w.min(h));
+        if side > w || side > h {
+            return Err(DataError::Image {
+                path: path.to_path_buf(),
+                message: format!("it is {w}x{h} pixels, smaller than the {side}-pixel centre crop"),
+            });
+        }
+        let cropped = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+        // Triangle (bilinear) widens its support when shrinking, so it averages like binning.
+        let resized = if side == self.size { cropped } else { cropped.resize_exact(self.size, self.size, FilterType::Triangle) };
+        let n = (self.size * self.size) as usize;
+        let mut out = vec![0.0f32; n * self.channels as usize];
+        if self.channels == 1 {
+            for (o, p) in out.iter_mut().zip(resized.to_luma8().pixels()) {
+                *o = f32::from(p.0[0]) / 255.0;
+            }
+        } else {
+            for (k, p) in resized.to_rgb8().pixels().enumerate() {
+                for c in 0..3 {
+                    out[c * n + k] = f32::from(p.0[c]) / 255.0;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Writes a channel-major image with values in [0, 1] as an 8-bit PNG or JPEG (by extension).
+pub fn save_image(path: &Path, pixels: &[f32], shape: [usize; 3]) -> Result<(), DataError> {
+    let [c, h, w] = shape;
+    let n = h * w;
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let result = if c == 1 {
+        image::GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([byte(pixels[y as usize * w + x as usize])])).save(path)
+    } else {
+        image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+            let k = y as usize * w + x as usize;
+            image::Rgb([byte(pixels[k]), byte(pixels[n + k]), byte(pixels[2 * n + k])])
+        })
+        .save(path)
+    };
+    result.map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_and_resize_keep_the_centre_and_channel_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.png");
+        // 12x12 image: red square in the centre 4x4, blue elsewhere.
+        let img = image::RgbImage::from_fn(12, 12, |x, y| {
+            if (4..8).contains(&x) && (4..8).contains(&y) { image::Rgb([255, 0, 0]) } else { image::Rgb([0, 0, 255]) }
+        });
+        img.save(&path).unwrap();
+        let p = Preprocess { crop: Some(4), size: 2, channels: 3 };
+        let px = p.load(&path).unwrap();
+        assert_eq!(px.len(), 3 * 4);
+        assert!(px[..4].iter().all(|v| (*v - 1.0).abs() < 1e-6), "red plane {:?}", &px[..4]);
+        assert!(px[8..].iter().all(|v| v.abs() < 1e-6), "blue plane {:?}", &px[8..]);
+        let grey = Preprocess { crop: None, size: 12, channels: 1 }.load(&path).unwrap();
+        assert_eq!(grey.len(), 144);
+    }
+
+    #[test]
+    fn unreadable_and_too_small_images_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.jpg");
+        std::fs::write(&bad, b"not a jpeg").unwrap();
+        let p = Preprocess { crop: None, size: 8, channels: 3 };
+        let err = p.load(&bad).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("cannot decode image {}", bad.display())), "{err}");
+        let missing = p.load(&dir.path().join("nope.png")).unwrap_err().to_string();
+        assert!(missing.contains("nope.png"), "{missing}");
+        let small = dir.path().join("small.png");
+        image::RgbImage::new(5, 5).save(&small).unwrap();
+        let err = Preprocess { crop: Some(8), size: 8, channels: 3 }.load(&small).unwrap_err().to_string();
+        assert!(err.contains("smaller than the 8-pixel centre crop"), "{err}");
+    }
+
+    #[test]
+    fn saved_images_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.png");
+        let pixels: Vec<f32> = (0..3 * 16).map(|k| (k % 16) as f32 / 15.0).collect();
+        save_image(&path, &pixels, [3, 4, 4]).unwrap();
+        let back = Preprocess { crop: None, size: 4, channels: 3 }.load(&path).unwrap();
+        for (a, b) in pixels.iter().zip(&back) {
+            assert!((a - b).abs() < 1.0 / 255.0);
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Reading an experiment config: the file, then `--set key.path=value` overrides, then
+//! validation. Every mistake becomes one [`ConfigError`] naming the file and line (or the
+//! override) and the key.
+
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+use super::schema::ExperimentConfig;
+
+/// A config that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A problem at a known place: `file:line:column` or `--set key=value`.
+    #[error("{location}: {message}")]
+    At {
+        /// Where.
+        location: String,
+        /// What (starting with the key when known).
+        message: String,
+    },
+    /// A value out of its range, before it is placed in the file.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// The dotted key, e.g. `optimizer.lr`.
+        field: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl ConfigError {
+    /// A value that is out of range.
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::Invalid { field: field.into(), problem: problem.into() }
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, col)
+}
+
+/// Splits `model.layers[2].units` or `model.layers.2.units` into key segments.
+fn segments(field: &str) -> Vec<String> {
+    field.replace('[', ".").replace(']', "").split('.').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Byte offset where `field` is written in the TOML `text`, if it is.
+pub fn locate(text: &str, field: &str) -> Option<usize> {
+    let root = DeTable::parse(text).ok()?;
+    let mut span = root.span();
+    let mut value: Option<&toml::Spanned<DeValue<'_>>> = None;
+    for seg in segments(field) {
+        let next = match value {
+            None => root.get_ref().iter().find(|(k, _)| k.get_ref().as_ref() == seg).map(|(_, v)| v),
+            Some(v) => match seg.parse::<usize>() {
+                Ok(i) => v.get_ref().get(i),
+                Err(_) => v.get_ref().get(seg.as_str()),
+            },
+        }?;
+        span = next.span();
+        value = Some(next);
+    }
+    Some(span.start)
+}
+
+/// Places a range error at its line in the file, or on the `--set` that wrote it.
+pub fn place(error: ConfigError, path: &Path, text: &str, overrides: &[String]) -> ConfigError {
+    let ConfigError::Invalid { field, problem } = error else { return error };
+    let message = format!("{field}: {problem}");
+    let target = segments(&field);
+    if let Some(set) = overrides.iter().rev().find(|s| {
+        let key = s.split('=').next().unwrap_or_default().trim();
+        let key = segments(key);
+        target.starts_with(&key) || key.starts_with(&target)
+    }) {
+        return ConfigError::At { location: format!("--set {set}"), message };
+    }
+    // Walk up the key until something is written in the file (a default has no line).
+    for n in (1..=target.len()).rev() {
+        if let Some(offset) = locate(text, &target[..n].join(".")) {
+            let (line, col) = line_col(text, offset);
+            return ConfigError::At { location: format!("{}:{line}:{col}", path.display()), message };
+        }
+    }
+    ConfigError::At { location: path.display().to_string(), message }
+}
+
+/// Turns a deserialisation error into one naming the key and its place.
+fn deserialize_error(err: serde_path_to_error::Error<toml::de::Error>, location: impl FnOnce(Option<std::ops::Range<usize>>) -> String) -> ConfigError {
+    let key = err.path().to_string();
+    let inner = err.into_inner();
+    let message = if key.is_empty() || key == "." { inner.message().to_string() } else { format!("{key}: {}", inner.message()) };
+    ConfigError::At { location: location(inner.span()), message }
+}
+
+/// Parses a value written on the command line: TOML if it parses as TOML, else a string, so
+/// `--set data.images=/data/gz2` needs no quotes.
+fn parse_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+/// Applies `key.path=value` to the parsed config.
+pub fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let fail = |message: String| ConfigError::At { location: format!("--set {assignment}"), message };
+    let (key, raw) = assignment.split_once('=').ok_or_else(|| fail("expected key.path=value".into()))?;
+    let path = segments(key.trim());
+    let (last, parents) = path.split_last().ok_or_else(|| fail("the key is empty".into()))?;
+    let mut table = root;
+    let mut walked = String::new();
+    for seg in parents {
+        walked = if walked.is_empty() { seg.clone() } else { format!("{walked}.{seg}") };
+        let entry = table.entry(seg.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(t) => t,
+            toml::Value::Array(items) => {
+                // Only tables inside arrays can be addressed: `model.layers.2.units`.
+                return set_in_array(items, &path[walked.split('.').count()..], raw).map_err(fail);
+            }
+            _ => return Err(fail(format!("`{walked}` is a value, not a table"))),
+        };
+    }
+    table.insert(last.clone(), parse_value(raw.trim()));
+    Ok(())
+}
+
+fn set_in_array(items: &mut [toml::Value], rest: &[String], raw: &str) -> Result<(), String> {
+    let (index, rest) = rest.split_first().ok_or("give an index into the array")?;
+    let i: usize = index.parse().map_err(|_| format!("`{index}` is not an array index"))?;
+    let len = items.len();
+    let item = items.get_mut(i).ok_or(format!("index {i} is out of range (the array has {len} entries)"))?;
+    let toml::Value::Table(t) = item else { return Err(format!("entry {i} is not a table")) };
+    let mut root = std::mem::take(t);
+    apply_override(&mut root, &format!("{}={raw}", rest.join("."))).map_err(|e| match e {
+        ConfigError::At { message, .. } => message,
+        other => other.to_string(),
+    })?;
+    *t = root;
+    Ok(())
+}
+
+/// Parses and validates config `text` (read from `path`) with `overrides` applied.
+pub fn parse_config(path: &Path, text: &str, overrides: &[String]) -> Result<ExperimentConfig, ConfigError> {
+    let at_span = |span: Option<std::ops::Range<usize>>| match span {
+        Some(s) => {
+            let (line, col) = line_col(text, s.start);
+            format!("{}:{line}:{col}", path.display())
+        }
+        None => path.display().to_string(),
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
+    let mut config: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| deserialize_error(e, at_span))?;
+    if !overrides.is_empty() {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
+        for set in overrides {
+            apply_override(&mut table, set)?;
+        }
+        let sets = overrides.join(" --set ");
+        config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| deserialize_error(e, |_| format!("--set {sets}")))?;
+    }
+    config.validate().map_err(|e| place(e, path, text, overrides))?;
+    Ok(config)
+}
+
+/// Reads, overrides and validates the config at `path`.
+pub fn load_config(path: &Path, overrides: &[String]) -> Result<ExperimentConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    parse_config(path, &text, overrides)
+}
+
+impl ExperimentConfig {
+    /// Checks every range that the types do not (the model's shapes are checked against the
+    /// data when it is opened).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let name = &self.experiment.name;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(ConfigError::invalid("experiment.name", format!("must be letters, digits, '-' or '_', got {name:?}")));
+        }
+        let t = &self.training;
+        for (field, v) in [("epochs", t.epochs), ("batch_size", t.batch_size), ("checkpoint_every", t.checkpoint_every), ("keep_checkpoints", t.keep_checkpoints)] {
+            if v == 0 {
+                return Err(ConfigError::invalid(format!("training.{field}"), "must be at least 1"));
+            }
+        }
+        if t.early_stopping_patience == Some(0) {
+            return Err(ConfigError::invalid("training.early_stopping_patience", "must be at least 1 (leave it out to never stop early)"));
+        }
+        if let Some(paper) = &self.experiment.paper
+            && paper.metric != "rmse"
+        {
+            return Err(ConfigError::invalid("experiment.paper.metric", format!("must be one this task reports (rmse), got {:?}", paper.metric)));
+        }
+        self.optimizer.validate()?;
+        self.schedule.validate(self.optimizer.lr)?;
+        Ok(())
+    }
+
+    /// A tiny version of the same experiment: a few dozen samples, one epoch.
+    pub fn shrink_for_smoke(&mut self) {
+        self.data.shrink_for_smoke();
+        self.training.epochs = 1;
+        self.training.batch_size = self.training.batch_size.min(16);
+        self.training.early_stopping_patience = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"[experiment]
+name = "t"
+
+[data]
+source = "simulated_galaxies"
+train = 10
+
+[model]
+kind = "sequential"
+[[model.layers]]
+type = "flatten"
+[[model.layers]]
+type = "dense"
+units = 37
+
+[optimizer]
+kind = "sgd"
+lr = 0.1
+momentum = 0.9
+
+[training]
+epochs = 3
+"#;
+
+    fn parse(text: &str, sets: &[&str]) -> Result<ExperimentConfig, ConfigError> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        parse_config(Path::new("exp.toml"), text, &sets)
+    }
+
+    #[test]
+    fn a_good_config_parses_with_defaults() {
+        let c = parse(BASE, &[]).unwrap();
+        assert_eq!(c.training.epochs, 3);
+        assert_eq!(c.training.batch_size, 32);
+        assert_eq!(c.experiment.seed, 42);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_line_and_key() {
+        let text = BASE.replace("epochs = 3", "epochs = 3\nepoch = 4");
+        let err = parse(&text, &[]).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:23:1: training.epoch: unknown field `epoch`, expected one of `epochs`"), "{err}");
+        let text = BASE.replace("train = 10", "train = 10\ntrian = 5");
+        let err = parse(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains("exp.toml:") && err.contains("unknown field `trian`"), "{err}");
+        let line: usize = err.split(':').nth(1).unwrap().parse().unwrap();
+        assert!((4..=7).contains(&line), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let text = BASE.replace("epochs = 3", "epochs = \"ten\"");
+        let err = parse(&text, &[]).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:22:10: training.epochs: invalid type: string \"ten\", expected usize"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let err = parse("[experiment\nname = 1", &[]).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn range_errors_point_at_the_line_or_the_override() {
+        let text = BASE.replace("lr = 0.1", "lr = -0.1");
+        let err = parse(&text, &[]).unwrap_err().to_string();
+        assert_eq!(err, "exp.toml:18:6: optimizer.lr: must be positive, got -0.1");
+        let err = parse(BASE, &["training.batch_size=0"]).unwrap_err().to_string();
+        assert_eq!(err, "--set training.batch_size=0: training.batch_size: must be at least 1");
+        let err = parse(BASE, &["optimizer.beta1=0.5"]).unwrap_err().to_string();
+        assert_eq!(err, "--set optimizer.beta1=0.5: optimizer.beta1: does not apply to kind = \"sgd\"");
+    }
+
+    #[test]
+    fn overrides_set_values_tables_and_array_entries() {
+        let c = parse(BASE, &["training.epochs=7", "data.simulator.image_size=48", "model.layers.1.units=37", "experiment.description=hello world"]).unwrap();
+        assert_eq!(c.training.epochs, 7);
+        assert_eq!(c.experiment.description, "hello world");
+        match &c.data {
+            astro_data::DataConfig::SimulatedGalaxies { simulator, .. } => assert_eq!(simulator.image_size, 48),
+            other => panic!("{other:?}"),
+        }
+        let err = parse(BASE, &["training.epoch=7"]).unwrap_err().to_string();
+        assert!(err.starts_with("--set training.epoch=7: training.epoch: unknown field `epoch`"), "{err}");
+        let err = parse(BASE, &["model.layers.9.units=3"]).unwrap_err().to_string();
+        assert!(err.contains("index 9 is out of range"), "{err}");
+        let err = parse(BASE, &["training.epochs"]).unwrap_err().to_string();
+        assert!(err.contains("expected key.path=value"), "{err}");
+    }
+
+    #[test]
+    fn locate_finds_nested_keys_and_array_entries() {
+        let at = locate(BASE, "model.layers[1].units").unwrap();
+        assert_eq!(line_col(BASE, at).0, 14);
+        assert!(locate(BASE, "training.workers").is_none());
+    }
+}

@@ -1,0 +1,13 @@
+//! The experiment config: one TOML file per experiment, validated in full before any work.
+//!
+//! [`schema`] is the typed layout of the file, [`load`] reads it (with `--set` overrides) and
+//! turns every mistake into an error naming the file, the line and the key, and
+//! [`optimizer`] and [`schedule`] build Burn's optimisers and learning-rate schedules from it.
+
+pub mod load;
+pub mod optimizer;
+pub mod schedule;
+pub mod schema;
+
+pub use load::{ConfigError, load_config, parse_config};
+pub use schema::{ExperimentConfig, ExperimentSection, HardwareConfig, PaperReference, TrainingConfig};

@@ -1,0 +1,132 @@
+//! The typed layout of an experiment config. Every section rejects unknown keys; every field
+//! has a `///` doc giving its unit and range, and a default where one makes sense.
+
+use astro_data::DataConfig;
+use astro_models::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+use super::optimizer::OptimizerConfig;
+use super::schedule::ScheduleConfig;
+
+/// A whole experiment: what to learn, from which data, with which model, how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Name, seed, description and the paper reproduced.
+    pub experiment: ExperimentSection,
+    /// Where the images and targets come from.
+    pub data: DataConfig,
+    /// The network.
+    pub model: ModelConfig,
+    /// The optimiser.
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule.
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Epochs, batches, early stopping, checkpoints, data workers.
+    #[serde(default)]
+    pub training: TrainingConfig,
+    /// Devices to train on.
+    #[serde(default)]
+    pub hardware: HardwareConfig,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// `[experiment]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSection {
+    /// Short name; runs go to `runs/<name>/`. Letters, digits, `-` and `_`.
+    pub name: String,
+    /// Seed of everything random: weights, data order, simulated data.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// One line on what the experiment does.
+    #[serde(default)]
+    pub description: String,
+    /// The paper this experiment reproduces, and its number.
+    #[serde(default)]
+    pub paper: Option<PaperReference>,
+}
+
+/// `[experiment.paper]`: the published result the run is compared with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperReference {
+    /// Authors, year, journal.
+    pub citation: String,
+    /// The metric the paper reports (`rmse`).
+    pub metric: String,
+    /// The paper's value of that metric.
+    pub value: f64,
+    /// What the paper's number is (which model, which data).
+    #[serde(default)]
+    pub note: String,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn default_batch_size() -> usize {
+    32
+}
+fn default_workers() -> usize {
+    2
+}
+fn default_checkpoint_every() -> usize {
+    1
+}
+fn default_keep_checkpoints() -> usize {
+    2
+}
+
+/// `[training]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Passes over the training split (1 or more).
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Images per optimiser step (1 or more).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Stop when the validation loss has not improved for this many epochs (none: never).
+    #[serde(default)]
+    pub early_stopping_patience: Option<usize>,
+    /// Save a resumable checkpoint every N epochs (the last epoch is always saved).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: usize,
+    /// How many of the latest checkpoints to keep (the best one is kept as well).
+    #[serde(default = "default_keep_checkpoints")]
+    pub keep_checkpoints: usize,
+    /// Threads that load or simulate data while the model trains (0: load on the training thread).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            batch_size: default_batch_size(),
+            early_stopping_patience: None,
+            checkpoint_every: default_checkpoint_every(),
+            keep_checkpoints: default_keep_checkpoints(),
+            workers: default_workers(),
+        }
+    }
+}
+
+/// `[hardware]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareConfig {
+    /// Devices, e.g. `["cuda:0", "cuda:1"]`; several train data-parallel. Empty: `--device`,
+    /// or the best backend compiled in.
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
