@@ -8,6 +8,8 @@ use crate::item::ImageItem;
 /// A batch of images and their targets.
 #[derive(Debug, Clone)]
 pub struct ImageBatch {
+    /// The items' identifiers, in batch order.
+    pub ids: Vec<String>,
     /// `[batch, channels, height, width]`.
     pub images: Tensor<4>,
     /// `[batch, targets]`.
@@ -32,6 +34,7 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
         }
         let b = items.len();
         ImageBatch {
+            ids: items.iter().map(|i| i.id.clone()).collect(),
             images: Tensor::from_data(TensorData::new(pixels, [b, c, h, w]), device),
             targets: Tensor::from_data(TensorData::new(targets, [b, n_targets]), device),
         }

@@ -70,6 +70,28 @@ pub fn save_image(path: &Path, pixels: &[f32], shape: [usize; 3]) -> Result<(), 
     result.map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })
 }
 
+/// Saves up to `columns * columns` images (all of one shape) as one PNG grid, each enlarged
+/// `scale` times with a 2-pixel gap, so a user can see what the data looks like.
+pub fn save_grid(path: &Path, images: &[(&[f32], [usize; 3])], columns: usize, scale: usize) -> Result<(), DataError> {
+    let Some(&(_, [c, h, w])) = images.first() else { return Ok(()) };
+    let columns = columns.max(1);
+    let rows = images.len().div_ceil(columns);
+    let (cell_w, cell_h) = (w * scale + 2, h * scale + 2);
+    let mut grid = image::RgbImage::from_pixel((columns * cell_w) as u32, (rows * cell_h) as u32, image::Rgb([255, 255, 255]));
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    for (k, (pixels, _)) in images.iter().enumerate() {
+        let (ox, oy) = ((k % columns) * cell_w + 1, (k / columns) * cell_h + 1);
+        for y in 0..h * scale {
+            for x in 0..w * scale {
+                let p = (y / scale) * w + x / scale;
+                let rgb = if c == 1 { [byte(pixels[p]); 3] } else { [byte(pixels[p]), byte(pixels[h * w + p]), byte(pixels[2 * h * w + p])] };
+                grid.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb(rgb));
+            }
+        }
+    }
+    grid.save(path).map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +128,17 @@ mod tests {
         image::RgbImage::new(5, 5).save(&small).unwrap();
         let err = Preprocess { crop: Some(8), size: 8, channels: 3 }.load(&small).unwrap_err().to_string();
         assert!(err.contains("smaller than the 8-pixel centre crop"), "{err}");
+    }
+
+    #[test]
+    fn grids_place_images_in_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.png");
+        let white = vec![1.0f32; 3 * 4 * 4];
+        let images: Vec<(&[f32], [usize; 3])> = (0..5).map(|_| (white.as_slice(), [3, 4, 4])).collect();
+        save_grid(&path, &images, 3, 2).unwrap();
+        let img = image::open(&path).unwrap();
+        assert_eq!((img.width(), img.height()), (3 * 10, 2 * 10));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod batcher;
 pub mod catalogue;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod image_csv;
 pub mod image_io;
 pub mod item;

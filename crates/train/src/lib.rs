@@ -4,3 +4,18 @@
 //! Nothing here names a backend: callers pass the `Device`s to train on.
 
 pub mod config;
+pub mod checkpointing;
+pub mod epoch_log;
+pub mod error;
+pub mod evaluate;
+pub mod plot;
+pub mod progress;
+pub mod regression;
+pub mod report;
+pub mod run_dir;
+pub mod train;
+
+pub use error::RunError;
+pub mod catalog;
+pub mod eval_run;
+pub mod model_io;

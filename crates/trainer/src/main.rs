@@ -1,1 +1,151 @@
-fn main() {}
+//! `trainer`: train, check, evaluate and apply the experiments of this workspace.
+//!
+//! ```text
+//! cargo run --release -p trainer -- --config galaxy_cnn.toml
+//! ```
+//!
+//! The binary is thin: it parses the command line, picks the devices (the only code that names
+//! a backend, in [`device`]), and hands over to `astro-train`.
+
+mod cli;
+mod device;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use astro_train::catalog::list_experiments;
+use astro_train::config::{ExperimentConfig, load_config};
+use astro_train::eval_run::{evaluate_run, predict_images};
+use astro_train::train::{Hardware, RunTarget, model_table, prepare, train};
+use clap::Parser;
+
+use crate::cli::{Cli, Command, TrainArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => train_command(cli.train),
+        Some(Command::Train(args)) => train_command(args),
+        Some(Command::Check(args)) => check_command(&args.config, &args.set, args.smoke),
+        Some(Command::Eval(args)) => {
+            let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
+            let report = evaluate_run(&args.run, args.data.as_deref(), &devices[0])?;
+            println!("evaluated {} ({} images)", report.data, report.metrics.samples);
+            println!("rmse: {:.5}", report.metrics.rmse);
+            println!("baseline (training mean): {:.5}", report.metrics.baseline_rmse);
+            println!("saved: {}", report.report_file);
+            Ok(())
+        }
+        Some(Command::Predict(args)) => {
+            let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
+            let (out, n) = predict_images(&args.run, &args.inputs, args.out.as_deref(), args.crop, &devices[0])?;
+            println!("predicted {n} images: {}", out.display());
+            Ok(())
+        }
+        Some(Command::List(args)) => list_command(args.configs.as_deref()),
+    }
+}
+
+/// The folders a bare config name is looked up in: `./configs`, then the source tree's.
+fn config_dirs() -> Vec<PathBuf> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    vec![PathBuf::from("configs"), source]
+}
+
+/// A config path as given, or a bare name looked up in `configs/` (with or without `.toml`).
+fn resolve_config(given: &Path) -> Result<PathBuf> {
+    if given.is_file() {
+        return Ok(given.to_path_buf());
+    }
+    let bare = given.components().count() == 1;
+    let mut tried = vec![given.display().to_string()];
+    if bare {
+        for dir in config_dirs() {
+            for name in [given.to_path_buf(), given.with_extension("toml")] {
+                let candidate = dir.join(name);
+                if candidate.is_file() {
+                    return Ok(candidate);
+                }
+                tried.push(candidate.display().to_string());
+            }
+        }
+    }
+    bail!("config file {} not found (looked for {}); `trainer list` shows the experiments", given.display(), tried.join(", "))
+}
+
+fn load(config: &Path, set: &[String], smoke: bool) -> Result<ExperimentConfig> {
+    let path = resolve_config(config)?;
+    let mut config = load_config(&path, set)?;
+    if smoke {
+        config.shrink_for_smoke();
+    }
+    Ok(config)
+}
+
+fn train_command(args: TrainArgs) -> Result<()> {
+    let (config, target) = match (&args.config, &args.resume) {
+        (Some(_), Some(_)) => bail!("give --config to start a run or --resume to continue one, not both"),
+        (None, None) => bail!("nothing to train: give --config FILE (see `trainer list`) or --resume RUN_DIR"),
+        (Some(file), None) => {
+            let config = load(file, &args.common.set, args.common.smoke)?;
+            (config, RunTarget::New(args.common.out.clone().unwrap_or_else(|| PathBuf::from("runs"))))
+        }
+        (None, Some(dir)) => {
+            if !args.common.set.is_empty() || args.common.smoke {
+                bail!("--resume continues a run with its saved config: --set and --smoke cannot change it");
+            }
+            let config = load_config(&dir.join("config.toml"), &[]).with_context(|| format!("cannot resume {}", dir.display()))?;
+            (config, RunTarget::Resume(dir.clone()))
+        }
+    };
+    let (backend, names, devices) = device::resolve(args.common.device.as_deref(), &config.hardware.devices)?;
+    println!("experiment {}: {}", config.experiment.name, config.experiment.description);
+    println!("device: {} ({})", names.join(", "), backend);
+    let hardware = Hardware { backend, devices, names };
+    let summary = train(&config, &hardware, &target)?;
+    for line in summary.console_lines() {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn check_command(config: &Path, set: &[String], smoke: bool) -> Result<()> {
+    let config = load(config, set, smoke)?;
+    device::resolve(None, &config.hardware.devices)?;
+    let (data, shapes) = prepare(&config)?;
+    println!("{}", toml::to_string_pretty(&config).context("cannot print the config")?);
+    println!("# data: {}", data.info.description);
+    println!("# model:");
+    for line in model_table(&config, astro_train::train::input_shape(&data), &shapes).lines() {
+        println!("#   {line}");
+    }
+    println!("# config is valid");
+    Ok(())
+}
+
+fn list_command(dir: Option<&Path>) -> Result<()> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => config_dirs().into_iter().find(|d| d.is_dir()).context("no configs/ folder found; give --configs DIR")?,
+    };
+    let entries = list_experiments(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let file = entry.file.file_name().unwrap_or_default().to_string_lossy().to_string();
+        match entry.summary {
+            Ok((_, description, paper, source)) => println!("{file:<28} {description}\n{:<28} paper: {paper}; data: {source}", ""),
+            Err(e) => println!("{file:<28} (invalid: {e})"),
+        }
+    }
+    Ok(())
+}

@@ -184,6 +184,28 @@ pub fn load_config(path: &Path, overrides: &[String]) -> Result<ExperimentConfig
     parse_config(path, &text, overrides)
 }
 
+/// A file holding just a `[data]` table (for `trainer eval --data`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataFile {
+    data: astro_data::DataConfig,
+}
+
+/// Reads the `[data]` table of `path`, with the same located errors as a full config.
+pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let at_span = |span: Option<std::ops::Range<usize>>| match span {
+        Some(s) => {
+            let (line, col) = line_col(&text, s.start);
+            format!("{}:{line}:{col}", path.display())
+        }
+        None => path.display().to_string(),
+    };
+    let de = toml::Deserializer::parse(&text).map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
+    let file: DataFile = serde_path_to_error::deserialize(de).map_err(|e| deserialize_error(e, at_span))?;
+    Ok(file.data)
+}
+
 impl ExperimentConfig {
     /// Checks every range that the types do not (the model's shapes are checked against the
     /// data when it is opened).

@@ -9,5 +9,5 @@ pub mod optimizer;
 pub mod schedule;
 pub mod schema;
 
-pub use load::{ConfigError, load_config, parse_config};
+pub use load::{ConfigError, load_config, load_data_config, parse_config};
 pub use schema::{ExperimentConfig, ExperimentSection, HardwareConfig, PaperReference, TrainingConfig};

@@ -1,0 +1,187 @@
+//! `metrics.csv`: one row per finished epoch (train and valid loss, valid RMSE, learning rate,
+//! seconds), written as Burn reports each epoch so a killed run keeps its history; and the
+//! guard that stops training with a clear reason when the loss stops being a finite number.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::train::Interrupter;
+use burn::train::logger::MetricLogger;
+use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
+use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+
+/// The header of `metrics.csv`.
+pub const CSV_HEADER: &str = "epoch,train_loss,valid_loss,valid_rmse,learning_rate,seconds";
+
+/// The metric names Burn gives the loss and the learning rate.
+const LOSS: &str = "Loss";
+const LEARNING_RATE: &str = "Learning Rate";
+
+/// Why training was stopped early by the guard, shared with the caller.
+pub type Divergence = Arc<Mutex<Option<String>>>;
+
+/// Writes one CSV row per epoch and watches every batch loss.
+pub struct EpochCsvLogger {
+    path: PathBuf,
+    names: HashMap<MetricId, String>,
+    latest: HashMap<(String, String), f64>,
+    interrupter: Interrupter,
+    divergence: Divergence,
+    epoch_started: Instant,
+}
+
+impl EpochCsvLogger {
+    /// Appends to `path` (creating it with a header), stopping `interrupter` on a non-finite loss.
+    pub fn new(path: &Path, interrupter: Interrupter, divergence: Divergence) -> std::io::Result<Self> {
+        if !path.exists() {
+            std::fs::write(path, format!("{CSV_HEADER}\n"))?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            names: HashMap::new(),
+            latest: HashMap::new(),
+            interrupter,
+            divergence,
+            epoch_started: Instant::now(),
+        })
+    }
+
+    fn value(&self, split: &str, name: &str) -> Option<f64> {
+        self.latest.get(&(split.to_string(), name.to_string())).copied()
+    }
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| format!("{v:.6e}"))
+}
+
+impl MetricLogger for EpochCsvLogger {
+    fn log(&mut self, update: MetricsUpdate, epoch: usize, split: &Split) {
+        for numeric in update.entries_numeric {
+            let Some(name) = self.names.get(&numeric.entry.metric_id).cloned() else { continue };
+            if let Some(batch) = &numeric.numeric_entry
+                && name == LOSS
+                && !batch.current().is_finite()
+                && self.divergence.lock().map(|d| d.is_none()).unwrap_or(false)
+            {
+                let reason = format!("the {split} loss became {} in epoch {epoch}", batch.current());
+                if let Ok(mut d) = self.divergence.lock() {
+                    *d = Some(reason.clone());
+                }
+                self.interrupter.stop(Some(&reason));
+            }
+            // The running entry is the epoch mean so far (the learning rate: its last value).
+            let value = match (&numeric.running_entry, &numeric.numeric_entry) {
+                (_, Some(entry)) if name == LEARNING_RATE => entry.current(),
+                (Some(running), _) => running.current(),
+                (None, Some(entry)) => entry.current(),
+                (None, None) => continue,
+            };
+            self.latest.insert((split.to_string(), name), value);
+        }
+    }
+
+    fn read_numeric(&mut self, _name: &str, _epoch: usize, _split: &Split) -> Result<Vec<NumericEntry>, String> {
+        Err("the CSV logger keeps only epoch rows; read Burn's file logger instead".into())
+    }
+
+    fn log_metric_definition(&mut self, definition: MetricDefinition) {
+        self.names.insert(definition.metric_id, definition.name.to_string());
+    }
+
+    fn log_epoch_summary(&mut self, summary: EpochSummary) {
+        // The validation split ends an epoch; its row holds both splits.
+        if summary.split != Split::Valid {
+            return;
+        }
+        let valid_loss = self.value("valid", LOSS);
+        let row = format!(
+            "{},{},{},{},{},{:.2}\n",
+            summary.epoch_number,
+            fmt(self.value("train", LOSS)),
+            fmt(valid_loss),
+            fmt(valid_loss.map(f64::sqrt)),
+            fmt(self.value("train", LEARNING_RATE)),
+            self.epoch_started.elapsed().as_secs_f64()
+        );
+        self.epoch_started = Instant::now();
+        let written = std::fs::OpenOptions::new().append(true).open(&self.path).and_then(|mut f| f.write_all(row.as_bytes()));
+        if let Err(e) = written {
+            log::warn!("cannot append to {}: {e}", self.path.display());
+        }
+        self.latest.clear();
+    }
+}
+
+/// One row of `metrics.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochRow {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Mean validation loss.
+    pub valid_loss: f64,
+    /// Validation RMSE.
+    pub valid_rmse: f64,
+    /// Learning rate at the end of the epoch.
+    pub learning_rate: f64,
+    /// Wall-clock seconds of the epoch.
+    pub seconds: f64,
+}
+
+/// Reads the rows of a run's `metrics.csv` (missing values read as NaN).
+pub fn read_epochs(path: &Path) -> std::io::Result<Vec<EpochRow>> {
+    let text = std::fs::read_to_string(path)?;
+    let num = |s: Option<&str>| s.and_then(|s| s.trim().parse::<f64>().ok()).unwrap_or(f64::NAN);
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line.split(',');
+            let epoch = f.next()?.trim().parse().ok()?;
+            Some(EpochRow {
+                epoch,
+                train_loss: num(f.next()),
+                valid_loss: num(f.next()),
+                valid_rmse: num(f.next()),
+                learning_rate: num(f.next()),
+                seconds: num(f.next()),
+            })
+        })
+        .collect())
+}
+
+/// Drops rows after `epoch` (a resumed run repeats them from its checkpoint).
+pub fn truncate_after(path: &Path, epoch: usize) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let mut kept: Vec<&str> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let row_epoch = line.split(',').next().and_then(|e| e.parse::<usize>().ok());
+        if i == 0 || row_epoch.is_some_and(|e| e <= epoch) {
+            kept.push(line);
+        }
+    }
+    std::fs::write(path, kept.join("\n") + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_read_back_and_truncate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        std::fs::write(&path, format!("{CSV_HEADER}\n1,0.5,0.4,0.632,0.001,3.0\n2,0.3,0.25,0.5,0.001,2.5\n3,0.2,,,0.001,2.0\n")).unwrap();
+        let rows = read_epochs(&path).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1].valid_rmse, 0.5);
+        assert!(rows[2].valid_loss.is_nan());
+        truncate_after(&path, 2).unwrap();
+        assert_eq!(read_epochs(&path).unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,126 @@
+//! `trainer eval` and `trainer predict`: a finished run's weights applied to its test split,
+//! to another data set, or to image files.
+
+use std::path::{Path, PathBuf};
+
+use astro_data::files::{ImageFiles, collect_images};
+use astro_data::DataConfig;
+use burn::data::dataset::transform::ComposedDataset;
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::Serialize;
+
+use crate::config::{load_config, load_data_config, ExperimentConfig};
+use crate::error::RunError;
+use crate::evaluate::{TestMetrics, predict, score, write_predictions_csv};
+use crate::model_io::ModelIo;
+use crate::regression::Regressor;
+use crate::run_dir::{RunDir, RunState};
+use astro_models::FeatureShape;
+
+/// A finished run, loaded for inference.
+pub struct TrainedRun {
+    /// The run folder.
+    pub run: RunDir,
+    /// Its resolved config.
+    pub config: ExperimentConfig,
+    /// Its interface.
+    pub io: ModelIo,
+    /// Its evaluated weights, on the inference device.
+    pub model: Regressor,
+}
+
+/// Loads the run at `path` onto `device`.
+pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
+    let run = RunDir::open(path)?;
+    if run.status().map(|s| s.state) != Some(RunState::Complete) {
+        return Err(RunError::Run(format!("{} did not finish training (see its status.json); resume it with --resume", path.display())));
+    }
+    let config = load_config(&run.file("config.toml"), &[])?;
+    let io = ModelIo::read(&run)?;
+    let [channels, height, width] = io.input;
+    let model_file = run.file("model.bpk");
+    let model = Regressor { model: config.model.init(FeatureShape::Image { channels, height, width }, device)? }
+        .try_load_file(&model_file)
+        .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
+    Ok(TrainedRun { run, config, io, model })
+}
+
+/// What `trainer eval` writes to `<run>/eval/<timestamp>.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// The run.
+    pub run_dir: String,
+    /// The data evaluated.
+    pub data: String,
+    /// Model and baseline scores.
+    pub metrics: TestMetrics,
+    /// Where this report and the predictions were written.
+    pub report_file: String,
+}
+
+/// Evaluates a run on its own test split, or on all of the data described by `data_file`.
+pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> Result<EvalReport, RunError> {
+    let trained = load_run(path, device)?;
+    let seed = trained.config.experiment.seed;
+    let batch = trained.config.training.batch_size;
+    let workers = trained.config.training.workers;
+    let (predictions, description) = match data_file {
+        None => {
+            let data = trained.config.data.open(seed)?;
+            let description = format!("test split of {}", data.info.description);
+            (predict(&trained.model, data.test, batch, workers, device)?, description)
+        }
+        Some(file) => {
+            let data_config: DataConfig = load_data_config(file)?;
+            let data = data_config.open(seed)?;
+            check_compatible(&trained.io, data.info.input, &data.info.target_names, file)?;
+            let description = format!("all of {}", data.info.description);
+            let all = ComposedDataset::new(vec![data.train, data.valid, data.test]);
+            (predict(&trained.model, all, batch, workers, device)?, description)
+        }
+    };
+    let metrics = score(&predictions, &trained.io.train_mean);
+    let dir = trained.run.file("eval");
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { what: "eval folder", path: dir.clone(), source })?;
+    let stamp = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f").to_string();
+    let report_file = dir.join(format!("{stamp}.json"));
+    write_predictions_csv(&dir.join(format!("{stamp}-predictions.csv")), &trained.io.target_names, &predictions)?;
+    let report = EvalReport { run_dir: path.display().to_string(), data: description, metrics, report_file: report_file.display().to_string() };
+    let text = serde_json::to_string_pretty(&report).map_err(|e| RunError::Run(e.to_string()))?;
+    std::fs::write(&report_file, text + "\n").map_err(|source| RunError::Io { what: "eval report", path: report_file.clone(), source })?;
+    Ok(report)
+}
+
+fn check_compatible(io: &ModelIo, input: [usize; 3], names: &[String], file: &Path) -> Result<(), RunError> {
+    if input != io.input {
+        return Err(RunError::Run(format!("{}: the data gives {input:?} images but the model takes {:?}", file.display(), io.input)));
+    }
+    if names.len() != io.target_names.len() {
+        return Err(RunError::Run(format!("{}: the data has {} targets but the model predicts {}", file.display(), names.len(), io.target_names.len())));
+    }
+    Ok(())
+}
+
+/// Predicts every image in `inputs` (files or folders) and writes a CSV; returns its path and
+/// the number of images. `crop` overrides the run's centre crop (pixels).
+pub fn predict_images(path: &Path, inputs: &[PathBuf], out: Option<&Path>, crop: Option<u32>, device: &Device) -> Result<(PathBuf, usize), RunError> {
+    let trained = load_run(path, device)?;
+    let mut preprocess = trained.io.preprocess;
+    if crop.is_some() {
+        preprocess.crop = crop;
+    }
+    let files = ImageFiles { paths: collect_images(inputs)?, preprocess };
+    let n = files.paths.len();
+    let predictions = predict(&trained.model, files, trained.config.training.batch_size, trained.config.training.workers, device)?;
+    let out = match out {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let dir = trained.run.file("predict");
+            std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { what: "predict folder", path: dir.clone(), source })?;
+            dir.join(format!("{}.csv", chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f")))
+        }
+    };
+    write_predictions_csv(&out, &trained.io.target_names, &predictions)?;
+    Ok((out, n))
+}

@@ -1,0 +1,34 @@
+//! `model_io.json`: what `eval` and `predict` need to use a trained model without the training
+//! data: the input shape, how image files are prepared, the target names, and the training
+//! mean (the baseline predictor).
+
+use astro_data::Preprocess;
+use serde::{Deserialize, Serialize};
+
+use crate::error::RunError;
+use crate::run_dir::RunDir;
+
+/// The model's interface to the world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelIo {
+    /// `[channels, height, width]`.
+    pub input: [usize; 3],
+    /// How image files are cropped and resampled.
+    pub preprocess: Preprocess,
+    /// Names of the outputs.
+    pub target_names: Vec<String>,
+    /// Per-target mean of the training split.
+    pub train_mean: Vec<f32>,
+}
+
+/// The file name inside a run folder.
+pub const FILE: &str = "model_io.json";
+
+impl ModelIo {
+    /// Reads it from a run.
+    pub fn read(run: &RunDir) -> Result<Self, RunError> {
+        let path = run.file(FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io { what: "model description", path: path.clone(), source })?;
+        serde_json::from_str(&text).map_err(|e| RunError::Run(format!("{}: {e}", path.display())))
+    }
+}

@@ -1,0 +1,99 @@
+//! `learning_curves.png`: training and validation loss per epoch, the picture that shows
+//! under-fitting (both high) and over-fitting (validation rising while training falls), with
+//! the baseline's loss for scale.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::epoch_log::EpochRow;
+use crate::error::RunError;
+
+static FONT: Once = Once::new();
+
+/// Registers the bundled font (no system fonts are needed).
+pub fn ensure_font() {
+    FONT.call_once(|| {
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT);
+    });
+}
+
+fn plot_err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> RunError + '_ {
+    move |e| RunError::Run(format!("cannot draw {}: {e}", path.display()))
+}
+
+/// Draws train and validation loss against epoch, on a log axis, with `baseline` as a line.
+pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Option<f64>) -> Result<(), RunError> {
+    ensure_font();
+    let err = plot_err(path);
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(&err)?;
+    let values: Vec<f64> = rows.iter().flat_map(|r| [r.train_loss, r.valid_loss]).chain(baseline).filter(|v| v.is_finite() && *v > 0.0).collect();
+    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let (lo, hi) = if values.is_empty() { (1e-3, 1.0) } else { (lo / 1.5, hi * 1.5) };
+    let last = rows.last().map_or(1, |r| r.epoch).max(1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.5f64..(last as f64 + 0.5), (lo..hi).log_scale())
+        .map_err(&err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("loss (mean squared error)")
+        .x_labels(last.min(12))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.1e}"))
+        .label_style(("sans-serif", 16))
+        .draw()
+        .map_err(&err)?;
+    let series = [("train", BLUE, rows.iter().map(|r| (r.epoch as f64, r.train_loss)).collect::<Vec<_>>()), ("validation", RED, rows.iter().map(|r| (r.epoch as f64, r.valid_loss)).collect())];
+    for (label, color, points) in series {
+        let points: Vec<(f64, f64)> = points.into_iter().filter(|(_, y)| y.is_finite() && *y > 0.0).collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(&err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled()))).map_err(&err)?;
+    }
+    if let Some(b) = baseline.filter(|b| b.is_finite() && *b > 0.0) {
+        let grey = RGBColor(120, 120, 120);
+        chart
+            .draw_series(LineSeries::new(vec![(0.5, b), (last as f64 + 0.5, b)], grey.stroke_width(1)))
+            .map_err(&err)?
+            .label("baseline: training mean (test)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(1)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(&err)?;
+    root.present().map_err(&err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_a_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("curves.png");
+        let rows: Vec<EpochRow> = (1..=4)
+            .map(|e| EpochRow { epoch: e, train_loss: 1.0 / e as f64, valid_loss: 1.2 / e as f64, valid_rmse: 0.0, learning_rate: 1e-3, seconds: 1.0 })
+            .collect();
+        learning_curves(&path, "test", &rows, Some(0.9)).unwrap();
+        let img = image::open(&path).unwrap();
+        assert_eq!((img.width(), img.height()), (900, 560));
+    }
+}

@@ -1,0 +1,223 @@
+//! Training an experiment end to end: open and check the data and model, create (or resume)
+//! the run folder, train through Burn's `SupervisedTraining`/`Learner`, then evaluate the best
+//! epoch on the held-out test split and write the summary, plots and report.
+
+use std::path::{Path, PathBuf};
+
+use astro_data::config::OpenedData;
+use astro_data::image_io::save_grid;
+use astro_data::ImageBatcher;
+use astro_models::FeatureShape;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::tensor::Device;
+use burn::train::checkpoint::{ComposedCheckpointingStrategy, MetricCheckpointingStrategy};
+use burn::train::logger::FileMetricLogger;
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{LearningRateMetric, LossMetric};
+use burn::train::{ExecutionStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition, SupervisedTraining};
+
+use crate::checkpointing::{Cadence, checkpoint_files, last_complete_checkpoint, model_checkpoints};
+use crate::config::ExperimentConfig;
+use crate::epoch_log::{Divergence, EpochCsvLogger, read_epochs, truncate_after};
+use crate::error::RunError;
+use crate::evaluate::{predict, score, target_mean, write_predictions_csv};
+use crate::model_io::{self, ModelIo};
+use crate::plot::learning_curves;
+use crate::progress::ProgressPrinter;
+use crate::regression::Regressor;
+use crate::report::{PaperNumber, Summary, report_markdown};
+use crate::run_dir::{Environment, RunDir, RunState};
+
+/// The devices to train on, chosen by the binary.
+#[derive(Debug, Clone)]
+pub struct Hardware {
+    /// The backend's name (for the record).
+    pub backend: String,
+    /// The devices; several train data-parallel.
+    pub devices: Vec<Device>,
+    /// The devices as the user named them.
+    pub names: Vec<String>,
+}
+
+/// Where a run goes.
+#[derive(Debug, Clone)]
+pub enum RunTarget {
+    /// A new folder under this root (`runs/` by default).
+    New(PathBuf),
+    /// Continue this run from its last checkpoint.
+    Resume(PathBuf),
+}
+
+/// The input shape of a data set, as models see it.
+pub fn input_shape(data: &OpenedData) -> FeatureShape {
+    let [channels, height, width] = data.info.input;
+    FeatureShape::Image { channels, height, width }
+}
+
+/// Opens the data and checks the model against it: everything `trainer check` verifies.
+pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<FeatureShape>), RunError> {
+    let data = config.data.open(config.experiment.seed)?;
+    let outputs = data.info.target_names.len();
+    let shapes = config.model.check(input_shape(&data), outputs, &format!("one value per target: {outputs} targets"))?;
+    Ok((data, shapes))
+}
+
+/// A markdown table of the model's layers and output shapes.
+pub fn model_table(config: &ExperimentConfig, input: FeatureShape, shapes: &[FeatureShape]) -> String {
+    let mut md = format!("`kind = \"{}\"`, input {input}\n\n| # | layer | output |\n|---|---|---|\n", config.model.kind());
+    let astro_models::ModelConfig::Sequential { layers } = &config.model;
+    for (i, (layer, shape)) in layers.iter().zip(shapes).enumerate() {
+        md.push_str(&format!("| {i} | {} | {shape} |\n", layer.type_name()));
+    }
+    md
+}
+
+/// Trains `config` on `hardware` into `target`, returning the test summary.
+pub fn train(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget) -> Result<Summary, RunError> {
+    let (data, shapes) = prepare(config)?;
+    let (run, resume_from) = match target {
+        RunTarget::New(root) => {
+            let run = RunDir::create(root, &config.experiment.name)?;
+            let text = toml::to_string_pretty(config).map_err(|e| RunError::Run(format!("cannot write the resolved config: {e}")))?;
+            run.write("config.toml", &text)?;
+            run.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
+            (run, None)
+        }
+        RunTarget::Resume(path) => {
+            let run = RunDir::open(path)?;
+            if run.status().is_some_and(|s| s.state == RunState::Complete) {
+                return Err(RunError::Run(format!("{} has already finished; start a new run instead", path.display())));
+            }
+            let epoch = last_complete_checkpoint(&run.path);
+            forget_epochs_after(&run.path, epoch.unwrap_or(0))?;
+            (run, epoch)
+        }
+    };
+    run.set_status(RunState::Running, None)?;
+    let result = run_training(config, hardware, &run, &data, &shapes, resume_from);
+    match &result {
+        Ok(_) => run.set_status(RunState::Complete, None)?,
+        Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
+    }
+    result
+}
+
+/// Removes what epochs after `epoch` left behind, so a resumed run repeats them cleanly.
+fn forget_epochs_after(run: &Path, epoch: usize) -> Result<(), RunError> {
+    let metrics = run.join("metrics.csv");
+    if metrics.exists() {
+        truncate_after(&metrics, epoch).map_err(|source| RunError::Io { what: "metrics file", path: metrics.clone(), source })?;
+    }
+    for split in ["train", "valid"] {
+        for entry in std::fs::read_dir(run.join(split)).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.strip_prefix("epoch-").and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > epoch) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_training(config: &ExperimentConfig, hardware: &Hardware, run: &RunDir, data: &OpenedData, shapes: &[FeatureShape], resume_from: Option<usize>) -> Result<Summary, RunError> {
+    let seed = config.experiment.seed;
+    let t = &config.training;
+    let device = hardware.devices.first().cloned().ok_or_else(|| RunError::Run("no device to train on".into()))?;
+    let input = input_shape(data);
+    device.seed(seed);
+    // Parameters track gradients only when created on an autodiff device.
+    let model = Regressor { model: config.model.init(input, &device.clone().autodiff())? };
+    let parameters = model.num_params();
+
+    let train_loader = DataLoaderBuilder::new(ImageBatcher).batch_size(t.batch_size).shuffle(seed).num_workers(t.workers).build(data.train.clone());
+    let valid_loader = DataLoaderBuilder::new(ImageBatcher).batch_size(t.batch_size).num_workers(t.workers).build(data.valid.clone());
+    let steps_per_epoch = data.train.len().div_ceil(t.batch_size);
+    let learner = Learner::new(model, config.optimizer.build(), config.schedule.build(config.optimizer.lr, t.epochs, steps_per_epoch));
+
+    let interrupter = Interrupter::new();
+    let divergence = Divergence::default();
+    let metrics_path = run.file("metrics.csv");
+    let csv = EpochCsvLogger::new(&metrics_path, interrupter.clone(), divergence.clone()).map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
+    let best = MetricCheckpointingStrategy::new(&LossMetric::new(), Aggregate::Mean, Direction::Lowest, Split::Valid);
+    let cadence = Cadence::new(t.checkpoint_every, t.keep_checkpoints, t.epochs, model_checkpoints(&run.path));
+    let strategy = ComposedCheckpointingStrategy::builder().add(cadence).add(best).build();
+
+    let mut training = SupervisedTraining::new(&run.path, train_loader, valid_loader)
+        .metrics((LossMetric::new(),))
+        .metric_train_numeric(LearningRateMetric::new())
+        .num_epochs(t.epochs)
+        .with_default_checkpointers()
+        .with_checkpointing_strategy(strategy)
+        .renderer(Box::new(ProgressPrinter::new()))
+        .with_metric_logger(FileMetricLogger::new(&run.path))
+        .with_metric_logger(csv)
+        .with_interrupter(interrupter);
+    if let Some(n_epochs) = t.early_stopping_patience {
+        let condition = StoppingCondition::NoImprovementSince { n_epochs };
+        training = training.early_stopping(MetricEarlyStoppingStrategy::new(&LossMetric::new(), Aggregate::Mean, Direction::Lowest, Split::Valid, condition));
+    }
+    if let Some(epoch) = resume_from {
+        training = training.checkpoint(epoch);
+    }
+    if hardware.devices.len() > 1 {
+        training = training.with_training_strategy(ExecutionStrategy::multi(hardware.devices.clone(), MultiDeviceOptim::OptimMainDevice).into());
+    }
+    let result = training.launch(learner);
+    if let Some(reason) = divergence.lock().ok().and_then(|d| d.clone()) {
+        return Err(RunError::Diverged(reason));
+    }
+    if let Some(error) = result.error {
+        return Err(RunError::Run(format!("training stopped: {error}")));
+    }
+    if let Some(stop) = result.interrupted {
+        return Err(RunError::Run(format!("training was interrupted: {}", stop.reason.unwrap_or_default())));
+    }
+
+    let rows = read_epochs(&metrics_path).map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
+    let best_epoch = rows
+        .iter()
+        .filter(|r| r.valid_loss.is_finite())
+        .min_by(|a, b| a.valid_loss.total_cmp(&b.valid_loss))
+        .map(|r| r.epoch)
+        .ok_or_else(|| RunError::Run(format!("{} has no finished epoch", metrics_path.display())))?;
+    let [best_file, ..] = checkpoint_files(&run.path, best_epoch);
+    let eval_device = device.clone().inner();
+    let model = Regressor { model: config.model.init(input, &eval_device)? }
+        .try_load_file(&best_file)
+        .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
+    let model_file = run.file("model.bpk");
+    model.clone().save_file(&model_file).map_err(|e| RunError::Run(format!("cannot save {}: {e}", model_file.display())))?;
+
+    let train_mean = target_mean(&data.train);
+    let io = ModelIo { input: data.info.input, preprocess: data.info.preprocess, target_names: data.info.target_names.clone(), train_mean };
+    run.write_json(model_io::FILE, &io)?;
+    let predictions = predict(&model, data.test.clone(), t.batch_size, t.workers, &eval_device)?;
+    let metrics = score(&predictions, &io.train_mean);
+    write_predictions_csv(&run.file("test_predictions.csv"), &data.info.target_names, &predictions)?;
+    learning_curves(&run.file("learning_curves.png"), &format!("{}: learning curves", config.experiment.name), &rows, Some(metrics.baseline_rmse.powi(2)))?;
+    let samples: Vec<_> = (0..data.test.len().min(16)).filter_map(|i| data.test.get(i).ok()).collect();
+    let grid: Vec<(&[f32], [usize; 3])> = samples.iter().map(|s| (s.pixels.as_slice(), s.shape)).collect();
+    save_grid(&run.file("gallery.png"), &grid, 4, 2)?;
+
+    let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
+    let seen = (data.train.len() + data.valid.len()) * rows.len();
+    let summary = Summary {
+        experiment: config.experiment.name.clone(),
+        run_dir: run.path.display().to_string(),
+        metric: "rmse".into(),
+        test: metrics,
+        paper: config.experiment.paper.as_ref().map(|p| PaperNumber { citation: p.citation.clone(), metric: p.metric.clone(), value: p.value, note: p.note.clone() }),
+        best_epoch,
+        epochs_trained: rows.len(),
+        train_seconds,
+        images_per_second: seen as f64 / train_seconds.max(1e-9),
+        parameters,
+        data: data.info.description.clone(),
+        backend: format!("{} ({})", hardware.backend, hardware.names.join(", ")),
+    };
+    run.write_json("summary.json", &summary)?;
+    run.write("report.md", &report_markdown(config, &summary, &model_table(config, input, shapes)))?;
+    Ok(summary)
+}

@@ -1,0 +1,111 @@
+//! Backends and devices: the only place in the workspace that names a backend. Which backends
+//! exist is decided by this crate's cargo features; `--device` picks among them.
+
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+
+/// The backends compiled into this binary, best first (GPUs before CPUs).
+pub fn compiled() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if cfg!(feature = "cuda") {
+        names.push("cuda");
+    }
+    if cfg!(feature = "metal") {
+        names.push("metal");
+    }
+    if cfg!(feature = "wgpu") {
+        names.extend(["wgpu", "wgpu-cpu"]);
+    }
+    if cfg!(feature = "flex") {
+        names.push("flex");
+    }
+    if cfg!(feature = "ndarray") {
+        names.push("ndarray");
+    }
+    names
+}
+
+/// The device `--device` names when it is not given: the first compiled in, except that the
+/// software `wgpu-cpu` is never a default.
+pub fn default_name() -> &'static str {
+    compiled().into_iter().find(|n| *n != "wgpu-cpu").unwrap_or("flex")
+}
+
+fn missing(name: &str, feature: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "device `{name}` needs the `{feature}` backend, which this binary was built without; rebuild with `cargo run --release -p trainer --features {feature} -- ...` (compiled in: {})",
+        compiled().join(", ")
+    )
+}
+
+/// The backend family of a device name (`cuda:1` is `cuda`).
+pub fn backend_of(name: &str) -> &str {
+    name.split(':').next().unwrap_or(name)
+}
+
+/// Parses one device name: `flex`, `ndarray`, `wgpu`, `wgpu-cpu`, `cuda[:N]`, `metal`.
+pub fn parse(name: &str) -> Result<Device> {
+    let (backend, index) = match name.split_once(':') {
+        Some((b, i)) => {
+            let i: usize = i.parse().map_err(|_| anyhow::anyhow!("device `{name}`: `{i}` is not a device index"))?;
+            (b, Some(i))
+        }
+        None => (name, None),
+    };
+    if index.is_some() && backend != "cuda" {
+        bail!("device `{name}`: only cuda devices take an index (cuda:0, cuda:1, ...)");
+    }
+    match backend {
+        "flex" => {
+            #[cfg(feature = "flex")]
+            return Ok(Device::flex());
+            #[cfg(not(feature = "flex"))]
+            return Err(missing(name, "flex"));
+        }
+        "ndarray" => {
+            #[cfg(feature = "ndarray")]
+            return Ok(Device::ndarray());
+            #[cfg(not(feature = "ndarray"))]
+            return Err(missing(name, "ndarray"));
+        }
+        "wgpu" | "wgpu-cpu" => {
+            #[cfg(feature = "wgpu")]
+            {
+                use burn::tensor::DeviceKind;
+                let kind = if backend == "wgpu-cpu" { DeviceKind::Cpu } else { DeviceKind::DefaultDevice };
+                return Ok(Device::wgpu(kind));
+            }
+            #[cfg(not(feature = "wgpu"))]
+            return Err(missing(name, "wgpu"));
+        }
+        "cuda" => {
+            #[cfg(feature = "cuda")]
+            return Ok(Device::cuda(index.unwrap_or(0)));
+            #[cfg(not(feature = "cuda"))]
+            return Err(missing(name, "cuda"));
+        }
+        "metal" => {
+            #[cfg(feature = "metal")]
+            return Ok(Device::metal(burn::tensor::DeviceKind::DefaultDevice));
+            #[cfg(not(feature = "metal"))]
+            return Err(missing(name, "metal"));
+        }
+        other => bail!("unknown device `{other}`: use flex, ndarray, wgpu, wgpu-cpu, cuda[:N] or metal"),
+    }
+}
+
+/// The devices to use: `--device` (comma-separated) if given, else the config's
+/// `[hardware] devices`, else the default. Several devices must share one backend.
+pub fn resolve(flag: Option<&str>, config: &[String]) -> Result<(String, Vec<String>, Vec<Device>)> {
+    let names: Vec<String> = match flag {
+        Some(list) => list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        None if !config.is_empty() => config.to_vec(),
+        None => vec![default_name().to_string()],
+    };
+    let backend = backend_of(&names[0]).to_string();
+    if let Some(other) = names.iter().find(|n| backend_of(n) != backend) {
+        bail!("devices `{}` and `{other}` are different backends; data-parallel training needs one backend", names[0]);
+    }
+    let devices = names.iter().map(|n| parse(n)).collect::<Result<Vec<_>>>()?;
+    Ok((backend, names, devices))
+}
