@@ -1,1 +1,153 @@
-fn main(){}
+//! Every experiment in `configs/` trains a tiny (`--smoke`) run end to end through the real
+//! binary; the run folder holds everything the design promises, and `eval`, `predict` and
+//! `--resume` work on it.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// Checks the files of a finished run folder.
+fn check_run_folder(run: &Path) {
+    for file in ["config.toml", "environment.json", "metrics.csv", "summary.json", "report.md", "model.bpk", "model_io.json", "test_predictions.csv", "learning_curves.png", "gallery.png", "status.json"] {
+        assert!(run.join(file).is_file(), "{} is missing from {}", file, run.display());
+    }
+    assert_eq!(json(&run.join("status.json"))["state"], "complete");
+    let summary = json(&run.join("summary.json"));
+    let rmse = summary["test"]["rmse"].as_f64().expect("test rmse");
+    let baseline = summary["test"]["baseline_rmse"].as_f64().expect("baseline rmse");
+    assert!(rmse.is_finite() && rmse > 0.0 && baseline.is_finite() && baseline > 0.0, "{summary}");
+    let samples = summary["test"]["samples"].as_u64().unwrap() as usize;
+    assert_eq!(csv_rows(&run.join("test_predictions.csv")).len(), samples);
+    let epochs = csv_rows(&run.join("metrics.csv"));
+    assert_eq!(epochs.len(), 1, "a smoke run trains one epoch");
+    assert!(epochs[0].iter().skip(1).take(4).all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{epochs:?}");
+    let env = json(&run.join("environment.json"));
+    assert!(env["backend"].is_string() && env["version"].is_string(), "{env}");
+    let curves = image::open(run.join("learning_curves.png")).expect("learning_curves.png is an image");
+    assert!(curves.width() >= 600 && curves.height() >= 400);
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    for link in ["learning_curves.png", "metrics.csv", "summary.json", "config.toml", "test_predictions.csv"] {
+        assert!(report.contains(&format!("({link})")), "report.md does not link {link}");
+    }
+    assert!(run.join("checkpoint/model-1.bpk").is_file(), "the epoch-1 checkpoint is missing");
+    // The saved config is complete: it loads on its own and reproduces the run's settings.
+    let saved: toml::Table = toml::from_str(&std::fs::read_to_string(run.join("config.toml")).unwrap()).unwrap();
+    assert_eq!(saved["training"]["epochs"].as_integer(), Some(1));
+}
+
+#[test]
+fn every_config_trains_a_smoke_run_with_a_complete_run_folder() {
+    let out = tempfile::tempdir().unwrap();
+    let configs = configs();
+    assert!(!configs.is_empty(), "configs/ holds no experiment");
+    for config in configs {
+        let name = experiment_name(&config);
+        let output = run(&["--config", config.to_str().unwrap(), "--smoke", "--device", "flex", "--out", out.path().to_str().unwrap()]);
+        assert_ok(&output, &format!("smoke run of {}", config.display()));
+        let (stdout, stderr) = text(&output);
+        assert!(stdout.contains("test rmse") && stdout.contains("baseline (training mean)") && stdout.contains("run folder:"), "{stdout}");
+        assert!(stderr.contains("epoch 1/1"), "no progress shown:\n{stderr}");
+        check_run_folder(&only_run(out.path(), &name));
+    }
+}
+
+#[test]
+fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
+    let out = tempfile::tempdir().unwrap();
+    let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "flex", "--out", out.path().to_str().unwrap()]);
+    assert_ok(&output, "smoke run");
+    let run_dir = only_run(out.path(), "galaxy_cnn");
+    let summary = json(&run_dir.join("summary.json"));
+
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval");
+    let reports: Vec<_> = std::fs::read_dir(run_dir.join("eval")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    assert_eq!(reports.len(), 1);
+    let report = json(&reports[0]);
+    let (a, b) = (report["metrics"]["rmse"].as_f64().unwrap(), summary["test"]["rmse"].as_f64().unwrap());
+    assert!((a - b).abs() < 1e-5, "eval rmse {a} differs from the run's test rmse {b}");
+    assert_eq!(report["metrics"]["baseline_rmse"], summary["test"]["baseline_rmse"]);
+
+    let images = tempfile::tempdir().unwrap();
+    for i in 0..3u8 {
+        image::RgbImage::from_pixel(80, 80, image::Rgb([10 * i, 20, 30])).save(images.path().join(format!("{}.png", 1000 + u32::from(i)))).unwrap();
+    }
+    let csv = out.path().join("pred.csv");
+    let output = run(&["predict", "--run", run_dir.to_str().unwrap(), images.path().to_str().unwrap(), "--out", csv.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "predict");
+    let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
+    assert!(header.starts_with("id,Class1.1,Class1.2"), "{header}");
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0][0], "1000");
+    assert_eq!(rows[0].len(), 38);
+    assert!(rows.iter().flatten().skip(1).all(|v| v.parse::<f64>().is_ok() || v.starts_with("10")));
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_last_checkpoint() {
+    let out = tempfile::tempdir().unwrap();
+    let out_str = out.path().to_str().unwrap();
+    let mut child = trainer()
+        .args(["--config", "galaxy_cnn", "--smoke", "--device", "flex", "--out", out_str])
+        .args(["--set", "training.epochs=3", "--set", "data.train=600", "--set", "training.workers=1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first epoch's row and checkpoint, then kill the process outright.
+    let started = Instant::now();
+    let run_dir = loop {
+        if let Some(dir) = run_dirs(out.path(), "galaxy_cnn").first()
+            && dir.join("checkpoint/scheduler-1.bpk").is_file()
+            && csv_rows(&dir.join("metrics.csv")).len() == 1
+        {
+            break dir.clone();
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be killed");
+        assert!(started.elapsed() < Duration::from_secs(300), "no checkpoint after 5 minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(json(&run_dir.join("status.json"))["state"], "running");
+    assert!(!run_dir.join("summary.json").exists(), "a killed run must not look complete");
+
+    let output = run(&["--resume", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "resume");
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("resuming at epoch"), "{stderr}");
+    let epochs: Vec<String> = csv_rows(&run_dir.join("metrics.csv")).into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(epochs, ["1", "2", "3"], "each epoch is recorded exactly once");
+    assert_eq!(json(&run_dir.join("status.json"))["state"], "complete");
+    assert_eq!(run_dirs(out.path(), "galaxy_cnn").len(), 1, "resume writes into the same folder");
+
+    let output = run(&["--resume", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_fails_with(&output, "has already finished");
+}
+
+#[test]
+fn data_parallel_training_on_two_devices_completes() {
+    // Two flex devices exercise Burn's multi-device strategy without GPUs.
+    let out = tempfile::tempdir().unwrap();
+    let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "flex,flex", "--out", out.path().to_str().unwrap()]);
+    assert_ok(&output, "two-device smoke run");
+    check_run_folder(&only_run(out.path(), "galaxy_cnn"));
+    let env = json(&only_run(out.path(), "galaxy_cnn").join("environment.json"));
+    assert_eq!(env["devices"], serde_json::json!(["flex", "flex"]));
+}
+
+/// The GPU code path, on Mesa's software Vulkan driver (lavapipe): the same kernels a GPU runs.
+#[cfg(feature = "wgpu")]
+#[test]
+fn the_wgpu_backend_trains_the_smoke_run() {
+    let out = tempfile::tempdir().unwrap();
+    let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "wgpu-cpu", "--out", out.path().to_str().unwrap()]);
+    assert_ok(&output, "wgpu-cpu smoke run (needs mesa-vulkan-drivers)");
+    let run_dir = only_run(out.path(), "galaxy_cnn");
+    check_run_folder(&run_dir);
+    assert_eq!(json(&run_dir.join("environment.json"))["backend"], "wgpu-cpu");
+}

@@ -20,7 +20,7 @@ pub fn list_experiments(dir: &Path) -> std::io::Result<Vec<ExperimentEntry>> {
     Ok(files
         .into_iter()
         .map(|file| {
-            let summary = load_config(&file, &[]).map_err(|e| e.to_string()).map(|c| {
+            let summary = load_config(&file, &[], false).map_err(|e| e.to_string()).map(|c| {
                 let paper = c.experiment.paper.as_ref().map_or("-".to_string(), |p| format!("{} ({} {})", p.citation, p.metric, p.value));
                 (c.experiment.name.clone(), c.experiment.description.clone(), paper, c.data.source_name().to_string())
             });

@@ -36,7 +36,7 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
     if run.status().map(|s| s.state) != Some(RunState::Complete) {
         return Err(RunError::Run(format!("{} did not finish training (see its status.json); resume it with --resume", path.display())));
     }
-    let config = load_config(&run.file("config.toml"), &[])?;
+    let config = load_config(&run.file("config.toml"), &[], false)?;
     let io = ModelIo::read(&run)?;
     let [channels, height, width] = io.input;
     let model_file = run.file("model.bpk");

@@ -62,12 +62,11 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
         chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled()))).map_err(&err)?;
     }
     if let Some(b) = baseline.filter(|b| b.is_finite() && *b > 0.0) {
-        let grey = RGBColor(120, 120, 120);
         chart
-            .draw_series(LineSeries::new(vec![(0.5, b), (last as f64 + 0.5, b)], grey.stroke_width(1)))
+            .draw_series(DashedLineSeries::new(vec![(0.5, b), (last as f64 + 0.5, b)], 10, 6, BLACK.stroke_width(2)))
             .map_err(&err)?
             .label("baseline: training mean (test)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(1)));
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
     }
     chart
         .configure_series_labels()

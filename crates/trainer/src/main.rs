@@ -86,11 +86,7 @@ fn resolve_config(given: &Path) -> Result<PathBuf> {
 
 fn load(config: &Path, set: &[String], smoke: bool) -> Result<ExperimentConfig> {
     let path = resolve_config(config)?;
-    let mut config = load_config(&path, set)?;
-    if smoke {
-        config.shrink_for_smoke();
-    }
-    Ok(config)
+    Ok(load_config(&path, set, smoke)?)
 }
 
 fn train_command(args: TrainArgs) -> Result<()> {
@@ -105,7 +101,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             if !args.common.set.is_empty() || args.common.smoke {
                 bail!("--resume continues a run with its saved config: --set and --smoke cannot change it");
             }
-            let config = load_config(&dir.join("config.toml"), &[]).with_context(|| format!("cannot resume {}", dir.display()))?;
+            let config = load_config(&dir.join("config.toml"), &[], false).with_context(|| format!("cannot resume {}", dir.display()))?;
             (config, RunTarget::Resume(dir.clone()))
         }
     };

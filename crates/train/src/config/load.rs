@@ -154,8 +154,9 @@ fn set_in_array(items: &mut [toml::Value], rest: &[String], raw: &str) -> Result
     Ok(())
 }
 
-/// Parses and validates config `text` (read from `path`) with `overrides` applied.
-pub fn parse_config(path: &Path, text: &str, overrides: &[String]) -> Result<ExperimentConfig, ConfigError> {
+/// Parses and validates config `text` (read from `path`): shrunk for a smoke run if `smoke`,
+/// then with `overrides` applied (so `--set` wins over `--smoke`).
+pub fn parse_config(path: &Path, text: &str, overrides: &[String], smoke: bool) -> Result<ExperimentConfig, ConfigError> {
     let at_span = |span: Option<std::ops::Range<usize>>| match span {
         Some(s) => {
             let (line, col) = line_col(text, s.start);
@@ -164,24 +165,84 @@ pub fn parse_config(path: &Path, text: &str, overrides: &[String]) -> Result<Exp
         None => path.display().to_string(),
     };
     let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
-    let mut config: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| deserialize_error(e, at_span))?;
+    let mut config: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| name_the_key(deserialize_error(e, at_span), text, path))?;
+    if smoke {
+        config.shrink_for_smoke();
+    }
     if !overrides.is_empty() {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
+        let sets = overrides.join(" --set ");
+        let toml::Value::Table(mut table) = toml::Value::try_from(&config).map_err(|e| ConfigError::At { location: format!("--set {sets}"), message: e.to_string() })? else {
+            unreachable!("a config serializes to a table")
+        };
         for set in overrides {
             apply_override(&mut table, set)?;
         }
-        let sets = overrides.join(" --set ");
-        config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| deserialize_error(e, |_| format!("--set {sets}")))?;
+        config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| deserialize_error(e, |_| format!("--set {sets}")))?;
     }
     config.validate().map_err(|e| place(e, path, text, overrides))?;
     Ok(config)
 }
 
-/// Reads, overrides and validates the config at `path`.
-pub fn load_config(path: &Path, overrides: &[String]) -> Result<ExperimentConfig, ConfigError> {
+/// serde loses the key inside internally tagged sections (`[data]`, `[model]` and its layers):
+/// a wrong type there is reported against the section. Find the one key under it whose value
+/// the message quotes, and name it and its line instead.
+fn name_the_key(error: ConfigError, text: &str, path: &Path) -> ConfigError {
+    let ConfigError::At { location, message } = &error else { return error };
+    let Some((section, rest)) = message.split_once(": ") else { return error };
+    let Some(found) = rest.strip_prefix("invalid type: ").or(rest.strip_prefix("invalid value: ")) else { return error };
+    let quoted = found.split(", expected").next().unwrap_or_default();
+    let Ok(root) = toml::from_str::<toml::Table>(text) else { return error };
+    let mut start = toml::Value::Table(root);
+    for seg in segments(section) {
+        let next = match (&start, seg.parse::<usize>()) {
+            (toml::Value::Array(a), Ok(i)) => a.get(i).cloned(),
+            (toml::Value::Table(t), _) => t.get(&seg).cloned(),
+            _ => None,
+        };
+        let Some(next) = next else { return error };
+        start = next;
+    }
+    let mut hits = Vec::new();
+    find_values(&start, section, quoted, &mut hits);
+    match hits.as_slice() {
+        [key] => {
+            let loc = locate(text, key).map_or(location.clone(), |offset| {
+                let (line, col) = line_col(text, offset);
+                format!("{}:{line}:{col}", path.display())
+            });
+            ConfigError::At { location: loc, message: format!("{key}: {rest}") }
+        }
+        _ => error,
+    }
+}
+
+/// How serde quotes a value in "invalid type" messages.
+fn serde_quote(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(format!("string {s:?}")),
+        toml::Value::Integer(i) => Some(format!("integer `{i}`")),
+        toml::Value::Float(f) => Some(format!("floating point `{f}`")),
+        toml::Value::Boolean(b) => Some(format!("boolean `{b}`")),
+        _ => None,
+    }
+}
+
+fn find_values(value: &toml::Value, at: &str, quoted: &str, hits: &mut Vec<String>) {
+    match value {
+        toml::Value::Table(t) => t.iter().for_each(|(k, v)| find_values(v, &format!("{at}.{k}"), quoted, hits)),
+        toml::Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| find_values(v, &format!("{at}[{i}]"), quoted, hits)),
+        other => {
+            if serde_quote(other).is_some_and(|q| q == quoted) {
+                hits.push(at.to_string());
+            }
+        }
+    }
+}
+
+/// Reads, shrinks (for `--smoke`), overrides and validates the config at `path`.
+pub fn load_config(path: &Path, overrides: &[String], smoke: bool) -> Result<ExperimentConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    parse_config(path, &text, overrides)
+    parse_config(path, &text, overrides, smoke)
 }
 
 /// A file holding just a `[data]` table (for `trainer eval --data`).
@@ -202,7 +263,7 @@ pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigErr
         None => path.display().to_string(),
     };
     let de = toml::Deserializer::parse(&text).map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
-    let file: DataFile = serde_path_to_error::deserialize(de).map_err(|e| deserialize_error(e, at_span))?;
+    let file: DataFile = serde_path_to_error::deserialize(de).map_err(|e| name_the_key(deserialize_error(e, at_span), &text, path))?;
     Ok(file.data)
 }
 
@@ -272,7 +333,7 @@ epochs = 3
 
     fn parse(text: &str, sets: &[&str]) -> Result<ExperimentConfig, ConfigError> {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        parse_config(Path::new("exp.toml"), text, &sets)
+        parse_config(Path::new("exp.toml"), text, &sets, false)
     }
 
     #[test]
@@ -300,6 +361,25 @@ epochs = 3
         let text = BASE.replace("epochs = 3", "epochs = \"ten\"");
         let err = parse(&text, &[]).unwrap_err().to_string();
         assert!(err.starts_with("exp.toml:22:10: training.epochs: invalid type: string \"ten\", expected usize"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_inside_tagged_sections_name_the_key() {
+        let text = BASE.replace("train = 10", "train = \"many\"");
+        let err = parse(&text, &[]).unwrap_err().to_string();
+        assert_eq!(err, "exp.toml:6:9: data.train: invalid type: string \"many\", expected usize");
+        let text = BASE.replace("units = 37", "units = 3.5");
+        let err = parse(&text, &[]).unwrap_err().to_string();
+        assert!(err.starts_with("exp.toml:14:9: model.layers[1].units: invalid type: floating point `3.5`"), "{err}");
+    }
+
+    #[test]
+    fn smoke_shrinks_and_overrides_still_win() {
+        let sets = vec!["training.epochs=3".to_string()];
+        let c = parse_config(Path::new("exp.toml"), BASE, &sets, true).unwrap();
+        assert_eq!(c.training.epochs, 3);
+        let c = parse_config(Path::new("exp.toml"), BASE, &[], true).unwrap();
+        assert_eq!(c.training.epochs, 1);
     }
 
     #[test]
