@@ -30,7 +30,10 @@ fn unknown_keys_and_wrong_types_name_file_line_and_key() {
 
     let config = tiny_config(dir.path(), "bad_type", "source = \"simulated_galaxies\"\ntrain = \"many\"", "");
     let output = run(&["--config", config.to_str().unwrap(), "--out", &out_arg(dir.path())]);
-    assert_fails_with(&output, &format!("{}:7:9: data.train: invalid type: string \"many\", expected usize", config.display()));
+    assert_fails_with(
+        &output,
+        &format!("{}:7:9: data.train: invalid type: string \"many\", expected usize", config.display()),
+    );
 
     let output = run(&["--config", "galaxy_cnn", "--set", "training.batch_size=zero", "--out", &out_arg(dir.path())]);
     assert_fails_with(&output, "--set training.batch_size=zero: training.batch_size: invalid type: string \"zero\"");
@@ -51,7 +54,11 @@ fn a_model_that_does_not_fit_names_the_layer() {
 fn a_missing_data_folder_is_named_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nowhere");
-    let data = format!("source = \"image_csv\"\nimages = \"{}\"\ntargets = \"{}\"", missing.display(), dir.path().join("t.csv").display());
+    let data = format!(
+        "source = \"image_csv\"\nimages = \"{}\"\ntargets = \"{}\"",
+        missing.display(),
+        dir.path().join("t.csv").display()
+    );
     let config = tiny_config(dir.path(), "no_data", &data, "");
     let output = run(&["--config", config.to_str().unwrap(), "--out", &out_arg(dir.path())]);
     assert_fails_with(&output, &format!("data.images: {} is not a folder", missing.display()));
@@ -80,7 +87,11 @@ fn an_unreadable_image_fails_the_run_with_its_path() {
         csv.push('\n');
     }
     std::fs::write(dir.path().join("t.csv"), csv).unwrap();
-    let data = format!("source = \"image_csv\"\nimages = \"{}\"\ntargets = \"{}\"\nsize = 16\nvalid_fraction = 0.2\ntest_fraction = 0.2", images.display(), dir.path().join("t.csv").display());
+    let data = format!(
+        "source = \"image_csv\"\nimages = \"{}\"\ntargets = \"{}\"\nsize = 16\nvalid_fraction = 0.2\ntest_fraction = 0.2",
+        images.display(),
+        dir.path().join("t.csv").display()
+    );
     let config = tiny_config(dir.path(), "bad_image", &data, "");
     let output = run(&["--config", config.to_str().unwrap(), "--out", &out_arg(dir.path()), "--device", "flex"]);
     assert_fails_with(&output, &format!("cannot decode image {}", images.join("5.jpg").display()));
@@ -94,7 +105,13 @@ fn a_nan_loss_stops_the_run_with_advice() {
     let dir = tempfile::tempdir().unwrap();
     // A linear output and an absurd learning rate overflow the loss within a few steps.
     let extra = "\n[optimizer]\nkind = \"sgd\"\nlr = 1e12";
-    let text = std::fs::read_to_string(tiny_config(dir.path(), "diverge", "source = \"simulated_galaxies\"\ntrain = 64\nvalid = 8\ntest = 8", "")).unwrap();
+    let text = std::fs::read_to_string(tiny_config(
+        dir.path(),
+        "diverge",
+        "source = \"simulated_galaxies\"\ntrain = 64\nvalid = 8\ntest = 8",
+        "",
+    ))
+    .unwrap();
     let config = dir.path().join("diverge.toml");
     std::fs::write(&config, text + extra).unwrap();
     let output = run(&["--config", config.to_str().unwrap(), "--out", &out_arg(dir.path()), "--device", "flex"]);
@@ -120,7 +137,10 @@ fn devices_that_are_not_compiled_in_say_how_to_get_them() {
 #[test]
 fn eval_and_predict_refuse_what_is_not_a_finished_run() {
     let dir = tempfile::tempdir().unwrap();
-    assert_fails_with(&run(&["eval", "--run", dir.path().to_str().unwrap()]), "is not a run folder (it has no config.toml)");
+    assert_fails_with(
+        &run(&["eval", "--run", dir.path().to_str().unwrap()]),
+        "is not a run folder (it has no config.toml)",
+    );
     assert_fails_with(&run(&["predict", "--run", dir.path().to_str().unwrap(), "x.png"]), "is not a run folder");
 }
 

@@ -11,7 +11,19 @@ use support::*;
 
 /// Checks the files of a finished run folder.
 fn check_run_folder(run: &Path) {
-    for file in ["config.toml", "environment.json", "metrics.csv", "summary.json", "report.md", "model.bpk", "model_io.json", "test_predictions.csv", "learning_curves.png", "gallery.png", "status.json"] {
+    for file in [
+        "config.toml",
+        "environment.json",
+        "metrics.csv",
+        "summary.json",
+        "report.md",
+        "model.bpk",
+        "model_io.json",
+        "test_predictions.csv",
+        "learning_curves.png",
+        "gallery.png",
+        "status.json",
+    ] {
         assert!(run.join(file).is_file(), "{} is missing from {}", file, run.display());
     }
     assert_eq!(json(&run.join("status.json"))["state"], "complete");
@@ -45,10 +57,23 @@ fn every_config_trains_a_smoke_run_with_a_complete_run_folder() {
     assert!(!configs.is_empty(), "configs/ holds no experiment");
     for config in configs {
         let name = experiment_name(&config);
-        let output = run(&["--config", config.to_str().unwrap(), "--smoke", "--device", "flex", "--out", out.path().to_str().unwrap()]);
+        let output = run(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--smoke",
+            "--device",
+            "flex",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
         assert_ok(&output, &format!("smoke run of {}", config.display()));
         let (stdout, stderr) = text(&output);
-        assert!(stdout.contains("test rmse") && stdout.contains("baseline (training mean)") && stdout.contains("run folder:"), "{stdout}");
+        assert!(
+            stdout.contains("test rmse")
+                && stdout.contains("baseline (training mean)")
+                && stdout.contains("run folder:"),
+            "{stdout}"
+        );
         assert!(stderr.contains("epoch 1/1"), "no progress shown:\n{stderr}");
         check_run_folder(&only_run(out.path(), &name));
     }
@@ -64,19 +89,45 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
 
     let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
     assert_ok(&output, "eval");
-    let reports: Vec<_> = std::fs::read_dir(run_dir.join("eval")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let reports: Vec<_> = std::fs::read_dir(run_dir.join("eval"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     assert_eq!(reports.len(), 1);
     let report = json(&reports[0]);
     let (a, b) = (report["metrics"]["rmse"].as_f64().unwrap(), summary["test"]["rmse"].as_f64().unwrap());
     assert!((a - b).abs() < 1e-5, "eval rmse {a} differs from the run's test rmse {b}");
     assert_eq!(report["metrics"]["baseline_rmse"], summary["test"]["baseline_rmse"]);
 
+    // Another data set: all of it is evaluated; one of the wrong shape is refused.
+    let data_file = out.path().join("other.toml");
+    std::fs::write(&data_file, "[data]\nsource = \"simulated_galaxies\"\ntrain = 4\nvalid = 3\ntest = 5\n").unwrap();
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval --data");
+    assert!(text(&output).0.contains("(12 images)"), "{}", text(&output).0);
+    std::fs::write(&data_file, "[data]\nsource = \"simulated_galaxies\"\n[data.simulator]\nimage_size = 32\n").unwrap();
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
+    assert_fails_with(&output, "the data gives [3, 32, 32] images but the model takes [3, 64, 64]");
+
     let images = tempfile::tempdir().unwrap();
     for i in 0..3u8 {
-        image::RgbImage::from_pixel(80, 80, image::Rgb([10 * i, 20, 30])).save(images.path().join(format!("{}.png", 1000 + u32::from(i)))).unwrap();
+        image::RgbImage::from_pixel(80, 80, image::Rgb([10 * i, 20, 30]))
+            .save(images.path().join(format!("{}.png", 1000 + u32::from(i))))
+            .unwrap();
     }
     let csv = out.path().join("pred.csv");
-    let output = run(&["predict", "--run", run_dir.to_str().unwrap(), images.path().to_str().unwrap(), "--out", csv.to_str().unwrap(), "--device", "flex"]);
+    let output = run(&[
+        "predict",
+        "--run",
+        run_dir.to_str().unwrap(),
+        images.path().to_str().unwrap(),
+        "--out",
+        csv.to_str().unwrap(),
+        "--device",
+        "flex",
+    ]);
     assert_ok(&output, "predict");
     let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
     assert!(header.starts_with("id,Class1.1,Class1.2"), "{header}");
@@ -133,7 +184,8 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
 fn data_parallel_training_on_two_devices_completes() {
     // Two flex devices exercise Burn's multi-device strategy without GPUs.
     let out = tempfile::tempdir().unwrap();
-    let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "flex,flex", "--out", out.path().to_str().unwrap()]);
+    let output =
+        run(&["--config", "galaxy_cnn", "--smoke", "--device", "flex,flex", "--out", out.path().to_str().unwrap()]);
     assert_ok(&output, "two-device smoke run");
     check_run_folder(&only_run(out.path(), "galaxy_cnn"));
     let env = json(&only_run(out.path(), "galaxy_cnn").join("environment.json"));
@@ -145,7 +197,8 @@ fn data_parallel_training_on_two_devices_completes() {
 #[test]
 fn the_wgpu_backend_trains_the_smoke_run() {
     let out = tempfile::tempdir().unwrap();
-    let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "wgpu-cpu", "--out", out.path().to_str().unwrap()]);
+    let output =
+        run(&["--config", "galaxy_cnn", "--smoke", "--device", "wgpu-cpu", "--out", out.path().to_str().unwrap()]);
     assert_ok(&output, "wgpu-cpu smoke run (needs mesa-vulkan-drivers)");
     let run_dir = only_run(out.path(), "galaxy_cnn");
     check_run_folder(&run_dir);

@@ -45,7 +45,8 @@ pub fn assert_fails_with(output: &Output, expected: &str) -> String {
 
 /// The run folders under `out/<experiment>/`.
 pub fn run_dirs(out: &Path, experiment: &str) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join(experiment)).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(out.join(experiment)).into_iter().flatten().flatten().map(|e| e.path()).collect();
     dirs.sort();
     dirs
 }

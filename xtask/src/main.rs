@@ -1,1 +1,57 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`):
+//!
+//! - `ci`: what CI runs: formatting, clippy with warnings denied, and the whole test suite,
+//!   with the `wgpu` backend compiled in so the GPU code path is tested on Mesa's software
+//!   Vulkan driver.
+//! - `bench`: the criterion benchmarks (simulator, data loading, training steps).
+//!
+//! Written in Rust so it runs wherever cargo runs.
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+/// Features the CI build compiles into the trainer: the default CPU backend plus wgpu.
+const CI_FEATURES: &str = "trainer/wgpu";
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo).args(args).status().with_context(|| format!("cannot run {cargo}"))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&["clippy", "--release", "--workspace", "--all-targets", "--features", CI_FEATURES, "--", "-D", "warnings"])?;
+    cargo(&["test", "--release", "--workspace", "--features", CI_FEATURES])?;
+    Ok(())
+}
+
+fn bench(rest: &[String]) -> Result<()> {
+    let mut args = vec!["bench", "--workspace"];
+    args.extend(rest.iter().map(String::as_str));
+    cargo(&args)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [criterion args]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

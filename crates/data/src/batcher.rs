@@ -47,7 +47,12 @@ mod tests {
 
     #[test]
     fn batches_stack_items_in_order() {
-        let item = |v: f32| ImageItem { id: v.to_string(), pixels: vec![v; 2 * 3 * 3], shape: [2, 3, 3], targets: vec![v, -v] };
+        let item = |v: f32| ImageItem {
+            id: v.to_string(),
+            pixels: vec![v; 2 * 3 * 3],
+            shape: [2, 3, 3],
+            targets: vec![v, -v],
+        };
         let batch = ImageBatcher.batch(vec![item(1.0), item(2.0)], &Device::default());
         assert_eq!(batch.images.dims(), [2, 2, 3, 3]);
         assert_eq!(batch.targets.into_data().try_to_vec::<f32>().unwrap(), [1.0, -1.0, 2.0, -2.0]);

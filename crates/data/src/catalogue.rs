@@ -19,7 +19,11 @@ pub struct Catalogue {
 impl Catalogue {
     /// Reads `path`: the first column is the id, every other column a finite number.
     pub fn read(path: &Path) -> Result<Self, DataError> {
-        let file = std::fs::File::open(path).map_err(|source| DataError::Io { what: "catalogue", path: path.to_path_buf(), source })?;
+        let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+            what: "catalogue",
+            path: path.to_path_buf(),
+            source,
+        })?;
         let at = |line: u64, message: String| DataError::Catalogue { path: path.to_path_buf(), line, message };
         let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(file);
         let header = reader.headers().map_err(|e| at(1, format!("cannot read the header: {e}")))?.clone();

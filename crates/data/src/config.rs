@@ -179,7 +179,12 @@ impl DataConfig {
                     }
                 }
                 let split = |first: usize, len: usize| {
-                    ImageSplit::Simulated(SimulatedGalaxies { config: simulator.clone(), seed, first: first as u64, len })
+                    ImageSplit::Simulated(SimulatedGalaxies {
+                        config: simulator.clone(),
+                        seed,
+                        first: first as u64,
+                        len,
+                    })
                 };
                 let size = simulator.image_size;
                 Ok(OpenedData {
@@ -197,7 +202,17 @@ impl DataConfig {
                     test: split(*train + *valid, *test),
                 })
             }
-            DataConfig::ImageCsv { images, targets, extension, crop, size, channels, valid_fraction, test_fraction, limit } => {
+            DataConfig::ImageCsv {
+                images,
+                targets,
+                extension,
+                crop,
+                size,
+                channels,
+                valid_fraction,
+                test_fraction,
+                limit,
+            } => {
                 if !images.is_dir() {
                     return Err(DataError::setting("images", format!("{} is not a folder", images.display())));
                 }
@@ -226,7 +241,11 @@ impl DataConfig {
                 if let Some(first) = missing.first() {
                     return Err(DataError::setting(
                         "images",
-                        format!("{} of {} catalogue rows have no image, the first is {first}", missing.len(), catalogue.rows.len()),
+                        format!(
+                            "{} of {} catalogue rows have no image, the first is {first}",
+                            missing.len(),
+                            catalogue.rows.len()
+                        ),
                     ));
                 }
                 let preprocess = Preprocess { crop: *crop, size: *size, channels: *channels };
@@ -235,9 +254,14 @@ impl DataConfig {
                 preprocess.load(&first)?;
                 let n = catalogue.rows.len();
                 let idx = split_indices(n, *valid_fraction, *test_fraction, seed);
-                for (field, rows) in [("valid_fraction", &idx.valid), ("test_fraction", &idx.test), ("limit", &idx.train)] {
+                for (field, rows) in
+                    [("valid_fraction", &idx.valid), ("test_fraction", &idx.test), ("limit", &idx.train)]
+                {
                     if rows.is_empty() {
-                        return Err(DataError::setting(field, format!("leaves an empty split of the {n} catalogue rows")));
+                        return Err(DataError::setting(
+                            field,
+                            format!("leaves an empty split of the {n} catalogue rows"),
+                        ));
                     }
                 }
                 let catalogue = Arc::new(catalogue);
@@ -283,7 +307,9 @@ mod tests {
         std::fs::create_dir(dir.path().join("img")).unwrap();
         let mut csv = String::from("GalaxyID,a,b\n");
         for i in 0..n {
-            image::RgbImage::from_pixel(16, 16, image::Rgb([i as u8, 0, 0])).save(dir.path().join(format!("img/{i}.png"))).unwrap();
+            image::RgbImage::from_pixel(16, 16, image::Rgb([i as u8, 0, 0]))
+                .save(dir.path().join(format!("img/{i}.png")))
+                .unwrap();
             csv.push_str(&format!("{i},0.{i},1\n"));
         }
         std::fs::write(dir.path().join("t.csv"), csv).unwrap();
@@ -301,7 +327,10 @@ mod tests {
 
     #[test]
     fn simulated_splits_are_disjoint_index_ranges() {
-        let config: DataConfig = toml::from_str("source = \"simulated_galaxies\"\ntrain = 5\nvalid = 2\ntest = 3\n[simulator]\nimage_size = 16\n").unwrap();
+        let config: DataConfig = toml::from_str(
+            "source = \"simulated_galaxies\"\ntrain = 5\nvalid = 2\ntest = 3\n[simulator]\nimage_size = 16\n",
+        )
+        .unwrap();
         let data = config.open(1).unwrap();
         assert_eq!((data.train.len(), data.valid.len(), data.test.len()), (5, 2, 3));
         assert_eq!(data.valid.get(0).unwrap().id, "sim-5");
@@ -334,7 +363,8 @@ mod tests {
         }
         let err = config.open(0).unwrap_err().to_string();
         assert!(err.starts_with("data.images:") && err.contains("nowhere is not a folder"), "{err}");
-        let bad: DataConfig = toml::from_str("source = \"simulated_galaxies\"\n[simulator]\naxis_ratio = [0.9, 0.1]\n").unwrap();
+        let bad: DataConfig =
+            toml::from_str("source = \"simulated_galaxies\"\n[simulator]\naxis_ratio = [0.9, 0.1]\n").unwrap();
         assert!(bad.open(0).unwrap_err().to_string().starts_with("data.simulator.axis_ratio: must be [low, high]"));
     }
 

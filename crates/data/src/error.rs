@@ -48,9 +48,6 @@ pub enum DataError {
 
 impl DataError {
     pub(crate) fn setting(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::Setting {
-            field: field.into(),
-            problem: problem.into(),
-        }
+        Self::Setting { field: field.into(), problem: problem.into() }
     }
 }

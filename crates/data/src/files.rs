@@ -25,14 +25,25 @@ pub fn collect_images(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            let entries = std::fs::read_dir(input).map_err(|source| DataError::Io { what: "input folder", path: input.clone(), source })?;
+            let entries = std::fs::read_dir(input).map_err(|source| DataError::Io {
+                what: "input folder",
+                path: input.clone(),
+                source,
+            })?;
             let mut found: Vec<PathBuf> = entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())))
+                .filter(|p| {
+                    p.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                })
                 .collect();
             if found.is_empty() {
-                return Err(DataError::setting("inputs", format!("folder {} holds no .jpg, .jpeg or .png image", input.display())));
+                return Err(DataError::setting(
+                    "inputs",
+                    format!("folder {} holds no .jpg, .jpeg or .png image", input.display()),
+                ));
             }
             found.sort();
             out.extend(found);
@@ -54,7 +65,12 @@ impl Dataset<ImageItem> for ImageFiles {
         let path = &self.paths[index];
         let pixels = self.preprocess.load(path).map_err(DatasetError::new)?;
         let p = self.preprocess;
-        Ok(ImageItem { id: stem(path), pixels, shape: [p.channels as usize, p.size as usize, p.size as usize], targets: Vec::new() })
+        Ok(ImageItem {
+            id: stem(path),
+            pixels,
+            shape: [p.channels as usize, p.size as usize, p.size as usize],
+            targets: Vec::new(),
+        })
     }
 
     fn len(&self) -> usize {

@@ -23,8 +23,10 @@ pub struct Preprocess {
 impl Preprocess {
     /// Reads and prepares one image. Pixels are scaled to [0, 1].
     pub fn load(&self, path: &Path) -> Result<Vec<f32>, DataError> {
-        let bytes = std::fs::read(path).map_err(|source| DataError::Io { what: "image", path: path.to_path_buf(), source })?;
-        let img = image::load_from_memory(&bytes).map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| DataError::Io { what: "image", path: path.to_path_buf(), source })?;
+        let img = image::load_from_memory(&bytes)
+            .map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })?;
         let (w, h) = (img.width(), img.height());
         let side = self.crop.unwrap_or(w.min(h));
         if side > w || side > h {
@@ -35,7 +37,8 @@ impl Preprocess {
         }
         let cropped = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
         // Triangle (bilinear) widens its support when shrinking, so it averages like binning.
-        let resized = if side == self.size { cropped } else { cropped.resize_exact(self.size, self.size, FilterType::Triangle) };
+        let resized =
+            if side == self.size { cropped } else { cropped.resize_exact(self.size, self.size, FilterType::Triangle) };
         let n = (self.size * self.size) as usize;
         let mut out = vec![0.0f32; n * self.channels as usize];
         if self.channels == 1 {
@@ -59,7 +62,8 @@ pub fn save_image(path: &Path, pixels: &[f32], shape: [usize; 3]) -> Result<(), 
     let n = h * w;
     let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     let result = if c == 1 {
-        image::GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([byte(pixels[y as usize * w + x as usize])])).save(path)
+        image::GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([byte(pixels[y as usize * w + x as usize])]))
+            .save(path)
     } else {
         image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
             let k = y as usize * w + x as usize;
@@ -77,14 +81,19 @@ pub fn save_grid(path: &Path, images: &[(&[f32], [usize; 3])], columns: usize, s
     let columns = columns.max(1);
     let rows = images.len().div_ceil(columns);
     let (cell_w, cell_h) = (w * scale + 2, h * scale + 2);
-    let mut grid = image::RgbImage::from_pixel((columns * cell_w) as u32, (rows * cell_h) as u32, image::Rgb([255, 255, 255]));
+    let mut grid =
+        image::RgbImage::from_pixel((columns * cell_w) as u32, (rows * cell_h) as u32, image::Rgb([255, 255, 255]));
     let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     for (k, (pixels, _)) in images.iter().enumerate() {
         let (ox, oy) = ((k % columns) * cell_w + 1, (k / columns) * cell_h + 1);
         for y in 0..h * scale {
             for x in 0..w * scale {
                 let p = (y / scale) * w + x / scale;
-                let rgb = if c == 1 { [byte(pixels[p]); 3] } else { [byte(pixels[p]), byte(pixels[h * w + p]), byte(pixels[2 * h * w + p])] };
+                let rgb = if c == 1 {
+                    [byte(pixels[p]); 3]
+                } else {
+                    [byte(pixels[p]), byte(pixels[h * w + p]), byte(pixels[2 * h * w + p])]
+                };
                 grid.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb(rgb));
             }
         }

@@ -52,7 +52,12 @@ mod tests {
 
     #[test]
     fn items_are_reproducible_and_match_their_targets() {
-        let ds = SimulatedGalaxies { config: GalaxySimConfig { image_size: 24, ..Default::default() }, seed: 5, first: 100, len: 10 };
+        let ds = SimulatedGalaxies {
+            config: GalaxySimConfig { image_size: 24, ..Default::default() },
+            seed: 5,
+            first: 100,
+            len: 10,
+        };
         let a = ds.get(3).unwrap();
         assert_eq!(a, ds.get(3).unwrap());
         assert_eq!(a.id, "sim-103");

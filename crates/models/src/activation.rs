@@ -41,7 +41,8 @@ pub enum Activation {
 
 impl Activation {
     /// Every name a config may use, for error messages.
-    pub const NAMES: &'static str = "relu, leaky_relu, elu, selu, gelu, silu, mish, tanh, sigmoid, softplus, softsign, hard_sigmoid, identity";
+    pub const NAMES: &'static str =
+        "relu, leaky_relu, elu, selu, gelu, silu, mish, tanh, sigmoid, softplus, softsign, hard_sigmoid, identity";
 
     /// The parameter PyTorch uses when none is given.
     pub fn default_alpha(self) -> f64 {
@@ -84,10 +85,7 @@ pub struct ActivationLayer {
 impl ActivationLayer {
     /// A layer applying `kind` with parameter `alpha` (or the default one).
     pub fn new(kind: Activation, alpha: Option<f64>) -> Self {
-        Self {
-            kind,
-            alpha: alpha.unwrap_or(kind.default_alpha()),
-        }
+        Self { kind, alpha: alpha.unwrap_or(kind.default_alpha()) }
     }
 
     /// Applies the activation elementwise.
@@ -124,8 +122,7 @@ mod tests {
         for (kind, want) in expected {
             let input = Tensor::<1>::from_floats(x, &device);
             let got = ActivationLayer::new(kind, None).forward(input);
-            got.into_data()
-                .assert_approx_eq::<f32>(&TensorData::from(want), Tolerance::absolute(1e-5));
+            got.into_data().assert_approx_eq::<f32>(&TensorData::from(want), Tolerance::absolute(1e-5));
         }
     }
 

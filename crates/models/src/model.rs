@@ -44,11 +44,7 @@ impl ModelConfig {
         };
         let last = *shapes.last().expect("checked non-empty");
         if last != FeatureShape::Vector(outputs) {
-            return Err(ShapeError::Output {
-                got: last,
-                expected: outputs,
-                why: why.to_string(),
-            });
+            return Err(ShapeError::Output { got: last, expected: outputs, why: why.to_string() });
         }
         Ok(shapes)
     }

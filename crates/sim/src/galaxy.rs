@@ -9,13 +9,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::SimConfigError;
 use crate::galaxy_zoo::{NUM_ANSWERS, answer_fractions};
 use crate::image::Image;
 use crate::noise::NoiseModel;
 use crate::psf::GaussianPsf;
 use crate::rng::SampleRng;
 use crate::sersic::Sersic;
-use crate::SimConfigError;
 
 const STREAM_PARAMS: u64 = 0;
 const STREAM_NOISE: u64 = 1;
@@ -117,7 +117,10 @@ impl GalaxySimConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), SimConfigError> {
         if !(8..=1024).contains(&self.image_size) {
-            return Err(SimConfigError::new("image_size", format!("must be 8 to 1024 pixels, got {}", self.image_size)));
+            return Err(SimConfigError::new(
+                "image_size",
+                format!("must be 8 to 1024 pixels, got {}", self.image_size),
+            ));
         }
         let positive = [
             ("pixel_scale_arcsec", self.pixel_scale_arcsec),
@@ -142,10 +145,7 @@ impl GalaxySimConfig {
     }
 
     fn noise(&self) -> NoiseModel {
-        NoiseModel {
-            sky: self.sky,
-            read_noise: self.read_noise,
-        }
+        NoiseModel { sky: self.sky, read_noise: self.read_noise }
     }
 
     /// The generating parameters of galaxy `index` of the set seeded by `seed`.
@@ -182,11 +182,7 @@ impl GalaxySimConfig {
     pub fn simulate(&self, seed: u64, index: u64) -> SimulatedGalaxy {
         let params = self.sample_params(seed, index);
         let rgb = self.render(&params, &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
-        SimulatedGalaxy {
-            params,
-            rgb,
-            answers: answer_fractions(&params),
-        }
+        SimulatedGalaxy { params, rgb, answers: answer_fractions(&params) }
     }
 
     /// The noiseless r-band image of unit flux, seen through the PSF.
@@ -204,10 +200,7 @@ impl GalaxySimConfig {
         };
         let mut image = Image::zeros(size, size);
         profile.render_into(&mut image);
-        GaussianPsf {
-            fwhm: self.psf_fwhm_arcsec / self.pixel_scale_arcsec,
-        }
-        .convolve(&image)
+        GaussianPsf { fwhm: self.psf_fwhm_arcsec / self.pixel_scale_arcsec }.convolve(&image)
     }
 
     /// Renders the galaxy in g, r, i with noise and returns the stretched RGB (i, r, g) planes.
@@ -221,11 +214,8 @@ impl GalaxySimConfig {
         let norm = 1.0 / (self.white_point / soft).asinh();
         let mut rgb = Vec::with_capacity(3 * shape.data.len());
         for flux in [flux_i, p.flux_r, flux_g] {
-            let mut band = Image {
-                width: shape.width,
-                height: shape.height,
-                data: shape.data.iter().map(|v| v * flux).collect(),
-            };
+            let mut band =
+                Image { width: shape.width, height: shape.height, data: shape.data.iter().map(|v| v * flux).collect() };
             noise.apply(&mut band, rng);
             rgb.extend(band.data.iter().map(|v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32));
         }
@@ -263,10 +253,7 @@ mod tests {
 
     #[test]
     fn the_image_is_centred_on_the_galaxy_and_elongated_along_its_angle() {
-        let config = GalaxySimConfig {
-            image_size: 96,
-            ..GalaxySimConfig::default()
-        };
+        let config = GalaxySimConfig { image_size: 96, ..GalaxySimConfig::default() };
         let mut p = config.sample_params(1, 0);
         p.axis_ratio = 0.4;
         p.angle_deg = 90.0;
@@ -280,15 +267,9 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_field() {
-        let bad = GalaxySimConfig {
-            axis_ratio: [0.5, 0.2],
-            ..GalaxySimConfig::default()
-        };
+        let bad = GalaxySimConfig { axis_ratio: [0.5, 0.2], ..GalaxySimConfig::default() };
         assert_eq!(bad.validate().unwrap_err().field, "axis_ratio");
-        let bad = GalaxySimConfig {
-            image_size: 4,
-            ..GalaxySimConfig::default()
-        };
+        let bad = GalaxySimConfig { image_size: 4, ..GalaxySimConfig::default() };
         assert_eq!(bad.validate().unwrap_err().field, "image_size");
         assert!(GalaxySimConfig::default().validate().is_ok());
     }

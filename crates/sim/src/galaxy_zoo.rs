@@ -42,10 +42,7 @@ pub const QUESTIONS: [Question; 11] = [
 
 /// The catalogue's column names, `Class1.1` ... `Class11.6`.
 pub fn answer_names() -> Vec<String> {
-    QUESTIONS
-        .iter()
-        .flat_map(|q| (1..=q.len).map(move |a| format!("Class{}.{a}", q.number)))
-        .collect()
+    QUESTIONS.iter().flat_map(|q| (1..=q.len).map(move |a| format!("Class{}.{a}", q.number))).collect()
 }
 
 /// The largest violation of the tree's sum rules in `answers` (0 for a consistent vector).

@@ -15,11 +15,7 @@ pub struct Image {
 impl Image {
     /// A blank (all-zero) image.
     pub fn zeros(width: usize, height: usize) -> Self {
-        Self {
-            width,
-            height,
-            data: vec![0.0; width * height],
-        }
+        Self { width, height, data: vec![0.0; width * height] }
     }
 
     /// The value at column `x`, row `y`.

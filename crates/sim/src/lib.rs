@@ -29,9 +29,6 @@ pub struct SimConfigError {
 
 impl SimConfigError {
     pub(crate) fn new(field: &'static str, problem: impl Into<String>) -> Self {
-        Self {
-            field,
-            problem: problem.into(),
-        }
+        Self { field, problem: problem.into() }
     }
 }

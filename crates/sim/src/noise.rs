@@ -33,10 +33,7 @@ mod tests {
 
     #[test]
     fn blank_sky_has_the_predicted_noise_level() {
-        let noise = NoiseModel {
-            sky: 120.0,
-            read_noise: 5.0,
-        };
+        let noise = NoiseModel { sky: 120.0, read_noise: 5.0 };
         let mut img = Image::zeros(200, 200);
         noise.apply(&mut img, &mut SampleRng::for_sample(3, 1, 0));
         let n = img.data.len() as f64;
@@ -48,15 +45,8 @@ mod tests {
 
     #[test]
     fn bright_pixels_have_poisson_variance() {
-        let noise = NoiseModel {
-            sky: 0.0,
-            read_noise: 0.0,
-        };
-        let mut img = Image {
-            width: 100,
-            height: 100,
-            data: vec![1000.0; 10_000],
-        };
+        let noise = NoiseModel { sky: 0.0, read_noise: 0.0 };
+        let mut img = Image { width: 100, height: 100, data: vec![1000.0; 10_000] };
         noise.apply(&mut img, &mut SampleRng::for_sample(4, 1, 0));
         let mean = img.sum() / 1e4;
         let var = img.data.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 1e4;

@@ -27,9 +27,8 @@ impl GaussianPsf {
         let sigma = self.sigma().max(1e-6);
         let radius = (4.0 * sigma).ceil() as i64;
         let scale = 1.0 / (sigma * std::f64::consts::SQRT_2);
-        let mut taps: Vec<f64> = (-radius..=radius)
-            .map(|k| erf((k as f64 + 0.5) * scale) - erf((k as f64 - 0.5) * scale))
-            .collect();
+        let mut taps: Vec<f64> =
+            (-radius..=radius).map(|k| erf((k as f64 + 0.5) * scale) - erf((k as f64 - 0.5) * scale)).collect();
         let total: f64 = taps.iter().sum();
         taps.iter_mut().for_each(|t| *t /= total);
         taps
@@ -69,9 +68,8 @@ pub fn erf(x: f64) -> f64 {
     let sign = if x < 0.0 { -1.0 } else { 1.0 };
     let x = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly =
+        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     sign * (1.0 - poly * (-x * x).exp())
 }
 

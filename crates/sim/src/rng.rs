@@ -30,12 +30,7 @@ impl SampleRng {
         let mut x = a ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
         let b = splitmix64(&mut x);
         let mut x = b ^ index.wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
-        let state = [
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-        ];
+        let state = [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)];
         Self { state }
     }
 
@@ -108,9 +103,7 @@ impl SampleRng {
             if k < 0.0 || (us < 0.013 && v > us) {
                 continue;
             }
-            if v.ln() + inv_alpha.ln() - (a / (us * us) + b).ln()
-                <= -lambda + k * loglam - ln_gamma(k + 1.0)
-            {
+            if v.ln() + inv_alpha.ln() - (a / (us * us) + b).ln() <= -lambda + k * loglam - ln_gamma(k + 1.0) {
                 return k;
             }
         }

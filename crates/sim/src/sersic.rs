@@ -53,9 +53,8 @@ impl Sersic {
     pub fn intensity_at_re(&self) -> f64 {
         let b = self.b();
         let two_n = 2.0 * self.n;
-        let ln_norm = (std::f64::consts::TAU * self.n * self.r_e * self.r_e).ln() + b
-            + ln_gamma(two_n)
-            - two_n * b.ln();
+        let ln_norm =
+            (std::f64::consts::TAU * self.n * self.r_e * self.r_e).ln() + b + ln_gamma(two_n) - two_n * b.ln();
         self.flux / ln_norm.exp()
     }
 
@@ -130,12 +129,7 @@ struct Profile {
 
 impl Profile {
     fn new(s: &Sersic) -> Self {
-        Self {
-            i_e: s.intensity_at_re(),
-            b: s.b(),
-            inv_n: 1.0 / s.n,
-            inv_re: 1.0 / s.r_e,
-        }
+        Self { i_e: s.intensity_at_re(), b: s.b(), inv_n: 1.0 / s.n, inv_re: 1.0 / s.r_e }
     }
 
     fn at(&self, r: f64) -> f64 {
@@ -148,15 +142,7 @@ mod tests {
     use super::*;
 
     fn circular(n: f64, r_e: f64, size: usize) -> Sersic {
-        Sersic {
-            flux: 1000.0,
-            r_e,
-            n,
-            q: 1.0,
-            angle: 0.0,
-            x0: size as f64 / 2.0,
-            y0: size as f64 / 2.0,
-        }
+        Sersic { flux: 1000.0, r_e, n, q: 1.0, angle: 0.0, x0: size as f64 / 2.0, y0: size as f64 / 2.0 }
     }
 
     #[test]
@@ -189,10 +175,7 @@ mod tests {
                 }
             }
             let tail = 1.0 - s.enclosed_fraction(r_max);
-            assert!(
-                (total / (s.flux * (1.0 - tail)) - 1.0).abs() < 1e-3,
-                "n = {n}: integrated flux {total}"
-            );
+            assert!((total / (s.flux * (1.0 - tail)) - 1.0).abs() < 1e-3, "n = {n}: integrated flux {total}");
             assert!((at_re / s.flux - 0.5).abs() < 1e-3, "n = {n}: {at_re} inside r_e");
         }
     }
@@ -201,11 +184,7 @@ mod tests {
     fn rendered_image_conserves_flux() {
         for (n, r_e) in [(1.0, 4.0), (2.0, 3.0), (4.0, 2.0), (0.5, 1.5)] {
             let size = 161;
-            let s = Sersic {
-                q: 0.6,
-                angle: 0.7,
-                ..circular(n, r_e, size)
-            };
+            let s = Sersic { q: 0.6, angle: 0.7, ..circular(n, r_e, size) };
             let mut img = Image::zeros(size, size);
             s.render_into(&mut img);
             // Flux in an elliptical aperture (pixels whose centre lies inside it) against the

@@ -15,13 +15,21 @@ pub struct ExperimentEntry {
 
 /// Reads every `*.toml` in `dir`, sorted by file name.
 pub fn list_experiments(dir: &Path) -> std::io::Result<Vec<ExperimentEntry>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
     files.sort();
     Ok(files
         .into_iter()
         .map(|file| {
             let summary = load_config(&file, &[], false).map_err(|e| e.to_string()).map(|c| {
-                let paper = c.experiment.paper.as_ref().map_or("-".to_string(), |p| format!("{} ({} {})", p.citation, p.metric, p.value));
+                let paper = c
+                    .experiment
+                    .paper
+                    .as_ref()
+                    .map_or("-".to_string(), |p| format!("{} ({} {})", p.citation, p.metric, p.value));
                 (c.experiment.name.clone(), c.experiment.description.clone(), paper, c.data.source_name().to_string())
             });
             ExperimentEntry { file, summary }

@@ -6,8 +6,8 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use burn::optim::OptimizerRecord;
 use burn::lr_scheduler::LrSchedulerRecord;
+use burn::optim::OptimizerRecord;
 use burn::store::ModuleRecord;
 use burn::train::checkpoint::{Checkpoint, CheckpointingAction, CheckpointingStrategy};
 use burn::train::metric::store::EventStoreClient;

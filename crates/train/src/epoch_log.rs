@@ -108,7 +108,8 @@ impl MetricLogger for EpochCsvLogger {
             self.epoch_started.elapsed().as_secs_f64()
         );
         self.epoch_started = Instant::now();
-        let written = std::fs::OpenOptions::new().append(true).open(&self.path).and_then(|mut f| f.write_all(row.as_bytes()));
+        let written =
+            std::fs::OpenOptions::new().append(true).open(&self.path).and_then(|mut f| f.write_all(row.as_bytes()));
         if let Err(e) = written {
             log::warn!("cannot append to {}: {e}", self.path.display());
         }
@@ -176,7 +177,11 @@ mod tests {
     fn rows_read_back_and_truncate() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
-        std::fs::write(&path, format!("{CSV_HEADER}\n1,0.5,0.4,0.632,0.001,3.0\n2,0.3,0.25,0.5,0.001,2.5\n3,0.2,,,0.001,2.0\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("{CSV_HEADER}\n1,0.5,0.4,0.632,0.001,3.0\n2,0.3,0.25,0.5,0.001,2.5\n3,0.2,,,0.001,2.0\n"),
+        )
+        .unwrap();
         let rows = read_epochs(&path).unwrap();
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[1].valid_rmse, 0.5);

@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use astro_data::files::{ImageFiles, collect_images};
 use astro_data::DataConfig;
+use astro_data::files::{ImageFiles, collect_images};
 use burn::data::dataset::transform::ComposedDataset;
 use burn::module::Module;
 use burn::tensor::Device;
 use serde::Serialize;
 
-use crate::config::{load_config, load_data_config, ExperimentConfig};
+use crate::config::{ExperimentConfig, load_config, load_data_config};
 use crate::error::RunError;
 use crate::evaluate::{TestMetrics, predict, score, write_predictions_csv};
 use crate::model_io::ModelIo;
@@ -34,7 +34,10 @@ pub struct TrainedRun {
 pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
     let run = RunDir::open(path)?;
     if run.status().map(|s| s.state) != Some(RunState::Complete) {
-        return Err(RunError::Run(format!("{} did not finish training (see its status.json); resume it with --resume", path.display())));
+        return Err(RunError::Run(format!(
+            "{} did not finish training (see its status.json); resume it with --resume",
+            path.display()
+        )));
     }
     let config = load_config(&run.file("config.toml"), &[], false)?;
     let io = ModelIo::read(&run)?;
@@ -86,25 +89,49 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
     let stamp = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f").to_string();
     let report_file = dir.join(format!("{stamp}.json"));
     write_predictions_csv(&dir.join(format!("{stamp}-predictions.csv")), &trained.io.target_names, &predictions)?;
-    let report = EvalReport { run_dir: path.display().to_string(), data: description, metrics, report_file: report_file.display().to_string() };
+    let report = EvalReport {
+        run_dir: path.display().to_string(),
+        data: description,
+        metrics,
+        report_file: report_file.display().to_string(),
+    };
     let text = serde_json::to_string_pretty(&report).map_err(|e| RunError::Run(e.to_string()))?;
-    std::fs::write(&report_file, text + "\n").map_err(|source| RunError::Io { what: "eval report", path: report_file.clone(), source })?;
+    std::fs::write(&report_file, text + "\n").map_err(|source| RunError::Io {
+        what: "eval report",
+        path: report_file.clone(),
+        source,
+    })?;
     Ok(report)
 }
 
 fn check_compatible(io: &ModelIo, input: [usize; 3], names: &[String], file: &Path) -> Result<(), RunError> {
     if input != io.input {
-        return Err(RunError::Run(format!("{}: the data gives {input:?} images but the model takes {:?}", file.display(), io.input)));
+        return Err(RunError::Run(format!(
+            "{}: the data gives {input:?} images but the model takes {:?}",
+            file.display(),
+            io.input
+        )));
     }
     if names.len() != io.target_names.len() {
-        return Err(RunError::Run(format!("{}: the data has {} targets but the model predicts {}", file.display(), names.len(), io.target_names.len())));
+        return Err(RunError::Run(format!(
+            "{}: the data has {} targets but the model predicts {}",
+            file.display(),
+            names.len(),
+            io.target_names.len()
+        )));
     }
     Ok(())
 }
 
 /// Predicts every image in `inputs` (files or folders) and writes a CSV; returns its path and
 /// the number of images. `crop` overrides the run's centre crop (pixels).
-pub fn predict_images(path: &Path, inputs: &[PathBuf], out: Option<&Path>, crop: Option<u32>, device: &Device) -> Result<(PathBuf, usize), RunError> {
+pub fn predict_images(
+    path: &Path,
+    inputs: &[PathBuf],
+    out: Option<&Path>,
+    crop: Option<u32>,
+    device: &Device,
+) -> Result<(PathBuf, usize), RunError> {
     let trained = load_run(path, device)?;
     let mut preprocess = trained.io.preprocess;
     if crop.is_some() {
@@ -112,12 +139,17 @@ pub fn predict_images(path: &Path, inputs: &[PathBuf], out: Option<&Path>, crop:
     }
     let files = ImageFiles { paths: collect_images(inputs)?, preprocess };
     let n = files.paths.len();
-    let predictions = predict(&trained.model, files, trained.config.training.batch_size, trained.config.training.workers, device)?;
+    let predictions =
+        predict(&trained.model, files, trained.config.training.batch_size, trained.config.training.workers, device)?;
     let out = match out {
         Some(p) => p.to_path_buf(),
         None => {
             let dir = trained.run.file("predict");
-            std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { what: "predict folder", path: dir.clone(), source })?;
+            std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+                what: "predict folder",
+                path: dir.clone(),
+                source,
+            })?;
             dir.join(format!("{}.csv", chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f")))
         }
     };

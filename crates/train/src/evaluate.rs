@@ -23,18 +23,37 @@ pub struct Predictions {
 }
 
 /// Runs `model` over every item of `data` in batches on `device` (no autodiff).
-pub fn predict<D: Dataset<ImageItem> + 'static>(model: &Regressor, data: D, batch_size: usize, workers: usize, device: &Device) -> Result<Predictions, RunError> {
-    let loader = DataLoaderBuilder::new(ImageBatcher).batch_size(batch_size).num_workers(workers).set_device(device.clone()).build(data);
+pub fn predict<D: Dataset<ImageItem> + 'static>(
+    model: &Regressor,
+    data: D,
+    batch_size: usize,
+    workers: usize,
+    device: &Device,
+) -> Result<Predictions, RunError> {
+    let loader = DataLoaderBuilder::new(ImageBatcher)
+        .batch_size(batch_size)
+        .num_workers(workers)
+        .set_device(device.clone())
+        .build(data);
     let mut out = Predictions::default();
     for batch in loader.iter() {
         let batch = batch.map_err(|e| RunError::Run(format!("cannot load data: {e}")))?;
         let [b, k] = batch.targets.dims();
-        let outputs = model.predict(batch.images).into_data().try_to_vec::<f32>().map_err(|e| RunError::Run(format!("cannot read predictions: {e:?}")))?;
+        let outputs = model
+            .predict(batch.images)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| RunError::Run(format!("cannot read predictions: {e:?}")))?;
         let targets = batch.targets.into_data().try_to_vec::<f32>().unwrap_or_default();
         let n_out = outputs.len() / b.max(1);
         out.ids.extend(batch.ids);
         out.outputs.extend(outputs.chunks(n_out.max(1)).map(<[f32]>::to_vec));
-        out.targets.extend(targets.chunks(k.max(1)).map(<[f32]>::to_vec).chain(std::iter::repeat_n(Vec::new(), if k == 0 { b } else { 0 })));
+        out.targets.extend(
+            targets
+                .chunks(k.max(1))
+                .map(<[f32]>::to_vec)
+                .chain(std::iter::repeat_n(Vec::new(), if k == 0 { b } else { 0 })),
+        );
     }
     Ok(out)
 }
@@ -86,7 +105,9 @@ pub fn score(predictions: &Predictions, train_mean: &[f32]) -> TestMetrics {
     let k = train_mean.len();
     let rmse_per_target = (0..k)
         .map(|j| {
-            let col = |rows: &[Vec<f32>]| rows.iter().map(|r| vec![r.get(j).copied().unwrap_or(f32::NAN)]).collect::<Vec<_>>();
+            let col = |rows: &[Vec<f32>]| {
+                rows.iter().map(|r| vec![r.get(j).copied().unwrap_or(f32::NAN)]).collect::<Vec<_>>()
+            };
             rmse(&col(&predictions.outputs), &col(&predictions.targets))
         })
         .collect();
@@ -125,7 +146,11 @@ pub fn write_predictions_csv(path: &std::path::Path, names: &[String], p: &Predi
         }
         text.push('\n');
     }
-    std::fs::write(path, text).map_err(|source| RunError::Io { what: "predictions file", path: path.to_path_buf(), source })
+    std::fs::write(path, text).map_err(|source| RunError::Io {
+        what: "predictions file",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //!
 //! Nothing here names a backend: callers pass the `Device`s to train on.
 
-pub mod config;
 pub mod checkpointing;
+pub mod config;
 pub mod epoch_log;
 pub mod error;
 pub mod evaluate;

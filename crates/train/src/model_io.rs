@@ -28,7 +28,11 @@ impl ModelIo {
     /// Reads it from a run.
     pub fn read(run: &RunDir) -> Result<Self, RunError> {
         let path = run.file(FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io { what: "model description", path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io {
+            what: "model description",
+            path: path.clone(),
+            source,
+        })?;
         serde_json::from_str(&text).map_err(|e| RunError::Run(format!("{}: {e}", path.display())))
     }
 }

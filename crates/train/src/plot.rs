@@ -30,7 +30,12 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
     let err = plot_err(path);
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(&err)?;
-    let values: Vec<f64> = rows.iter().flat_map(|r| [r.train_loss, r.valid_loss]).chain(baseline).filter(|v| v.is_finite() && *v > 0.0).collect();
+    let values: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| [r.train_loss, r.valid_loss])
+        .chain(baseline)
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
     let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     let (lo, hi) = if values.is_empty() { (1e-3, 1.0) } else { (lo / 1.5, hi * 1.5) };
     let last = rows.last().map_or(1, |r| r.epoch).max(1);
@@ -51,7 +56,10 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(&err)?;
-    let series = [("train", BLUE, rows.iter().map(|r| (r.epoch as f64, r.train_loss)).collect::<Vec<_>>()), ("validation", RED, rows.iter().map(|r| (r.epoch as f64, r.valid_loss)).collect())];
+    let series = [
+        ("train", BLUE, rows.iter().map(|r| (r.epoch as f64, r.train_loss)).collect::<Vec<_>>()),
+        ("validation", RED, rows.iter().map(|r| (r.epoch as f64, r.valid_loss)).collect()),
+    ];
     for (label, color, points) in series {
         let points: Vec<(f64, f64)> = points.into_iter().filter(|(_, y)| y.is_finite() && *y > 0.0).collect();
         chart
@@ -89,7 +97,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("curves.png");
         let rows: Vec<EpochRow> = (1..=4)
-            .map(|e| EpochRow { epoch: e, train_loss: 1.0 / e as f64, valid_loss: 1.2 / e as f64, valid_rmse: 0.0, learning_rate: 1e-3, seconds: 1.0 })
+            .map(|e| EpochRow {
+                epoch: e,
+                train_loss: 1.0 / e as f64,
+                valid_loss: 1.2 / e as f64,
+                valid_rmse: 0.0,
+                learning_rate: 1e-3,
+                seconds: 1.0,
+            })
             .collect();
         learning_curves(&path, "test", &rows, Some(0.9)).unwrap();
         let img = image::open(&path).unwrap();

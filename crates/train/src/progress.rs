@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use burn::train::LearnerSummary;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{MetricDefinition, MetricId};
-use burn::train::renderer::{EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation, MetricsRendererTraining};
-use burn::train::LearnerSummary;
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation, MetricsRendererTraining,
+};
 
 /// Prints training progress to standard error.
 pub struct ProgressPrinter {
@@ -21,8 +23,9 @@ pub struct ProgressPrinter {
     split_total: usize,
     split_started: Instant,
     last_print: Instant,
-    run_started: Instant,
-    epochs_done_this_run: usize,
+    epoch_started: Instant,
+    finished_epoch_seconds: Vec<f64>,
+    last_valid_seconds: Option<f64>,
     names: HashMap<MetricId, String>,
     loss_sum: f64,
     loss_batches: usize,
@@ -38,7 +41,11 @@ impl Default for ProgressPrinter {
 /// `h:mm:ss` or `m:ss`.
 pub fn clock(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
-    if s >= 3600 { format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) } else { format!("{}:{:02}", s / 60, s % 60) }
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 impl ProgressPrinter {
@@ -55,8 +62,9 @@ impl ProgressPrinter {
             split_total: 0,
             split_started: now,
             last_print: now,
-            run_started: now,
-            epochs_done_this_run: 0,
+            epoch_started: now,
+            finished_epoch_seconds: Vec::new(),
+            last_valid_seconds: None,
             names: HashMap::new(),
             loss_sum: 0.0,
             loss_batches: 0,
@@ -77,22 +85,33 @@ impl ProgressPrinter {
         (self.loss_batches > 0).then(|| self.loss_sum / self.loss_batches as f64)
     }
 
-    fn print_line(&mut self, done: usize, finished: bool) {
+    fn print_line(&mut self, done_items: usize, finished: bool) {
         let elapsed = self.split_started.elapsed().as_secs_f64().max(1e-9);
-        let rate = done as f64 / elapsed;
-        let left_split = (self.split_total.saturating_sub(done)) as f64 / rate.max(1e-9);
-        // Whole-run ETA from the mean epoch time of this run so far, or this epoch's pace.
-        let per_epoch = if self.epochs_done_this_run > 0 {
-            self.run_started.elapsed().as_secs_f64() / self.epochs_done_this_run as f64
+        let rate = done_items as f64 / elapsed;
+        let left_split = (self.split_total.saturating_sub(done_items)) as f64 / rate.max(1e-9);
+        // The epoch still has its validation pass if it is training (as long as the last one).
+        let left_epoch = left_split + if self.split == "train" { self.last_valid_seconds.unwrap_or(0.0) } else { 0.0 };
+        // Later epochs take as long as the finished ones did, or as this one is going.
+        let finished_epochs = &self.finished_epoch_seconds;
+        let per_epoch = if finished_epochs.is_empty() {
+            self.epoch_started.elapsed().as_secs_f64() + left_epoch
         } else {
-            elapsed + left_split
+            finished_epochs.iter().sum::<f64>() / finished_epochs.len() as f64
         };
         let epochs_left = self.total_epochs.saturating_sub(self.epoch) as f64;
-        let run_eta = left_split + epochs_left * per_epoch;
+        let run_eta = left_epoch + epochs_left * per_epoch;
         let loss = self.mean_loss().map_or(String::new(), |l| format!("  loss {l:.5}"));
         let line = format!(
             "epoch {}/{} {:5} {:>6}/{}{}  {:.0} img/s  ETA epoch {}  run {}",
-            self.epoch, self.total_epochs, self.split, done, self.split_total, loss, rate, clock(left_split), clock(run_eta)
+            self.epoch,
+            self.total_epochs,
+            self.split,
+            done_items,
+            self.split_total,
+            loss,
+            rate,
+            clock(left_epoch),
+            clock(run_eta)
         );
         let mut err = std::io::stderr().lock();
         let _ = if self.terminal {
@@ -123,7 +142,7 @@ impl TrainingProgressLogger for ProgressPrinter {
     fn start(&mut self, total_epochs: usize, starting_epoch: usize, _total_items: Option<usize>, _label: Option<&str>) {
         self.total_epochs = total_epochs;
         self.epoch = starting_epoch;
-        self.run_started = Instant::now();
+        self.epoch_started = Instant::now();
         if starting_epoch > 1 {
             eprintln!("resuming at epoch {starting_epoch} of {total_epochs}");
         }
@@ -134,7 +153,8 @@ impl TrainingProgressLogger for ProgressPrinter {
         if let (Some(t), Some(v)) = (train, valid) {
             eprintln!("epoch {}/{} done: train loss {t:.5}, valid loss {v:.5}", epoch, self.total_epochs);
         }
-        self.epochs_done_this_run += 1;
+        self.finished_epoch_seconds.push(self.epoch_started.elapsed().as_secs_f64());
+        self.epoch_started = Instant::now();
         self.epoch = epoch + 1;
         self.epoch_losses.clear();
     }
@@ -156,6 +176,9 @@ impl TrainingProgressLogger for ProgressPrinter {
     }
 
     fn end_split(&mut self) {
+        if self.split == "valid" {
+            self.last_valid_seconds = Some(self.split_started.elapsed().as_secs_f64());
+        }
         if let Some(loss) = self.mean_loss() {
             self.epoch_losses.insert(self.split.clone(), loss);
         }

@@ -58,7 +58,10 @@ impl Summary {
         if let Some(p) = &self.paper {
             lines.push(format!("paper: {:.5} ({}; {})", p.value, p.citation, p.note));
         }
-        lines.push(format!("best epoch {} of {}, {:.0} s, {:.0} img/s", self.best_epoch, self.epochs_trained, self.train_seconds, self.images_per_second));
+        lines.push(format!(
+            "best epoch {} of {}, {:.0} s, {:.0} img/s",
+            self.best_epoch, self.epochs_trained, self.train_seconds, self.images_per_second
+        ));
         lines.push(format!("run folder: {}", self.run_dir));
         lines
     }

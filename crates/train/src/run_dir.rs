@@ -83,7 +83,8 @@ impl RunDir {
 
     /// Writes `value` as pretty JSON to `name`.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), RunError> {
-        let text = serde_json::to_string_pretty(value).map_err(|e| RunError::Run(format!("cannot encode {name}: {e}")))?;
+        let text =
+            serde_json::to_string_pretty(value).map_err(|e| RunError::Run(format!("cannot encode {name}: {e}")))?;
         self.write(name, &(text + "\n"))
     }
 

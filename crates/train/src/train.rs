@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use astro_data::ImageBatcher;
 use astro_data::config::OpenedData;
 use astro_data::image_io::save_grid;
-use astro_data::ImageBatcher;
 use astro_models::FeatureShape;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
@@ -16,7 +16,10 @@ use burn::train::checkpoint::{ComposedCheckpointingStrategy, MetricCheckpointing
 use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{LearningRateMetric, LossMetric};
-use burn::train::{ExecutionStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition, SupervisedTraining};
+use burn::train::{
+    ExecutionStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
+    SupervisedTraining,
+};
 
 use crate::checkpointing::{Cadence, checkpoint_files, last_complete_checkpoint, model_checkpoints};
 use crate::config::ExperimentConfig;
@@ -60,13 +63,15 @@ pub fn input_shape(data: &OpenedData) -> FeatureShape {
 pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<FeatureShape>), RunError> {
     let data = config.data.open(config.experiment.seed)?;
     let outputs = data.info.target_names.len();
-    let shapes = config.model.check(input_shape(&data), outputs, &format!("one value per target: {outputs} targets"))?;
+    let shapes =
+        config.model.check(input_shape(&data), outputs, &format!("one value per target: {outputs} targets"))?;
     Ok((data, shapes))
 }
 
 /// A markdown table of the model's layers and output shapes.
 pub fn model_table(config: &ExperimentConfig, input: FeatureShape, shapes: &[FeatureShape]) -> String {
-    let mut md = format!("`kind = \"{}\"`, input {input}\n\n| # | layer | output |\n|---|---|---|\n", config.model.kind());
+    let mut md =
+        format!("`kind = \"{}\"`, input {input}\n\n| # | layer | output |\n|---|---|---|\n", config.model.kind());
     let astro_models::ModelConfig::Sequential { layers } = &config.model;
     for (i, (layer, shape)) in layers.iter().zip(shapes).enumerate() {
         md.push_str(&format!("| {i} | {} | {shape} |\n", layer.type_name()));
@@ -80,7 +85,8 @@ pub fn train(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget)
     let (run, resume_from) = match target {
         RunTarget::New(root) => {
             let run = RunDir::create(root, &config.experiment.name)?;
-            let text = toml::to_string_pretty(config).map_err(|e| RunError::Run(format!("cannot write the resolved config: {e}")))?;
+            let text = toml::to_string_pretty(config)
+                .map_err(|e| RunError::Run(format!("cannot write the resolved config: {e}")))?;
             run.write("config.toml", &text)?;
             run.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
             (run, None)
@@ -108,7 +114,11 @@ pub fn train(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget)
 fn forget_epochs_after(run: &Path, epoch: usize) -> Result<(), RunError> {
     let metrics = run.join("metrics.csv");
     if metrics.exists() {
-        truncate_after(&metrics, epoch).map_err(|source| RunError::Io { what: "metrics file", path: metrics.clone(), source })?;
+        truncate_after(&metrics, epoch).map_err(|source| RunError::Io {
+            what: "metrics file",
+            path: metrics.clone(),
+            source,
+        })?;
     }
     for split in ["train", "valid"] {
         for entry in std::fs::read_dir(run.join(split)).into_iter().flatten().flatten() {
@@ -121,7 +131,14 @@ fn forget_epochs_after(run: &Path, epoch: usize) -> Result<(), RunError> {
     Ok(())
 }
 
-fn run_training(config: &ExperimentConfig, hardware: &Hardware, run: &RunDir, data: &OpenedData, shapes: &[FeatureShape], resume_from: Option<usize>) -> Result<Summary, RunError> {
+fn run_training(
+    config: &ExperimentConfig,
+    hardware: &Hardware,
+    run: &RunDir,
+    data: &OpenedData,
+    shapes: &[FeatureShape],
+    resume_from: Option<usize>,
+) -> Result<Summary, RunError> {
     let seed = config.experiment.seed;
     let t = &config.training;
     let device = hardware.devices.first().cloned().ok_or_else(|| RunError::Run("no device to train on".into()))?;
@@ -131,15 +148,25 @@ fn run_training(config: &ExperimentConfig, hardware: &Hardware, run: &RunDir, da
     let model = Regressor { model: config.model.init(input, &device.clone().autodiff())? };
     let parameters = model.num_params();
 
-    let train_loader = DataLoaderBuilder::new(ImageBatcher).batch_size(t.batch_size).shuffle(seed).num_workers(t.workers).build(data.train.clone());
-    let valid_loader = DataLoaderBuilder::new(ImageBatcher).batch_size(t.batch_size).num_workers(t.workers).build(data.valid.clone());
+    let train_loader = DataLoaderBuilder::new(ImageBatcher)
+        .batch_size(t.batch_size)
+        .shuffle(seed)
+        .num_workers(t.workers)
+        .build(data.train.clone());
+    let valid_loader =
+        DataLoaderBuilder::new(ImageBatcher).batch_size(t.batch_size).num_workers(t.workers).build(data.valid.clone());
     let steps_per_epoch = data.train.len().div_ceil(t.batch_size);
-    let learner = Learner::new(model, config.optimizer.build(), config.schedule.build(config.optimizer.lr, t.epochs, steps_per_epoch));
+    let learner = Learner::new(
+        model,
+        config.optimizer.build(),
+        config.schedule.build(config.optimizer.lr, t.epochs, steps_per_epoch),
+    );
 
     let interrupter = Interrupter::new();
     let divergence = Divergence::default();
     let metrics_path = run.file("metrics.csv");
-    let csv = EpochCsvLogger::new(&metrics_path, interrupter.clone(), divergence.clone()).map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
+    let csv = EpochCsvLogger::new(&metrics_path, interrupter.clone(), divergence.clone())
+        .map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
     let best = MetricCheckpointingStrategy::new(&LossMetric::new(), Aggregate::Mean, Direction::Lowest, Split::Valid);
     let cadence = Cadence::new(t.checkpoint_every, t.keep_checkpoints, t.epochs, model_checkpoints(&run.path));
     let strategy = ComposedCheckpointingStrategy::builder().add(cadence).add(best).build();
@@ -156,13 +183,21 @@ fn run_training(config: &ExperimentConfig, hardware: &Hardware, run: &RunDir, da
         .with_interrupter(interrupter);
     if let Some(n_epochs) = t.early_stopping_patience {
         let condition = StoppingCondition::NoImprovementSince { n_epochs };
-        training = training.early_stopping(MetricEarlyStoppingStrategy::new(&LossMetric::new(), Aggregate::Mean, Direction::Lowest, Split::Valid, condition));
+        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
+            &LossMetric::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+            condition,
+        ));
     }
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
     }
     if hardware.devices.len() > 1 {
-        training = training.with_training_strategy(ExecutionStrategy::multi(hardware.devices.clone(), MultiDeviceOptim::OptimMainDevice).into());
+        training = training.with_training_strategy(
+            ExecutionStrategy::multi(hardware.devices.clone(), MultiDeviceOptim::OptimMainDevice).into(),
+        );
     }
     let result = training.launch(learner);
     if let Some(reason) = divergence.lock().ok().and_then(|d| d.clone()) {
@@ -175,7 +210,11 @@ fn run_training(config: &ExperimentConfig, hardware: &Hardware, run: &RunDir, da
         return Err(RunError::Run(format!("training was interrupted: {}", stop.reason.unwrap_or_default())));
     }
 
-    let rows = read_epochs(&metrics_path).map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
+    let rows = read_epochs(&metrics_path).map_err(|source| RunError::Io {
+        what: "metrics file",
+        path: metrics_path.clone(),
+        source,
+    })?;
     let best_epoch = rows
         .iter()
         .filter(|r| r.valid_loss.is_finite())
@@ -188,15 +227,28 @@ fn run_training(config: &ExperimentConfig, hardware: &Hardware, run: &RunDir, da
         .try_load_file(&best_file)
         .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
     let model_file = run.file("model.bpk");
-    model.clone().save_file(&model_file).map_err(|e| RunError::Run(format!("cannot save {}: {e}", model_file.display())))?;
+    model
+        .clone()
+        .save_file(&model_file)
+        .map_err(|e| RunError::Run(format!("cannot save {}: {e}", model_file.display())))?;
 
     let train_mean = target_mean(&data.train);
-    let io = ModelIo { input: data.info.input, preprocess: data.info.preprocess, target_names: data.info.target_names.clone(), train_mean };
+    let io = ModelIo {
+        input: data.info.input,
+        preprocess: data.info.preprocess,
+        target_names: data.info.target_names.clone(),
+        train_mean,
+    };
     run.write_json(model_io::FILE, &io)?;
     let predictions = predict(&model, data.test.clone(), t.batch_size, t.workers, &eval_device)?;
     let metrics = score(&predictions, &io.train_mean);
     write_predictions_csv(&run.file("test_predictions.csv"), &data.info.target_names, &predictions)?;
-    learning_curves(&run.file("learning_curves.png"), &format!("{}: learning curves", config.experiment.name), &rows, Some(metrics.baseline_rmse.powi(2)))?;
+    learning_curves(
+        &run.file("learning_curves.png"),
+        &format!("{}: learning curves", config.experiment.name),
+        &rows,
+        Some(metrics.baseline_rmse.powi(2)),
+    )?;
     let samples: Vec<_> = (0..data.test.len().min(16)).filter_map(|i| data.test.get(i).ok()).collect();
     let grid: Vec<(&[f32], [usize; 3])> = samples.iter().map(|s| (s.pixels.as_slice(), s.shape)).collect();
     save_grid(&run.file("gallery.png"), &grid, 4, 2)?;
@@ -208,7 +260,12 @@ fn run_training(config: &ExperimentConfig, hardware: &Hardware, run: &RunDir, da
         run_dir: run.path.display().to_string(),
         metric: "rmse".into(),
         test: metrics,
-        paper: config.experiment.paper.as_ref().map(|p| PaperNumber { citation: p.citation.clone(), metric: p.metric.clone(), value: p.value, note: p.note.clone() }),
+        paper: config.experiment.paper.as_ref().map(|p| PaperNumber {
+            citation: p.citation.clone(),
+            metric: p.metric.clone(),
+            value: p.value,
+            note: p.note.clone(),
+        }),
         best_epoch,
         epochs_trained: rows.len(),
         train_seconds,

@@ -81,7 +81,11 @@ fn resolve_config(given: &Path) -> Result<PathBuf> {
             }
         }
     }
-    bail!("config file {} not found (looked for {}); `trainer list` shows the experiments", given.display(), tried.join(", "))
+    bail!(
+        "config file {} not found (looked for {}); `trainer list` shows the experiments",
+        given.display(),
+        tried.join(", ")
+    )
 }
 
 fn load(config: &Path, set: &[String], smoke: bool) -> Result<ExperimentConfig> {
@@ -101,7 +105,8 @@ fn train_command(args: TrainArgs) -> Result<()> {
             if !args.common.set.is_empty() || args.common.smoke {
                 bail!("--resume continues a run with its saved config: --set and --smoke cannot change it");
             }
-            let config = load_config(&dir.join("config.toml"), &[], false).with_context(|| format!("cannot resume {}", dir.display()))?;
+            let config = load_config(&dir.join("config.toml"), &[], false)
+                .with_context(|| format!("cannot resume {}", dir.display()))?;
             (config, RunTarget::Resume(dir.clone()))
         }
     };
@@ -133,13 +138,17 @@ fn check_command(config: &Path, set: &[String], smoke: bool) -> Result<()> {
 fn list_command(dir: Option<&Path>) -> Result<()> {
     let dir = match dir {
         Some(d) => d.to_path_buf(),
-        None => config_dirs().into_iter().find(|d| d.is_dir()).context("no configs/ folder found; give --configs DIR")?,
+        None => {
+            config_dirs().into_iter().find(|d| d.is_dir()).context("no configs/ folder found; give --configs DIR")?
+        }
     };
     let entries = list_experiments(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in entries {
         let file = entry.file.file_name().unwrap_or_default().to_string_lossy().to_string();
         match entry.summary {
-            Ok((_, description, paper, source)) => println!("{file:<28} {description}\n{:<28} paper: {paper}; data: {source}", ""),
+            Ok((_, description, paper, source)) => {
+                println!("{file:<28} {description}\n{:<28} paper: {paper}; data: {source}", "")
+            }
             Err(e) => println!("{file:<28} (invalid: {e})"),
         }
     }

@@ -164,17 +164,15 @@ impl LayerSpec {
 
     /// The shape this layer produces from `input`, or why it cannot take it.
     pub fn output_shape(&self, index: usize, input: FeatureShape) -> Result<FeatureShape, ShapeError> {
-        let fail = |problem: String| ShapeError::Layer {
-            index,
-            layer: self.type_name(),
-            input,
-            problem,
-        };
+        let fail = |problem: String| ShapeError::Layer { index, layer: self.type_name(), input, problem };
         let positive = |name: &str, v: usize| {
             if v == 0 { Err(fail(format!("`{name}` must be at least 1"))) } else { Ok(()) }
         };
         match (self, input) {
-            (LayerSpec::Conv2d { channels, kernel, stride, padding, .. }, FeatureShape::Image { height, width, .. }) => {
+            (
+                LayerSpec::Conv2d { channels, kernel, stride, padding, .. },
+                FeatureShape::Image { height, width, .. },
+            ) => {
                 positive("channels", *channels)?;
                 positive("kernel", *kernel)?;
                 positive("stride", *stride)?;
@@ -215,7 +213,9 @@ impl LayerSpec {
             (LayerSpec::GlobalAvgpool {} | LayerSpec::GlobalMaxpool {}, FeatureShape::Vector(_)) => {
                 Err(fail("global pooling needs an image or a sequence, not a vector".into()))
             }
-            (LayerSpec::GlobalAvgpool {} | LayerSpec::GlobalMaxpool {}, _) => Ok(FeatureShape::Vector(input.channels())),
+            (LayerSpec::GlobalAvgpool {} | LayerSpec::GlobalMaxpool {}, _) => {
+                Ok(FeatureShape::Vector(input.channels()))
+            }
             (LayerSpec::Batchnorm { momentum }, _) => {
                 if let Some(m) = momentum
                     && !(0.0..=1.0).contains(m)
@@ -314,7 +314,10 @@ mod tests {
         );
         let input = FeatureShape::Image { channels: 3, height: 4, width: 9 };
         let err = config.shapes(input).unwrap_err();
-        assert!(err.to_string().starts_with("model.layers[0] (conv2d): kernel 5 is larger than the 4x9 image"), "{err}");
+        assert!(
+            err.to_string().starts_with("model.layers[0] (conv2d): kernel 5 is larger than the 4x9 image"),
+            "{err}"
+        );
     }
 
     #[test]

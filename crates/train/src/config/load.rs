@@ -99,10 +99,14 @@ pub fn place(error: ConfigError, path: &Path, text: &str, overrides: &[String]) 
 }
 
 /// Turns a deserialisation error into one naming the key and its place.
-fn deserialize_error(err: serde_path_to_error::Error<toml::de::Error>, location: impl FnOnce(Option<std::ops::Range<usize>>) -> String) -> ConfigError {
+fn deserialize_error(
+    err: serde_path_to_error::Error<toml::de::Error>,
+    location: impl FnOnce(Option<std::ops::Range<usize>>) -> String,
+) -> ConfigError {
     let key = err.path().to_string();
     let inner = err.into_inner();
-    let message = if key.is_empty() || key == "." { inner.message().to_string() } else { format!("{key}: {}", inner.message()) };
+    let message =
+        if key.is_empty() || key == "." { inner.message().to_string() } else { format!("{key}: {}", inner.message()) };
     ConfigError::At { location: location(inner.span()), message }
 }
 
@@ -156,7 +160,12 @@ fn set_in_array(items: &mut [toml::Value], rest: &[String], raw: &str) -> Result
 
 /// Parses and validates config `text` (read from `path`): shrunk for a smoke run if `smoke`,
 /// then with `overrides` applied (so `--set` wins over `--smoke`).
-pub fn parse_config(path: &Path, text: &str, overrides: &[String], smoke: bool) -> Result<ExperimentConfig, ConfigError> {
+pub fn parse_config(
+    path: &Path,
+    text: &str,
+    overrides: &[String],
+    smoke: bool,
+) -> Result<ExperimentConfig, ConfigError> {
     let at_span = |span: Option<std::ops::Range<usize>>| match span {
         Some(s) => {
             let (line, col) = line_col(text, s.start);
@@ -164,20 +173,25 @@ pub fn parse_config(path: &Path, text: &str, overrides: &[String], smoke: bool) 
         }
         None => path.display().to_string(),
     };
-    let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
-    let mut config: ExperimentConfig = serde_path_to_error::deserialize(de).map_err(|e| name_the_key(deserialize_error(e, at_span), text, path))?;
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
+    let mut config: ExperimentConfig =
+        serde_path_to_error::deserialize(de).map_err(|e| name_the_key(deserialize_error(e, at_span), text, path))?;
     if smoke {
         config.shrink_for_smoke();
     }
     if !overrides.is_empty() {
         let sets = overrides.join(" --set ");
-        let toml::Value::Table(mut table) = toml::Value::try_from(&config).map_err(|e| ConfigError::At { location: format!("--set {sets}"), message: e.to_string() })? else {
+        let toml::Value::Table(mut table) = toml::Value::try_from(&config)
+            .map_err(|e| ConfigError::At { location: format!("--set {sets}"), message: e.to_string() })?
+        else {
             unreachable!("a config serializes to a table")
         };
         for set in overrides {
             apply_override(&mut table, set)?;
         }
-        config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| deserialize_error(e, |_| format!("--set {sets}")))?;
+        config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| deserialize_error(e, |_| format!("--set {sets}")))?;
     }
     config.validate().map_err(|e| place(e, path, text, overrides))?;
     Ok(config)
@@ -189,7 +203,9 @@ pub fn parse_config(path: &Path, text: &str, overrides: &[String], smoke: bool) 
 fn name_the_key(error: ConfigError, text: &str, path: &Path) -> ConfigError {
     let ConfigError::At { location, message } = &error else { return error };
     let Some((section, rest)) = message.split_once(": ") else { return error };
-    let Some(found) = rest.strip_prefix("invalid type: ").or(rest.strip_prefix("invalid value: ")) else { return error };
+    let Some(found) = rest.strip_prefix("invalid type: ").or(rest.strip_prefix("invalid value: ")) else {
+        return error;
+    };
     let quoted = found.split(", expected").next().unwrap_or_default();
     let Ok(root) = toml::from_str::<toml::Table>(text) else { return error };
     let mut start = toml::Value::Table(root);
@@ -230,7 +246,9 @@ fn serde_quote(value: &toml::Value) -> Option<String> {
 fn find_values(value: &toml::Value, at: &str, quoted: &str, hits: &mut Vec<String>) {
     match value {
         toml::Value::Table(t) => t.iter().for_each(|(k, v)| find_values(v, &format!("{at}.{k}"), quoted, hits)),
-        toml::Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| find_values(v, &format!("{at}[{i}]"), quoted, hits)),
+        toml::Value::Array(a) => {
+            a.iter().enumerate().for_each(|(i, v)| find_values(v, &format!("{at}[{i}]"), quoted, hits))
+        }
         other => {
             if serde_quote(other).is_some_and(|q| q == quoted) {
                 hits.push(at.to_string());
@@ -241,7 +259,8 @@ fn find_values(value: &toml::Value, at: &str, quoted: &str, hits: &mut Vec<Strin
 
 /// Reads, shrinks (for `--smoke`), overrides and validates the config at `path`.
 pub fn load_config(path: &Path, overrides: &[String], smoke: bool) -> Result<ExperimentConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     parse_config(path, &text, overrides, smoke)
 }
 
@@ -254,7 +273,8 @@ struct DataFile {
 
 /// Reads the `[data]` table of `path`, with the same located errors as a full config.
 pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     let at_span = |span: Option<std::ops::Range<usize>>| match span {
         Some(s) => {
             let (line, col) = line_col(&text, s.start);
@@ -262,8 +282,10 @@ pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigErr
         }
         None => path.display().to_string(),
     };
-    let de = toml::Deserializer::parse(&text).map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
-    let file: DataFile = serde_path_to_error::deserialize(de).map_err(|e| name_the_key(deserialize_error(e, at_span), &text, path))?;
+    let de = toml::Deserializer::parse(&text)
+        .map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
+    let file: DataFile =
+        serde_path_to_error::deserialize(de).map_err(|e| name_the_key(deserialize_error(e, at_span), &text, path))?;
     Ok(file.data)
 }
 
@@ -273,21 +295,35 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let name = &self.experiment.name;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(ConfigError::invalid("experiment.name", format!("must be letters, digits, '-' or '_', got {name:?}")));
+            return Err(ConfigError::invalid(
+                "experiment.name",
+                format!("must be letters, digits, '-' or '_', got {name:?}"),
+            ));
         }
         let t = &self.training;
-        for (field, v) in [("epochs", t.epochs), ("batch_size", t.batch_size), ("checkpoint_every", t.checkpoint_every), ("keep_checkpoints", t.keep_checkpoints)] {
+        for (field, v) in [
+            ("epochs", t.epochs),
+            ("batch_size", t.batch_size),
+            ("checkpoint_every", t.checkpoint_every),
+            ("keep_checkpoints", t.keep_checkpoints),
+        ] {
             if v == 0 {
                 return Err(ConfigError::invalid(format!("training.{field}"), "must be at least 1"));
             }
         }
         if t.early_stopping_patience == Some(0) {
-            return Err(ConfigError::invalid("training.early_stopping_patience", "must be at least 1 (leave it out to never stop early)"));
+            return Err(ConfigError::invalid(
+                "training.early_stopping_patience",
+                "must be at least 1 (leave it out to never stop early)",
+            ));
         }
         if let Some(paper) = &self.experiment.paper
             && paper.metric != "rmse"
         {
-            return Err(ConfigError::invalid("experiment.paper.metric", format!("must be one this task reports (rmse), got {:?}", paper.metric)));
+            return Err(ConfigError::invalid(
+                "experiment.paper.metric",
+                format!("must be one this task reports (rmse), got {:?}", paper.metric),
+            ));
         }
         self.optimizer.validate()?;
         self.schedule.validate(self.optimizer.lr)?;
@@ -348,7 +384,10 @@ epochs = 3
     fn unknown_keys_name_the_file_line_and_key() {
         let text = BASE.replace("epochs = 3", "epochs = 3\nepoch = 4");
         let err = parse(&text, &[]).unwrap_err().to_string();
-        assert!(err.starts_with("exp.toml:23:1: training.epoch: unknown field `epoch`, expected one of `epochs`"), "{err}");
+        assert!(
+            err.starts_with("exp.toml:23:1: training.epoch: unknown field `epoch`, expected one of `epochs`"),
+            "{err}"
+        );
         let text = BASE.replace("train = 10", "train = 10\ntrian = 5");
         let err = parse(&text, &[]).unwrap_err().to_string();
         assert!(err.contains("exp.toml:") && err.contains("unknown field `trian`"), "{err}");
@@ -360,7 +399,10 @@ epochs = 3
     fn wrong_types_name_the_key() {
         let text = BASE.replace("epochs = 3", "epochs = \"ten\"");
         let err = parse(&text, &[]).unwrap_err().to_string();
-        assert!(err.starts_with("exp.toml:22:10: training.epochs: invalid type: string \"ten\", expected usize"), "{err}");
+        assert!(
+            err.starts_with("exp.toml:22:10: training.epochs: invalid type: string \"ten\", expected usize"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -401,7 +443,16 @@ epochs = 3
 
     #[test]
     fn overrides_set_values_tables_and_array_entries() {
-        let c = parse(BASE, &["training.epochs=7", "data.simulator.image_size=48", "model.layers.1.units=37", "experiment.description=hello world"]).unwrap();
+        let c = parse(
+            BASE,
+            &[
+                "training.epochs=7",
+                "data.simulator.image_size=48",
+                "model.layers.1.units=37",
+                "experiment.description=hello world",
+            ],
+        )
+        .unwrap();
         assert_eq!(c.training.epochs, 7);
         assert_eq!(c.experiment.description, "hello world");
         match &c.data {

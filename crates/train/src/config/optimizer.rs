@@ -1,9 +1,9 @@
 //! `[optimizer]`: which optimiser, its learning rate and its parameters, built into Burn's
 //! optimisers. Parameters default to PyTorch's values so that a paper's recipe reads the same.
 
+use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdaGradConfig, AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
 use serde::{Deserialize, Serialize};
 
@@ -159,9 +159,16 @@ impl OptimizerConfig {
             OptimizerKind::Sgd => {
                 // PyTorch's SGD: no dampening, so Nesterov is the textbook form.
                 let momentum = self.momentum.filter(|m| *m > 0.0).map(|m| {
-                    MomentumConfig::new().with_momentum(m).with_dampening(0.0).with_nesterov(self.nesterov.unwrap_or(false))
+                    MomentumConfig::new()
+                        .with_momentum(m)
+                        .with_dampening(0.0)
+                        .with_nesterov(self.nesterov.unwrap_or(false))
                 });
-                SgdConfig::new().with_weight_decay(decay).with_momentum(momentum).with_gradient_clipping(self.clipping()).init()
+                SgdConfig::new()
+                    .with_weight_decay(decay)
+                    .with_momentum(momentum)
+                    .with_gradient_clipping(self.clipping())
+                    .init()
             }
             OptimizerKind::Adam => AdamConfig::new()
                 .with_beta_1(self.beta1.unwrap_or(0.9) as f32)

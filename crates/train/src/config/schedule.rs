@@ -88,7 +88,10 @@ impl ScheduleConfig {
             }
             Exponential if self.gamma.is_none() => return Err(bad("gamma", "is required by kind = \"exponential\"")),
             Cosine | Exponential if lr > 1.0 => {
-                return Err(bad("kind", format!("{:?} needs optimizer.lr <= 1 (Burn's limit), got {lr}", self.kind).to_lowercase()));
+                return Err(bad(
+                    "kind",
+                    format!("{:?} needs optimizer.lr <= 1 (Burn's limit), got {lr}", self.kind).to_lowercase(),
+                ));
             }
             Cosine if self.min_lr.is_some_and(|m| !(0.0..=lr).contains(&m)) => {
                 return Err(bad("min_lr", format!("must be in [0, optimizer.lr = {lr}]")));
@@ -167,7 +170,8 @@ mod tests {
         let r = rates(&step, 1.0, 4, 3);
         assert_eq!(r[5], 1.0);
         assert!((r[6] - 0.1).abs() < 1e-12);
-        let multi = ScheduleConfig { kind: ScheduleKind::Multistep, milestones: Some(vec![0.5, 0.75]), ..Default::default() };
+        let multi =
+            ScheduleConfig { kind: ScheduleKind::Multistep, milestones: Some(vec![0.5, 0.75]), ..Default::default() };
         let r = rates(&multi, 0.04, 4, 25);
         assert_eq!(r[49], 0.04);
         assert!((r[50] - 0.004).abs() < 1e-12 && (r[75] - 0.0004).abs() < 1e-12);
@@ -190,7 +194,8 @@ mod tests {
         assert_eq!(c.validate(0.1).unwrap_err().to_string(), "schedule.gamma: does not apply to kind = \"cosine\"");
         let c = ScheduleConfig { kind: ScheduleKind::Step, ..Default::default() };
         assert!(c.validate(0.1).unwrap_err().to_string().starts_with("schedule.step_epochs: is required"));
-        let c = ScheduleConfig { kind: ScheduleKind::Multistep, milestones: Some(vec![0.9, 0.5]), ..Default::default() };
+        let c =
+            ScheduleConfig { kind: ScheduleKind::Multistep, milestones: Some(vec![0.9, 0.5]), ..Default::default() };
         assert!(c.validate(0.1).is_err());
     }
 }
