@@ -104,11 +104,13 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
     // Another data set: all of it is evaluated; one of the wrong shape is refused.
     let data_file = out.path().join("other.toml");
     std::fs::write(&data_file, "[data]\nsource = \"simulated_galaxies\"\ntrain = 4\nvalid = 3\ntest = 5\n").unwrap();
-    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
+    let output =
+        run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
     assert_ok(&output, "eval --data");
     assert!(text(&output).0.contains("(12 images)"), "{}", text(&output).0);
     std::fs::write(&data_file, "[data]\nsource = \"simulated_galaxies\"\n[data.simulator]\nimage_size = 32\n").unwrap();
-    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
+    let output =
+        run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
     assert_fails_with(&output, "the data gives [3, 32, 32] images but the model takes [3, 64, 64]");
 
     let images = tempfile::tempdir().unwrap();

@@ -56,7 +56,7 @@ mod tests {
         let batch = ImageBatcher.batch(vec![item(1.0), item(2.0)], &Device::default());
         assert_eq!(batch.images.dims(), [2, 2, 3, 3]);
         assert_eq!(batch.targets.into_data().try_to_vec::<f32>().unwrap(), [1.0, -1.0, 2.0, -2.0]);
-        let second = batch.images.slice([1..2]).into_data().try_to_vec::<f32>().unwrap();
+        let second = batch.images.narrow(0, 1, 1).into_data().try_to_vec::<f32>().unwrap();
         assert!(second.iter().all(|v| *v == 2.0));
     }
 }

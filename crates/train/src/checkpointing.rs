@@ -36,7 +36,7 @@ impl CheckpointingStrategy for Cadence {
 impl Cadence {
     /// What to do at the end of `epoch`.
     pub fn decide(&mut self, epoch: usize) -> Vec<CheckpointingAction> {
-        if epoch % self.every != 0 && epoch != self.last_epoch {
+        if !epoch.is_multiple_of(self.every) && epoch != self.last_epoch {
             return Vec::new();
         }
         let mut actions = vec![CheckpointingAction::Save];

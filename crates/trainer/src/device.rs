@@ -31,6 +31,8 @@ pub fn default_name() -> &'static str {
     compiled().into_iter().find(|n| *n != "wgpu-cpu").unwrap_or("flex")
 }
 
+// Unused only in a build with every backend compiled in.
+#[allow(dead_code)]
 fn missing(name: &str, feature: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "device `{name}` needs the `{feature}` backend, which this binary was built without; rebuild with `cargo run --release -p trainer --features {feature} -- ...` (compiled in: {})",
@@ -56,42 +58,62 @@ pub fn parse(name: &str) -> Result<Device> {
         bail!("device `{name}`: only cuda devices take an index (cuda:0, cuda:1, ...)");
     }
     match backend {
-        "flex" => {
-            #[cfg(feature = "flex")]
-            return Ok(Device::flex());
-            #[cfg(not(feature = "flex"))]
-            return Err(missing(name, "flex"));
-        }
-        "ndarray" => {
-            #[cfg(feature = "ndarray")]
-            return Ok(Device::ndarray());
-            #[cfg(not(feature = "ndarray"))]
-            return Err(missing(name, "ndarray"));
-        }
-        "wgpu" | "wgpu-cpu" => {
-            #[cfg(feature = "wgpu")]
-            {
-                use burn::tensor::DeviceKind;
-                let kind = if backend == "wgpu-cpu" { DeviceKind::Cpu } else { DeviceKind::DefaultDevice };
-                return Ok(Device::wgpu(kind));
-            }
-            #[cfg(not(feature = "wgpu"))]
-            return Err(missing(name, "wgpu"));
-        }
-        "cuda" => {
-            #[cfg(feature = "cuda")]
-            return Ok(Device::cuda(index.unwrap_or(0)));
-            #[cfg(not(feature = "cuda"))]
-            return Err(missing(name, "cuda"));
-        }
-        "metal" => {
-            #[cfg(feature = "metal")]
-            return Ok(Device::metal(burn::tensor::DeviceKind::DefaultDevice));
-            #[cfg(not(feature = "metal"))]
-            return Err(missing(name, "metal"));
-        }
+        "flex" => flex(name),
+        "ndarray" => ndarray(name),
+        "wgpu" => wgpu(name, false),
+        "wgpu-cpu" => wgpu(name, true),
+        "cuda" => cuda(name, index.unwrap_or(0)),
+        "metal" => metal(name),
         other => bail!("unknown device `{other}`: use flex, ndarray, wgpu, wgpu-cpu, cuda[:N] or metal"),
     }
+}
+
+// One constructor per backend, each compiled to an error where its feature is off.
+
+#[cfg(feature = "flex")]
+fn flex(_name: &str) -> Result<Device> {
+    Ok(Device::flex())
+}
+#[cfg(not(feature = "flex"))]
+fn flex(name: &str) -> Result<Device> {
+    Err(missing(name, "flex"))
+}
+
+#[cfg(feature = "ndarray")]
+fn ndarray(_name: &str) -> Result<Device> {
+    Ok(Device::ndarray())
+}
+#[cfg(not(feature = "ndarray"))]
+fn ndarray(name: &str) -> Result<Device> {
+    Err(missing(name, "ndarray"))
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu(_name: &str, software: bool) -> Result<Device> {
+    use burn::tensor::DeviceKind;
+    Ok(Device::wgpu(if software { DeviceKind::Cpu } else { DeviceKind::DefaultDevice }))
+}
+#[cfg(not(feature = "wgpu"))]
+fn wgpu(name: &str, _software: bool) -> Result<Device> {
+    Err(missing(name, "wgpu"))
+}
+
+#[cfg(feature = "cuda")]
+fn cuda(_name: &str, index: usize) -> Result<Device> {
+    Ok(Device::cuda(index))
+}
+#[cfg(not(feature = "cuda"))]
+fn cuda(name: &str, _index: usize) -> Result<Device> {
+    Err(missing(name, "cuda"))
+}
+
+#[cfg(feature = "metal")]
+fn metal(_name: &str) -> Result<Device> {
+    Ok(Device::metal(burn::tensor::DeviceKind::DefaultDevice))
+}
+#[cfg(not(feature = "metal"))]
+fn metal(name: &str) -> Result<Device> {
+    Err(missing(name, "metal"))
 }
 
 /// The devices to use: `--device` (comma-separated) if given, else the config's

@@ -52,6 +52,17 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// `file:line:column` of a byte span in `text`, or just the file when there is no span.
+fn span_location(path: &Path, text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(s) => {
+            let (line, col) = line_col(text, s.start);
+            format!("{}:{line}:{col}", path.display())
+        }
+        None => path.display().to_string(),
+    }
+}
+
 /// Splits `model.layers[2].units` or `model.layers.2.units` into key segments.
 fn segments(field: &str) -> Vec<String> {
     field.replace('[', ".").replace(']', "").split('.').filter(|s| !s.is_empty()).map(str::to_string).collect()
@@ -166,13 +177,7 @@ pub fn parse_config(
     overrides: &[String],
     smoke: bool,
 ) -> Result<ExperimentConfig, ConfigError> {
-    let at_span = |span: Option<std::ops::Range<usize>>| match span {
-        Some(s) => {
-            let (line, col) = line_col(text, s.start);
-            format!("{}:{line}:{col}", path.display())
-        }
-        None => path.display().to_string(),
-    };
+    let at_span = |span| span_location(path, text, span);
     let de = toml::Deserializer::parse(text)
         .map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
     let mut config: ExperimentConfig =
@@ -275,13 +280,7 @@ struct DataFile {
 pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    let at_span = |span: Option<std::ops::Range<usize>>| match span {
-        Some(s) => {
-            let (line, col) = line_col(&text, s.start);
-            format!("{}:{line}:{col}", path.display())
-        }
-        None => path.display().to_string(),
-    };
+    let at_span = |span| span_location(path, &text, span);
     let de = toml::Deserializer::parse(&text)
         .map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
     let file: DataFile =

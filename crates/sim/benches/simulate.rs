@@ -1,0 +1,24 @@
+//! Simulator throughput: galaxies per second at the default 64-pixel size and at 128 pixels.
+//! `cargo bench -p astro-sim` (or `cargo xtask bench`).
+
+use astro_sim::GalaxySimConfig;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn galaxies(c: &mut Criterion) {
+    let mut group = c.benchmark_group("simulate_galaxy");
+    group.throughput(Throughput::Elements(1));
+    for size in [64usize, 128] {
+        let config = GalaxySimConfig { image_size: size, ..GalaxySimConfig::default() };
+        let mut index = 0u64;
+        group.bench_function(format!("{size}px"), |b| {
+            b.iter(|| {
+                index += 1;
+                std::hint::black_box(config.simulate(42, index))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, galaxies);
+criterion_main!(benches);

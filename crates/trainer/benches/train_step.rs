@@ -1,0 +1,77 @@
+//! Training and inference throughput of the `galaxy_cnn` model on the backends compiled into
+//! the trainer (images per second, batch 32, 64x64 RGB), and data-loading throughput of the
+//! simulated data set. `cargo bench -p trainer` (or `cargo xtask bench`).
+
+use std::path::Path;
+
+use astro_data::{ImageBatch, ImageBatcher};
+use astro_train::config::load_config;
+use astro_train::regression::Regressor;
+use astro_train::train::{input_shape, prepare};
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::Device;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+const BATCH: usize = 32;
+
+// Pushes are cfg-gated per backend, so vec![] cannot be used.
+#[allow(clippy::vec_init_then_push)]
+fn devices() -> Vec<(&'static str, Device)> {
+    let mut out = Vec::new();
+    #[cfg(feature = "flex")]
+    out.push(("flex", Device::flex()));
+    #[cfg(feature = "ndarray")]
+    out.push(("ndarray", Device::ndarray()));
+    #[cfg(feature = "wgpu")]
+    out.push(("wgpu", Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)));
+    #[cfg(feature = "cuda")]
+    out.push(("cuda", Device::cuda(0)));
+    out
+}
+
+fn throughput(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/galaxy_cnn.toml");
+    let config = load_config(&path, &[], false).expect("galaxy_cnn.toml loads");
+    let (data, _) = prepare(&config).expect("data opens");
+    let items: Vec<_> = (0..BATCH).map(|i| data.train.get(i).expect("item")).collect();
+
+    let mut group = c.benchmark_group("galaxy_cnn");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(20);
+    group.bench_function("simulate+batch", |b| {
+        let mut start = 0;
+        b.iter(|| {
+            start += BATCH;
+            let batch: Vec<_> =
+                (start..start + BATCH).map(|i| data.train.get(i % data.train.len()).expect("item")).collect();
+            std::hint::black_box(ImageBatcher.batch(batch, &Device::default()))
+        })
+    });
+    for (name, device) in devices() {
+        let ad = device.clone().autodiff();
+        let mut model = Regressor { model: config.model.init(input_shape(&data), &ad).expect("model builds") };
+        let mut optim = config.optimizer.build();
+        let batch: ImageBatch = ImageBatcher.batch(items.clone(), &ad);
+        group.bench_function(format!("train_step/{name}"), |b| {
+            b.iter(|| {
+                let out = model.forward_regression(batch.clone());
+                let grads = GradientsParams::from_grads(out.loss.mean().backward(), &model);
+                model = optim.step(1e-3_f64, model.clone(), grads);
+                std::hint::black_box(&model);
+            })
+        });
+        let inference =
+            Regressor { model: config.model.init(input_shape(&data), &device).expect("model builds") }.valid();
+        let batch: ImageBatch = ImageBatcher.batch(items.clone(), &device);
+        group.bench_function(format!("inference/{name}"), |b| {
+            b.iter(|| std::hint::black_box(inference.predict(batch.images.clone()).into_data()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);
