@@ -90,7 +90,7 @@ impl Sersic {
     fn integrate_square(&self, profile: &Profile, x: f64, y: f64, size: f64, depth: u32) -> f64 {
         let (cx, cy) = (x + 0.5 * size, y + 0.5 * size);
         let d = ((cx - self.x0).powi(2) + (cy - self.y0).powi(2)).sqrt() / size;
-        if d < 2.0 && depth < 9 {
+        if d < 2.0 && depth < 6 {
             let third = size / 3.0;
             let mut acc = 0.0;
             for j in 0..3 {
@@ -101,9 +101,10 @@ impl Sersic {
             }
             return acc;
         }
-        let steps = match d {
-            d if d < 6.0 => 7,
-            d if d < 15.0 => 3,
+        // Sub-squares are already small next to the scale on which the profile changes.
+        let steps = match (d, depth) {
+            (d, 0) if d < 6.0 => 7,
+            (d, _) if d < 15.0 => 3,
             _ => 1,
         };
         let h = size / steps as f64;
