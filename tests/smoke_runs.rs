@@ -183,6 +183,25 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
 }
 
 #[test]
+fn early_stopping_ends_a_run_that_stops_improving() {
+    // A learning rate too small to move any f32 weight keeps the validation loss exactly
+    // constant, so patience 1 stops the run after its second epoch.
+    let out = tempfile::tempdir().unwrap();
+    let sets = ["training.epochs=5", "training.early_stopping_patience=1", "optimizer.lr=1e-12", "schedule.min_lr=0"];
+    let mut args = vec!["--config", "galaxy_cnn", "--smoke", "--device", "flex", "--out", out.path().to_str().unwrap()];
+    for set in &sets {
+        args.extend(["--set", set]);
+    }
+    let output = run(&args);
+    assert_ok(&output, "early-stopping run");
+    let run_dir = only_run(out.path(), "galaxy_cnn");
+    assert_eq!(csv_rows(&run_dir.join("metrics.csv")).len(), 2);
+    let summary = json(&run_dir.join("summary.json"));
+    assert_eq!(summary["epochs_trained"], 2);
+    assert_eq!(summary["best_epoch"], 1);
+}
+
+#[test]
 fn data_parallel_training_on_two_devices_completes() {
     // Two flex devices exercise Burn's multi-device strategy without GPUs.
     let out = tempfile::tempdir().unwrap();

@@ -94,7 +94,7 @@ impl ScheduleConfig {
                 ));
             }
             Cosine if self.min_lr.is_some_and(|m| !(0.0..=lr).contains(&m)) => {
-                return Err(bad("min_lr", format!("must be in [0, optimizer.lr = {lr}]")));
+                return Err(bad("min_lr", format!("must be in [0, optimizer.lr = {lr:e}]")));
             }
             _ => {}
         }
