@@ -78,7 +78,7 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         md.push_str(&format!("| paper: {} | {:.5} |\n\n_{}_\n", p.citation, p.value, p.note));
     }
     md.push_str(&format!(
-        "\nTest images: {}. The paper's number is on real Galaxy Zoo 2 images; this run's data: {}.\n\n",
+        "\nTest images: {}. The paper's number comes from the paper's own data; this run's data: {}.\n\n",
         summary.test.samples, summary.data
     ));
     md.push_str("![learning curves](learning_curves.png)\n\n");

@@ -80,6 +80,7 @@ fn flex(name: &str) -> Result<Device> {
 }
 
 #[cfg(feature = "ndarray")]
+#[allow(deprecated)] // kept on purpose, to compare with flex
 fn ndarray(_name: &str) -> Result<Device> {
     Ok(Device::ndarray())
 }

@@ -50,7 +50,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Predict(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
             let (out, n) = predict_images(&args.run, &args.inputs, args.out.as_deref(), args.crop, &devices[0])?;
-            println!("predicted {n} images: {}", out.display());
+            println!("predicted {n} image(s): {}", out.display());
             Ok(())
         }
         Some(Command::List(args)) => list_command(args.configs.as_deref()),
