@@ -35,7 +35,9 @@ fn check_run_folder(run: &Path) {
     assert_eq!(csv_rows(&run.join("test_predictions.csv")).len(), samples);
     let epochs = csv_rows(&run.join("metrics.csv"));
     assert_eq!(epochs.len(), 1, "a smoke run trains one epoch");
-    assert!(epochs[0].iter().skip(1).take(4).all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{epochs:?}");
+    assert!(epochs[0].iter().skip(1).all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{epochs:?}");
+    let (train_loss, train_rmse): (f64, f64) = (epochs[0][1].parse().unwrap(), epochs[0][2].parse().unwrap());
+    assert!((train_rmse - train_loss.sqrt()).abs() < 1e-4 * train_rmse, "{epochs:?}");
     let env = json(&run.join("environment.json"));
     assert!(env["backend"].is_string() && env["version"].is_string(), "{env}");
     let curves = image::open(run.join("learning_curves.png")).expect("learning_curves.png is an image");

@@ -1,4 +1,4 @@
-//! `metrics.csv`: one row per finished epoch (train and valid loss, valid RMSE, learning rate,
+//! `metrics.csv`: one row per finished epoch (train and valid loss and RMSE, learning rate,
 //! seconds), written as Burn reports each epoch so a killed run keeps its history; and the
 //! guard that stops training with a clear reason when the loss stops being a finite number.
 
@@ -14,7 +14,7 @@ use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 
 /// The header of `metrics.csv`.
-pub const CSV_HEADER: &str = "epoch,train_loss,valid_loss,valid_rmse,learning_rate,seconds";
+pub const CSV_HEADER: &str = "epoch,train_loss,train_rmse,valid_loss,valid_rmse,learning_rate,seconds";
 
 /// The metric names Burn gives the loss and the learning rate.
 const LOSS: &str = "Loss";
@@ -97,11 +97,13 @@ impl MetricLogger for EpochCsvLogger {
         if summary.split != Split::Valid {
             return;
         }
-        let valid_loss = self.value("valid", LOSS);
+        // The loss is the mean squared error over all samples, so its root is the RMSE.
+        let (train_loss, valid_loss) = (self.value("train", LOSS), self.value("valid", LOSS));
         let row = format!(
-            "{},{},{},{},{},{:.2}\n",
+            "{},{},{},{},{},{},{:.2}\n",
             summary.epoch_number,
-            fmt(self.value("train", LOSS)),
+            fmt(train_loss),
+            fmt(train_loss.map(f64::sqrt)),
             fmt(valid_loss),
             fmt(valid_loss.map(f64::sqrt)),
             fmt(self.value("train", LEARNING_RATE)),
@@ -124,6 +126,8 @@ pub struct EpochRow {
     pub epoch: usize,
     /// Mean training loss.
     pub train_loss: f64,
+    /// Training RMSE (with dropout active, as trained).
+    pub train_rmse: f64,
     /// Mean validation loss.
     pub valid_loss: f64,
     /// Validation RMSE.
@@ -147,6 +151,7 @@ pub fn read_epochs(path: &Path) -> std::io::Result<Vec<EpochRow>> {
             Some(EpochRow {
                 epoch,
                 train_loss: num(f.next()),
+                train_rmse: num(f.next()),
                 valid_loss: num(f.next()),
                 valid_rmse: num(f.next()),
                 learning_rate: num(f.next()),
@@ -179,7 +184,9 @@ mod tests {
         let path = dir.path().join("metrics.csv");
         std::fs::write(
             &path,
-            format!("{CSV_HEADER}\n1,0.5,0.4,0.632,0.001,3.0\n2,0.3,0.25,0.5,0.001,2.5\n3,0.2,,,0.001,2.0\n"),
+            format!(
+                "{CSV_HEADER}\n1,0.5,0.7,0.4,0.632,0.001,3.0\n2,0.3,0.55,0.25,0.5,0.001,2.5\n3,0.2,0.45,,,0.001,2.0\n"
+            ),
         )
         .unwrap();
         let rows = read_epochs(&path).unwrap();

@@ -100,6 +100,7 @@ mod tests {
             .map(|e| EpochRow {
                 epoch: e,
                 train_loss: 1.0 / e as f64,
+                train_rmse: 0.0,
                 valid_loss: 1.2 / e as f64,
                 valid_rmse: 0.0,
                 learning_rate: 1e-3,
