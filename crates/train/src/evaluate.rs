@@ -48,12 +48,12 @@ pub fn predict<D: Dataset<ImageItem> + 'static>(
         let n_out = outputs.len() / b.max(1);
         out.ids.extend(batch.ids);
         out.outputs.extend(outputs.chunks(n_out.max(1)).map(<[f32]>::to_vec));
-        out.targets.extend(
-            targets
-                .chunks(k.max(1))
-                .map(<[f32]>::to_vec)
-                .chain(std::iter::repeat_n(Vec::new(), if k == 0 { b } else { 0 })),
-        );
+        // Unlabelled items (predict) have no targets: keep one empty row each.
+        if k == 0 {
+            out.targets.extend(std::iter::repeat_n(Vec::new(), b));
+        } else {
+            out.targets.extend(targets.chunks(k).map(<[f32]>::to_vec));
+        }
     }
     Ok(out)
 }

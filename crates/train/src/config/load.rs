@@ -100,13 +100,8 @@ pub fn place(error: ConfigError, path: &Path, text: &str, overrides: &[String]) 
         return ConfigError::At { location: format!("--set {set}"), message };
     }
     // Walk up the key until something is written in the file (a default has no line).
-    for n in (1..=target.len()).rev() {
-        if let Some(offset) = locate(text, &target[..n].join(".")) {
-            let (line, col) = line_col(text, offset);
-            return ConfigError::At { location: format!("{}:{line}:{col}", path.display()), message };
-        }
-    }
-    ConfigError::At { location: path.display().to_string(), message }
+    let offset = (1..=target.len()).rev().find_map(|n| locate(text, &target[..n].join(".")));
+    ConfigError::At { location: span_location(path, text, offset.map(|o| o..o)), message }
 }
 
 /// Turns a deserialisation error into one naming the key and its place.
@@ -227,11 +222,8 @@ fn name_the_key(error: ConfigError, text: &str, path: &Path) -> ConfigError {
     find_values(&start, section, quoted, &mut hits);
     match hits.as_slice() {
         [key] => {
-            let loc = locate(text, key).map_or(location.clone(), |offset| {
-                let (line, col) = line_col(text, offset);
-                format!("{}:{line}:{col}", path.display())
-            });
-            ConfigError::At { location: loc, message: format!("{key}: {rest}") }
+            let location = locate(text, key).map_or(location.clone(), |o| span_location(path, text, Some(o..o)));
+            ConfigError::At { location, message: format!("{key}: {rest}") }
         }
         _ => error,
     }
