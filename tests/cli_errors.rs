@@ -45,8 +45,14 @@ fn unknown_keys_and_wrong_types_name_file_line_and_key() {
 #[test]
 fn a_model_that_does_not_fit_names_the_layer() {
     let output = run(&["check", "--config", "galaxy_cnn", "--set", "data.simulator.image_size=12"]);
-    assert_fails_with(&output, "model.layers[");
-    let output = run(&["check", "--config", "galaxy_cnn", "--set", "model.layers.9.units=10"]);
+    assert_fails_with(&output, "model.view_size: 69 is larger than the 12-pixel input images");
+    // A sequential model in place of the config's: the layer at fault is named by position.
+    let sequential = ["--set", "model.kind=\"sequential\""];
+    let dense_on_image = "model.layers=[{type=\"dense\", units=10}]";
+    let output = run(&[&["check", "--config", "galaxy_cnn"], &sequential[..], &["--set", dense_on_image]].concat());
+    assert_fails_with(&output, "model.layers[0] (dense)");
+    let too_few = "model.layers=[{type=\"flatten\"}, {type=\"dense\", units=10}]";
+    let output = run(&[&["check", "--config", "galaxy_cnn"], &sequential[..], &["--set", too_few]].concat());
     assert_fails_with(&output, "the model's output is [10] but the task needs [37]");
 }
 

@@ -105,7 +105,11 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
 
     // Another data set: all of it is evaluated; one of the wrong shape is refused.
     let data_file = out.path().join("other.toml");
-    std::fs::write(&data_file, "[data]\nsource = \"simulated_galaxies\"\ntrain = 4\nvalid = 3\ntest = 5\n").unwrap();
+    std::fs::write(
+        &data_file,
+        "[data]\nsource = \"simulated_galaxies\"\ntrain = 4\nvalid = 3\ntest = 5\n[data.simulator]\nimage_size = 98\n",
+    )
+    .unwrap();
     let output =
         run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
     assert_ok(&output, "eval --data");
@@ -113,7 +117,7 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
     std::fs::write(&data_file, "[data]\nsource = \"simulated_galaxies\"\n[data.simulator]\nimage_size = 32\n").unwrap();
     let output =
         run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
-    assert_fails_with(&output, "the data gives [3, 32, 32] images but the model takes [3, 64, 64]");
+    assert_fails_with(&output, "the data gives [3, 32, 32] images but the model takes [3, 98, 98]");
 
     let images = tempfile::tempdir().unwrap();
     for i in 0..3u8 {
@@ -134,7 +138,8 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
     ]);
     assert_ok(&output, "predict");
     let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
-    assert!(header.starts_with("id,Class1.1,Class1.2"), "{header}");
+    // The Kaggle submission format: GalaxyID, then the 37 answers.
+    assert!(header.starts_with("GalaxyID,Class1.1,Class1.2"), "{header}");
     let rows = csv_rows(&csv);
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0][0], "1000");
@@ -155,12 +160,23 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
         .unwrap();
     // Wait for the first epoch's row and checkpoint, then kill the process outright.
     let started = Instant::now();
+    // Burn writes checkpoints from a background thread: wait until all three files of epoch 1
+    // exist and have stopped growing.
+    let sizes = |dir: &Path| -> Option<Vec<u64>> {
+        ["model", "optim", "scheduler"]
+            .iter()
+            .map(|f| std::fs::metadata(dir.join(format!("checkpoint/{f}-1.bpk"))).ok().map(|m| m.len()))
+            .collect()
+    };
     let run_dir = loop {
         if let Some(dir) = run_dirs(out.path(), "galaxy_cnn").first()
-            && dir.join("checkpoint/scheduler-1.bpk").is_file()
             && csv_rows(&dir.join("metrics.csv")).len() == 1
+            && let Some(before) = sizes(dir)
         {
-            break dir.clone();
+            std::thread::sleep(Duration::from_secs(1));
+            if sizes(dir) == Some(before) {
+                break dir.clone();
+            }
         }
         assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be killed");
         assert!(started.elapsed() < Duration::from_secs(300), "no checkpoint after 5 minutes");
@@ -189,7 +205,7 @@ fn early_stopping_ends_a_run_that_stops_improving() {
     // A learning rate too small to move any f32 weight keeps the validation loss exactly
     // constant, so patience 1 stops the run after its second epoch.
     let out = tempfile::tempdir().unwrap();
-    let sets = ["training.epochs=5", "training.early_stopping_patience=1", "optimizer.lr=1e-12", "schedule.min_lr=0"];
+    let sets = ["training.epochs=5", "training.early_stopping_patience=1", "optimizer.lr=1e-12"];
     let mut args = vec!["--config", "galaxy_cnn", "--smoke", "--device", "flex", "--out", out.path().to_str().unwrap()];
     for set in &sets {
         args.extend(["--set", set]);
@@ -226,4 +242,64 @@ fn the_wgpu_backend_trains_the_smoke_run() {
     let run_dir = only_run(out.path(), "galaxy_cnn");
     check_run_folder(&run_dir);
     assert_eq!(json(&run_dir.join("environment.json"))["backend"], "wgpu-cpu");
+}
+
+#[test]
+fn the_galaxy_config_trains_on_a_folder_in_the_kaggle_layout() {
+    // images_training_rev1/<GalaxyID>.jpg and training_solutions_rev1.csv, as Kaggle ships
+    // them (smaller images, fewer galaxies).
+    let data = tempfile::tempdir().unwrap();
+    let images = data.path().join("images_training_rev1");
+    std::fs::create_dir(&images).unwrap();
+    let names: Vec<String> = [3, 2, 2, 2, 4, 2, 3, 7, 3, 3, 6]
+        .iter()
+        .enumerate()
+        .flat_map(|(q, &n)| (1..=n).map(move |a| format!("Class{}.{a}", q + 1)))
+        .collect();
+    let mut csv = format!("GalaxyID,{}\n", names.join(","));
+    for i in 0..40u32 {
+        let id = 100_000 + i;
+        let shade = (i * 6) as u8;
+        image::RgbImage::from_fn(140, 140, |x, y| {
+            let r = ((x as f32 - 70.0).powi(2) + (y as f32 - 70.0).powi(2)).sqrt();
+            let v = (255.0 * (-r / (8.0 + f32::from(shade) / 20.0)).exp()) as u8;
+            image::Rgb([v, v.saturating_sub(shade / 4), v / 2])
+        })
+        .save(images.join(format!("{id}.jpg")))
+        .unwrap();
+        let row: Vec<String> =
+            (0..37).map(|k| format!("{:.3}", ((i as usize * 7 + k * 3) % 10) as f32 / 10.0)).collect();
+        csv.push_str(&format!("{id},{}\n", row.join(",")));
+    }
+    let targets = data.path().join("training_solutions_rev1.csv");
+    std::fs::write(&targets, csv).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let images_set = format!("data.images={}", images.display());
+    let targets_set = format!("data.targets={}", targets.display());
+    let output = run(&[
+        "--config",
+        "galaxy_cnn",
+        "--smoke",
+        "--device",
+        "flex",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--set",
+        "data.source=image_csv",
+        "--set",
+        &images_set,
+        "--set",
+        &targets_set,
+        "--set",
+        "data.crop=120",
+        "--set",
+        "data.size=98",
+    ]);
+    assert_ok(&output, "galaxy_cnn on a Kaggle-layout folder");
+    let run_dir = only_run(out.path(), "galaxy_cnn");
+    check_run_folder(&run_dir);
+    let summary = json(&run_dir.join("summary.json"));
+    assert!(summary["data"].as_str().unwrap().contains("images_training_rev1"), "{summary}");
+    assert_eq!(summary["test"]["per_group"].as_array().unwrap().len(), 11, "one RMSE per question");
 }

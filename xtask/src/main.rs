@@ -4,9 +4,13 @@
 //!   with the `wgpu` backend compiled in so the GPU code path is tested on Mesa's software
 //!   Vulkan driver.
 //! - `bench`: the criterion benchmarks (simulator, data loading, training steps).
+//! - `fetch NAME [--dir PATH]`: download or check a real data set (`datasets/NAME.toml`).
 //!
 //! Written in Rust so it runs wherever cargo runs.
 
+mod fetch;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
@@ -42,8 +46,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
+        Some("fetch") if args.len() == 2 || (args.len() == 4 && args[2] == "--dir") => {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace");
+            fetch::fetch(root, &args[1], args.get(3).map(PathBuf::from))
+        }
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [criterion args]>");
+            eprintln!("usage: cargo xtask <ci | bench [criterion args] | fetch NAME [--dir PATH]>");
             return ExitCode::from(2);
         }
     };

@@ -1,8 +1,13 @@
-//! Turns image items into a batch of tensors on the training device.
+//! Turns image items into a batch of tensors on the training device, augmenting them on the
+//! way when asked: the data loader's worker threads run the batcher, so augmentation happens in
+//! parallel with training.
+
+use std::sync::Arc;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::augment::{Augmenter, Transform};
 use crate::item::ImageItem;
 
 /// A batch of images and their targets.
@@ -10,32 +15,79 @@ use crate::item::ImageItem;
 pub struct ImageBatch {
     /// The items' identifiers, in batch order.
     pub ids: Vec<String>,
-    /// `[batch, channels, height, width]`.
+    /// `[batch * views, channels, height, width]`: with test-time views, each item's views are
+    /// consecutive.
     pub images: Tensor<4>,
     /// `[batch, targets]`.
     pub targets: Tensor<2>,
 }
 
+/// What the batcher does to each image.
+#[derive(Debug, Clone, Default)]
+enum Mode {
+    /// Nothing.
+    #[default]
+    Plain,
+    /// A fresh random transform each time (training).
+    Random(Arc<Augmenter>),
+    /// Every one of a fixed set of views (test-time averaging).
+    Views(Arc<Vec<Transform>>),
+}
+
 /// Stacks [`ImageItem`]s into an [`ImageBatch`].
 #[derive(Debug, Clone, Default)]
-pub struct ImageBatcher;
+pub struct ImageBatcher {
+    mode: Mode,
+}
+
+impl ImageBatcher {
+    /// Augments every image with a random transform from `augmenter`.
+    pub fn augmented(augmenter: Augmenter) -> Self {
+        Self { mode: Mode::Random(Arc::new(augmenter)) }
+    }
+
+    /// Emits every image once per view, views consecutive (the identity alone is plain).
+    pub fn with_views(views: Vec<Transform>) -> Self {
+        if views.iter().all(Transform::is_identity) {
+            return Self::default();
+        }
+        Self { mode: Mode::Views(Arc::new(views)) }
+    }
+
+    /// Images per item in a batch.
+    pub fn views(&self) -> usize {
+        match &self.mode {
+            Mode::Views(v) => v.len(),
+            _ => 1,
+        }
+    }
+}
 
 impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
     fn batch(&self, items: Vec<ImageItem>, device: &Device) -> ImageBatch {
         let [c, h, w] = items[0].shape;
         let n_targets = items[0].targets.len();
-        let mut pixels = Vec::with_capacity(items.len() * c * h * w);
+        let views = self.views();
+        let mut pixels = Vec::with_capacity(items.len() * views * c * h * w);
         let mut targets = Vec::with_capacity(items.len() * n_targets);
         for item in &items {
             // Every item of a data set has the same shape: the data set built them so.
             debug_assert_eq!(item.shape, [c, h, w]);
-            pixels.extend_from_slice(&item.pixels);
+            match &self.mode {
+                Mode::Plain => pixels.extend_from_slice(&item.pixels),
+                Mode::Random(augmenter) => pixels.extend(augmenter.next(&item.id).apply(&item.pixels, item.shape)),
+                Mode::Views(transforms) => {
+                    for t in transforms.iter() {
+                        pixels.extend(t.apply(&item.pixels, item.shape));
+                    }
+                }
+            }
             targets.extend_from_slice(&item.targets);
         }
         let b = items.len();
         ImageBatch {
             ids: items.iter().map(|i| i.id.clone()).collect(),
-            images: Tensor::from_data(TensorData::new(pixels, [b, c, h, w]), device),
+            images: Tensor::from_data(TensorData::new(pixels, [b * views, c, h, w]), device),
             targets: Tensor::from_data(TensorData::new(targets, [b, n_targets]), device),
         }
     }
@@ -53,10 +105,27 @@ mod tests {
             shape: [2, 3, 3],
             targets: vec![v, -v],
         };
-        let batch = ImageBatcher.batch(vec![item(1.0), item(2.0)], &Device::default());
+        let batch = ImageBatcher::default().batch(vec![item(1.0), item(2.0)], &Device::default());
         assert_eq!(batch.images.dims(), [2, 2, 3, 3]);
         assert_eq!(batch.targets.into_data().try_to_vec::<f32>().unwrap(), [1.0, -1.0, 2.0, -2.0]);
         let second = batch.images.narrow(0, 1, 1).into_data().try_to_vec::<f32>().unwrap();
         assert!(second.iter().all(|v| *v == 2.0));
+    }
+
+    #[test]
+    fn test_time_views_repeat_each_item() {
+        let item = ImageItem {
+            id: "a".into(),
+            pixels: (0..9).map(|v| v as f32).collect(),
+            shape: [1, 3, 3],
+            targets: vec![1.0],
+        };
+        let views = crate::augment::TestTimeConfig { rotations: 2, zooms: vec![1.0], flip: false }.views();
+        let batcher = ImageBatcher::with_views(views);
+        let batch = batcher.batch(vec![item.clone(), item], &Device::default());
+        assert_eq!(batch.images.dims(), [4, 1, 3, 3]);
+        assert_eq!(batch.targets.dims(), [2, 1]);
+        let half_turn = batch.images.narrow(0, 1, 1).into_data().try_to_vec::<f32>().unwrap();
+        assert!((half_turn[0] - 8.0).abs() < 1e-4, "{half_turn:?}");
     }
 }

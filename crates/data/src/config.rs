@@ -23,6 +23,9 @@ fn default_train() -> usize {
 fn default_held_out() -> usize {
     1_000
 }
+fn default_cache() -> bool {
+    true
+}
 fn default_extension() -> String {
     "jpg".into()
 }
@@ -51,6 +54,10 @@ pub enum DataConfig {
         /// Held-out test images.
         #[serde(default = "default_held_out")]
         test: usize,
+        /// Keep each rendered image in memory (one byte per value, like an 8-bit JPEG) so that
+        /// later epochs do not run the simulator again.
+        #[serde(default = "default_cache")]
+        cache: bool,
         /// Simulator settings (`[data.simulator]`).
         #[serde(default)]
         simulator: GalaxySimConfig,
@@ -171,7 +178,7 @@ impl DataConfig {
     /// rendered or decoded here except one image per file source, to prove it can be read.
     pub fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
         match self {
-            DataConfig::SimulatedGalaxies { train, valid, test, simulator } => {
+            DataConfig::SimulatedGalaxies { train, valid, test, cache, simulator } => {
                 simulator.validate()?;
                 for (field, n) in [("train", *train), ("valid", *valid), ("test", *test)] {
                     if n == 0 {
@@ -179,12 +186,7 @@ impl DataConfig {
                     }
                 }
                 let split = |first: usize, len: usize| {
-                    ImageSplit::Simulated(SimulatedGalaxies {
-                        config: simulator.clone(),
-                        seed,
-                        first: first as u64,
-                        len,
-                    })
+                    ImageSplit::Simulated(SimulatedGalaxies::new(simulator.clone(), seed, first as u64, len, *cache))
                 };
                 let size = simulator.image_size;
                 Ok(OpenedData {

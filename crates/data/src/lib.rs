@@ -5,6 +5,7 @@
 //! `[data]` in an experiment config is a [`DataConfig`]; [`DataConfig::open`] checks it and
 //! returns the train, validation and test splits with a description of their shapes.
 
+pub mod augment;
 pub mod batcher;
 pub mod catalogue;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod item;
 pub mod simulated;
 pub mod splits;
 
+pub use augment::{AugmentConfig, Augmenter, TestTimeConfig, Transform};
 pub use batcher::{ImageBatch, ImageBatcher};
 pub use config::{DataConfig, DataInfo, OpenedData};
 pub use error::DataError;

@@ -2,13 +2,16 @@
 //!
 //! Configs deserialize from the experiment TOML (`[model]`, chosen by `kind`) and are checked
 //! against the input shape before any weight is allocated, so a bad network is reported with
-//! the layer at fault before training starts. Models never depend on the data or simulators.
+//! the layer at fault before training starts. Models never depend on the data loaders; the one
+//! thing they take from `astro-sim` is the Galaxy Zoo decision tree, a fact of the catalogue.
 
 pub mod activation;
+pub mod dieleman;
+pub mod galaxy_zoo_output;
 pub mod model;
 pub mod sequential;
 pub mod shape;
 
 pub use activation::Activation;
-pub use model::{Model, ModelConfig};
+pub use model::{LayerShape, Model, ModelConfig};
 pub use shape::{FeatureShape, ShapeError};

@@ -1,11 +1,12 @@
 //! The model zoo entry point: `[model] kind = "..."` selects an architecture and its typed
-//! parameters. The foundation ships the sequential builder; named architectures (the Dieleman
-//! CNN, ResNets, recurrent nets, autoencoders, GANs) join this enum as they land.
+//! parameters: `sequential` (layers declared one by one) and `dieleman` (the Galaxy Zoo
+//! challenge winner). ResNets, recurrent nets, autoencoders and GANs join this enum as they land.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::dieleman::{Dieleman, DielemanConfig};
 use crate::sequential::network::Features;
 use crate::sequential::{Sequential, SequentialConfig};
 use crate::shape::{FeatureShape, ShapeError};
@@ -19,13 +20,35 @@ pub enum ModelConfig {
         /// The layers, first to last.
         layers: Vec<crate::sequential::LayerSpec>,
     },
+    /// Dieleman, Willett & Dambre (2015): rotated parts, shared convs, maxout, the Galaxy Zoo
+    /// output layer.
+    Dieleman(DielemanConfig),
 }
 
 /// A built model.
 #[derive(Module, Debug)]
 #[allow(missing_docs)]
+// A run holds one model, and Burn's `Module` derive does not box variants.
+#[allow(clippy::large_enum_variant)]
 pub enum Model {
     Sequential(Sequential),
+    Dieleman(Dieleman),
+}
+
+/// One row of a model's layer table: what the stage is, and what it produces per sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerShape {
+    /// The stage, in words (`conv2d`, `maxout(2)`, ...).
+    pub name: String,
+    /// Its output shape.
+    pub shape: FeatureShape,
+}
+
+impl LayerShape {
+    /// A row.
+    pub fn new(name: impl Into<String>, shape: FeatureShape) -> Self {
+        Self { name: name.into(), shape }
+    }
 }
 
 impl ModelConfig {
@@ -33,29 +56,35 @@ impl ModelConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ModelConfig::Sequential { .. } => "sequential",
+            ModelConfig::Dieleman(_) => "dieleman",
         }
     }
 
     /// Checks that the model takes `input` and produces `outputs` values per sample; returns
-    /// the output shape of every layer (for the run report).
-    pub fn check(&self, input: FeatureShape, outputs: usize, why: &str) -> Result<Vec<FeatureShape>, ShapeError> {
-        let shapes = match self {
-            ModelConfig::Sequential { layers } => SequentialConfig { layers: layers.clone() }.shapes(input)?,
+    /// every stage's output shape (for the run report).
+    pub fn check(&self, input: FeatureShape, outputs: usize, why: &str) -> Result<Vec<LayerShape>, ShapeError> {
+        let table = match self {
+            ModelConfig::Sequential { layers } => {
+                let shapes = SequentialConfig { layers: layers.clone() }.shapes(input)?;
+                layers.iter().zip(shapes).map(|(l, s)| LayerShape::new(l.type_name(), s)).collect()
+            }
+            ModelConfig::Dieleman(config) => config.shapes(input, outputs)?,
         };
-        let last = *shapes.last().expect("checked non-empty");
+        let last = table.last().expect("checked non-empty").shape;
         if last != FeatureShape::Vector(outputs) {
             return Err(ShapeError::Output { got: last, expected: outputs, why: why.to_string() });
         }
-        Ok(shapes)
+        Ok(table)
     }
 
     /// Builds the model with freshly initialised weights on `device`.
-    pub fn init(&self, input: FeatureShape, device: &Device) -> Result<Model, ShapeError> {
+    pub fn init(&self, input: FeatureShape, outputs: usize, device: &Device) -> Result<Model, ShapeError> {
         match self {
             ModelConfig::Sequential { layers } => {
                 let config = SequentialConfig { layers: layers.clone() };
                 Ok(Model::Sequential(config.init(input, device)?))
             }
+            ModelConfig::Dieleman(config) => Ok(Model::Dieleman(config.init(input, outputs, device)?)),
         }
     }
 }
@@ -69,6 +98,7 @@ impl Model {
     pub fn forward_images(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
             Model::Sequential(net) => net.forward(Features::Image(images)),
+            Model::Dieleman(net) => net.forward(images),
         }
     }
 }

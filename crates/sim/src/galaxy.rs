@@ -1,27 +1,36 @@
 //! Simulated galaxy images in three bands (g, r, i) shown as SDSS-like RGB cutouts, with the
-//! Galaxy Zoo 2 answer fractions derived from the generating parameters.
+//! Galaxy Zoo 2 answer fractions of volunteers who would have classified them.
 //!
-//! One galaxy is one Sersic component of random index, size, axis ratio, angle and brightness,
-//! with a colour that reddens with the index (bulge-dominated galaxies are redder), convolved
-//! with a Gaussian PSF, on a sky with Poisson and read noise, mapped to RGB (i, r, g) with an
-//! asinh stretch like the SDSS colour composites (Lupton et al. 2004). The galaxy-morphology
-//! work adds disks, bars, arms and companions on top of this.
+//! A galaxy is one of three kinds. Ellipticals are a single Sersic spheroid (n 2.5-5.5). Disk
+//! galaxies are a Sersic bulge plus an exponential disk at a random inclination (intrinsic
+//! thickness 0.12), with optional bar, logarithmic spiral arms, ring, dust lane (edge-on
+//! disks) and star-forming knots (irregulars). Stars are a point source. Any kind may have a
+//! merging companion with a tidal tail, and foreground stars. Each component has its own colour
+//! (bulges red, disks bluer, arms and knots bluest); the bands are convolved with a Gaussian or
+//! Moffat PSF, given sky, Poisson and read noise, and mapped to RGB (i, r, g) with an asinh
+//! stretch like the SDSS colour composites (Lupton et al. 2004). The labels come from
+//! [`crate::galaxy_zoo`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::SimConfigError;
-use crate::galaxy_zoo::{NUM_ANSWERS, answer_fractions};
+use crate::components::{DiskFrame, SpiralArms, add_bar, add_disk, add_knots, add_point, add_ring, add_tidal_tail};
+use crate::galaxy_zoo::{NUM_ANSWERS, expected_answers, volunteer_votes};
 use crate::image::Image;
 use crate::noise::NoiseModel;
-use crate::psf::GaussianPsf;
+use crate::psf::{GaussianPsf, MoffatPsf, Psf, PsfShape};
 use crate::rng::SampleRng;
 use crate::sersic::Sersic;
 
 const STREAM_PARAMS: u64 = 0;
 const STREAM_NOISE: u64 = 1;
+const STREAM_VOTES: u64 = 2;
+
+/// Intrinsic thickness of disks (axis ratio seen exactly edge-on).
+pub const DISK_THICKNESS: f64 = 0.12;
 
 /// Settings of the galaxy simulator; every field has a default, so a config may name only what
-/// it changes. Ranges are `[low, high]`.
+/// it changes. Ranges are `[low, high]`; probabilities are per galaxy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GalaxySimConfig {
@@ -29,14 +38,40 @@ pub struct GalaxySimConfig {
     pub image_size: usize,
     /// Pixel scale, arcsec per pixel (1.188 is the SDSS 0.396" binned by 3, as Dieleman et al.).
     pub pixel_scale_arcsec: f64,
-    /// FWHM of the Gaussian seeing, arcsec.
+    /// FWHM of the seeing, arcsec.
     pub psf_fwhm_arcsec: f64,
-    /// Sersic index range (uniform).
+    /// The seeing profile: `gaussian` or `moffat`.
+    pub psf: PsfShape,
+    /// Moffat wing index beta (used when `psf = "moffat"`).
+    pub psf_moffat_beta: f64,
+    /// Share of ellipticals.
+    pub elliptical_fraction: f64,
+    /// Share of stars (point sources classified as star/artifact).
+    pub star_fraction: f64,
+    /// Sersic index range of ellipticals (uniform).
     pub sersic_index: [f64; 2],
-    /// Circularised half-light radius range, arcsec (log-uniform).
+    /// Circularised half-light radius range of ellipticals, arcsec (log-uniform).
     pub half_light_radius_arcsec: [f64; 2],
-    /// Axis ratio b/a range (uniform).
+    /// Axis ratio range of ellipticals (uniform).
     pub axis_ratio: [f64; 2],
+    /// Disk scale length range, arcsec (log-uniform).
+    pub disk_scale_arcsec: [f64; 2],
+    /// Bulge-to-total flux ratio range of disk galaxies (uniform).
+    pub bulge_to_total: [f64; 2],
+    /// Probability that a disk has a bar (when not edge-on).
+    pub bar_probability: f64,
+    /// Probability that a disk has spiral arms.
+    pub arms_probability: f64,
+    /// Probability that a disk has a ring.
+    pub ring_probability: f64,
+    /// Probability that an edge-on disk shows a dust lane.
+    pub dust_lane_probability: f64,
+    /// Probability that a disk is irregular (clumpy star-forming knots).
+    pub irregular_probability: f64,
+    /// Probability of a merging companion with a tidal tail.
+    pub merger_probability: f64,
+    /// Mean number of foreground stars in the cutout (Poisson).
+    pub foreground_stars: f64,
     /// Total r-band flux range, counts (log-uniform).
     pub flux: [f64; 2],
     /// Sky background per pixel, counts.
@@ -47,6 +82,9 @@ pub struct GalaxySimConfig {
     pub max_offset_px: f64,
     /// Surface brightness (counts per pixel) that the asinh stretch maps to full intensity.
     pub white_point: f64,
+    /// Volunteers who classify each galaxy; the answers are their vote fractions (0 gives the
+    /// expected fractions, without vote noise). Galaxy Zoo 2 had about 40 per galaxy.
+    pub volunteers: u32,
 }
 
 impl Default for GalaxySimConfig {
@@ -55,41 +93,112 @@ impl Default for GalaxySimConfig {
             image_size: 64,
             pixel_scale_arcsec: 1.188,
             psf_fwhm_arcsec: 1.4,
-            sersic_index: [0.5, 5.0],
-            half_light_radius_arcsec: [2.0, 9.0],
-            axis_ratio: [0.12, 1.0],
-            flux: [3_000.0, 200_000.0],
+            psf: PsfShape::Moffat,
+            psf_moffat_beta: 3.5,
+            elliptical_fraction: 0.35,
+            star_fraction: 0.03,
+            sersic_index: [2.5, 5.5],
+            half_light_radius_arcsec: [3.0, 12.0],
+            axis_ratio: [0.3, 1.0],
+            disk_scale_arcsec: [2.5, 8.0],
+            bulge_to_total: [0.0, 0.6],
+            bar_probability: 0.3,
+            arms_probability: 0.65,
+            ring_probability: 0.06,
+            dust_lane_probability: 0.6,
+            irregular_probability: 0.06,
+            merger_probability: 0.08,
+            foreground_stars: 0.3,
+            flux: [5_000.0, 400_000.0],
             sky: 80.0,
             read_noise: 5.0,
             max_offset_px: 1.5,
             white_point: 1_500.0,
+            volunteers: 40,
         }
     }
 }
 
-/// The parameters that generated one galaxy.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// What kind of object a sample is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GalaxyKind {
+    /// A smooth spheroid.
+    Elliptical,
+    /// Bulge plus disk, with optional structure.
+    Disk,
+    /// A point source (the star/artifact answer).
+    Star,
+}
+
+/// The parameters that generated one galaxy. Lengths are arcsec, angles degrees; a zero
+/// strength or count means the component is absent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GalaxyParams {
-    /// Sersic index.
-    pub sersic_n: f64,
-    /// Circularised half-light radius, arcsec.
-    pub half_light_radius_arcsec: f64,
-    /// Axis ratio b/a.
-    pub axis_ratio: f64,
-    /// Position angle, degrees counter-clockwise from +x.
+    /// Elliptical, disk or star.
+    pub kind: GalaxyKind,
+    /// Sersic index of the bulge (the whole galaxy for ellipticals).
+    pub bulge_n: f64,
+    /// Circularised half-light radius of the bulge, arcsec.
+    pub bulge_r_e_arcsec: f64,
+    /// Axis ratio of the bulge.
+    pub bulge_q: f64,
+    /// Bulge-to-total flux ratio (1 for ellipticals).
+    pub bulge_to_total: f64,
+    /// Disk scale length, arcsec (0 without a disk).
+    pub disk_scale_arcsec: f64,
+    /// Disk inclination, degrees (0 face-on, 90 edge-on).
+    pub inclination_deg: f64,
+    /// Position angle of the major axis, degrees counter-clockwise from +x.
     pub angle_deg: f64,
+    /// Share of the galaxy light in the bar.
+    pub bar_fraction: f64,
+    /// Bar angle from the disk's major axis, in the disk plane, degrees.
+    pub bar_angle_deg: f64,
+    /// Number of spiral arms.
+    pub arm_count: u32,
+    /// Arm pitch angle, degrees (small is tight).
+    pub arm_pitch_deg: f64,
+    /// Share of the disk light in the arms.
+    pub arm_strength: f64,
+    /// Arm phase, degrees.
+    pub arm_phase_deg: f64,
+    /// Share of the galaxy light in a ring.
+    pub ring_fraction: f64,
+    /// Central optical depth of the dust lane in r.
+    pub dust_depth: f64,
+    /// Share of the galaxy light in star-forming knots.
+    pub knot_fraction: f64,
+    /// Companion-to-galaxy flux ratio (0 without a merger).
+    pub companion_ratio: f64,
+    /// Companion distance, in units of the galaxy's half-light radius.
+    pub companion_distance: f64,
+    /// Direction of the companion, degrees.
+    pub companion_angle_deg: f64,
+    /// Foreground stars in the cutout.
+    pub foreground_stars: u32,
     /// Total r-band flux, counts.
     pub flux_r: f64,
-    /// g - r colour, magnitudes.
-    pub g_minus_r: f64,
-    /// r - i colour, magnitudes.
-    pub r_minus_i: f64,
     /// Centre offset from the image centre, pixels.
     pub offset_x: f64,
     /// Centre offset from the image centre, pixels.
     pub offset_y: f64,
     /// Signal-to-noise ratio of the r-band flux inside the half-light radius.
     pub snr: f64,
+}
+
+impl GalaxyParams {
+    /// The projected axis ratio of the disk, from its inclination and thickness (Hubble 1926).
+    pub fn disk_q(&self) -> f64 {
+        let c = self.inclination_deg.to_radians().cos();
+        (c * c * (1.0 - DISK_THICKNESS * DISK_THICKNESS) + DISK_THICKNESS * DISK_THICKNESS).sqrt()
+    }
+
+    /// The half-light radius of the whole galaxy, arcsec (the flux-weighted mean of the bulge's
+    /// and the disk's, 1.678 scale lengths).
+    pub fn half_light_radius_arcsec(&self) -> f64 {
+        self.bulge_to_total * self.bulge_r_e_arcsec + (1.0 - self.bulge_to_total) * 1.678 * self.disk_scale_arcsec
+    }
 }
 
 /// One simulated galaxy: its parameters, its RGB image and its Galaxy Zoo answers.
@@ -101,6 +210,26 @@ pub struct SimulatedGalaxy {
     pub rgb: Vec<f32>,
     /// The 37 cumulative Galaxy Zoo 2 answer fractions.
     pub answers: [f64; NUM_ANSWERS],
+}
+
+/// `(g - r, r - i)` colours of each component, magnitudes: old bulges are red, disks bluer,
+/// young arms and knots bluest (typical SDSS values).
+const BULGE_COLOUR: (f64, f64) = (0.78, 0.40);
+const DISK_COLOUR: (f64, f64) = (0.50, 0.25);
+const YOUNG_COLOUR: (f64, f64) = (0.20, 0.05);
+const STAR_COLOUR: (f64, f64) = (0.60, 0.25);
+
+/// Flux multipliers in (i, r, g) for a colour.
+fn band_factors((g_r, r_i): (f64, f64)) -> [f64; 3] {
+    [10f64.powf(0.4 * r_i), 1.0, 10f64.powf(-0.4 * g_r)]
+}
+
+/// The r-band images of each colour group, before the PSF, in counts.
+struct Components {
+    bulge: Image,
+    disk: Image,
+    young: Image,
+    star: Image,
 }
 
 fn check_range(field: &'static str, r: [f64; 2], min: f64, max: f64) -> Result<(), SimConfigError> {
@@ -132,15 +261,53 @@ impl GalaxySimConfig {
                 return Err(SimConfigError::new(field, format!("must be positive, got {v}")));
             }
         }
-        for (field, v) in [("sky", self.sky), ("read_noise", self.read_noise), ("max_offset_px", self.max_offset_px)] {
+        if !(self.psf_moffat_beta.is_finite() && self.psf_moffat_beta > 1.0) {
+            return Err(SimConfigError::new(
+                "psf_moffat_beta",
+                format!("must be above 1 (the Moffat flux diverges otherwise), got {}", self.psf_moffat_beta),
+            ));
+        }
+        let non_negative = [
+            ("sky", self.sky),
+            ("read_noise", self.read_noise),
+            ("max_offset_px", self.max_offset_px),
+            ("foreground_stars", self.foreground_stars),
+        ];
+        for (field, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(SimConfigError::new(field, format!("must be zero or positive, got {v}")));
             }
         }
+        let probabilities = [
+            ("elliptical_fraction", self.elliptical_fraction),
+            ("star_fraction", self.star_fraction),
+            ("bar_probability", self.bar_probability),
+            ("arms_probability", self.arms_probability),
+            ("ring_probability", self.ring_probability),
+            ("dust_lane_probability", self.dust_lane_probability),
+            ("irregular_probability", self.irregular_probability),
+            ("merger_probability", self.merger_probability),
+        ];
+        for (field, v) in probabilities {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(SimConfigError::new(field, format!("must be a probability in [0, 1], got {v}")));
+            }
+        }
+        if self.elliptical_fraction + self.star_fraction > 1.0 {
+            return Err(SimConfigError::new(
+                "elliptical_fraction",
+                "elliptical_fraction + star_fraction must not exceed 1 (the rest are disks)",
+            ));
+        }
         check_range("sersic_index", self.sersic_index, 0.3, 8.0)?;
         check_range("half_light_radius_arcsec", self.half_light_radius_arcsec, 1e-3, 1e3)?;
         check_range("axis_ratio", self.axis_ratio, 0.02, 1.0)?;
+        check_range("disk_scale_arcsec", self.disk_scale_arcsec, 1e-3, 1e3)?;
+        check_range("bulge_to_total", self.bulge_to_total, 0.0, 1.0)?;
         check_range("flux", self.flux, 1e-3, 1e12)?;
+        if self.volunteers > 10_000 {
+            return Err(SimConfigError::new("volunteers", format!("at most 10000, got {}", self.volunteers)));
+        }
         Ok(())
     }
 
@@ -148,78 +315,268 @@ impl GalaxySimConfig {
         NoiseModel { sky: self.sky, read_noise: self.read_noise }
     }
 
+    /// The seeing in pixels.
+    pub fn psf_model(&self) -> Psf {
+        let fwhm = self.psf_fwhm_arcsec / self.pixel_scale_arcsec;
+        match self.psf {
+            PsfShape::Gaussian => Psf::Gaussian(GaussianPsf { fwhm }),
+            PsfShape::Moffat => Psf::Moffat(MoffatPsf { fwhm, beta: self.psf_moffat_beta }),
+        }
+    }
+
     /// The generating parameters of galaxy `index` of the set seeded by `seed`.
     pub fn sample_params(&self, seed: u64, index: u64) -> GalaxyParams {
         let mut rng = SampleRng::for_sample(seed, STREAM_PARAMS, index);
-        let sersic_n = rng.uniform_in(self.sersic_index[0], self.sersic_index[1]);
-        let r_e = rng.log_uniform_in(self.half_light_radius_arcsec[0], self.half_light_radius_arcsec[1]);
-        let axis_ratio = rng.uniform_in(self.axis_ratio[0], self.axis_ratio[1]);
-        let angle_deg = rng.uniform_in(0.0, 180.0);
-        let flux_r = rng.log_uniform_in(self.flux[0], self.flux[1]);
-        // Redder with the index (bulges are old), with scatter.
-        let redness = (0.8 * ((sersic_n - 1.0) / 3.0).clamp(0.0, 1.0) + 0.2 * rng.uniform()).clamp(0.0, 1.0);
-        let offset_x = rng.uniform_in(-self.max_offset_px, self.max_offset_px);
-        let offset_y = rng.uniform_in(-self.max_offset_px, self.max_offset_px);
-        let r_e_px = r_e / self.pixel_scale_arcsec;
-        let noise = self.noise().background_sigma();
-        let inside = 0.5 * flux_r;
-        let snr = inside / (inside + std::f64::consts::PI * r_e_px * r_e_px * noise * noise).sqrt();
-        GalaxyParams {
-            sersic_n,
-            half_light_radius_arcsec: r_e,
-            axis_ratio,
-            angle_deg,
-            flux_r,
-            g_minus_r: 0.35 + 0.5 * redness,
-            r_minus_i: 0.15 + 0.25 * redness,
-            offset_x,
-            offset_y,
-            snr,
+        let pick = rng.uniform();
+        let kind = if pick < self.star_fraction {
+            GalaxyKind::Star
+        } else if pick < self.star_fraction + self.elliptical_fraction {
+            GalaxyKind::Elliptical
+        } else {
+            GalaxyKind::Disk
+        };
+        let chance = |rng: &mut SampleRng, p: f64| rng.uniform() < p;
+        let mut p = GalaxyParams {
+            kind,
+            bulge_n: rng.uniform_in(self.sersic_index[0], self.sersic_index[1]),
+            bulge_r_e_arcsec: rng.log_uniform_in(self.half_light_radius_arcsec[0], self.half_light_radius_arcsec[1]),
+            bulge_q: rng.uniform_in(self.axis_ratio[0], self.axis_ratio[1]),
+            bulge_to_total: 1.0,
+            disk_scale_arcsec: 0.0,
+            inclination_deg: 0.0,
+            angle_deg: rng.uniform_in(0.0, 180.0),
+            bar_fraction: 0.0,
+            bar_angle_deg: 0.0,
+            arm_count: 0,
+            arm_pitch_deg: 0.0,
+            arm_strength: 0.0,
+            arm_phase_deg: 0.0,
+            ring_fraction: 0.0,
+            dust_depth: 0.0,
+            knot_fraction: 0.0,
+            companion_ratio: 0.0,
+            companion_distance: 0.0,
+            companion_angle_deg: 0.0,
+            foreground_stars: rng.poisson(self.foreground_stars) as u32,
+            flux_r: rng.log_uniform_in(self.flux[0], self.flux[1]),
+            offset_x: rng.uniform_in(-self.max_offset_px, self.max_offset_px),
+            offset_y: rng.uniform_in(-self.max_offset_px, self.max_offset_px),
+            snr: 0.0,
+        };
+        if kind == GalaxyKind::Disk {
+            p.disk_scale_arcsec = rng.log_uniform_in(self.disk_scale_arcsec[0], self.disk_scale_arcsec[1]);
+            // Random orientations: cos(i) uniform.
+            p.inclination_deg = rng.uniform().acos().to_degrees();
+            p.bulge_to_total = rng.uniform_in(self.bulge_to_total[0], self.bulge_to_total[1]);
+            // Bulges of disks: smaller, rounder and less concentrated than ellipticals.
+            p.bulge_n = rng.uniform_in(1.0, 4.0);
+            p.bulge_r_e_arcsec = p.disk_scale_arcsec * rng.uniform_in(0.3, 0.8);
+            p.bulge_q = rng.uniform_in(0.7, 1.0);
+            let edge_on = p.inclination_deg > 75.0;
+            if !edge_on && chance(&mut rng, self.bar_probability) {
+                p.bar_fraction = rng.uniform_in(0.06, 0.2);
+                p.bar_angle_deg = rng.uniform_in(0.0, 180.0);
+            }
+            if chance(&mut rng, self.arms_probability) {
+                p.arm_count = [1, 2, 2, 2, 3, 3, 4, 5][(rng.uniform() * 8.0) as usize % 8];
+                p.arm_pitch_deg = rng.uniform_in(8.0, 40.0);
+                p.arm_strength = rng.uniform_in(0.2, 0.8);
+                p.arm_phase_deg = rng.uniform_in(0.0, 360.0);
+            }
+            if chance(&mut rng, self.ring_probability) {
+                p.ring_fraction = rng.uniform_in(0.1, 0.25);
+            }
+            if edge_on && chance(&mut rng, self.dust_lane_probability) {
+                p.dust_depth = rng.uniform_in(0.5, 2.0);
+            }
+            if chance(&mut rng, self.irregular_probability) {
+                p.knot_fraction = rng.uniform_in(0.15, 0.4);
+            }
         }
+        if kind != GalaxyKind::Star && chance(&mut rng, self.merger_probability) {
+            p.companion_ratio = rng.log_uniform_in(0.2, 1.0);
+            p.companion_distance = rng.uniform_in(1.0, 2.5);
+            p.companion_angle_deg = rng.uniform_in(0.0, 360.0);
+        }
+        if kind == GalaxyKind::Star {
+            p.bulge_to_total = 0.0;
+            p.bulge_r_e_arcsec = 0.0;
+        }
+        let r_e_px = (p.half_light_radius_arcsec() / self.pixel_scale_arcsec)
+            .max(0.5 * self.psf_fwhm_arcsec / self.pixel_scale_arcsec);
+        let noise = self.noise().background_sigma();
+        let inside = 0.5 * p.flux_r;
+        p.snr = inside / (inside + std::f64::consts::PI * r_e_px * r_e_px * noise * noise).sqrt();
+        p
     }
 
     /// Galaxy `index` of the set seeded by `seed`: a pure function of its arguments.
     pub fn simulate(&self, seed: u64, index: u64) -> SimulatedGalaxy {
         let params = self.sample_params(seed, index);
         let rgb = self.render(&params, &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
-        SimulatedGalaxy { params, rgb, answers: answer_fractions(&params) }
+        let answers = self.answers_for(&params, seed, index);
+        SimulatedGalaxy { params, rgb, answers }
     }
 
-    /// The noiseless r-band image of unit flux, seen through the PSF.
+    /// The Galaxy Zoo answers of galaxy `index` without rendering it (fast, for label
+    /// statistics): the expected fractions, or the votes of `volunteers` volunteers.
+    pub fn answers(&self, seed: u64, index: u64) -> [f64; NUM_ANSWERS] {
+        self.answers_for(&self.sample_params(seed, index), seed, index)
+    }
+
+    fn answers_for(&self, params: &GalaxyParams, seed: u64, index: u64) -> [f64; NUM_ANSWERS] {
+        let expected = expected_answers(params);
+        if self.volunteers == 0 {
+            return expected;
+        }
+        volunteer_votes(&expected, self.volunteers, &mut SampleRng::for_sample(seed, STREAM_VOTES, index))
+    }
+
+    /// The noiseless r-band image, in counts, seen through the PSF (all colours together).
     pub fn render_shape(&self, p: &GalaxyParams) -> Image {
+        let c = self.components(p, &mut SampleRng::for_sample(0, STREAM_NOISE, 0));
+        let mut total = c.bulge;
+        for part in [&c.disk, &c.young, &c.star] {
+            total.data.iter_mut().zip(&part.data).for_each(|(a, b)| *a += b);
+        }
+        self.psf_model().convolve(&total)
+    }
+
+    /// Draws every component in r-band counts, grouped by colour. `rng` places the knots and
+    /// the foreground stars.
+    fn components(&self, p: &GalaxyParams, rng: &mut SampleRng) -> Components {
         let size = self.image_size;
+        let scale = self.pixel_scale_arcsec;
+        let blank = || Image::zeros(size, size);
+        let mut c = Components { bulge: blank(), disk: blank(), young: blank(), star: blank() };
         let centre = size as f64 / 2.0;
-        let profile = Sersic {
-            flux: 1.0,
-            r_e: p.half_light_radius_arcsec / self.pixel_scale_arcsec,
-            n: p.sersic_n,
-            q: p.axis_ratio,
-            angle: p.angle_deg.to_radians(),
-            x0: centre + p.offset_x,
-            y0: centre + p.offset_y,
-        };
-        let mut image = Image::zeros(size, size);
-        profile.render_into(&mut image);
-        GaussianPsf { fwhm: self.psf_fwhm_arcsec / self.pixel_scale_arcsec }.convolve(&image)
+        let (x0, y0) = (centre + p.offset_x, centre + p.offset_y);
+        let angle = p.angle_deg.to_radians();
+        if p.kind == GalaxyKind::Star {
+            add_point(&mut c.star, x0, y0, p.flux_r);
+        }
+        if p.bulge_to_total > 0.0 {
+            let bulge = Sersic {
+                flux: p.flux_r * p.bulge_to_total,
+                r_e: p.bulge_r_e_arcsec / scale,
+                n: p.bulge_n,
+                q: p.bulge_q,
+                angle,
+                x0,
+                y0,
+            };
+            bulge.render_into(&mut c.bulge);
+        }
+        if p.kind == GalaxyKind::Disk {
+            let frame = DiskFrame { x0, y0, angle, q: p.disk_q() };
+            let h = p.disk_scale_arcsec / scale;
+            // Bar, ring and knots take their light from the disk.
+            let disk_flux = p.flux_r
+                * (1.0 - p.bulge_to_total)
+                * (1.0 - p.bar_fraction - p.ring_fraction - p.knot_fraction).max(0.2);
+            let arms = (p.arm_count > 0).then(|| SpiralArms {
+                count: p.arm_count,
+                pitch: p.arm_pitch_deg.to_radians(),
+                strength: p.arm_strength,
+                phase: p.arm_phase_deg.to_radians(),
+            });
+            let (mut smooth, mut arm_light) = (blank(), blank());
+            add_disk(&mut smooth, &mut arm_light, frame, h, arms);
+            add_scaled_into(&mut c.disk, &smooth, disk_flux);
+            add_scaled_into(&mut c.young, &arm_light, disk_flux);
+            let galaxy_flux = p.flux_r * (1.0 - p.bulge_to_total);
+            if p.bar_fraction > 0.0 {
+                add_bar(&mut c.bulge, frame, 1.5 * h, p.bar_angle_deg.to_radians(), galaxy_flux * p.bar_fraction);
+            }
+            if p.ring_fraction > 0.0 {
+                add_ring(&mut c.young, frame, 2.5 * h, galaxy_flux * p.ring_fraction);
+            }
+            if p.knot_fraction > 0.0 {
+                let count = 3 + (rng.uniform() * 6.0) as usize;
+                let knots: Vec<(f64, f64)> = (0..count)
+                    .map(|_| {
+                        let (r, t) = (h * 2.0 * rng.uniform().sqrt(), rng.uniform_in(0.0, std::f64::consts::TAU));
+                        let (u, v) = (r * t.cos(), r * t.sin() * frame.q);
+                        let (s, co) = angle.sin_cos();
+                        (x0 + u * co - v * s, y0 + u * s + v * co)
+                    })
+                    .collect();
+                let sigma = (0.25 * h).max(0.6);
+                add_knots(&mut c.young, &knots, sigma, galaxy_flux * p.knot_fraction / count as f64);
+            }
+            if p.dust_depth > 0.0 {
+                // A grey lane along the major axis, half as thick as the projected disk,
+                // attenuating everything behind it.
+                let width = (0.5 * h * frame.q).max(0.7);
+                for image in [&mut c.bulge, &mut c.disk, &mut c.young] {
+                    attenuate(image, |x, y| {
+                        let (u, _) = frame.to_plane(x, y);
+                        p.dust_depth
+                            * (-0.5 * (frame.minor_offset(x, y) / width).powi(2)).exp()
+                            * (-(u / (3.0 * h)).powi(2)).exp()
+                    });
+                }
+            }
+        }
+        if p.companion_ratio > 0.0 {
+            let r_e = p.half_light_radius_arcsec() / scale;
+            let t = p.companion_angle_deg.to_radians();
+            let d = p.companion_distance * r_e.max(2.0);
+            let companion = Sersic {
+                flux: p.flux_r * p.companion_ratio * 0.8,
+                r_e: 0.6 * r_e.max(1.0),
+                n: 1.5,
+                q: 0.8,
+                angle: t,
+                x0: x0 + d * t.cos(),
+                y0: y0 + d * t.sin(),
+            };
+            companion.render_into(&mut c.disk);
+            // Tidal tails pulled out of both galaxies.
+            let frame = DiskFrame { x0, y0, angle: t, q: 0.6 };
+            add_tidal_tail(&mut c.young, frame, 1.5 * r_e.max(1.0), t, p.flux_r * p.companion_ratio * 0.2);
+        }
+        for _ in 0..p.foreground_stars {
+            let (x, y) = (rng.uniform_in(0.0, size as f64), rng.uniform_in(0.0, size as f64));
+            add_point(&mut c.star, x, y, p.flux_r * rng.log_uniform_in(0.02, 0.5));
+        }
+        c
     }
 
     /// Renders the galaxy in g, r, i with noise and returns the stretched RGB (i, r, g) planes.
     fn render(&self, p: &GalaxyParams, rng: &mut SampleRng) -> Vec<f32> {
-        let shape = self.render_shape(p);
+        let c = self.components(p, rng);
+        let psf = self.psf_model();
         let noise = self.noise();
-        let flux_g = p.flux_r * 10f64.powf(-0.4 * p.g_minus_r);
-        let flux_i = p.flux_r * 10f64.powf(0.4 * p.r_minus_i);
         // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.
         let soft = 2.0 * noise.background_sigma();
         let norm = 1.0 / (self.white_point / soft).asinh();
-        let mut rgb = Vec::with_capacity(3 * shape.data.len());
-        for flux in [flux_i, p.flux_r, flux_g] {
-            let mut band =
-                Image { width: shape.width, height: shape.height, data: shape.data.iter().map(|v| v * flux).collect() };
-            noise.apply(&mut band, rng);
-            rgb.extend(band.data.iter().map(|v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32));
+        let groups =
+            [(&c.bulge, BULGE_COLOUR), (&c.disk, DISK_COLOUR), (&c.young, YOUNG_COLOUR), (&c.star, STAR_COLOUR)];
+        let mut rgb = Vec::with_capacity(3 * c.bulge.data.len());
+        for band in 0..3 {
+            let mut image = Image::zeros(self.image_size, self.image_size);
+            for (group, colour) in groups {
+                add_scaled_into(&mut image, group, band_factors(colour)[band]);
+            }
+            let mut image = psf.convolve(&image);
+            noise.apply(&mut image, rng);
+            rgb.extend(image.data.iter().map(|v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32));
         }
         rgb
+    }
+}
+
+/// `image += factor * part`.
+fn add_scaled_into(image: &mut Image, part: &Image, factor: f64) {
+    image.data.iter_mut().zip(&part.data).for_each(|(a, b)| *a += factor * b);
+}
+
+/// Multiplies each pixel by `exp(-tau(x, y))` at its centre.
+fn attenuate(image: &mut Image, tau: impl Fn(f64, f64) -> f64) {
+    let width = image.width;
+    for (i, v) in image.data.iter_mut().enumerate() {
+        *v *= (-tau((i % width) as f64 + 0.5, (i / width) as f64 + 0.5)).exp();
     }
 }
 
@@ -237,25 +594,56 @@ mod tests {
         assert_ne!(a.rgb, c.rgb);
         assert_eq!(a.rgb.len(), 3 * 64 * 64);
         assert!(a.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(a.answers, config.answers(9, 17));
     }
 
     #[test]
-    fn parameters_stay_in_their_configured_ranges() {
+    fn parameters_stay_in_their_configured_ranges_and_kinds_in_their_shares() {
         let config = GalaxySimConfig::default();
-        for index in 0..500 {
+        let (mut disks, mut stars, mut bars, mut arms) = (0, 0, 0, 0);
+        let n = 4000;
+        for index in 0..n {
             let p = config.sample_params(3, index);
-            assert!((0.5..=5.0).contains(&p.sersic_n));
-            assert!((2.0..=9.0).contains(&p.half_light_radius_arcsec));
-            assert!((0.12..=1.0).contains(&p.axis_ratio));
-            assert!(p.g_minus_r > 0.0 && p.r_minus_i > 0.0 && p.snr > 0.0);
+            assert!(p.snr > 0.0 && p.flux_r > 0.0);
+            match p.kind {
+                GalaxyKind::Elliptical => {
+                    assert!((2.5..=5.5).contains(&p.bulge_n) && (0.3..=1.0).contains(&p.bulge_q));
+                    assert!((3.0..=12.0).contains(&p.bulge_r_e_arcsec) && p.bulge_to_total == 1.0);
+                }
+                GalaxyKind::Disk => {
+                    disks += 1;
+                    assert!((0.0..=90.0).contains(&p.inclination_deg) && (0.0..=0.6).contains(&p.bulge_to_total));
+                    assert!((2.5..=8.0).contains(&p.disk_scale_arcsec));
+                    bars += (p.bar_fraction > 0.0) as usize;
+                    arms += (p.arm_count > 0) as usize;
+                    if p.arm_count > 0 {
+                        assert!((8.0..=40.0).contains(&p.arm_pitch_deg));
+                    }
+                }
+                GalaxyKind::Star => stars += 1,
+            }
         }
+        let share = |k: usize, of: usize| k as f64 / of as f64;
+        assert!((share(disks, n as usize) - 0.62).abs() < 0.03, "disks {disks}");
+        assert!((share(stars, n as usize) - 0.03).abs() < 0.01, "stars {stars}");
+        assert!((share(arms, disks) - 0.65).abs() < 0.04, "arms {arms} of {disks}");
+        // Bars only in disks that are not edge-on (cos i > cos 75 deg: 74% of them).
+        assert!((share(bars, disks) - 0.3 * 0.741).abs() < 0.04, "bars {bars} of {disks}");
+    }
+
+    fn plain_elliptical(config: &GalaxySimConfig) -> GalaxyParams {
+        let index = (0..).find(|&i| {
+            let p = config.sample_params(1, i);
+            p.kind == GalaxyKind::Elliptical && p.companion_ratio == 0.0 && p.foreground_stars == 0
+        });
+        config.sample_params(1, index.unwrap())
     }
 
     #[test]
     fn the_image_is_centred_on_the_galaxy_and_elongated_along_its_angle() {
         let config = GalaxySimConfig { image_size: 96, ..GalaxySimConfig::default() };
-        let mut p = config.sample_params(1, 0);
-        p.axis_ratio = 0.4;
+        let mut p = plain_elliptical(&config);
+        p.bulge_q = 0.4;
         p.angle_deg = 90.0;
         p.offset_x = 2.0;
         p.offset_y = -1.0;
@@ -266,11 +654,33 @@ mod tests {
     }
 
     #[test]
+    fn an_inclined_disk_looks_as_flat_as_its_inclination_makes_it() {
+        let config = GalaxySimConfig { image_size: 128, psf_fwhm_arcsec: 0.5, ..GalaxySimConfig::default() };
+        let mut p = plain_elliptical(&config);
+        p.kind = GalaxyKind::Disk;
+        p.bulge_to_total = 0.0;
+        p.disk_scale_arcsec = 6.0;
+        p.angle_deg = 0.0;
+        p.offset_x = 0.0;
+        p.offset_y = 0.0;
+        for inclination in [0.0, 60.0, 85.0] {
+            p.inclination_deg = inclination;
+            let (_, _, sxx, syy, _) = config.render_shape(&p).moments();
+            let measured = (syy / sxx).sqrt();
+            assert!((measured / p.disk_q() - 1.0).abs() < 0.1, "i {inclination}: {measured} vs {}", p.disk_q());
+        }
+    }
+
+    #[test]
     fn validation_names_the_bad_field() {
         let bad = GalaxySimConfig { axis_ratio: [0.5, 0.2], ..GalaxySimConfig::default() };
         assert_eq!(bad.validate().unwrap_err().field, "axis_ratio");
         let bad = GalaxySimConfig { image_size: 4, ..GalaxySimConfig::default() };
         assert_eq!(bad.validate().unwrap_err().field, "image_size");
+        let bad = GalaxySimConfig { bar_probability: 1.5, ..GalaxySimConfig::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "bar_probability");
+        let bad = GalaxySimConfig { psf_moffat_beta: 0.8, ..GalaxySimConfig::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "psf_moffat_beta");
         assert!(GalaxySimConfig::default().validate().is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! function of `(seed, index)` (see [`rng::SampleRng`]), so datasets built on these simulators
 //! are random-access, reproducible and parallel, and need no disk.
 
+pub mod components;
 pub mod galaxy;
 pub mod galaxy_zoo;
 pub mod image;
@@ -13,7 +14,7 @@ pub mod rng;
 pub mod sersic;
 pub mod special;
 
-pub use galaxy::{GalaxyParams, GalaxySimConfig, SimulatedGalaxy};
+pub use galaxy::{GalaxyKind, GalaxyParams, GalaxySimConfig, SimulatedGalaxy};
 pub use image::Image;
 pub use rng::SampleRng;
 

@@ -43,9 +43,11 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
     let io = ModelIo::read(&run)?;
     let [channels, height, width] = io.input;
     let model_file = run.file("model.bpk");
-    let model = Regressor { model: config.model.init(FeatureShape::Image { channels, height, width }, device)? }
-        .try_load_file(&model_file)
-        .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
+    let model = Regressor {
+        model: config.model.init(FeatureShape::Image { channels, height, width }, io.target_names.len(), device)?,
+    }
+    .try_load_file(&model_file)
+    .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
     Ok(TrainedRun { run, config, io, model })
 }
 
@@ -72,7 +74,10 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
         None => {
             let data = trained.config.data.open(seed)?;
             let description = format!("test split of {}", data.info.description);
-            (predict(&trained.model, data.test, batch, workers, device)?, description)
+            (
+                predict(&trained.model, data.test, batch, workers, trained.config.test_time.as_ref(), device)?,
+                description,
+            )
         }
         Some(file) => {
             let data_config: DataConfig = load_data_config(file)?;
@@ -80,10 +85,10 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
             check_compatible(&trained.io, data.info.input, &data.info.target_names, file)?;
             let description = format!("all of {}", data.info.description);
             let all = ComposedDataset::new(vec![data.train, data.valid, data.test]);
-            (predict(&trained.model, all, batch, workers, device)?, description)
+            (predict(&trained.model, all, batch, workers, trained.config.test_time.as_ref(), device)?, description)
         }
     };
-    let metrics = score(&predictions, &trained.io.train_mean);
+    let metrics = score(&predictions, &trained.io.train_mean, &trained.io.target_names);
     let dir = trained.run.file("eval");
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { what: "eval folder", path: dir.clone(), source })?;
     let stamp = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f").to_string();
@@ -139,8 +144,14 @@ pub fn predict_images(
     }
     let files = ImageFiles { paths: collect_images(inputs)?, preprocess };
     let n = files.paths.len();
-    let predictions =
-        predict(&trained.model, files, trained.config.training.batch_size, trained.config.training.workers, device)?;
+    let predictions = predict(
+        &trained.model,
+        files,
+        trained.config.training.batch_size,
+        trained.config.training.workers,
+        trained.config.test_time.as_ref(),
+        device,
+    )?;
     let out = match out {
         Some(p) => p.to_path_buf(),
         None => {

@@ -2,7 +2,7 @@
 //! the trivial baseline that predicts the training mean for every image.
 
 use astro_data::config::ImageSplit;
-use astro_data::{ImageBatcher, ImageItem};
+use astro_data::{ImageBatcher, ImageItem, TestTimeConfig};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
@@ -22,15 +22,19 @@ pub struct Predictions {
     pub targets: Vec<Vec<f32>>,
 }
 
-/// Runs `model` over every item of `data` in batches on `device` (no autodiff).
+/// Runs `model` over every item of `data` in batches on `device` (no autodiff), averaging each
+/// item's outputs over the views of `test_time` when given.
 pub fn predict<D: Dataset<ImageItem> + 'static>(
     model: &Regressor,
     data: D,
     batch_size: usize,
     workers: usize,
+    test_time: Option<&TestTimeConfig>,
     device: &Device,
 ) -> Result<Predictions, RunError> {
-    let loader = DataLoaderBuilder::new(ImageBatcher)
+    let batcher = test_time.map_or_else(ImageBatcher::default, |t| ImageBatcher::with_views(t.views()));
+    let views = batcher.views();
+    let loader = DataLoaderBuilder::new(batcher)
         .batch_size(batch_size)
         .num_workers(workers)
         .set_device(device.clone())
@@ -45,9 +49,16 @@ pub fn predict<D: Dataset<ImageItem> + 'static>(
             .try_to_vec::<f32>()
             .map_err(|e| RunError::Run(format!("cannot read predictions: {e:?}")))?;
         let targets = batch.targets.into_data().try_to_vec::<f32>().unwrap_or_default();
-        let n_out = outputs.len() / b.max(1);
+        let n_out = outputs.len() / (b * views).max(1);
         out.ids.extend(batch.ids);
-        out.outputs.extend(outputs.chunks(n_out.max(1)).map(<[f32]>::to_vec));
+        // Each item's views are consecutive rows: average them.
+        out.outputs.extend(outputs.chunks((n_out * views).max(1)).map(|rows| {
+            let mut mean = vec![0.0f32; n_out];
+            for row in rows.chunks(n_out.max(1)) {
+                mean.iter_mut().zip(row).for_each(|(m, v)| *m += v / views as f32);
+            }
+            mean
+        }));
         // Unlabelled items (predict) have no targets: keep one empty row each.
         if k == 0 {
             out.targets.extend(std::iter::repeat_n(Vec::new(), b));
@@ -97,11 +108,52 @@ pub struct TestMetrics {
     pub baseline_rmse: f64,
     /// The model's RMSE per target, in target order.
     pub rmse_per_target: Vec<f64>,
+    /// RMSE per group of targets named `<group>.<n>` (per question for Galaxy Zoo's
+    /// `Class1.1` ...), in order of first appearance; empty for other names.
+    pub per_group: Vec<GroupScore>,
 }
 
-/// Scores `predictions` and the training-mean baseline against the targets.
-pub fn score(predictions: &Predictions, train_mean: &[f32]) -> TestMetrics {
+/// The RMSE of a group of targets.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupScore {
+    /// The name before the dot (`Class1`).
+    pub group: String,
+    /// Its targets.
+    pub targets: usize,
+    /// The model's RMSE over them.
+    pub rmse: f64,
+    /// The baseline's RMSE over them.
+    pub baseline_rmse: f64,
+}
+
+/// The columns of each `<group>.<n>` group of `names`, in order of first appearance.
+pub fn target_groups(names: &[String]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (j, name) in names.iter().enumerate() {
+        let Some((group, _)) = name.rsplit_once('.') else { return Vec::new() };
+        match groups.iter_mut().find(|(g, _)| g == group) {
+            Some((_, cols)) => cols.push(j),
+            None => groups.push((group.to_string(), vec![j])),
+        }
+    }
+    groups
+}
+
+/// Scores `predictions` and the training-mean baseline against the targets named `names`.
+pub fn score(predictions: &Predictions, train_mean: &[f32], names: &[String]) -> TestMetrics {
     let baseline: Vec<Vec<f32>> = predictions.targets.iter().map(|_| train_mean.to_vec()).collect();
+    let columns = |rows: &[Vec<f32>], cols: &[usize]| -> Vec<Vec<f32>> {
+        rows.iter().map(|r| cols.iter().map(|&j| r.get(j).copied().unwrap_or(f32::NAN)).collect()).collect()
+    };
+    let per_group = target_groups(names)
+        .into_iter()
+        .map(|(group, cols)| GroupScore {
+            group,
+            targets: cols.len(),
+            rmse: rmse(&columns(&predictions.outputs, &cols), &columns(&predictions.targets, &cols)),
+            baseline_rmse: rmse(&columns(&baseline, &cols), &columns(&predictions.targets, &cols)),
+        })
+        .collect();
     let k = train_mean.len();
     let rmse_per_target = (0..k)
         .map(|j| {
@@ -116,13 +168,17 @@ pub fn score(predictions: &Predictions, train_mean: &[f32]) -> TestMetrics {
         rmse: rmse(&predictions.outputs, &predictions.targets),
         baseline_rmse: rmse(&baseline, &predictions.targets),
         rmse_per_target,
+        per_group,
     }
 }
 
-/// Writes `id, <name>...` predictions, then `true_<name>...` when targets are known.
+/// Writes `id, <name>...` predictions, then `true_<name>...` when targets are known. For the
+/// Galaxy Zoo answers the id column is `GalaxyID`, so that predictions of the Kaggle test images
+/// are a submission file in the challenge's format.
 pub fn write_predictions_csv(path: &std::path::Path, names: &[String], p: &Predictions) -> Result<(), RunError> {
     let labelled = p.targets.iter().any(|t| !t.is_empty());
-    let mut text = String::from("id");
+    let galaxy_zoo = names == astro_sim::galaxy_zoo::answer_names().as_slice();
+    let mut text = String::from(if galaxy_zoo { "GalaxyID" } else { "id" });
     for n in names {
         text.push(',');
         text.push_str(n);
@@ -166,9 +222,25 @@ mod tests {
         };
         // Squared errors 0, 1, 0, 4: mean 1.25.
         assert!((rmse(&p.outputs, &p.targets) - 1.25f64.sqrt()).abs() < 1e-12);
-        let m = score(&p, &[2.0, 1.5]);
+        let m = score(&p, &[2.0, 1.5], &["x".into(), "y".into()]);
         // Baseline errors -1, 0.5, 1, -0.5: mean square 0.625.
         assert!((m.baseline_rmse - 0.625f64.sqrt()).abs() < 1e-12);
         assert!((m.rmse_per_target[1] - 2.5f64.sqrt()).abs() < 1e-12);
+        assert!(m.per_group.is_empty(), "names without a dot have no groups");
+    }
+
+    #[test]
+    fn groups_score_their_own_columns() {
+        let names: Vec<String> = ["Class1.1", "Class1.2", "Class2.1"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(target_groups(&names), [("Class1".to_string(), vec![0, 1]), ("Class2".to_string(), vec![2])]);
+        let p = Predictions {
+            ids: vec!["a".into()],
+            outputs: vec![vec![0.5, 0.5, 0.0]],
+            targets: vec![vec![0.5, 0.5, 0.3]],
+        };
+        let m = score(&p, &[0.0, 0.0, 0.0], &names);
+        assert_eq!(m.per_group.len(), 2);
+        assert!(m.per_group[0].rmse.abs() < 1e-12 && (m.per_group[1].rmse - 0.3).abs() < 1e-6);
+        assert!((m.per_group[0].baseline_rmse - 0.5).abs() < 1e-6);
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod epoch_log;
 pub mod error;
 pub mod evaluate;
+pub mod gallery;
 pub mod plot;
 pub mod progress;
 pub mod regression;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::config::ExperimentConfig;
-use crate::evaluate::TestMetrics;
+use crate::evaluate::{GroupScore, TestMetrics};
 
 /// The paper's number, as the summary repeats it.
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +67,17 @@ impl Summary {
     }
 }
 
+/// A table of the RMSE per group of targets (per question for Galaxy Zoo), beside the
+/// baseline's.
+fn per_group_table(groups: &[GroupScore]) -> String {
+    let mut md = String::from("### Per question\n\n| targets | n | RMSE | baseline |\n|---|---|---|---|\n");
+    for g in groups {
+        md.push_str(&format!("| {} | {} | {:.5} | {:.5} |\n", g.group, g.targets, g.rmse, g.baseline_rmse));
+    }
+    md.push('\n');
+    md
+}
+
 /// `report.md`: results first, then what produced them, then links to every artefact.
 pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table: &str) -> String {
     let e = &config.experiment;
@@ -81,6 +92,9 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         "\nTest images: {}. The paper's number comes from the paper's own data; this run's data: {}.\n\n",
         summary.test.samples, summary.data
     ));
+    if !summary.test.per_group.is_empty() {
+        md.push_str(&per_group_table(&summary.test.per_group));
+    }
     md.push_str("![learning curves](learning_curves.png)\n\n");
     md.push_str(&format!(
         "## Training\n\n- epochs trained: {} (best: {})\n- time: {:.0} s, {:.0} images/s\n- backend: {}\n- parameters: {}\n- optimizer: {:?}, lr {}\n- schedule: {:?}\n- batch size: {}\n\n",
@@ -96,7 +110,9 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         config.training.batch_size
     ));
     md.push_str(&format!("## Model\n\n{model_table}\n"));
-    md.push_str("## Sample test images\n\n![test images](gallery.png)\n\n");
+    md.push_str(
+        "## Sample test images\n\nTrue and predicted answers under each image.\n\n![test images](gallery.png)\n\n",
+    );
     md.push_str(
         "## Files\n\n\
          - [config.toml](config.toml): the resolved config (what `eval`, `predict` and `--resume` reload)\n\

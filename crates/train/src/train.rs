@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use astro_data::ImageBatcher;
 use astro_data::config::OpenedData;
-use astro_data::image_io::save_grid;
-use astro_models::FeatureShape;
+use astro_data::{Augmenter, ImageBatcher};
+use astro_models::{FeatureShape, LayerShape};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
@@ -26,6 +25,7 @@ use crate::config::ExperimentConfig;
 use crate::epoch_log::{Divergence, EpochCsvLogger, read_epochs, truncate_after};
 use crate::error::RunError;
 use crate::evaluate::{predict, score, target_mean, write_predictions_csv};
+use crate::gallery::{GalleryItem, save_gallery};
 use crate::model_io::{self, ModelIo};
 use crate::plot::learning_curves;
 use crate::progress::ProgressPrinter;
@@ -60,7 +60,7 @@ pub fn input_shape(data: &OpenedData) -> FeatureShape {
 }
 
 /// Opens the data and checks the model against it: everything `trainer check` verifies.
-pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<FeatureShape>), RunError> {
+pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>), RunError> {
     let data = config.data.open(config.experiment.seed)?;
     let outputs = data.info.target_names.len();
     let shapes =
@@ -69,12 +69,11 @@ pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<FeatureShap
 }
 
 /// A markdown table of the model's layers and output shapes.
-pub fn model_table(config: &ExperimentConfig, input: FeatureShape, shapes: &[FeatureShape]) -> String {
+pub fn model_table(config: &ExperimentConfig, input: FeatureShape, shapes: &[LayerShape]) -> String {
     let mut md =
         format!("`kind = \"{}\"`, input {input}\n\n| # | layer | output |\n|---|---|---|\n", config.model.kind());
-    let astro_models::ModelConfig::Sequential { layers } = &config.model;
-    for (i, (layer, shape)) in layers.iter().zip(shapes).enumerate() {
-        md.push_str(&format!("| {i} | {} | {shape} |\n", layer.type_name()));
+    for (i, row) in shapes.iter().enumerate() {
+        md.push_str(&format!("| {i} | {} | {} |\n", row.name, row.shape));
     }
     md
 }
@@ -136,25 +135,30 @@ fn run_training(
     hardware: &Hardware,
     run: &RunDir,
     data: &OpenedData,
-    shapes: &[FeatureShape],
+    shapes: &[LayerShape],
     resume_from: Option<usize>,
 ) -> Result<Summary, RunError> {
     let seed = config.experiment.seed;
     let t = &config.training;
     let device = hardware.devices.first().cloned().ok_or_else(|| RunError::Run("no device to train on".into()))?;
     let input = input_shape(data);
+    let outputs = data.info.target_names.len();
     device.seed(seed);
     // Parameters track gradients only when created on an autodiff device.
-    let model = Regressor { model: config.model.init(input, &device.clone().autodiff())? };
+    let model = Regressor { model: config.model.init(input, outputs, &device.clone().autodiff())? };
     let parameters = model.num_params();
 
-    let train_loader = DataLoaderBuilder::new(ImageBatcher)
+    let train_batcher =
+        config.augment.clone().map_or_else(ImageBatcher::default, |a| ImageBatcher::augmented(Augmenter::new(a, seed)));
+    let train_loader = DataLoaderBuilder::new(train_batcher)
         .batch_size(t.batch_size)
         .shuffle(seed)
         .num_workers(t.workers)
         .build(data.train.clone());
-    let valid_loader =
-        DataLoaderBuilder::new(ImageBatcher).batch_size(t.batch_size).num_workers(t.workers).build(data.valid.clone());
+    let valid_loader = DataLoaderBuilder::new(ImageBatcher::default())
+        .batch_size(t.batch_size)
+        .num_workers(t.workers)
+        .build(data.valid.clone());
     let steps_per_epoch = data.train.len().div_ceil(t.batch_size);
     let learner = Learner::new(
         model,
@@ -223,7 +227,7 @@ fn run_training(
         .ok_or_else(|| RunError::Run(format!("{} has no finished epoch", metrics_path.display())))?;
     let [best_file, ..] = checkpoint_files(&run.path, best_epoch);
     let eval_device = device.clone().inner();
-    let model = Regressor { model: config.model.init(input, &eval_device)? }
+    let model = Regressor { model: config.model.init(input, outputs, &eval_device)? }
         .try_load_file(&best_file)
         .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
     let model_file = run.file("model.bpk");
@@ -240,8 +244,9 @@ fn run_training(
         train_mean,
     };
     run.write_json(model_io::FILE, &io)?;
-    let predictions = predict(&model, data.test.clone(), t.batch_size, t.workers, &eval_device)?;
-    let metrics = score(&predictions, &io.train_mean);
+    let predictions =
+        predict(&model, data.test.clone(), t.batch_size, t.workers, config.test_time.as_ref(), &eval_device)?;
+    let metrics = score(&predictions, &io.train_mean, &io.target_names);
     write_predictions_csv(&run.file("test_predictions.csv"), &data.info.target_names, &predictions)?;
     learning_curves(
         &run.file("learning_curves.png"),
@@ -250,8 +255,21 @@ fn run_training(
         Some(metrics.baseline_rmse.powi(2)),
     )?;
     let samples: Vec<_> = (0..data.test.len().min(16)).filter_map(|i| data.test.get(i).ok()).collect();
-    let grid: Vec<(&[f32], [usize; 3])> = samples.iter().map(|s| (s.pixels.as_slice(), s.shape)).collect();
-    save_grid(&run.file("gallery.png"), &grid, 4, 2)?;
+    let row_of: std::collections::HashMap<&str, usize> =
+        predictions.ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let cells: Vec<GalleryItem> = samples
+        .iter()
+        .filter_map(|s| {
+            let row = *row_of.get(s.id.as_str())?;
+            Some(GalleryItem {
+                pixels: &s.pixels,
+                shape: s.shape,
+                targets: &predictions.targets[row],
+                outputs: &predictions.outputs[row],
+            })
+        })
+        .collect();
+    save_gallery(&run.file("gallery.png"), &data.info.target_names, &cells, 4, 2)?;
 
     let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let seen = (data.train.len() + data.valid.len()) * rows.len();

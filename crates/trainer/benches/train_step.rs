@@ -1,10 +1,10 @@
 //! Training and inference throughput of the `galaxy_cnn` model on the backends compiled into
-//! the trainer (images per second, batch 32, 64x64 RGB), and data-loading throughput of the
-//! simulated data set. `cargo bench -p trainer` (or `cargo xtask bench`).
+//! the trainer (images per second, batch 32, the config's images), and data-loading throughput:
+//! simulating a batch, and augmenting one. `cargo bench -p trainer` (or `cargo xtask bench`).
 
 use std::path::Path;
 
-use astro_data::{ImageBatch, ImageBatcher};
+use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher};
 use astro_train::config::load_config;
 use astro_train::regression::Regressor;
 use astro_train::train::{input_shape, prepare};
@@ -47,14 +47,20 @@ fn throughput(c: &mut Criterion) {
             start += BATCH;
             let batch: Vec<_> =
                 (start..start + BATCH).map(|i| data.train.get(i % data.train.len()).expect("item")).collect();
-            std::hint::black_box(ImageBatcher.batch(batch, &Device::default()))
+            std::hint::black_box(ImageBatcher::default().batch(batch, &Device::default()))
         })
+    });
+    group.bench_function("augment+batch", |b| {
+        let batcher = ImageBatcher::augmented(Augmenter::new(AugmentConfig::default(), 1));
+        b.iter(|| std::hint::black_box(batcher.batch(items.clone(), &Device::default())))
     });
     for (name, device) in devices() {
         let ad = device.clone().autodiff();
-        let mut model = Regressor { model: config.model.init(input_shape(&data), &ad).expect("model builds") };
+        let mut model = Regressor {
+            model: config.model.init(input_shape(&data), data.info.target_names.len(), &ad).expect("model builds"),
+        };
         let mut optim = config.optimizer.build();
-        let batch: ImageBatch = ImageBatcher.batch(items.clone(), &ad);
+        let batch: ImageBatch = ImageBatcher::default().batch(items.clone(), &ad);
         group.bench_function(format!("train_step/{name}"), |b| {
             b.iter(|| {
                 let out = model.forward_regression(batch.clone());
@@ -63,9 +69,11 @@ fn throughput(c: &mut Criterion) {
                 std::hint::black_box(&model);
             })
         });
-        let inference =
-            Regressor { model: config.model.init(input_shape(&data), &device).expect("model builds") }.valid();
-        let batch: ImageBatch = ImageBatcher.batch(items.clone(), &device);
+        let inference = Regressor {
+            model: config.model.init(input_shape(&data), data.info.target_names.len(), &device).expect("model builds"),
+        }
+        .valid();
+        let batch: ImageBatch = ImageBatcher::default().batch(items.clone(), &device);
         group.bench_function(format!("inference/{name}"), |b| {
             b.iter(|| std::hint::black_box(inference.predict(batch.images.clone()).into_data()))
         });

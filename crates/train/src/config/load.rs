@@ -145,7 +145,15 @@ pub fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<(), Co
             _ => return Err(fail(format!("`{walked}` is a value, not a table"))),
         };
     }
-    table.insert(last.clone(), parse_value(raw.trim()));
+    let value = parse_value(raw.trim());
+    // Switching the variant of a tagged section (`data.source`, `model.kind`) starts that
+    // section afresh: the old variant's keys mean nothing to the new one. Later `--set`s fill it.
+    let tag = matches!((parents, last.as_str()), ([p], "source") if p == "data")
+        || matches!((parents, last.as_str()), ([p], "kind") if p == "model");
+    if tag && table.get(last) != Some(&value) {
+        table.clear();
+    }
+    table.insert(last.clone(), value);
     Ok(())
 }
 
@@ -316,6 +324,12 @@ impl ExperimentConfig {
                 format!("must be one this task reports (rmse), got {:?}", paper.metric),
             ));
         }
+        if let Some(Err((field, problem))) = self.augment.as_ref().map(|a| a.validate()) {
+            return Err(ConfigError::invalid(format!("augment.{field}"), problem));
+        }
+        if let Some(Err((field, problem))) = self.test_time.as_ref().map(|t| t.validate()) {
+            return Err(ConfigError::invalid(format!("test_time.{field}"), problem));
+        }
         self.optimizer.validate()?;
         self.schedule.validate(self.optimizer.lr)?;
         Ok(())
@@ -327,6 +341,12 @@ impl ExperimentConfig {
         self.training.epochs = 1;
         self.training.batch_size = self.training.batch_size.min(16);
         self.training.early_stopping_patience = None;
+        // Two views are enough to exercise test-time averaging.
+        if let Some(t) = &mut self.test_time {
+            t.rotations = t.rotations.min(2);
+            t.zooms.truncate(1);
+            t.flip = false;
+        }
     }
 }
 
@@ -404,6 +424,19 @@ epochs = 3
         let text = BASE.replace("units = 37", "units = 3.5");
         let err = parse(&text, &[]).unwrap_err().to_string();
         assert!(err.starts_with("exp.toml:14:9: model.layers[1].units: invalid type: floating point `3.5`"), "{err}");
+    }
+
+    #[test]
+    fn switching_the_data_source_starts_the_section_afresh() {
+        let mut root: toml::Table = toml::from_str(BASE).unwrap();
+        apply_override(&mut root, "data.source=image_csv").unwrap();
+        apply_override(&mut root, "data.images=imgs").unwrap();
+        let data = root["data"].as_table().unwrap();
+        assert_eq!(data.len(), 2, "{data:?}");
+        assert_eq!(data["source"].as_str(), Some("image_csv"));
+        // Setting the same variant again keeps its keys.
+        apply_override(&mut root, "data.source=image_csv").unwrap();
+        assert_eq!(root["data"].as_table().unwrap().len(), 2);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The typed layout of an experiment config. Every section rejects unknown keys; every field
 //! has a `///` doc giving its unit and range, and a default where one makes sense.
 
-use astro_data::DataConfig;
+use astro_data::{AugmentConfig, DataConfig, TestTimeConfig};
 use astro_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,13 @@ pub struct ExperimentConfig {
     pub data: DataConfig,
     /// The network.
     pub model: ModelConfig,
+    /// Random transforms of the training images (none when absent).
+    #[serde(default)]
+    pub augment: Option<AugmentConfig>,
+    /// Test-time averaging of predictions over views of each image, for the test split,
+    /// `eval` and `predict` (none when absent).
+    #[serde(default)]
+    pub test_time: Option<TestTimeConfig>,
     /// The optimiser.
     #[serde(default)]
     pub optimizer: OptimizerConfig,

@@ -1,0 +1,452 @@
+//! The galaxy-morphology CNN of Dieleman, Willett & Dambre (2015, MNRAS 450, 1441), the winner of
+//! the Kaggle Galaxy Zoo challenge: 16 rotated and flipped parts of each image ([`parts`])
+//! through one shared conv stack, their features concatenated, maxout dense layers with dropout,
+//! and the Galaxy Zoo output layer that makes the 37 answers obey the decision tree.
+//!
+//! With the paper's settings (the defaults here) the layer shapes are: parts 16 x [3, 45, 45];
+//! conv 32@6x6 -> [32, 40, 40], pool -> [32, 20, 20]; conv 64@5x5 -> [64, 16, 16], pool ->
+//! [64, 8, 8]; conv 128@3x3 -> [128, 6, 6]; conv 128@3x3 -> [128, 4, 4], pool -> [128, 2, 2];
+//! concatenation 16 x 512 = 8192; dense 4096, maxout(2) -> 2048; dense 4096, maxout(2) -> 2048;
+//! dense 37; about 42 million parameters (the paper's figure).
+
+pub mod parts;
+
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::galaxy_zoo_output::galaxy_zoo_output;
+use crate::model::LayerShape;
+use crate::shape::{FeatureShape, ShapeError};
+use parts::{NUM_PARTS, PartTaps};
+
+/// What the last dense layer's outputs go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DielemanOutput {
+    /// The Galaxy Zoo decision-tree layer (needs the 37 Galaxy Zoo 2 answers).
+    GalaxyZoo,
+    /// Independent sigmoids (any targets in [0, 1]).
+    Sigmoid,
+    /// No activation (regression of unbounded targets, or logits).
+    Linear,
+}
+
+/// How the weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightInit {
+    /// N(0, init_std), the paper's.
+    Normal,
+    /// He et al. (2015): N(0, 2 / fan_in), which keeps the signal's scale through ReLU layers
+    /// and trains much faster from scratch.
+    He,
+}
+
+fn default_init() -> WeightInit {
+    WeightInit::Normal
+}
+fn default_view_size() -> usize {
+    69
+}
+fn default_part_size() -> usize {
+    45
+}
+fn default_conv_channels() -> Vec<usize> {
+    vec![32, 64, 128, 128]
+}
+fn default_conv_kernels() -> Vec<usize> {
+    vec![6, 5, 3, 3]
+}
+fn default_pool_after() -> Vec<bool> {
+    vec![true, true, false, true]
+}
+fn default_dense_units() -> usize {
+    2048
+}
+fn default_dense_layers() -> usize {
+    2
+}
+fn default_maxout_pieces() -> usize {
+    2
+}
+fn default_dropout() -> f64 {
+    0.5
+}
+fn default_output() -> DielemanOutput {
+    DielemanOutput::GalaxyZoo
+}
+fn default_init_std() -> f64 {
+    0.01
+}
+fn default_init_bias() -> f64 {
+    0.1
+}
+
+/// `[model] kind = "dieleman"`: every field defaults to the paper's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DielemanConfig {
+    /// Side of each of the four views, pixels (69 in the paper).
+    #[serde(default = "default_view_size")]
+    pub view_size: usize,
+    /// Side of each part, pixels (45).
+    #[serde(default = "default_part_size")]
+    pub part_size: usize,
+    /// Output channels of each conv layer (32, 64, 128, 128).
+    #[serde(default = "default_conv_channels")]
+    pub conv_channels: Vec<usize>,
+    /// Kernel side of each conv layer (6, 5, 3, 3; valid padding, stride 1, ReLU).
+    #[serde(default = "default_conv_kernels")]
+    pub conv_kernels: Vec<usize>,
+    /// Whether a 2x2 max pool follows each conv layer (yes, yes, no, yes).
+    #[serde(default = "default_pool_after")]
+    pub pool_after: Vec<bool>,
+    /// Units of each hidden dense layer after maxout (2048, from 4096 linear units).
+    #[serde(default = "default_dense_units")]
+    pub dense_units: usize,
+    /// Number of hidden dense layers (2).
+    #[serde(default = "default_dense_layers")]
+    pub dense_layers: usize,
+    /// Linear units pooled by each maxout unit (2; 1 means ReLU dense layers).
+    #[serde(default = "default_maxout_pieces")]
+    pub maxout_pieces: usize,
+    /// Dropout rate on the input of every dense layer (0.5).
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
+    /// The output layer (`galaxy_zoo`).
+    #[serde(default = "default_output")]
+    pub output: DielemanOutput,
+    /// Weight initialisation: `normal` (N(0, init_std), the paper's) or `he`.
+    #[serde(default = "default_init")]
+    pub init: WeightInit,
+    /// Standard deviation of the `normal` weight initialisation (0.01).
+    #[serde(default = "default_init_std")]
+    pub init_std: f64,
+    /// Initial value of every bias (0.1).
+    #[serde(default = "default_init_bias")]
+    pub init_bias: f64,
+}
+
+impl Default for DielemanConfig {
+    fn default() -> Self {
+        Self {
+            view_size: default_view_size(),
+            part_size: default_part_size(),
+            conv_channels: default_conv_channels(),
+            conv_kernels: default_conv_kernels(),
+            pool_after: default_pool_after(),
+            dense_units: default_dense_units(),
+            dense_layers: default_dense_layers(),
+            maxout_pieces: default_maxout_pieces(),
+            dropout: default_dropout(),
+            output: default_output(),
+            init: default_init(),
+            init_std: default_init_std(),
+            init_bias: default_init_bias(),
+        }
+    }
+}
+
+/// One conv layer of the shared stack, with its optional pool.
+#[derive(Module, Debug)]
+pub struct PartConv {
+    conv: Conv2d,
+    pool: Option<MaxPool2d>,
+}
+
+/// The built network.
+#[derive(Module, Debug)]
+pub struct Dieleman {
+    #[module(skip)]
+    taps: Arc<PartTaps>,
+    convs: Vec<PartConv>,
+    hidden: Vec<Linear>,
+    head: Linear,
+    dropout: Dropout,
+    maxout_pieces: usize,
+    #[module(skip)]
+    output: DielemanOutput,
+}
+
+impl DielemanConfig {
+    fn setting(field: &str, problem: String) -> ShapeError {
+        ShapeError::Setting { field: field.to_string(), problem }
+    }
+
+    fn validate(&self, input: FeatureShape) -> Result<usize, ShapeError> {
+        let FeatureShape::Image { height, width, .. } = input else {
+            return Err(Self::setting("kind", format!("\"dieleman\" needs images, but the data gives {input}")));
+        };
+        if height != width {
+            return Err(Self::setting("kind", format!("\"dieleman\" needs square images, got {input}")));
+        }
+        if self.view_size > height {
+            return Err(Self::setting(
+                "view_size",
+                format!("{} is larger than the {height}-pixel input images", self.view_size),
+            ));
+        }
+        if self.part_size == 0 || self.part_size > self.view_size {
+            return Err(Self::setting(
+                "part_size",
+                format!("must be 1 to view_size ({}), got {}", self.view_size, self.part_size),
+            ));
+        }
+        let n = self.conv_channels.len();
+        if n == 0 || self.conv_kernels.len() != n || self.pool_after.len() != n {
+            return Err(Self::setting(
+                "conv_channels",
+                format!(
+                    "conv_channels, conv_kernels and pool_after must list one entry per conv layer (got {}, {} and {})",
+                    n,
+                    self.conv_kernels.len(),
+                    self.pool_after.len()
+                ),
+            ));
+        }
+        if self.conv_channels.contains(&0) || self.conv_kernels.contains(&0) {
+            return Err(Self::setting("conv_channels", "channels and kernels must be at least 1".to_string()));
+        }
+        if self.dense_units == 0 || self.maxout_pieces == 0 {
+            return Err(Self::setting("dense_units", "dense_units and maxout_pieces must be at least 1".to_string()));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Self::setting("dropout", format!("must be in [0, 1), got {}", self.dropout)));
+        }
+        if !(self.init_std.is_finite() && self.init_std > 0.0 && self.init_bias.is_finite()) {
+            return Err(Self::setting("init_std", format!("must be positive, got {}", self.init_std)));
+        }
+        Ok(height)
+    }
+
+    /// The shape after every stage, or the first setting that does not fit `input`.
+    pub fn shapes(&self, input: FeatureShape, outputs: usize) -> Result<Vec<LayerShape>, ShapeError> {
+        self.validate(input)?;
+        if self.output == DielemanOutput::GalaxyZoo && outputs != astro_sim::galaxy_zoo::NUM_ANSWERS {
+            return Err(Self::setting(
+                "output",
+                format!("\"galaxy_zoo\" produces the 37 Galaxy Zoo 2 answers, but the task has {outputs} targets"),
+            ));
+        }
+        let channels = input.channels();
+        let mut side = self.part_size;
+        let mut table = vec![LayerShape::new(
+            format!("{NUM_PARTS} parts"),
+            FeatureShape::Image { channels, height: side, width: side },
+        )];
+        for (i, ((&c, &k), &pool)) in
+            self.conv_channels.iter().zip(&self.conv_kernels).zip(&self.pool_after).enumerate()
+        {
+            if k > side {
+                return Err(Self::setting(
+                    "conv_kernels",
+                    format!("conv layer {i}: a {k}x{k} kernel does not fit the {side}x{side} features that reach it"),
+                ));
+            }
+            side = side - k + 1;
+            table.push(LayerShape::new(
+                format!("conv {c}@{k}x{k}, relu"),
+                FeatureShape::Image { channels: c, height: side, width: side },
+            ));
+            if pool {
+                if side < 2 {
+                    return Err(Self::setting(
+                        "pool_after",
+                        format!("conv layer {i}: nothing left to pool ({side}x{side})"),
+                    ));
+                }
+                side /= 2;
+                table.push(LayerShape::new(
+                    "maxpool 2x2",
+                    FeatureShape::Image { channels: c, height: side, width: side },
+                ));
+            }
+        }
+        let last = *self.conv_channels.last().expect("validated non-empty");
+        let mut features = NUM_PARTS * last * side * side;
+        table.push(LayerShape::new("concatenate parts", FeatureShape::Vector(features)));
+        for _ in 0..self.dense_layers {
+            let linear = self.dense_units * self.maxout_pieces;
+            table.push(LayerShape::new(
+                format!("dropout {}, dense {linear}", self.dropout),
+                FeatureShape::Vector(linear),
+            ));
+            features = self.dense_units;
+            let name =
+                if self.maxout_pieces > 1 { format!("maxout({})", self.maxout_pieces) } else { "relu".to_string() };
+            table.push(LayerShape::new(name, FeatureShape::Vector(features)));
+        }
+        let output = match self.output {
+            DielemanOutput::GalaxyZoo => "galaxy zoo tree",
+            DielemanOutput::Sigmoid => "sigmoid",
+            DielemanOutput::Linear => "linear",
+        };
+        table.push(LayerShape::new(
+            format!("dropout {}, dense {outputs}, {output}", self.dropout),
+            FeatureShape::Vector(outputs),
+        ));
+        Ok(table)
+    }
+
+    /// Builds the network with fresh weights (`init`) and biases `init_bias`.
+    pub fn init(&self, input: FeatureShape, outputs: usize, device: &Device) -> Result<Dieleman, ShapeError> {
+        let input_size = self.validate(input)?;
+        let shapes = self.shapes(input, outputs)?;
+        let weights = match self.init {
+            WeightInit::Normal => Initializer::Normal { mean: 0.0, std: self.init_std },
+            WeightInit::He => Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: false },
+        };
+        let bias = Initializer::Constant { value: self.init_bias };
+        let mut channels = input.channels();
+        let mut convs = Vec::new();
+        for ((&c, &k), &pool) in self.conv_channels.iter().zip(&self.conv_kernels).zip(&self.pool_after) {
+            let mut conv = Conv2dConfig::new([channels, c], [k, k]).with_initializer(weights.clone()).init(device);
+            conv.bias = Some(bias.init([c], device));
+            convs.push(PartConv { conv, pool: pool.then(|| MaxPool2dConfig::new([2, 2]).init()) });
+            channels = c;
+        }
+        let FeatureShape::Vector(mut features) =
+            shapes.iter().find(|s| s.name == "concatenate parts").expect("listed").shape
+        else {
+            unreachable!("the concatenation is a vector")
+        };
+        let dense = |from: usize, to: usize| {
+            let mut layer = LinearConfig::new(from, to).with_initializer(weights.clone()).init(device);
+            layer.bias = Some(bias.init([to], device));
+            layer
+        };
+        let mut hidden = Vec::new();
+        for _ in 0..self.dense_layers {
+            hidden.push(dense(features, self.dense_units * self.maxout_pieces));
+            features = self.dense_units;
+        }
+        Ok(Dieleman {
+            taps: Arc::new(PartTaps::new(input_size, self.view_size, self.part_size)),
+            convs,
+            hidden,
+            head: dense(features, outputs),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            maxout_pieces: self.maxout_pieces,
+            output: self.output,
+        })
+    }
+}
+
+impl Dieleman {
+    /// Runs the network.
+    ///
+    /// # Shapes
+    /// - images: `[batch, channels, size, size]`
+    /// - output: `[batch, outputs]`
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let batch = images.dims()[0];
+        let mut x = self.taps.apply(images);
+        for layer in &self.convs {
+            x = relu(layer.conv.forward(x));
+            if let Some(pool) = &layer.pool {
+                x = pool.forward(x);
+            }
+        }
+        // [batch * 16, C, H, W] -> [batch, 16 * C * H * W]: each image's parts side by side.
+        let [_, c, h, w] = x.dims();
+        let mut v: Tensor<2> = x.reshape([batch, NUM_PARTS * c * h * w]);
+        for layer in &self.hidden {
+            v = layer.forward(self.dropout.forward(v));
+            v = if self.maxout_pieces > 1 { maxout(v, self.maxout_pieces) } else { relu(v) };
+        }
+        let raw = self.head.forward(self.dropout.forward(v));
+        match self.output {
+            DielemanOutput::GalaxyZoo => galaxy_zoo_output(raw),
+            DielemanOutput::Sigmoid => sigmoid(raw),
+            DielemanOutput::Linear => raw,
+        }
+    }
+}
+
+/// The maximum over consecutive groups of `pieces` units (Goodfellow et al. 2013).
+///
+/// # Shapes
+/// - x: `[batch, units * pieces]`
+/// - output: `[batch, units]`
+pub fn maxout(x: Tensor<2>, pieces: usize) -> Tensor<2> {
+    let [batch, n] = x.dims();
+    x.reshape([batch, n / pieces, pieces]).max_dim(2).reshape([batch, n / pieces])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn the_paper_network_has_its_layer_shapes_and_42_million_parameters() {
+        let config = DielemanConfig::default();
+        let input = FeatureShape::Image { channels: 3, height: 69, width: 69 };
+        let shapes: Vec<String> = config.shapes(input, 37).unwrap().iter().map(|s| s.shape.to_string()).collect();
+        let expected = [
+            "[3, 45, 45]",
+            "[32, 40, 40]",
+            "[32, 20, 20]",
+            "[64, 16, 16]",
+            "[64, 8, 8]",
+            "[128, 6, 6]",
+            "[128, 4, 4]",
+            "[128, 2, 2]",
+            "[8192]",
+            "[4096]",
+            "[2048]",
+            "[4096]",
+            "[2048]",
+            "[37]",
+        ];
+        assert_eq!(shapes, expected);
+        let net = config.init(input, 37, &Device::default()).unwrap();
+        // Conv 3488 + 51264 + 73856 + 147584; dense 8192*4096+4096, 2048*4096+4096, 2048*37+37.
+        let convs = 3 * 32 * 36 + 32 + 32 * 64 * 25 + 64 + 64 * 128 * 9 + 128 + 128 * 128 * 9 + 128;
+        let dense = 8192 * 4096 + 4096 + 2048 * 4096 + 4096 + 2048 * 37 + 37;
+        assert_eq!(net.num_params(), convs + dense);
+        assert_eq!(net.num_params(), 42_303_237);
+    }
+
+    #[test]
+    fn a_small_network_runs_forward_to_tree_consistent_answers() {
+        let text = "view_size = 21\npart_size = 13\nconv_channels = [4, 8]\nconv_kernels = [3, 3]\npool_after = [true, false]\ndense_units = 16\n";
+        let config: DielemanConfig = toml::from_str(text).unwrap();
+        let device = Device::default();
+        let input = FeatureShape::Image { channels: 3, height: 30, width: 30 };
+        let net = config.init(input, 37, &device).unwrap();
+        let x = Tensor::<4>::random([2, 3, 30, 30], Distribution::Default, &device);
+        let y = net.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(y.len(), 2 * 37);
+        let first: [f64; 37] = std::array::from_fn(|i| y[i] as f64);
+        assert!(astro_sim::galaxy_zoo::tree_violation(&first) < 1e-5);
+    }
+
+    #[test]
+    fn settings_that_do_not_fit_name_the_field() {
+        let input = FeatureShape::Image { channels: 3, height: 64, width: 64 };
+        let config = DielemanConfig::default();
+        let err = config.shapes(input, 37).unwrap_err().to_string();
+        assert!(err.contains("model.view_size") && err.contains("64-pixel"), "{err}");
+        let small = FeatureShape::Image { channels: 3, height: 80, width: 80 };
+        let err = config.shapes(small, 10).unwrap_err().to_string();
+        assert!(err.contains("model.output") && err.contains("10 targets"), "{err}");
+        let config = DielemanConfig { conv_kernels: vec![6, 5, 3], ..DielemanConfig::default() };
+        assert!(config.shapes(small, 37).unwrap_err().to_string().contains("one entry per conv layer"));
+    }
+
+    #[test]
+    fn maxout_takes_the_largest_of_each_group() {
+        let device = Device::default();
+        let x = Tensor::<2>::from_floats([[1.0, 3.0, -2.0, -5.0, 0.5, 0.25]], &device);
+        let y = maxout(x, 2).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(y, vec![3.0, -2.0, 0.5]);
+    }
+}

@@ -1,0 +1,115 @@
+//! `gallery.png`: test images with what they are and what the model says. For Galaxy Zoo
+//! targets each caption gives the top answer to "smooth, features or star?" and, for galaxies
+//! with features, the top answer among edge-on / bar / spiral, true and predicted; for other
+//! targets, the largest target and its prediction.
+
+use std::path::Path;
+
+use astro_sim::galaxy_zoo::{ANSWER_LABELS, answer_names};
+use plotters::prelude::*;
+
+use crate::error::RunError;
+use crate::plot::ensure_font;
+
+/// One gallery cell: an image (channel-major, values in [0, 1]) and its targets and outputs.
+pub struct GalleryItem<'a> {
+    /// Pixels, `[channels, height, width]`.
+    pub pixels: &'a [f32],
+    /// `[channels, height, width]`.
+    pub shape: [usize; 3],
+    /// True values (empty if unknown).
+    pub targets: &'a [f32],
+    /// The model's outputs.
+    pub outputs: &'a [f32],
+}
+
+/// The caption lines of one cell.
+pub fn caption(names: &[String], targets: &[f32], outputs: &[f32]) -> Vec<String> {
+    let galaxy_zoo = names == answer_names().as_slice();
+    let top = |values: &[f32], range: std::ops::Range<usize>| {
+        range.max_by(|&a, &b| values[a].total_cmp(&values[b])).map(|k| (k, values[k])).unwrap_or((0, f32::NAN))
+    };
+    let describe = |values: &[f32]| {
+        if values.is_empty() {
+            return "?".to_string();
+        }
+        if galaxy_zoo {
+            let (k, v) = top(values, 0..3);
+            let mut text = format!("{} {v:.2}", ANSWER_LABELS[k]);
+            if k == 1 {
+                // Among edge-on (3), bar (5), spiral (7): the strongest "yes".
+                let (j, w) =
+                    [3, 5, 7].iter().map(|&j| (j, values[j])).fold((3, f32::MIN), |a, b| if b.1 > a.1 { b } else { a });
+                text.push_str(&format!(", {} {w:.2}", ANSWER_LABELS[j]));
+            }
+            text
+        } else {
+            let (k, v) = top(values, 0..values.len());
+            format!("{} {v:.2}", names.get(k).map_or("?", String::as_str))
+        }
+    };
+    vec![format!("true: {}", describe(targets)), format!("pred: {}", describe(outputs))]
+}
+
+/// Draws `items` in a grid of `columns`, each image scaled by `scale`, with its caption.
+pub fn save_gallery(
+    path: &Path,
+    names: &[String],
+    items: &[GalleryItem],
+    columns: usize,
+    scale: usize,
+) -> Result<(), RunError> {
+    let Some(first) = items.first() else { return Ok(()) };
+    ensure_font();
+    let err = |e: &dyn std::fmt::Display| RunError::Run(format!("cannot draw {}: {e}", path.display()));
+    let [_, h, w] = first.shape;
+    let cell_w = (w * scale).max(220) + 8;
+    let cell_h = h * scale + 44;
+    let rows = items.len().div_ceil(columns);
+    let root = BitMapBackend::new(path, ((columns * cell_w) as u32, (rows * cell_h) as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    for (k, item) in items.iter().enumerate() {
+        let (ox, oy) = ((k % columns) * cell_w + 4, (k / columns) * cell_h + 2);
+        let [c, h, w] = item.shape;
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        for y in 0..h * scale {
+            for x in 0..w * scale {
+                let p = (y / scale) * w + x / scale;
+                let rgb = if c >= 3 {
+                    RGBColor(byte(item.pixels[p]), byte(item.pixels[h * w + p]), byte(item.pixels[2 * h * w + p]))
+                } else {
+                    let g = byte(item.pixels[p]);
+                    RGBColor(g, g, g)
+                };
+                root.draw_pixel(((ox + x) as i32, (oy + y) as i32), &rgb).map_err(|e| err(&e))?;
+            }
+        }
+        for (line, text) in caption(names, item.targets, item.outputs).iter().enumerate() {
+            let pos = (ox as i32, (oy + h * scale + 4 + 18 * line) as i32);
+            root.draw(&Text::new(text.clone(), pos, font.clone())).map_err(|e| err(&e))?;
+        }
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn galaxy_zoo_captions_name_the_top_answers() {
+        let names = answer_names();
+        let mut truth = vec![0.0f32; 37];
+        truth[1] = 0.8;
+        truth[7] = 0.6;
+        truth[3] = 0.1;
+        let mut pred = vec![0.0f32; 37];
+        pred[0] = 0.7;
+        let lines = caption(&names, &truth, &pred);
+        assert_eq!(lines, ["true: features or disk 0.80, spiral 0.60", "pred: smooth 0.70"]);
+        let other = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(caption(&other, &[0.1, 0.9], &[]), ["true: b 0.90", "pred: ?"]);
+    }
+}
