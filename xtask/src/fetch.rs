@@ -186,9 +186,9 @@ pub fn fetch(root: &Path, name: &str, dir: Option<PathBuf>) -> Result<()> {
     if !missing.is_empty() {
         if m.download == "manual" {
             bail!(
-                "{} is missing from {}: this data set must be downloaded by hand (see {}), then unpacked there",
-                missing.iter().map(|e| e.path.as_str()).collect::<Vec<_>>().join(", "),
+                "missing from {}: {}; this data set must be downloaded by hand (see {}), then unpacked there",
                 dir.display(),
+                missing.iter().map(|e| e.path.as_str()).collect::<Vec<_>>().join(", "),
                 root.join("datasets").join(format!("{name}.toml")).display()
             );
         }

@@ -38,21 +38,25 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
         .collect();
     let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     let (lo, hi) = if values.is_empty() { (1e-3, 1.0) } else { (lo / 1.5, hi * 1.5) };
+    // A log axis drawn as log10(loss) on a linear one: plotters labels a log axis only at
+    // powers of ten, and losses often span less than a decade. Labels show the loss itself.
+    let (lo, hi) = (lo.log10(), hi.log10());
     let last = rows.last().map_or(1, |r| r.epoch).max(1);
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.5f64..(last as f64 + 0.5), (lo..hi).log_scale())
+        .build_cartesian_2d(0.5f64..(last as f64 + 0.5), lo..hi)
         .map_err(&err)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
         .y_desc("loss (mean squared error)")
         .x_labels(last.min(12))
+        .y_labels(8)
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.1e}"))
+        .y_label_formatter(&|y| format!("{:.2e}", 10f64.powf(*y)))
         .label_style(("sans-serif", 16))
         .draw()
         .map_err(&err)?;
@@ -61,7 +65,8 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
         ("validation", RED, rows.iter().map(|r| (r.epoch as f64, r.valid_loss)).collect()),
     ];
     for (label, color, points) in series {
-        let points: Vec<(f64, f64)> = points.into_iter().filter(|(_, y)| y.is_finite() && *y > 0.0).collect();
+        let points: Vec<(f64, f64)> =
+            points.into_iter().filter(|(_, y)| y.is_finite() && *y > 0.0).map(|(x, y)| (x, y.log10())).collect();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(&err)?
@@ -71,7 +76,12 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
     }
     if let Some(b) = baseline.filter(|b| b.is_finite() && *b > 0.0) {
         chart
-            .draw_series(DashedLineSeries::new(vec![(0.5, b), (last as f64 + 0.5, b)], 10, 6, BLACK.stroke_width(2)))
+            .draw_series(DashedLineSeries::new(
+                vec![(0.5, b.log10()), (last as f64 + 0.5, b.log10())],
+                10,
+                6,
+                BLACK.stroke_width(2),
+            ))
             .map_err(&err)?
             .label("baseline: training mean (test)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));

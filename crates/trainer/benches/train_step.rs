@@ -34,7 +34,8 @@ fn devices() -> Vec<(&'static str, Device)> {
 
 fn throughput(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/galaxy_cnn.toml");
-    let config = load_config(&path, &[], false).expect("galaxy_cnn.toml loads");
+    // Uncached, so that `simulate+batch` runs the simulator for every image.
+    let config = load_config(&path, &["data.cache=false".to_string()], false).expect("galaxy_cnn.toml loads");
     let (data, _) = prepare(&config).expect("data opens");
     let items: Vec<_> = (0..BATCH).map(|i| data.train.get(i).expect("item")).collect();
 
