@@ -312,11 +312,14 @@ impl DielemanConfig {
             convs.push(PartConv { conv, pool: pool.then(|| MaxPool2dConfig::new([2, 2]).init()) });
             channels = c;
         }
-        let FeatureShape::Vector(mut features) =
-            shapes.iter().find(|s| s.name == "concatenate parts").expect("listed").shape
-        else {
-            unreachable!("the concatenation is a vector")
-        };
+        // The first vector in the table is the concatenation of the parts' features.
+        let mut features = shapes
+            .iter()
+            .find_map(|row| match row.shape {
+                FeatureShape::Vector(n) => Some(n),
+                _ => None,
+            })
+            .expect("the table has the concatenation");
         let dense = |from: usize, to: usize| {
             let mut layer = LinearConfig::new(from, to).with_initializer(weights.clone()).init(device);
             layer.bias = Some(bias.init([to], device));
