@@ -230,6 +230,39 @@ mod tests {
     }
 
     #[test]
+    fn test_time_views_are_averaged_per_item() {
+        use astro_models::{FeatureShape, ModelConfig};
+        use burn::data::dataset::InMemDataset;
+        // Global average pooling then a dense layer: invariant under quarter turns and flips,
+        // so averaging the 8 views of each item must give its plain prediction; a mix-up of
+        // rows between items would not (the items differ).
+        let model: ModelConfig = toml::from_str(
+            "kind = \"sequential\"\n[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"dense\"\nunits = 2\n",
+        )
+        .unwrap();
+        let device = Device::default();
+        let shape = FeatureShape::Image { channels: 3, height: 6, width: 6 };
+        let model = Regressor { model: model.init(shape, 2, &device).unwrap() };
+        let items: Vec<ImageItem> = (0..5)
+            .map(|i| ImageItem {
+                id: i.to_string(),
+                pixels: (0..108).map(|k| ((k * (i + 2)) % 11) as f32 / 10.0).collect(),
+                shape: [3, 6, 6],
+                targets: vec![0.0, 0.0],
+            })
+            .collect();
+        let plain = predict(&model, InMemDataset::new(items.clone()), 2, 0, None, &device).unwrap();
+        let tta = TestTimeConfig { rotations: 4, zooms: vec![1.0], flip: true };
+        let averaged = predict(&model, InMemDataset::new(items), 2, 0, Some(&tta), &device).unwrap();
+        assert_eq!(averaged.ids, plain.ids);
+        for (a, b) in averaged.outputs.iter().zip(&plain.outputs) {
+            assert_eq!(a.len(), 2);
+            assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4), "{a:?} vs {b:?}");
+        }
+        assert_ne!(plain.outputs[0], plain.outputs[1]);
+    }
+
+    #[test]
     fn groups_score_their_own_columns() {
         let names: Vec<String> = ["Class1.1", "Class1.2", "Class2.1"].iter().map(|s| s.to_string()).collect();
         assert_eq!(target_groups(&names), [("Class1".to_string(), vec![0, 1]), ("Class2".to_string(), vec![2])]);
