@@ -25,6 +25,7 @@ use crate::sersic::Sersic;
 const STREAM_PARAMS: u64 = 0;
 const STREAM_NOISE: u64 = 1;
 const STREAM_VOTES: u64 = 2;
+const STREAM_LAYOUT: u64 = 3;
 
 /// Intrinsic thickness of disks (axis ratio seen exactly edge-on).
 pub const DISK_THICKNESS: f64 = 0.12;
@@ -177,6 +178,8 @@ pub struct GalaxyParams {
     pub companion_angle_deg: f64,
     /// Foreground stars in the cutout.
     pub foreground_stars: u32,
+    /// Seed of the positions of knots and foreground stars.
+    pub layout_seed: u64,
     /// Total r-band flux, counts.
     pub flux_r: f64,
     /// Centre offset from the image centre, pixels.
@@ -358,6 +361,7 @@ impl GalaxySimConfig {
             companion_distance: 0.0,
             companion_angle_deg: 0.0,
             foreground_stars: rng.poisson(self.foreground_stars) as u32,
+            layout_seed: 0,
             flux_r: rng.log_uniform_in(self.flux[0], self.flux[1]),
             offset_x: rng.uniform_in(-self.max_offset_px, self.max_offset_px),
             offset_y: rng.uniform_in(-self.max_offset_px, self.max_offset_px),
@@ -398,6 +402,7 @@ impl GalaxySimConfig {
             p.companion_distance = rng.uniform_in(1.0, 2.5);
             p.companion_angle_deg = rng.uniform_in(0.0, 360.0);
         }
+        p.layout_seed = rng.next_u64();
         if kind == GalaxyKind::Star {
             p.bulge_to_total = 0.0;
             p.bulge_r_e_arcsec = 0.0;
@@ -434,7 +439,7 @@ impl GalaxySimConfig {
 
     /// The noiseless r-band image, in counts, seen through the PSF (all colours together).
     pub fn render_shape(&self, p: &GalaxyParams) -> Image {
-        let c = self.components(p, &mut SampleRng::for_sample(0, STREAM_NOISE, 0));
+        let c = self.components(p);
         let mut total = c.bulge;
         for part in [&c.disk, &c.young, &c.star] {
             total.data.iter_mut().zip(&part.data).for_each(|(a, b)| *a += b);
@@ -442,9 +447,9 @@ impl GalaxySimConfig {
         self.psf_model().convolve(&total)
     }
 
-    /// Draws every component in r-band counts, grouped by colour. `rng` places the knots and
-    /// the foreground stars.
-    fn components(&self, p: &GalaxyParams, rng: &mut SampleRng) -> Components {
+    /// Draws every component in r-band counts, grouped by colour.
+    fn components(&self, p: &GalaxyParams) -> Components {
+        let rng = &mut SampleRng::for_sample(p.layout_seed, STREAM_LAYOUT, 0);
         let size = self.image_size;
         let scale = self.pixel_scale_arcsec;
         let blank = || Image::zeros(size, size);
@@ -532,7 +537,7 @@ impl GalaxySimConfig {
                 y0: y0 + d * t.sin(),
             };
             companion.render_into(&mut c.disk);
-            // Tidal tails pulled out of both galaxies.
+            // A tidal tail pulled out of the galaxy towards the companion's side.
             let frame = DiskFrame { x0, y0, angle: t, q: 0.6 };
             add_tidal_tail(&mut c.young, frame, 1.5 * r_e.max(1.0), t, p.flux_r * p.companion_ratio * 0.2);
         }
@@ -545,7 +550,7 @@ impl GalaxySimConfig {
 
     /// Renders the galaxy in g, r, i with noise and returns the stretched RGB (i, r, g) planes.
     fn render(&self, p: &GalaxyParams, rng: &mut SampleRng) -> Vec<f32> {
-        let c = self.components(p, rng);
+        let c = self.components(p);
         let psf = self.psf_model();
         let noise = self.noise();
         // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.

@@ -81,10 +81,6 @@ impl PartTaps {
         let n = self.weight[0].len();
         let mut parts: Option<Tensor<3>> = None;
         for k in 0..4 {
-            // Taps that are all zero (every unrotated pixel's last three) cost nothing to skip.
-            if self.weight[k].iter().all(|w| *w == 0.0) {
-                continue;
-            }
             let index = Tensor::<1, Int>::from_ints(self.index[k].as_slice(), &device);
             let weight = Tensor::<1>::from_floats(self.weight[k].as_slice(), &device).reshape([1, 1, n]);
             let term = flat.clone().select(2, index) * weight;
@@ -93,7 +89,7 @@ impl PartTaps {
                 None => term,
             });
         }
-        let parts = parts.expect("the first tap always has weight");
+        let parts = parts.expect("four taps");
         let p = self.part_size;
         parts.reshape([batch, channels, NUM_PARTS, p * p]).swap_dims(1, 2).reshape([batch * NUM_PARTS, channels, p, p])
     }
