@@ -28,16 +28,37 @@ fn check_run_folder(run: &Path) {
     }
     assert_eq!(json(&run.join("status.json"))["state"], "complete");
     let summary = json(&run.join("summary.json"));
-    let rmse = summary["test"]["rmse"].as_f64().expect("test rmse");
-    let baseline = summary["test"]["baseline_rmse"].as_f64().expect("baseline rmse");
-    assert!(rmse.is_finite() && rmse > 0.0 && baseline.is_finite() && baseline > 0.0, "{summary}");
-    let samples = summary["test"]["samples"].as_u64().unwrap() as usize;
+    let test = &summary["test"];
+    let samples = test["samples"].as_u64().unwrap() as usize;
     assert_eq!(csv_rows(&run.join("test_predictions.csv")).len(), samples);
     let epochs = csv_rows(&run.join("metrics.csv"));
     assert_eq!(epochs.len(), 1, "a smoke run trains one epoch");
     assert!(epochs[0].iter().skip(1).all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{epochs:?}");
-    let (train_loss, train_rmse): (f64, f64) = (epochs[0][1].parse().unwrap(), epochs[0][2].parse().unwrap());
-    assert!((train_rmse - train_loss.sqrt()).abs() < 1e-4 * train_rmse, "{epochs:?}");
+    let (train_loss, train_metric): (f64, f64) = (epochs[0][1].parse().unwrap(), epochs[0][2].parse().unwrap());
+    match test["task"].as_str() {
+        Some("regression") => {
+            let rmse = test["rmse"].as_f64().expect("test rmse");
+            let baseline = test["baseline_rmse"].as_f64().expect("baseline rmse");
+            assert!(rmse.is_finite() && rmse > 0.0 && baseline.is_finite() && baseline > 0.0, "{summary}");
+            assert!((train_metric - train_loss.sqrt()).abs() < 1e-4 * train_metric, "{epochs:?}");
+        }
+        Some("classification") => {
+            let accuracy = test["accuracy"].as_f64().expect("test accuracy");
+            let baseline = test["baseline_accuracy"].as_f64().expect("baseline accuracy");
+            assert!((0.0..=1.0).contains(&accuracy) && (0.0..=1.0).contains(&baseline), "{summary}");
+            assert!((0.0..=1.0).contains(&train_metric) && train_loss > 0.0, "{epochs:?}");
+            let confusion: u64 = test["confusion"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r.as_array().unwrap())
+                .map(|v| v.as_u64().unwrap())
+                .sum();
+            assert_eq!(confusion as usize, samples, "every test image is in the confusion matrix");
+            assert!(run.join("confusion.png").is_file(), "confusion.png is missing");
+        }
+        other => panic!("unknown task {other:?} in {summary}"),
+    }
     let env = json(&run.join("environment.json"));
     assert!(env["backend"].is_string() && env["version"].is_string(), "{env}");
     let curves = image::open(run.join("learning_curves.png")).expect("learning_curves.png is an image");
@@ -71,8 +92,8 @@ fn every_config_trains_a_smoke_run_with_a_complete_run_folder() {
         assert_ok(&output, &format!("smoke run of {}", config.display()));
         let (stdout, stderr) = text(&output);
         assert!(
-            stdout.contains("test rmse")
-                && stdout.contains("baseline (training mean)")
+            (stdout.contains("test rmse") || stdout.contains("test accuracy"))
+                && stdout.contains("baseline (")
                 && stdout.contains("run folder:"),
             "{stdout}"
         );
@@ -126,18 +147,7 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
             .unwrap();
     }
     let csv = out.path().join("pred.csv");
-    let output = run(&[
-        "predict",
-        "--run",
-        run_dir.to_str().unwrap(),
-        images.path().to_str().unwrap(),
-        "--out",
-        csv.to_str().unwrap(),
-        "--device",
-        "flex",
-    ]);
-    assert_ok(&output, "predict");
-    let header = std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().to_string();
+    let header = predict_header(&run_dir, images.path(), &csv);
     // The Kaggle submission format: GalaxyID, then the 37 answers.
     assert!(header.starts_with("GalaxyID,Class1.1,Class1.2"), "{header}");
     let rows = csv_rows(&csv);
@@ -277,29 +287,149 @@ fn the_galaxy_config_trains_on_a_folder_in_the_kaggle_layout() {
     let out = tempfile::tempdir().unwrap();
     let images_set = format!("data.images={}", images.display());
     let targets_set = format!("data.targets={}", targets.display());
-    let output = run(&[
-        "--config",
-        "galaxy_cnn",
-        "--smoke",
-        "--device",
-        "flex",
-        "--out",
-        out.path().to_str().unwrap(),
-        "--set",
-        "data.source=image_csv",
-        "--set",
-        &images_set,
-        "--set",
-        &targets_set,
-        "--set",
-        "data.crop=120",
-        "--set",
-        "data.size=98",
-    ]);
+    let sets = ["data.source=image_csv", &images_set, &targets_set, "data.crop=120", "data.size=98"];
+    let output = smoke("galaxy_cnn", out.path(), &sets);
     assert_ok(&output, "galaxy_cnn on a Kaggle-layout folder");
     let run_dir = only_run(out.path(), "galaxy_cnn");
     check_run_folder(&run_dir);
     let summary = json(&run_dir.join("summary.json"));
     assert!(summary["data"].as_str().unwrap().contains("images_training_rev1"), "{summary}");
     assert_eq!(summary["test"]["per_group"].as_array().unwrap().len(), 11, "one RMSE per question");
+}
+
+#[test]
+fn a_classification_run_evaluates_and_predicts_classes() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("galaxy10", out.path(), &[]);
+    assert_ok(&output, "galaxy10 smoke run");
+    let run_dir = only_run(out.path(), "galaxy10");
+    let summary = json(&run_dir.join("summary.json"));
+    assert_eq!(summary["metric"], "accuracy");
+    assert_eq!(summary["test"]["per_class"].as_array().unwrap().len(), 10);
+
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval");
+    assert!(text(&output).0.contains("accuracy: "), "{}", text(&output).0);
+    let report = std::fs::read_dir(run_dir.join("eval"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let report = json(&report);
+    assert_eq!(report["metrics"]["accuracy"], summary["test"]["accuracy"]);
+    assert_eq!(report["metrics"]["confusion"], summary["test"]["confusion"]);
+
+    let images = tempfile::tempdir().unwrap();
+    for i in 0..2u8 {
+        image::RgbImage::from_pixel(98, 98, image::Rgb([40 * i, 20, 30]))
+            .save(images.path().join(format!("g{i}.png")))
+            .unwrap();
+    }
+    let csv = out.path().join("pred.csv");
+    let header = predict_header(&run_dir, images.path(), &csv);
+    assert!(header.starts_with("id,predicted,p_Disturbed,p_Merging"), "{header}");
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 2);
+    let probabilities: Vec<f64> = rows[0][2..12].iter().map(|v| v.parse().unwrap()).collect();
+    assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{probabilities:?}");
+    let names = summary["test"]["per_class"].as_array().unwrap();
+    assert!(names.iter().any(|c| c["class"] == rows[0][1].as_str()), "{:?} is not a class", rows[0][1]);
+}
+
+#[test]
+fn the_galaxy10_config_trains_on_class_folders() {
+    let data = tempfile::tempdir().unwrap();
+    for (class, shade) in [("elliptical", 200u8), ("spiral", 90), ("edge_on", 30)] {
+        std::fs::create_dir(data.path().join(class)).unwrap();
+        for i in 0..12u8 {
+            image::RgbImage::from_pixel(120, 120, image::Rgb([shade, i, 40]))
+                .save(data.path().join(format!("{class}/{i}.jpg")))
+                .unwrap();
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let root = format!("data.root={}", data.path().display());
+    let sets =
+        ["data.source=image_folder", &root, "data.size=98", "data.valid_fraction=0.25", "data.test_fraction=0.25"];
+    let output = smoke("galaxy10", out.path(), &sets);
+    assert_ok(&output, "galaxy10 on class folders");
+    let run_dir = only_run(out.path(), "galaxy10");
+    check_run_folder(&run_dir);
+    let summary = json(&run_dir.join("summary.json"));
+    let classes: Vec<&str> =
+        summary["test"]["per_class"].as_array().unwrap().iter().map(|c| c["class"].as_str().unwrap()).collect();
+    assert_eq!(classes, ["edge_on", "elliptical", "spiral"]);
+    assert_eq!(summary["test"]["samples"], 9, "3 test images of each class");
+}
+
+/// The Galaxy10 DECaLS file layout, read through the `hdf5` feature from the h5py-written fixture.
+#[cfg(feature = "hdf5")]
+#[test]
+fn the_galaxy10_config_trains_on_a_galaxy10_hdf5_file() {
+    let out = tempfile::tempdir().unwrap();
+    let fixture = root().join("crates/data/tests/fixtures/galaxy10_tiny.h5");
+    let path = format!("data.path={}", fixture.display());
+    let sets =
+        ["data.source=galaxy10_h5", &path, "data.size=98", "data.valid_fraction=0.34", "data.test_fraction=0.34"];
+    let output = smoke("galaxy10", out.path(), &sets);
+    assert_ok(&output, "galaxy10 on an HDF5 file");
+    let run_dir = only_run(out.path(), "galaxy10");
+    check_run_folder(&run_dir);
+    let summary = json(&run_dir.join("summary.json"));
+    assert_eq!(summary["test"]["samples"], 10, "one test galaxy of each class");
+    assert!(summary["data"].as_str().unwrap().contains("galaxy10_tiny.h5"), "{summary}");
+}
+
+#[test]
+fn the_lens_config_trains_on_a_folder_in_the_challenge_layout() {
+    // Band1..4/imageSDSS_{R,I,G,U}-<ID>.fits and classifications.csv, as the Strong Lens
+    // Finding Challenge ships them (smaller cutouts, fewer of them); lenses carry a ring.
+    let data = tempfile::tempdir().unwrap();
+    let side = 45;
+    let mut csv = String::from("ID,is_lens,Einstein_area,numb_pix_lensed_image\n");
+    for (k, band) in ["R", "I", "G", "U"].iter().enumerate() {
+        let folder = data.path().join(format!("Band{}", k + 1));
+        std::fs::create_dir(&folder).unwrap();
+        for id in 0..30usize {
+            let lens = id % 2 == 0;
+            let pixels: Vec<f32> = (0..side * side)
+                .map(|p| {
+                    let (x, y) = ((p % side) as f32 - 22.0, (p / side) as f32 - 22.0);
+                    let r = (x * x + y * y).sqrt();
+                    let noise = ((p * 31 + id * 17 + k * 7) % 13) as f32 - 6.0;
+                    let ring = if lens { 40.0 * (-(r - 9.0).powi(2) / 4.0).exp() } else { 0.0 };
+                    200.0 * (-r / 3.0).exp() + ring + noise
+                })
+                .collect();
+            astro_data::fits::write_fits(
+                &folder.join(format!("imageSDSS_{band}-{}.fits", 100_000 + id)),
+                side,
+                side,
+                &pixels,
+            )
+            .unwrap();
+        }
+    }
+    for id in 0..30usize {
+        csv.push_str(&format!("{},{},{},{}\n", 100_000 + id, usize::from(id % 2 == 0), id as f64 * 0.5, id));
+    }
+    std::fs::write(data.path().join("classifications.csv"), csv).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let root = format!("data.root={}", data.path().display());
+    let sets = ["data.source=lens_challenge", &root, "data.valid_fraction=0.2", "data.test_fraction=0.4"];
+    let output = smoke("deeplens_resnet", out.path(), &sets);
+    assert_ok(&output, "deeplens_resnet on a challenge-layout folder");
+    let run_dir = only_run(out.path(), "deeplens_resnet");
+    check_run_folder(&run_dir);
+    assert!(run_dir.join("roc.png").is_file(), "roc.png is missing");
+    let summary = json(&run_dir.join("summary.json"));
+    assert_eq!(summary["test"]["samples"], 12, "40% of 30 cutouts, per class");
+    let auc = summary["test"]["binary"]["roc_auc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&auc), "{summary}");
+    // The run reports the paper's metric on the paper's subset (empty here: no such property).
+    assert!(summary["paper"]["subset"].is_string(), "{summary}");
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("completeness at 1% FPR") && report.contains("(roc.png)"), "{report}");
 }

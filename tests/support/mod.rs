@@ -23,6 +23,25 @@ pub fn run(args: &[&str]) -> Output {
     trainer().args(args).output().expect("the trainer binary runs")
 }
 
+/// A `--smoke` run of `config` on `flex` into `out`, with `--set` for each of `sets`.
+pub fn smoke(config: &str, out: &Path, sets: &[&str]) -> Output {
+    let out = out.to_str().expect("a UTF-8 path");
+    let mut args = vec!["--config", config, "--smoke", "--device", "flex", "--out", out];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    run(&args)
+}
+
+/// `predict` of the run at `run_dir` over the images in `images`, written to `csv`: the CSV's
+/// header line.
+pub fn predict_header(run_dir: &Path, images: &Path, csv: &Path) -> String {
+    let paths = [run_dir, images, csv].map(|p| p.to_str().expect("a UTF-8 path").to_string());
+    let args = ["predict", "--run", &paths[0], &paths[1], "--out", &paths[2], "--device", "flex"];
+    assert_ok(&run(&args), "predict");
+    std::fs::read_to_string(csv).expect("predict wrote its CSV").lines().next().unwrap_or_default().to_string()
+}
+
 /// Standard output and error of a finished command, for assertion messages.
 pub fn text(output: &Output) -> (String, String) {
     (String::from_utf8_lossy(&output.stdout).to_string(), String::from_utf8_lossy(&output.stderr).to_string())

@@ -2,7 +2,8 @@
 //!
 //! - `ci`: what CI runs: formatting, clippy with warnings denied, and the whole test suite,
 //!   with the `wgpu` backend compiled in so the GPU code path is tested on Mesa's software
-//!   Vulkan driver.
+//!   Vulkan driver, and the `hdf5` data feature (Galaxy10 DECaLS files) against the system
+//!   libhdf5.
 //! - `bench`: the criterion benchmarks (simulator, data loading, training steps).
 //! - `fetch NAME [--dir PATH]`: download or check a real data set (`datasets/NAME.toml`).
 //!
@@ -15,8 +16,9 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
-/// Features the CI build compiles into the trainer: the default CPU backend plus wgpu.
-const CI_FEATURES: &str = "trainer/wgpu";
+/// Features the CI build compiles into the trainer: the default CPU backend plus wgpu, and the
+/// HDF5 reader.
+const CI_FEATURES: &str = "trainer/wgpu,trainer/hdf5";
 
 fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -1,5 +1,5 @@
 //! Writes a grid of simulated galaxies to look at, with each one's kind and components:
-//! `cargo run --release -p astro-data --example galaxy_grid -- OUT.png [SIZE] [COUNT] [SEED]`.
+//! `cargo run --release -p astro-data --example galaxy_grid -- OUT.png [SIZE] [COUNT] [SEED] [ARCSEC_PER_PIXEL]`.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,9 @@ fn main() {
     let out = PathBuf::from(args.get(1).map_or("galaxies.png", |s| s.as_str()));
     let arg = |i: usize, default: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default);
     let (size, count, seed) = (arg(2, 98) as usize, arg(3, 48), arg(4, 1));
-    let config = GalaxySimConfig { image_size: size, ..GalaxySimConfig::default() };
+    let defaults = GalaxySimConfig::default();
+    let scale = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(defaults.pixel_scale_arcsec);
+    let config = GalaxySimConfig { image_size: size, pixel_scale_arcsec: scale, ..defaults };
     let galaxies: Vec<_> = (0..count).map(|i| config.simulate(seed, i)).collect();
     for (i, g) in galaxies.iter().enumerate() {
         let p = &g.params;

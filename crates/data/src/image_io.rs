@@ -27,13 +27,15 @@ impl Preprocess {
             std::fs::read(path).map_err(|source| DataError::Io { what: "image", path: path.to_path_buf(), source })?;
         let img = image::load_from_memory(&bytes)
             .map_err(|e| DataError::Image { path: path.to_path_buf(), message: e.to_string() })?;
+        self.prepare(&img).map_err(|message| DataError::Image { path: path.to_path_buf(), message })
+    }
+
+    /// Crops, resamples and converts a decoded image; the error says why it cannot be.
+    pub fn prepare(&self, img: &image::DynamicImage) -> Result<Vec<f32>, String> {
         let (w, h) = (img.width(), img.height());
         let side = self.crop.unwrap_or(w.min(h));
         if side > w || side > h {
-            return Err(DataError::Image {
-                path: path.to_path_buf(),
-                message: format!("it is {w}x{h} pixels, smaller than the {side}-pixel centre crop"),
-            });
+            return Err(format!("it is {w}x{h} pixels, smaller than the {side}-pixel centre crop"));
         }
         let cropped = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
         // Triangle (bilinear) widens its support when shrinking, so it averages like binning.
@@ -53,6 +55,25 @@ impl Preprocess {
             }
         }
         Ok(out)
+    }
+
+    /// The `[channels, height, width]` of what it produces.
+    pub fn shape(&self) -> [usize; 3] {
+        [self.channels as usize, self.size as usize, self.size as usize]
+    }
+
+    /// Checks the settings a user gives (`channels`, `size`, `crop`), naming the field at fault.
+    pub fn validate(&self) -> Result<(), DataError> {
+        if !(self.channels == 1 || self.channels == 3) {
+            return Err(DataError::setting("channels", format!("must be 1 or 3, got {}", self.channels)));
+        }
+        if self.size < 8 {
+            return Err(DataError::setting("size", format!("must be at least 8 pixels, got {}", self.size)));
+        }
+        if self.crop == Some(0) {
+            return Err(DataError::setting("crop", "must be at least 1 pixel"));
+        }
+        Ok(())
     }
 }
 

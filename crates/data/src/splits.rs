@@ -29,6 +29,21 @@ pub fn split_indices(n: usize, valid_fraction: f64, test_fraction: f64, seed: u6
     SplitIndices { train, valid, test }
 }
 
+/// Splits items with class `labels` class by class (each class shuffled with its own stream),
+/// so that every split keeps the class proportions.
+pub fn stratified_split(labels: &[usize], valid_fraction: f64, test_fraction: f64, seed: u64) -> SplitIndices {
+    let classes = labels.iter().max().map_or(0, |m| m + 1);
+    let mut out = SplitIndices { train: Vec::new(), valid: Vec::new(), test: Vec::new() };
+    for class in 0..classes {
+        let members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        let idx = split_indices(members.len(), valid_fraction, test_fraction, seed.wrapping_add(class as u64));
+        out.train.extend(idx.train.iter().map(|&k| members[k]));
+        out.valid.extend(idx.valid.iter().map(|&k| members[k]));
+        out.test.extend(idx.test.iter().map(|&k| members[k]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +57,18 @@ mod tests {
         assert_eq!(all, (0..100).collect::<Vec<_>>());
         assert_eq!(s, split_indices(100, 0.1, 0.2, 7));
         assert_ne!(s, split_indices(100, 0.1, 0.2, 8));
+    }
+
+    #[test]
+    fn stratified_splits_keep_class_proportions() {
+        let labels: Vec<usize> = (0..100).map(|i| usize::from(i % 4 == 0)).collect(); // 75 / 25
+        let s = stratified_split(&labels, 0.2, 0.2, 3);
+        let ones = |rows: &[usize]| rows.iter().filter(|&&i| labels[i] == 1).count();
+        assert_eq!((s.test.len(), ones(&s.test)), (20, 5));
+        assert_eq!((s.valid.len(), ones(&s.valid)), (20, 5));
+        assert_eq!((s.train.len(), ones(&s.train)), (60, 15));
+        let mut all: Vec<usize> = s.train.iter().chain(&s.valid).chain(&s.test).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
     }
 }

@@ -1,12 +1,14 @@
 //! The model zoo entry point: `[model] kind = "..."` selects an architecture and its typed
-//! parameters: `sequential` (layers declared one by one) and `dieleman` (the Galaxy Zoo
-//! challenge winner). ResNets, recurrent nets, autoencoders and GANs join this enum as they land.
+//! parameters: `sequential` (layers declared one by one), `dieleman` (the Galaxy Zoo
+//! challenge winner) and `resnet` (DeepLens, ResNet-18/34). Recurrent nets, autoencoders and
+//! GANs join this enum as they land.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::dieleman::{Dieleman, DielemanConfig};
+use crate::resnet::{ResNet, ResNetConfig};
 use crate::sequential::network::Features;
 use crate::sequential::{Sequential, SequentialConfig};
 use crate::shape::{FeatureShape, ShapeError};
@@ -23,6 +25,8 @@ pub enum ModelConfig {
     /// Dieleman, Willett & Dambre (2015): rotated parts, shared convs, maxout, the Galaxy Zoo
     /// output layer.
     Dieleman(DielemanConfig),
+    /// Residual networks: CMU DeepLens (Lanusse et al. 2018), ResNet-18/34.
+    Resnet(ResNetConfig),
 }
 
 /// A built model.
@@ -33,6 +37,7 @@ pub enum ModelConfig {
 pub enum Model {
     Sequential(Sequential),
     Dieleman(Dieleman),
+    Resnet(ResNet),
 }
 
 /// One row of a model's layer table: what the stage is, and what it produces per sample.
@@ -57,6 +62,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Sequential { .. } => "sequential",
             ModelConfig::Dieleman(_) => "dieleman",
+            ModelConfig::Resnet(_) => "resnet",
         }
     }
 
@@ -69,6 +75,7 @@ impl ModelConfig {
                 layers.iter().zip(shapes).map(|(l, s)| LayerShape::new(l.type_name(), s)).collect()
             }
             ModelConfig::Dieleman(config) => config.shapes(input, outputs)?,
+            ModelConfig::Resnet(config) => config.shapes(input, outputs)?,
         };
         let last = table.last().expect("checked non-empty").shape;
         if last != FeatureShape::Vector(outputs) {
@@ -85,6 +92,7 @@ impl ModelConfig {
                 Ok(Model::Sequential(config.init(input, device)?))
             }
             ModelConfig::Dieleman(config) => Ok(Model::Dieleman(config.init(input, outputs, device)?)),
+            ModelConfig::Resnet(config) => Ok(Model::Resnet(config.init(input, outputs, device)?)),
         }
     }
 }
@@ -99,6 +107,7 @@ impl Model {
         match self {
             Model::Sequential(net) => net.forward(Features::Image(images)),
             Model::Dieleman(net) => net.forward(images),
+            Model::Resnet(net) => net.forward(images),
         }
     }
 }

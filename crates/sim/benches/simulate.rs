@@ -1,4 +1,5 @@
-//! Simulator throughput: galaxies per second at the default 64-pixel size and at 128 pixels.
+//! Simulator throughput: galaxies per second at the default 64-pixel size and at 128 pixels;
+//! strong-lens scenes (45 x 45, one band) per second.
 //! `cargo bench -p astro-sim` (or `cargo xtask bench`).
 
 use astro_sim::GalaxySimConfig;
@@ -20,5 +21,19 @@ fn galaxies(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, galaxies);
+fn lenses(c: &mut Criterion) {
+    let mut group = c.benchmark_group("simulate_lens");
+    group.throughput(Throughput::Elements(1));
+    let config = astro_sim::lens_scene::LensSimConfig::default();
+    let mut index = 0u64;
+    group.bench_function("45px", |b| {
+        b.iter(|| {
+            index += 1;
+            std::hint::black_box(config.simulate(42, index))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, galaxies, lenses);
 criterion_main!(benches);

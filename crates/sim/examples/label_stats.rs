@@ -1,5 +1,5 @@
 //! Label statistics of the simulated Galaxy Zoo answers: spread of the expected fractions and
-//! the vote noise around them.
+//! the vote noise around them; the Galaxy10 classes the same votes give.
 fn main() {
     let c = astro_sim::GalaxySimConfig { image_size: 98, ..Default::default() };
     let n = 3000;
@@ -32,4 +32,27 @@ fn main() {
         (base / d).sqrt(),
         (exp_base / d).sqrt()
     );
+    galaxy10_mix(&c, n);
+}
+
+/// The share of galaxies the Galaxy10 cut accepts, and the class mix it gives.
+fn galaxy10_mix(c: &astro_sim::GalaxySimConfig, n: u64) {
+    let mut counts = [0usize; 10];
+    let (mut accepted, mut agree) = (0, 0);
+    for i in 0..n {
+        if let Some(k) = astro_sim::galaxy10::galaxy10_class(&c.answers(42, i)) {
+            counts[k] += 1;
+            accepted += 1;
+            let expected = astro_sim::galaxy_zoo::expected_answers(&c.sample_params(42, i));
+            agree += usize::from(astro_sim::galaxy10::galaxy10_class(&expected) == Some(k));
+        }
+    }
+    println!(
+        "Galaxy10: {:.1}% of galaxies accepted; {:.1}% of them have the class their expected answers give",
+        100.0 * accepted as f64 / n as f64,
+        100.0 * agree as f64 / accepted.max(1) as f64
+    );
+    for (k, name) in astro_sim::galaxy10::GALAXY10_CLASSES.iter().enumerate() {
+        println!("  {k} {name:<24} {:5.1}%", 100.0 * counts[k] as f64 / accepted.max(1) as f64);
+    }
 }

@@ -235,7 +235,8 @@ struct Components {
     star: Image,
 }
 
-fn check_range(field: &'static str, r: [f64; 2], min: f64, max: f64) -> Result<(), SimConfigError> {
+/// Checks a `[low, high]` range setting against its allowed bounds.
+pub(crate) fn check_range(field: &'static str, r: [f64; 2], min: f64, max: f64) -> Result<(), SimConfigError> {
     if !(r[0].is_finite() && r[1].is_finite() && r[0] <= r[1]) {
         return Err(SimConfigError::new(field, format!("must be [low, high] with low <= high, got {r:?}")));
     }

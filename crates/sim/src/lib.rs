@@ -6,8 +6,11 @@
 
 pub mod components;
 pub mod galaxy;
+pub mod galaxy10;
 pub mod galaxy_zoo;
 pub mod image;
+pub mod lens_scene;
+pub mod lensing;
 pub mod noise;
 pub mod psf;
 pub mod rng;

@@ -73,6 +73,14 @@ impl Sersic {
         gamma_p(2.0 * self.n, self.b() * (r / self.r_e).powf(1.0 / self.n))
     }
 
+    /// The surface brightness at a point (counts per unit area of the units of `r_e`), with the
+    /// profile's constants computed once: for evaluating the profile many times, as
+    /// ray-tracing does.
+    pub fn brightness(&self) -> impl Fn(f64, f64) -> f64 + '_ {
+        let profile = Profile::new(self);
+        move |x, y| profile.at(self.radius(x, y))
+    }
+
     /// Adds the profile, integrated over each pixel, to `image`.
     pub fn render_into(&self, image: &mut Image) {
         let profile = Profile::new(self);

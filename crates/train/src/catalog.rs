@@ -25,11 +25,9 @@ pub fn list_experiments(dir: &Path) -> std::io::Result<Vec<ExperimentEntry>> {
         .into_iter()
         .map(|file| {
             let summary = load_config(&file, &[], false).map_err(|e| e.to_string()).map(|c| {
-                let paper = c
-                    .experiment
-                    .paper
-                    .as_ref()
-                    .map_or("-".to_string(), |p| format!("{} ({} {})", p.citation, p.metric, p.value));
+                let paper = c.experiment.paper.as_ref().map_or("-".to_string(), |p| {
+                    format!("{} ({} {})", p.citation, p.metric, p.value.map_or("-".to_string(), |v| v.to_string()))
+                });
                 (c.experiment.name.clone(), c.experiment.description.clone(), paper, c.data.source_name().to_string())
             });
             ExperimentEntry { file, summary }

@@ -1,5 +1,5 @@
-//! `metrics.csv`: one row per finished epoch (train and valid loss and RMSE, learning rate,
-//! seconds), written as Burn reports each epoch so a killed run keeps its history; and the
+//! `metrics.csv`: one row per finished epoch (train and valid loss and the task's metric: RMSE
+//! or accuracy; learning rate, seconds), written as Burn reports each epoch so a killed run keeps its history; and the
 //! guard that stops training with a clear reason when the loss stops being a finite number.
 
 use std::collections::HashMap;
@@ -8,16 +8,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use astro_data::Task;
 use burn::train::Interrupter;
 use burn::train::logger::MetricLogger;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 
-/// The header of `metrics.csv`.
-pub const CSV_HEADER: &str = "epoch,train_loss,train_rmse,valid_loss,valid_rmse,learning_rate,seconds";
+/// The header of `metrics.csv` for `task`.
+pub fn csv_header(task: Task) -> String {
+    let m = task.metric();
+    format!("epoch,train_loss,train_{m},valid_loss,valid_{m},learning_rate,seconds")
+}
 
-/// The metric names Burn gives the loss and the learning rate.
+/// The metric names Burn gives the loss, the accuracy (in percent) and the learning rate.
 const LOSS: &str = "Loss";
+const ACCURACY: &str = "Accuracy";
 const LEARNING_RATE: &str = "Learning Rate";
 
 /// Why training was stopped early by the guard, shared with the caller.
@@ -26,6 +31,7 @@ pub type Divergence = Arc<Mutex<Option<String>>>;
 /// Writes one CSV row per epoch and watches every batch loss.
 pub struct EpochCsvLogger {
     path: PathBuf,
+    task: Task,
     names: HashMap<MetricId, String>,
     latest: HashMap<(String, String), f64>,
     interrupter: Interrupter,
@@ -35,12 +41,13 @@ pub struct EpochCsvLogger {
 
 impl EpochCsvLogger {
     /// Appends to `path` (creating it with a header), stopping `interrupter` on a non-finite loss.
-    pub fn new(path: &Path, interrupter: Interrupter, divergence: Divergence) -> std::io::Result<Self> {
+    pub fn new(path: &Path, task: Task, interrupter: Interrupter, divergence: Divergence) -> std::io::Result<Self> {
         if !path.exists() {
-            std::fs::write(path, format!("{CSV_HEADER}\n"))?;
+            std::fs::write(path, format!("{}\n", csv_header(task)))?;
         }
         Ok(Self {
             path: path.to_path_buf(),
+            task,
             names: HashMap::new(),
             latest: HashMap::new(),
             interrupter,
@@ -51,6 +58,14 @@ impl EpochCsvLogger {
 
     fn value(&self, split: &str, name: &str) -> Option<f64> {
         self.latest.get(&(split.to_string(), name.to_string())).copied()
+    }
+
+    /// The task's metric for a split: the root of the mean squared error, or the accuracy.
+    fn metric(&self, split: &str) -> Option<f64> {
+        match self.task {
+            Task::Regression => self.value(split, LOSS).map(f64::sqrt),
+            Task::Classification => self.value(split, ACCURACY).map(|percent| percent / 100.0),
+        }
     }
 }
 
@@ -97,15 +112,13 @@ impl MetricLogger for EpochCsvLogger {
         if summary.split != Split::Valid {
             return;
         }
-        // The loss is the mean squared error over all samples, so its root is the RMSE.
-        let (train_loss, valid_loss) = (self.value("train", LOSS), self.value("valid", LOSS));
         let row = format!(
             "{},{},{},{},{},{},{:.2}\n",
             summary.epoch_number,
-            fmt(train_loss),
-            fmt(train_loss.map(f64::sqrt)),
-            fmt(valid_loss),
-            fmt(valid_loss.map(f64::sqrt)),
+            fmt(self.value("train", LOSS)),
+            fmt(self.metric("train")),
+            fmt(self.value("valid", LOSS)),
+            fmt(self.metric("valid")),
             fmt(self.value("train", LEARNING_RATE)),
             self.epoch_started.elapsed().as_secs_f64()
         );
@@ -126,12 +139,12 @@ pub struct EpochRow {
     pub epoch: usize,
     /// Mean training loss.
     pub train_loss: f64,
-    /// Training RMSE (with dropout active, as trained).
-    pub train_rmse: f64,
+    /// Training RMSE or accuracy (with dropout active, as trained).
+    pub train_metric: f64,
     /// Mean validation loss.
     pub valid_loss: f64,
-    /// Validation RMSE.
-    pub valid_rmse: f64,
+    /// Validation RMSE or accuracy.
+    pub valid_metric: f64,
     /// Learning rate at the end of the epoch.
     pub learning_rate: f64,
     /// Wall-clock seconds of the epoch.
@@ -151,9 +164,9 @@ pub fn read_epochs(path: &Path) -> std::io::Result<Vec<EpochRow>> {
             Some(EpochRow {
                 epoch,
                 train_loss: num(f.next()),
-                train_rmse: num(f.next()),
+                train_metric: num(f.next()),
                 valid_loss: num(f.next()),
-                valid_rmse: num(f.next()),
+                valid_metric: num(f.next()),
                 learning_rate: num(f.next()),
                 seconds: num(f.next()),
             })
@@ -185,13 +198,14 @@ mod tests {
         std::fs::write(
             &path,
             format!(
-                "{CSV_HEADER}\n1,0.5,0.7,0.4,0.632,0.001,3.0\n2,0.3,0.55,0.25,0.5,0.001,2.5\n3,0.2,0.45,,,0.001,2.0\n"
+                "{}\n1,0.5,0.7,0.4,0.632,0.001,3.0\n2,0.3,0.55,0.25,0.5,0.001,2.5\n3,0.2,0.45,,,0.001,2.0\n",
+                csv_header(Task::Regression)
             ),
         )
         .unwrap();
         let rows = read_epochs(&path).unwrap();
         assert_eq!(rows.len(), 3);
-        assert_eq!(rows[1].valid_rmse, 0.5);
+        assert_eq!(rows[1].valid_metric, 0.5);
         assert!(rows[2].valid_loss.is_nan());
         truncate_after(&path, 2).unwrap();
         assert_eq!(read_epochs(&path).unwrap().len(), 2);

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::config::{ExperimentConfig, load_config, load_data_config};
 use crate::error::RunError;
-use crate::evaluate::{TestMetrics, predict, score, write_predictions_csv};
+use crate::evaluate::{TestScores, predict, score, write_predictions_csv};
 use crate::model_io::ModelIo;
-use crate::regression::Regressor;
 use crate::run_dir::{RunDir, RunState};
+use crate::supervised::Supervised;
 use astro_models::FeatureShape;
 
 /// A finished run, loaded for inference.
@@ -27,7 +27,7 @@ pub struct TrainedRun {
     /// Its interface.
     pub io: ModelIo,
     /// Its evaluated weights, on the inference device.
-    pub model: Regressor,
+    pub model: Supervised,
 }
 
 /// Loads the run at `path` onto `device`.
@@ -43,8 +43,9 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
     let io = ModelIo::read(&run)?;
     let [channels, height, width] = io.input;
     let model_file = run.file("model.bpk");
-    let model = Regressor {
+    let model = Supervised {
         model: config.model.init(FeatureShape::Image { channels, height, width }, io.target_names.len(), device)?,
+        task: io.task,
     }
     .try_load_file(&model_file)
     .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
@@ -59,7 +60,7 @@ pub struct EvalReport {
     /// The data evaluated.
     pub data: String,
     /// Model and baseline scores.
-    pub metrics: TestMetrics,
+    pub metrics: TestScores,
     /// Where this report and the predictions were written.
     pub report_file: String,
 }
@@ -74,26 +75,29 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
         None => {
             let data = trained.config.data.open(seed)?;
             let description = format!("test split of {}", data.info.description);
-            (
-                predict(&trained.model, data.test, batch, workers, trained.config.test_time.as_ref(), device)?,
-                description,
-            )
+            let mut p =
+                predict(&trained.model, data.test.clone(), batch, workers, trained.config.test_time.as_ref(), device)?;
+            p.attach_attributes(&[&data.test]);
+            (p, description)
         }
         Some(file) => {
             let data_config: DataConfig = load_data_config(file)?;
             let data = data_config.open(seed)?;
-            check_compatible(&trained.io, data.info.input, &data.info.target_names, file)?;
+            check_compatible(&trained.io, &data.info, file)?;
             let description = format!("all of {}", data.info.description);
-            let all = ComposedDataset::new(vec![data.train, data.valid, data.test]);
-            (predict(&trained.model, all, batch, workers, trained.config.test_time.as_ref(), device)?, description)
+            let all = ComposedDataset::new(vec![data.train.clone(), data.valid.clone(), data.test.clone()]);
+            let mut p = predict(&trained.model, all, batch, workers, trained.config.test_time.as_ref(), device)?;
+            p.attach_attributes(&[&data.train, &data.valid, &data.test]);
+            (p, description)
         }
     };
-    let metrics = score(&predictions, &trained.io.train_mean, &trained.io.target_names);
+    let io = &trained.io;
+    let metrics = score(io.task, &predictions, &io.train_mean, &io.target_names, &trained.config.evaluation);
     let dir = trained.run.file("eval");
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { what: "eval folder", path: dir.clone(), source })?;
     let stamp = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f").to_string();
     let report_file = dir.join(format!("{stamp}.json"));
-    write_predictions_csv(&dir.join(format!("{stamp}-predictions.csv")), &trained.io.target_names, &predictions)?;
+    write_predictions_csv(&dir.join(format!("{stamp}-predictions.csv")), io.task, &io.target_names, &predictions)?;
     let report = EvalReport {
         run_dir: path.display().to_string(),
         data: description,
@@ -109,7 +113,23 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
     Ok(report)
 }
 
-fn check_compatible(io: &ModelIo, input: [usize; 3], names: &[String], file: &Path) -> Result<(), RunError> {
+fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> Result<(), RunError> {
+    let (input, names) = (info.input, &info.target_names);
+    if info.task != io.task {
+        return Err(RunError::Run(format!(
+            "{}: the data is for {:?} but the model was trained for {:?}",
+            file.display(),
+            info.task,
+            io.task
+        )));
+    }
+    if io.task == astro_data::Task::Classification && names != &io.target_names {
+        return Err(RunError::Run(format!(
+            "{}: the data's classes {names:?} are not the model's {:?}",
+            file.display(),
+            io.target_names
+        )));
+    }
     if input != io.input {
         return Err(RunError::Run(format!(
             "{}: the data gives {input:?} images but the model takes {:?}",
@@ -164,6 +184,6 @@ pub fn predict_images(
             dir.join(format!("{}.csv", chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f")))
         }
     };
-    write_predictions_csv(&out, &trained.io.target_names, &predictions)?;
+    write_predictions_csv(&out, trained.io.task, &trained.io.target_names, &predictions)?;
     Ok((out, n))
 }

@@ -1,15 +1,18 @@
-//! Evaluation: the model's predictions over a data split, the RMSE against the targets, and
-//! the trivial baseline that predicts the training mean for every image.
+//! Evaluation: the model's predictions over a data split, scored for its task: for regression
+//! the RMSE against the targets and against the trivial baseline that predicts the training
+//! mean for every image; for classification the scores of [`crate::classification`].
 
 use astro_data::config::ImageSplit;
-use astro_data::{ImageBatcher, ImageItem, TestTimeConfig};
+use astro_data::{ImageBatcher, ImageItem, Task, TestTimeConfig};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use serde::Serialize;
 
+use crate::binary::{EvaluationConfig, score_binary};
+use crate::classification::{ClassificationMetrics, argmax, score_classes};
 use crate::error::RunError;
-use crate::regression::Regressor;
+use crate::supervised::Supervised;
 
 /// Predictions of a model on a data set, row-aligned.
 #[derive(Debug, Clone, Default)]
@@ -20,12 +23,28 @@ pub struct Predictions {
     pub outputs: Vec<Vec<f32>>,
     /// Targets (empty rows for unlabelled items).
     pub targets: Vec<Vec<f32>>,
+    /// Named properties of each item for binned metrics (empty when unknown).
+    pub attributes: Vec<Vec<(String, f64)>>,
+}
+
+impl Predictions {
+    /// Looks up each item's properties in the splits it came from (by id).
+    pub fn attach_attributes(&mut self, splits: &[&ImageSplit]) {
+        let mut index = std::collections::HashMap::new();
+        for split in splits {
+            for i in 0..split.len() {
+                index.insert(split.id(i), (*split, i));
+            }
+        }
+        self.attributes =
+            self.ids.iter().map(|id| index.get(id).map(|(s, i)| s.attributes(*i)).unwrap_or_default()).collect();
+    }
 }
 
 /// Runs `model` over every item of `data` in batches on `device` (no autodiff), averaging each
-/// item's outputs over the views of `test_time` when given.
+/// item's predictions (values, or class probabilities) over the views of `test_time` when given.
 pub fn predict<D: Dataset<ImageItem> + 'static>(
-    model: &Regressor,
+    model: &Supervised,
     data: D,
     batch_size: usize,
     workers: usize,
@@ -81,12 +100,16 @@ pub fn rmse(outputs: &[Vec<f32>], targets: &[Vec<f32>]) -> f64 {
     (sum / n.max(1) as f64).sqrt()
 }
 
-/// The per-target mean over the training split (the baseline predictor).
-pub fn target_mean(train: &ImageSplit) -> Vec<f32> {
+/// The per-target mean over the training split (the baseline predictor); for classification,
+/// the share of each of `outputs` classes (the mean of the one-hot targets).
+pub fn target_mean(train: &ImageSplit, task: Task, outputs: usize) -> Vec<f32> {
     let n = train.len();
     let mut mean: Vec<f64> = Vec::new();
     for i in 0..n {
-        let t = train.targets(i);
+        let t = match task {
+            Task::Regression => train.targets(i),
+            Task::Classification => one_hot(&train.targets(i), outputs),
+        };
         if mean.is_empty() {
             mean = vec![0.0; t.len()];
         }
@@ -97,9 +120,86 @@ pub fn target_mean(train: &ImageSplit) -> Vec<f32> {
     mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect()
 }
 
-/// Test metrics of a model and of the baseline.
+fn one_hot(targets: &[f32], classes: usize) -> Vec<f32> {
+    let mut v = vec![0.0; classes];
+    if let Some(c) = astro_data::task::class_of(targets, classes) {
+        v[c] = 1.0;
+    }
+    v
+}
+
+/// Test scores of a model and of its baseline, for its task.
 #[derive(Debug, Clone, Serialize)]
-pub struct TestMetrics {
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum TestScores {
+    /// RMSE.
+    Regression(RegressionMetrics),
+    /// Accuracy and the rest.
+    Classification(ClassificationMetrics),
+}
+
+/// The number a run is judged by, and its baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Headline {
+    /// `rmse` or `accuracy`.
+    pub metric: &'static str,
+    /// The model's value.
+    pub value: f64,
+    /// The baseline's value.
+    pub baseline: f64,
+    /// What the baseline is.
+    pub baseline_name: String,
+}
+
+impl TestScores {
+    /// This run's value of `metric` (see `PAPER_METRICS`), on the positives of `subset` for
+    /// detector scores; `None` where the task does not report it.
+    pub fn metric_value(&self, metric: &str, subset: Option<&str>) -> Option<f64> {
+        match (self, metric) {
+            (TestScores::Regression(m), "rmse") if subset.is_none() => Some(m.rmse),
+            (TestScores::Classification(m), "accuracy") if subset.is_none() => Some(m.accuracy),
+            (TestScores::Classification(m), "roc_auc" | "completeness") => {
+                let b = m.binary.as_ref()?;
+                let (auc, at) = match subset {
+                    None => (b.roc_auc, &b.at_fpr),
+                    Some(name) => b.subsets.iter().find(|s| s.name == name).map(|s| (s.roc_auc, &s.at_fpr))?,
+                };
+                if metric == "roc_auc" { Some(auc) } else { at.first().map(|a| a.completeness) }
+            }
+            _ => None,
+        }
+    }
+
+    /// Items scored.
+    pub fn samples(&self) -> usize {
+        match self {
+            TestScores::Regression(m) => m.samples,
+            TestScores::Classification(m) => m.samples,
+        }
+    }
+
+    /// The headline number and its baseline.
+    pub fn headline(&self) -> Headline {
+        match self {
+            TestScores::Regression(m) => Headline {
+                metric: "rmse",
+                value: m.rmse,
+                baseline: m.baseline_rmse,
+                baseline_name: "training mean".into(),
+            },
+            TestScores::Classification(m) => Headline {
+                metric: "accuracy",
+                value: m.accuracy,
+                baseline: m.baseline_accuracy,
+                baseline_name: format!("always {:?}", m.baseline_class),
+            },
+        }
+    }
+}
+
+/// Regression metrics of a model and of the baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegressionMetrics {
     /// Images evaluated.
     pub samples: usize,
     /// RMSE of the model over all targets.
@@ -139,8 +239,37 @@ pub fn target_groups(names: &[String]) -> Vec<(String, Vec<usize>)> {
     groups
 }
 
-/// Scores `predictions` and the training-mean baseline against the targets named `names`.
-pub fn score(predictions: &Predictions, train_mean: &[f32], names: &[String]) -> TestMetrics {
+/// Scores `predictions` for `task`: against the targets named `names` and the training-mean
+/// baseline, or as probabilities of the classes `names` with the training class shares (and,
+/// for two classes, as a detector of the second, as `evaluation` asks).
+pub fn score(
+    task: Task,
+    predictions: &Predictions,
+    train_mean: &[f32],
+    names: &[String],
+    evaluation: &EvaluationConfig,
+) -> TestScores {
+    match task {
+        Task::Regression => TestScores::Regression(score_regression(predictions, train_mean, names)),
+        Task::Classification => {
+            let mut m = score_classes(&predictions.outputs, &predictions.targets, train_mean, names);
+            if names.len() == 2 {
+                let rows: Vec<usize> = (0..predictions.ids.len())
+                    .filter(|&i| astro_data::task::class_of(&predictions.targets[i], 2).is_some())
+                    .collect();
+                let scores: Vec<f64> = rows.iter().map(|&i| f64::from(predictions.outputs[i][1])).collect();
+                let positive: Vec<bool> = rows.iter().map(|&i| predictions.targets[i] == [1.0]).collect();
+                let attributes: Vec<_> =
+                    rows.iter().map(|&i| predictions.attributes.get(i).cloned().unwrap_or_default()).collect();
+                m.binary = Some(score_binary(&scores, &positive, &attributes, evaluation));
+            }
+            TestScores::Classification(m)
+        }
+    }
+}
+
+/// Regression scores of `predictions` and of the training-mean baseline.
+pub fn score_regression(predictions: &Predictions, train_mean: &[f32], names: &[String]) -> RegressionMetrics {
     let baseline: Vec<Vec<f32>> = predictions.targets.iter().map(|_| train_mean.to_vec()).collect();
     let columns = |rows: &[Vec<f32>], cols: &[usize]| -> Vec<Vec<f32>> {
         rows.iter().map(|r| cols.iter().map(|&j| r.get(j).copied().unwrap_or(f32::NAN)).collect()).collect()
@@ -163,7 +292,7 @@ pub fn score(predictions: &Predictions, train_mean: &[f32], names: &[String]) ->
             rmse(&col(&predictions.outputs), &col(&predictions.targets))
         })
         .collect();
-    TestMetrics {
+    RegressionMetrics {
         samples: predictions.ids.len(),
         rmse: rmse(&predictions.outputs, &predictions.targets),
         baseline_rmse: rmse(&baseline, &predictions.targets),
@@ -172,32 +301,56 @@ pub fn score(predictions: &Predictions, train_mean: &[f32], names: &[String]) ->
     }
 }
 
-/// Writes `id, <name>...` predictions, then `true_<name>...` when targets are known. For the
-/// Galaxy Zoo answers the id column is `GalaxyID`, so that predictions of the Kaggle test images
-/// are a submission file in the challenge's format.
-pub fn write_predictions_csv(path: &std::path::Path, names: &[String], p: &Predictions) -> Result<(), RunError> {
+/// Writes the predictions as CSV. Regression: `id, <name>...`, then `true_<name>...` when
+/// targets are known; for the Galaxy Zoo answers the id column is `GalaxyID`, so that
+/// predictions of the Kaggle test images are a submission file in the challenge's format.
+/// Classification: `id, predicted, p_<class>...`, then `true` when known.
+pub fn write_predictions_csv(
+    path: &std::path::Path,
+    task: Task,
+    names: &[String],
+    p: &Predictions,
+) -> Result<(), RunError> {
     let labelled = p.targets.iter().any(|t| !t.is_empty());
     let galaxy_zoo = names == astro_sim::galaxy_zoo::answer_names().as_slice();
+    let quote =
+        |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
     let mut text = String::from(if galaxy_zoo { "GalaxyID" } else { "id" });
+    let classification = task == Task::Classification;
+    if classification {
+        text.push_str(",predicted");
+    }
     for n in names {
         text.push(',');
-        text.push_str(n);
+        text.push_str(&quote(&if classification { format!("p_{n}") } else { n.clone() }));
     }
     if labelled {
-        for n in names {
-            text.push_str(",true_");
-            text.push_str(n);
+        if classification {
+            text.push_str(",true");
+        } else {
+            for n in names {
+                text.push_str(&format!(",{}", quote(&format!("true_{n}"))));
+            }
         }
     }
     text.push('\n');
+    let class_name = |c: usize| quote(names.get(c).map_or("?", String::as_str));
     for (i, id) in p.ids.iter().enumerate() {
-        text.push_str(id);
+        text.push_str(&quote(id));
+        if classification {
+            text.push_str(&format!(",{}", class_name(argmax(&p.outputs[i]))));
+        }
         for v in &p.outputs[i] {
             text.push_str(&format!(",{v:.6}"));
         }
         if labelled {
-            for v in &p.targets[i] {
-                text.push_str(&format!(",{v:.6}"));
+            if classification {
+                let truth = astro_data::task::class_of(&p.targets[i], names.len());
+                text.push_str(&format!(",{}", truth.map_or("?".to_string(), class_name)));
+            } else {
+                for v in &p.targets[i] {
+                    text.push_str(&format!(",{v:.6}"));
+                }
             }
         }
         text.push('\n');
@@ -219,10 +372,11 @@ mod tests {
             ids: vec!["a".into(), "b".into()],
             outputs: vec![vec![1.0, 2.0], vec![3.0, 4.0]],
             targets: vec![vec![1.0, 1.0], vec![3.0, 2.0]],
+            attributes: Vec::new(),
         };
         // Squared errors 0, 1, 0, 4: mean 1.25.
         assert!((rmse(&p.outputs, &p.targets) - 1.25f64.sqrt()).abs() < 1e-12);
-        let m = score(&p, &[2.0, 1.5], &["x".into(), "y".into()]);
+        let m = score_regression(&p, &[2.0, 1.5], &["x".into(), "y".into()]);
         // Baseline errors -1, 0.5, 1, -0.5: mean square 0.625.
         assert!((m.baseline_rmse - 0.625f64.sqrt()).abs() < 1e-12);
         assert!((m.rmse_per_target[1] - 2.5f64.sqrt()).abs() < 1e-12);
@@ -242,7 +396,7 @@ mod tests {
         .unwrap();
         let device = Device::default();
         let shape = FeatureShape::Image { channels: 3, height: 6, width: 6 };
-        let model = Regressor { model: model.init(shape, 2, &device).unwrap() };
+        let model = Supervised { model: model.init(shape, 2, &device).unwrap(), task: Task::Regression };
         let items: Vec<ImageItem> = (0..5)
             .map(|i| ImageItem {
                 id: i.to_string(),
@@ -270,8 +424,9 @@ mod tests {
             ids: vec!["a".into()],
             outputs: vec![vec![0.5, 0.5, 0.0]],
             targets: vec![vec![0.5, 0.5, 0.3]],
+            attributes: Vec::new(),
         };
-        let m = score(&p, &[0.0, 0.0, 0.0], &names);
+        let m = score_regression(&p, &[0.0, 0.0, 0.0], &names);
         assert_eq!(m.per_group.len(), 2);
         assert!(m.per_group[0].rmse.abs() < 1e-12 && (m.per_group[1].rmse - 0.3).abs() < 1e-6);
         assert!((m.per_group[0].baseline_rmse - 0.5).abs() < 1e-6);

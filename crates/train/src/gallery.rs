@@ -1,10 +1,13 @@
 //! `gallery.png`: test images with what they are and what the model says. For Galaxy Zoo
 //! targets each caption gives the top answer to "smooth, features or star?" and, for galaxies
 //! with features, the top answer among edge-on / bar / spiral, true and predicted; for other
-//! targets, the largest target and its prediction.
+//! targets, the largest target and its prediction; for classes, the true class and the most
+//! probable one with its probability.
 
 use std::path::Path;
 
+use astro_data::Task;
+use astro_data::task::class_of;
 use astro_sim::galaxy_zoo::{ANSWER_LABELS, answer_names};
 use plotters::prelude::*;
 
@@ -23,8 +26,35 @@ pub struct GalleryItem<'a> {
     pub outputs: &'a [f32],
 }
 
+/// The prediction rows to show: for a two-class detector the 8 most confident true positives,
+/// the 4 positives it scores lowest (the worst misses) and the 4 negatives it scores highest
+/// (the worst false alarms); otherwise the first 16.
+pub fn gallery_rows(task: Task, p: &crate::evaluate::Predictions) -> Vec<usize> {
+    let binary = task == Task::Classification && p.outputs.first().is_some_and(|o| o.len() == 2);
+    if !binary {
+        return (0..p.ids.len().min(16)).collect();
+    }
+    let score = |i: &usize| p.outputs[*i][1];
+    let mut positives: Vec<usize> = (0..p.ids.len()).filter(|&i| p.targets[i] == [1.0]).collect();
+    let mut negatives: Vec<usize> = (0..p.ids.len()).filter(|&i| p.targets[i] == [0.0]).collect();
+    positives.sort_by(|a, b| score(b).total_cmp(&score(a)));
+    negatives.sort_by(|a, b| score(b).total_cmp(&score(a)));
+    let confident = positives.iter().take(8).copied();
+    let misses = positives.iter().rev().take(4.min(positives.len().saturating_sub(8))).copied();
+    confident.chain(misses).chain(negatives.iter().take(4).copied()).collect()
+}
+
 /// The caption lines of one cell.
-pub fn caption(names: &[String], targets: &[f32], outputs: &[f32]) -> Vec<String> {
+pub fn caption(task: Task, names: &[String], targets: &[f32], outputs: &[f32]) -> Vec<String> {
+    if task == Task::Classification {
+        let name = |c: Option<usize>| c.and_then(|c| names.get(c)).map_or("?", String::as_str);
+        let predicted = (!outputs.is_empty()).then(|| crate::classification::argmax(outputs));
+        let p = predicted.map_or(f32::NAN, |c| outputs[c]);
+        return vec![
+            format!("true: {}", name(class_of(targets, names.len()))),
+            format!("pred: {} {p:.2}", name(predicted)),
+        ];
+    }
     let galaxy_zoo = names == answer_names().as_slice();
     let top = |values: &[f32], range: std::ops::Range<usize>| {
         range.max_by(|&a, &b| values[a].total_cmp(&values[b])).map(|k| (k, values[k])).unwrap_or((0, f32::NAN))
@@ -54,6 +84,7 @@ pub fn caption(names: &[String], targets: &[f32], outputs: &[f32]) -> Vec<String
 /// Draws `items` in a grid of `columns`, each image scaled by `scale`, with its caption.
 pub fn save_gallery(
     path: &Path,
+    task: Task,
     names: &[String],
     items: &[GalleryItem],
     columns: usize,
@@ -85,7 +116,7 @@ pub fn save_gallery(
                 root.draw_pixel(((ox + x) as i32, (oy + y) as i32), &rgb).map_err(|e| err(&e))?;
             }
         }
-        for (line, text) in caption(names, item.targets, item.outputs).iter().enumerate() {
+        for (line, text) in caption(task, names, item.targets, item.outputs).iter().enumerate() {
             let pos = (ox as i32, (oy + h * scale + 4 + 18 * line) as i32);
             root.draw(&Text::new(text.clone(), pos, font.clone())).map_err(|e| err(&e))?;
         }
@@ -107,9 +138,11 @@ mod tests {
         truth[3] = 0.1;
         let mut pred = vec![0.0f32; 37];
         pred[0] = 0.7;
-        let lines = caption(&names, &truth, &pred);
+        let lines = caption(Task::Regression, &names, &truth, &pred);
         assert_eq!(lines, ["true: features or disk 0.80, spiral 0.60", "pred: smooth 0.70"]);
         let other = vec!["a".to_string(), "b".to_string()];
-        assert_eq!(caption(&other, &[0.1, 0.9], &[]), ["true: b 0.90", "pred: ?"]);
+        assert_eq!(caption(Task::Regression, &other, &[0.1, 0.9], &[]), ["true: b 0.90", "pred: ?"]);
+        let lines = caption(Task::Classification, &other, &[0.0], &[0.3, 0.7]);
+        assert_eq!(lines, ["true: a", "pred: b 0.70"]);
     }
 }

@@ -3,17 +3,21 @@
 //!
 //! Nothing here names a backend: callers pass the `Device`s to train on.
 
+pub mod binary;
 pub mod checkpointing;
+pub mod classification;
 pub mod config;
+pub mod confusion_plot;
 pub mod epoch_log;
 pub mod error;
 pub mod evaluate;
 pub mod gallery;
 pub mod plot;
 pub mod progress;
-pub mod regression;
 pub mod report;
+pub mod roc_plot;
 pub mod run_dir;
+pub mod supervised;
 pub mod train;
 
 pub use error::RunError;

@@ -1,8 +1,8 @@
 //! `model_io.json`: what `eval` and `predict` need to use a trained model without the training
-//! data: the input shape, how image files are prepared, the target names, and the training
-//! mean (the baseline predictor).
+//! data: the input shape, how image files are prepared, the task and target (or class) names,
+//! and the training mean (the baseline predictor; for classification the class shares).
 
-use astro_data::Preprocess;
+use astro_data::{Preprocess, Task};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RunError;
@@ -15,9 +15,12 @@ pub struct ModelIo {
     pub input: [usize; 3],
     /// How image files are cropped and resampled.
     pub preprocess: Preprocess,
-    /// Names of the outputs.
+    /// Regression or classification (runs made before classification existed: regression).
+    #[serde(default)]
+    pub task: Task,
+    /// Names of the outputs: targets, or classes in label order.
     pub target_names: Vec<String>,
-    /// Per-target mean of the training split.
+    /// Per-target mean of the training split (per class: its share).
     pub train_mean: Vec<f32>,
 }
 

@@ -24,8 +24,24 @@ fn plot_err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> RunError + '_ {
     move |e| RunError::Run(format!("cannot draw {}: {e}", path.display()))
 }
 
-/// Draws train and validation loss against epoch, on a log axis, with `baseline` as a line.
-pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Option<f64>) -> Result<(), RunError> {
+/// The loss of a trivial predictor on the test split, drawn for scale.
+#[derive(Debug, Clone, Copy)]
+pub struct BaselineLoss<'a> {
+    /// Its loss.
+    pub loss: f64,
+    /// What it is, for the legend.
+    pub label: &'a str,
+}
+
+/// Draws train and validation loss (named `loss_name`) against epoch, on a log axis, with
+/// `baseline` as a dashed line.
+pub fn learning_curves(
+    path: &Path,
+    title: &str,
+    loss_name: &str,
+    rows: &[EpochRow],
+    baseline: Option<BaselineLoss>,
+) -> Result<(), RunError> {
     ensure_font();
     let err = plot_err(path);
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
@@ -33,7 +49,7 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
     let values: Vec<f64> = rows
         .iter()
         .flat_map(|r| [r.train_loss, r.valid_loss])
-        .chain(baseline)
+        .chain(baseline.map(|b| b.loss))
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
     let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
@@ -52,7 +68,7 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .y_desc("loss (mean squared error)")
+        .y_desc(format!("loss ({loss_name})"))
         .x_labels(last.min(12))
         .y_labels(8)
         .x_label_formatter(&|x| format!("{x:.0}"))
@@ -74,7 +90,7 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled()))).map_err(&err)?;
     }
-    if let Some(b) = baseline.filter(|b| b.is_finite() && *b > 0.0) {
+    if let Some(BaselineLoss { loss: b, label }) = baseline.filter(|b| b.loss.is_finite() && b.loss > 0.0) {
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(0.5, b.log10()), (last as f64 + 0.5, b.log10())],
@@ -83,7 +99,7 @@ pub fn learning_curves(path: &Path, title: &str, rows: &[EpochRow], baseline: Op
                 BLACK.stroke_width(2),
             ))
             .map_err(&err)?
-            .label("baseline: training mean (test)")
+            .label(format!("baseline: {label} (test)"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
     }
     chart
@@ -110,14 +126,15 @@ mod tests {
             .map(|e| EpochRow {
                 epoch: e,
                 train_loss: 1.0 / e as f64,
-                train_rmse: 0.0,
+                train_metric: 0.0,
                 valid_loss: 1.2 / e as f64,
-                valid_rmse: 0.0,
+                valid_metric: 0.0,
                 learning_rate: 1e-3,
                 seconds: 1.0,
             })
             .collect();
-        learning_curves(&path, "test", &rows, Some(0.9)).unwrap();
+        let baseline = BaselineLoss { loss: 0.9, label: "training mean" };
+        learning_curves(&path, "test", "mean squared error", &rows, Some(baseline)).unwrap();
         let img = image::open(&path).unwrap();
         assert_eq!((img.width(), img.height()), (900, 560));
     }

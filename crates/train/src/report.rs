@@ -3,8 +3,10 @@
 
 use serde::Serialize;
 
+use crate::binary::{AtFpr, BinaryScores};
+use crate::classification::ClassificationMetrics;
 use crate::config::ExperimentConfig;
-use crate::evaluate::{GroupScore, TestMetrics};
+use crate::evaluate::{GroupScore, TestScores};
 
 /// The paper's number, as the summary repeats it.
 #[derive(Debug, Clone, Serialize)]
@@ -13,10 +15,12 @@ pub struct PaperNumber {
     pub citation: String,
     /// The metric.
     pub metric: String,
-    /// The value.
-    pub value: f64,
+    /// The value (none where the paper gives none).
+    pub value: Option<f64>,
     /// What the number is.
     pub note: String,
+    /// The subset of the test items it is for.
+    pub subset: Option<String>,
 }
 
 /// `summary.json`.
@@ -26,12 +30,14 @@ pub struct Summary {
     pub experiment: String,
     /// The run folder.
     pub run_dir: String,
-    /// The metric reported.
+    /// The metric reported (`rmse` or `accuracy`).
     pub metric: String,
     /// The model on the held-out test split.
-    pub test: TestMetrics,
+    pub test: TestScores,
     /// The paper's number, if the config names one.
     pub paper: Option<PaperNumber>,
+    /// This run's value of the paper's metric (on the paper's subset), when it has one.
+    pub paper_metric: Option<f64>,
     /// The epoch whose weights were evaluated (lowest validation loss).
     pub best_epoch: usize,
     /// Epochs trained (early stopping may end a run before `training.epochs`).
@@ -48,15 +54,38 @@ pub struct Summary {
     pub backend: String,
 }
 
+/// A paper's value as printed: five decimals, or a dash where the paper gives none.
+fn value_text(value: Option<f64>) -> String {
+    value.map_or("none published".to_string(), |v| format!("{v:.5}"))
+}
+
 impl Summary {
     /// The lines printed at the end of a run.
     pub fn console_lines(&self) -> Vec<String> {
+        let h = self.test.headline();
         let mut lines = vec![
-            format!("test {} (n = {}): {:.5}", self.metric, self.test.samples, self.test.rmse),
-            format!("baseline (training mean): {:.5}", self.test.baseline_rmse),
+            format!("test {} (n = {}): {:.5}", h.metric, self.test.samples(), h.value),
+            format!("baseline ({}): {:.5}", h.baseline_name, h.baseline),
         ];
+        if let TestScores::Classification(m) = &self.test {
+            lines.push(format!("macro F1: {:.4}", m.macro_f1));
+            if let Some(b) = &m.binary {
+                lines.push(format!("ROC AUC: {:.4}", b.roc_auc));
+                for a in &b.at_fpr {
+                    lines.push(format!("completeness at {}% false positives: {:.4}", 100.0 * a.fpr, a.completeness));
+                }
+            }
+        }
         if let Some(p) = &self.paper {
-            lines.push(format!("paper: {:.5} ({}; {})", p.value, p.citation, p.note));
+            let subset = p.subset.as_ref().map_or(String::new(), |s| format!(" [{s}]"));
+            let ours = self.paper_metric.map_or("not measured".to_string(), |v| format!("{v:.5}"));
+            lines.push(format!(
+                "paper {}{subset}: {} ({}; {}); this run: {ours}",
+                p.metric,
+                value_text(p.value),
+                p.citation,
+                p.note
+            ));
         }
         lines.push(format!(
             "best epoch {} of {}, {:.0} s, {:.0} img/s",
@@ -78,22 +107,92 @@ fn per_group_table(groups: &[GroupScore]) -> String {
     md
 }
 
+/// Precision, recall and F1 per class, and the confusion matrix picture.
+fn per_class_table(m: &ClassificationMetrics) -> String {
+    let mut md = format!("Macro F1: {:.4}", m.macro_f1);
+    if let Some(b) = &m.binary {
+        md.push_str(&binary_tables(b));
+    }
+    md.push_str("\n\n### Per class\n\n| # | class | n | precision | recall | F1 |\n|---|---|---|---|---|---|\n");
+    for (i, c) in m.per_class.iter().enumerate() {
+        md.push_str(&format!(
+            "| {i} | {} | {} | {:.4} | {:.4} | {:.4} |\n",
+            c.class, c.support, c.precision, c.recall, c.f1
+        ));
+    }
+    md.push_str("\n![confusion matrix](confusion.png)\n\n");
+    md
+}
+
+/// ROC AUC and completeness, overall, per subset and per bin; the ROC curve picture.
+fn binary_tables(b: &BinaryScores) -> String {
+    let mut md = format!("\n\n### Detection\n\nROC AUC: {:.4}\n\n| positives | n | ROC AUC |", b.roc_auc);
+    for a in &b.at_fpr {
+        md.push_str(&format!(" completeness at {}% FPR |", 100.0 * a.fpr));
+    }
+    md.push_str(&format!("\n|---|---|---|{}\n", "---|".repeat(b.at_fpr.len())));
+    let row = |name: &str, n: String, auc: f64, at: &[AtFpr]| {
+        let mut r = format!("| {name} | {n} | {auc:.4} |");
+        for a in at {
+            r.push_str(&format!(" {:.4} |", a.completeness));
+        }
+        r + "\n"
+    };
+    md.push_str(&row("all", b.positives.to_string(), b.roc_auc, &b.at_fpr));
+    for s in &b.subsets {
+        md.push_str(&row(&s.name, s.positives.to_string(), s.roc_auc, &s.at_fpr));
+    }
+    if !b.bins.is_empty() {
+        let fpr = b.at_fpr.first().map_or(String::new(), |a| format!(" at {}% FPR", 100.0 * a.fpr));
+        md.push_str(&format!("\n| property | bin | positives | completeness{fpr} |\n|---|---|---|---|\n"));
+        for x in &b.bins {
+            md.push_str(&format!(
+                "| {} | [{}, {}) | {} | {:.4} |\n",
+                x.attribute, x.low, x.high, x.positives, x.completeness
+            ));
+        }
+    }
+    md.push_str("\n![ROC curve](roc.png)\n");
+    md
+}
+
 /// `report.md`: results first, then what produced them, then links to every artefact.
 pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table: &str) -> String {
     let e = &config.experiment;
     let mut md = format!("# {}\n\n{}\n\n", e.name, e.description);
-    md.push_str("## Result\n\n| | RMSE (test) |\n|---|---|\n");
-    md.push_str(&format!("| this run (epoch {}) | {:.5} |\n", summary.best_epoch, summary.test.rmse));
-    md.push_str(&format!("| baseline: training mean | {:.5} |\n", summary.test.baseline_rmse));
-    if let Some(p) = &summary.paper {
-        md.push_str(&format!("| paper: {} | {:.5} |\n\n_{}_\n", p.citation, p.value, p.note));
+    let h = summary.test.headline();
+    let metric = if h.metric == "rmse" { "RMSE" } else { "accuracy" };
+    md.push_str(&format!("## Result\n\n| | {metric} (test) |\n|---|---|\n"));
+    md.push_str(&format!("| this run (epoch {}) | {:.5} |\n", summary.best_epoch, h.value));
+    md.push_str(&format!("| baseline: {} | {:.5} |\n", h.baseline_name, h.baseline));
+    match &summary.paper {
+        Some(p) if p.metric == h.metric && p.subset.is_none() => {
+            md.push_str(&format!("| paper: {} | {} |\n\n_{}_\n", p.citation, value_text(p.value), p.note));
+        }
+        Some(p) => {
+            // The paper reports another metric: compare on that one.
+            let subset = p.subset.as_ref().map_or(String::new(), |s| format!(", {s}"));
+            let ours = summary.paper_metric.map_or("-".to_string(), |v| format!("{v:.5}"));
+            md.push_str(&format!(
+                "\n| {}{subset} | this run | paper: {} |\n|---|---|---|\n| test | {ours} | {} |\n\n_{}_\n",
+                p.metric,
+                p.citation,
+                value_text(p.value),
+                p.note
+            ));
+        }
+        None => {}
     }
-    md.push_str(&format!(
-        "\nTest images: {}. The paper's number comes from the paper's own data; this run's data: {}.\n\n",
-        summary.test.samples, summary.data
-    ));
-    if !summary.test.per_group.is_empty() {
-        md.push_str(&per_group_table(&summary.test.per_group));
+    let provenance = if summary.paper.as_ref().is_some_and(|p| p.value.is_some()) {
+        "The paper's number comes from the paper's own data; this run's data"
+    } else {
+        "Data"
+    };
+    md.push_str(&format!("\nTest images: {}. {provenance}: {}.\n\n", summary.test.samples(), summary.data));
+    match &summary.test {
+        TestScores::Regression(m) if !m.per_group.is_empty() => md.push_str(&per_group_table(&m.per_group)),
+        TestScores::Classification(m) => md.push_str(&per_class_table(m)),
+        TestScores::Regression(_) => {}
     }
     md.push_str("![learning curves](learning_curves.png)\n\n");
     md.push_str(&format!(
@@ -111,7 +210,7 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
     ));
     md.push_str(&format!("## Model\n\n{model_table}\n"));
     md.push_str(
-        "## Sample test images\n\nTrue and predicted answers under each image.\n\n![test images](gallery.png)\n\n",
+        "## Sample test images\n\nTrue and predicted labels under each image.\n\n![test images](gallery.png)\n\n",
     );
     md.push_str(
         "## Files\n\n\

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use astro_data::config::OpenedData;
-use astro_data::{Augmenter, ImageBatcher};
+use astro_data::{Augmenter, ImageBatcher, Task};
 use astro_models::{FeatureShape, LayerShape};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
@@ -14,7 +14,7 @@ use burn::tensor::Device;
 use burn::train::checkpoint::{ComposedCheckpointingStrategy, MetricCheckpointingStrategy};
 use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::metric::{LearningRateMetric, LossMetric};
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn::train::{
     ExecutionStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
     SupervisedTraining,
@@ -22,16 +22,18 @@ use burn::train::{
 
 use crate::checkpointing::{Cadence, checkpoint_files, last_complete_checkpoint, model_checkpoints};
 use crate::config::ExperimentConfig;
+use crate::confusion_plot::confusion_png;
 use crate::epoch_log::{Divergence, EpochCsvLogger, read_epochs, truncate_after};
 use crate::error::RunError;
-use crate::evaluate::{predict, score, target_mean, write_predictions_csv};
-use crate::gallery::{GalleryItem, save_gallery};
+use crate::evaluate::{Predictions, TestScores, predict, score, target_mean, write_predictions_csv};
+use crate::gallery::{GalleryItem, gallery_rows, save_gallery};
 use crate::model_io::{self, ModelIo};
-use crate::plot::learning_curves;
+use crate::plot::{BaselineLoss, learning_curves};
 use crate::progress::ProgressPrinter;
-use crate::regression::Regressor;
 use crate::report::{PaperNumber, Summary, report_markdown};
+use crate::roc_plot::roc_png;
 use crate::run_dir::{Environment, RunDir, RunState};
+use crate::supervised::Supervised;
 
 /// The devices to train on, chosen by the binary.
 #[derive(Debug, Clone)]
@@ -63,8 +65,11 @@ pub fn input_shape(data: &OpenedData) -> FeatureShape {
 pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>), RunError> {
     let data = config.data.open(config.experiment.seed)?;
     let outputs = data.info.target_names.len();
-    let shapes =
-        config.model.check(input_shape(&data), outputs, &format!("one value per target: {outputs} targets"))?;
+    let wanted = match data.info.task {
+        Task::Regression => format!("one value per target: {outputs} targets"),
+        Task::Classification => format!("one logit per class: {outputs} classes"),
+    };
+    let shapes = config.model.check(input_shape(&data), outputs, &wanted)?;
     Ok((data, shapes))
 }
 
@@ -145,7 +150,8 @@ fn run_training(
     let outputs = data.info.target_names.len();
     device.seed(seed);
     // Parameters track gradients only when created on an autodiff device.
-    let model = Regressor { model: config.model.init(input, outputs, &device.clone().autodiff())? };
+    let task = data.info.task;
+    let model = Supervised { model: config.model.init(input, outputs, &device.clone().autodiff())?, task };
     let parameters = model.num_params();
 
     let train_batcher =
@@ -169,7 +175,7 @@ fn run_training(
     let interrupter = Interrupter::new();
     let divergence = Divergence::default();
     let metrics_path = run.file("metrics.csv");
-    let csv = EpochCsvLogger::new(&metrics_path, interrupter.clone(), divergence.clone())
+    let csv = EpochCsvLogger::new(&metrics_path, task, interrupter.clone(), divergence.clone())
         .map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
     let best = MetricCheckpointingStrategy::new(&LossMetric::new(), Aggregate::Mean, Direction::Lowest, Split::Valid);
     let cadence = Cadence::new(t.checkpoint_every, t.keep_checkpoints, t.epochs, model_checkpoints(&run.path));
@@ -185,6 +191,9 @@ fn run_training(
         .with_metric_logger(FileMetricLogger::new(&run.path))
         .with_metric_logger(csv)
         .with_interrupter(interrupter);
+    if task == Task::Classification {
+        training = training.metrics((AccuracyMetric::new(),));
+    }
     if let Some(n_epochs) = t.early_stopping_patience {
         let condition = StoppingCondition::NoImprovementSince { n_epochs };
         training = training.early_stopping(MetricEarlyStoppingStrategy::new(
@@ -227,7 +236,7 @@ fn run_training(
         .ok_or_else(|| RunError::Run(format!("{} has no finished epoch", metrics_path.display())))?;
     let [best_file, ..] = checkpoint_files(&run.path, best_epoch);
     let eval_device = device.clone().inner();
-    let model = Regressor { model: config.model.init(input, outputs, &eval_device)? }
+    let model = Supervised { model: config.model.init(input, outputs, &eval_device)?, task }
         .try_load_file(&best_file)
         .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
     let model_file = run.file("model.bpk");
@@ -236,53 +245,75 @@ fn run_training(
         .save_file(&model_file)
         .map_err(|e| RunError::Run(format!("cannot save {}: {e}", model_file.display())))?;
 
-    let train_mean = target_mean(&data.train);
+    let train_mean = target_mean(&data.train, task, outputs);
     let io = ModelIo {
         input: data.info.input,
         preprocess: data.info.preprocess,
+        task,
         target_names: data.info.target_names.clone(),
         train_mean,
     };
     run.write_json(model_io::FILE, &io)?;
-    let predictions =
+    let mut predictions =
         predict(&model, data.test.clone(), t.batch_size, t.workers, config.test_time.as_ref(), &eval_device)?;
-    let metrics = score(&predictions, &io.train_mean, &io.target_names);
-    write_predictions_csv(&run.file("test_predictions.csv"), &data.info.target_names, &predictions)?;
+    predictions.attach_attributes(&[&data.test]);
+    let metrics = score(task, &predictions, &io.train_mean, &io.target_names, &config.evaluation);
+    write_predictions_csv(&run.file("test_predictions.csv"), task, &data.info.target_names, &predictions)?;
+    let (loss_name, baseline) = match &metrics {
+        TestScores::Regression(m) => {
+            ("mean squared error", BaselineLoss { loss: m.baseline_rmse.powi(2), label: "training mean" })
+        }
+        TestScores::Classification(m) => {
+            let name = format!("{}: confusion matrix (test)", config.experiment.name);
+            confusion_png(&run.file("confusion.png"), &name, &data.info.target_names, &m.confusion)?;
+            if let Some(b) = &m.binary {
+                let title = format!("{}: ROC curve (test)", config.experiment.name);
+                roc_png(&run.file("roc.png"), &title, b)?;
+            }
+            let loss = prior_cross_entropy(&io.train_mean, &predictions);
+            ("cross-entropy", BaselineLoss { loss, label: "training class shares" })
+        }
+    };
     learning_curves(
         &run.file("learning_curves.png"),
         &format!("{}: learning curves", config.experiment.name),
+        loss_name,
         &rows,
-        Some(metrics.baseline_rmse.powi(2)),
+        Some(baseline),
     )?;
-    let samples: Vec<_> = (0..data.test.len().min(16)).filter_map(|i| data.test.get(i).ok()).collect();
-    let row_of: std::collections::HashMap<&str, usize> =
-        predictions.ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-    let cells: Vec<GalleryItem> = samples
+    let index_of: std::collections::HashMap<String, usize> =
+        (0..data.test.len()).map(|i| (data.test.id(i), i)).collect();
+    let picked: Vec<(usize, astro_data::ImageItem)> = gallery_rows(task, &predictions)
+        .into_iter()
+        .filter_map(|row| Some((row, data.test.get(*index_of.get(&predictions.ids[row])?).ok()?)))
+        .collect();
+    let cells: Vec<GalleryItem> = picked
         .iter()
-        .filter_map(|s| {
-            let row = *row_of.get(s.id.as_str())?;
-            Some(GalleryItem {
-                pixels: &s.pixels,
-                shape: s.shape,
-                targets: &predictions.targets[row],
-                outputs: &predictions.outputs[row],
-            })
+        .map(|(row, s)| GalleryItem {
+            pixels: &s.pixels,
+            shape: s.shape,
+            targets: &predictions.targets[*row],
+            outputs: &predictions.outputs[*row],
         })
         .collect();
-    save_gallery(&run.file("gallery.png"), &data.info.target_names, &cells, 4, 2)?;
+    save_gallery(&run.file("gallery.png"), task, &data.info.target_names, &cells, 4, 2)?;
 
     let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let seen = (data.train.len() + data.valid.len()) * rows.len();
+    let paper_metric =
+        config.experiment.paper.as_ref().and_then(|p| metrics.metric_value(&p.metric, p.subset.as_deref()));
     let summary = Summary {
         experiment: config.experiment.name.clone(),
         run_dir: run.path.display().to_string(),
-        metric: "rmse".into(),
+        metric: task.metric().into(),
         test: metrics,
+        paper_metric,
         paper: config.experiment.paper.as_ref().map(|p| PaperNumber {
             citation: p.citation.clone(),
             metric: p.metric.clone(),
             value: p.value,
             note: p.note.clone(),
+            subset: p.subset.clone(),
         }),
         best_epoch,
         epochs_trained: rows.len(),
@@ -295,4 +326,16 @@ fn run_training(
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report_markdown(config, &summary, &model_table(config, input, shapes)))?;
     Ok(summary)
+}
+
+/// The cross-entropy of answering the training class shares `prior` for every labelled test
+/// item: the classification loss a model that learned nothing from the images would reach.
+fn prior_cross_entropy(prior: &[f32], predictions: &Predictions) -> f64 {
+    let losses: Vec<f64> = predictions
+        .targets
+        .iter()
+        .filter_map(|t| astro_data::task::class_of(t, prior.len()))
+        .map(|c| -f64::from(prior[c]).max(1e-12).ln())
+        .collect();
+    losses.iter().sum::<f64>() / losses.len().max(1) as f64
 }

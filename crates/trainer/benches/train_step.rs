@@ -6,7 +6,7 @@ use std::path::Path;
 
 use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher};
 use astro_train::config::load_config;
-use astro_train::regression::Regressor;
+use astro_train::supervised::Supervised;
 use astro_train::train::{input_shape, prepare};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
@@ -57,21 +57,23 @@ fn throughput(c: &mut Criterion) {
     });
     for (name, device) in devices() {
         let ad = device.clone().autodiff();
-        let mut model = Regressor {
+        let mut model = Supervised {
             model: config.model.init(input_shape(&data), data.info.target_names.len(), &ad).expect("model builds"),
+            task: data.info.task,
         };
         let mut optim = config.optimizer.build();
         let batch: ImageBatch = ImageBatcher::default().batch(items.clone(), &ad);
         group.bench_function(format!("train_step/{name}"), |b| {
             b.iter(|| {
-                let out = model.forward_regression(batch.clone());
+                let out = model.forward_step(batch.clone());
                 let grads = GradientsParams::from_grads(out.loss.mean().backward(), &model);
                 model = optim.step(1e-3_f64, model.clone(), grads);
                 std::hint::black_box(&model);
             })
         });
-        let inference = Regressor {
+        let inference = Supervised {
             model: config.model.init(input_shape(&data), data.info.target_names.len(), &device).expect("model builds"),
+            task: data.info.task,
         }
         .valid();
         let batch: ImageBatch = ImageBatcher::default().batch(items.clone(), &device);

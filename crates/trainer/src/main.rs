@@ -41,9 +41,10 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Eval(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
             let report = evaluate_run(&args.run, args.data.as_deref(), &devices[0])?;
-            println!("evaluated {} ({} images)", report.data, report.metrics.samples);
-            println!("rmse: {:.5}", report.metrics.rmse);
-            println!("baseline (training mean): {:.5}", report.metrics.baseline_rmse);
+            println!("evaluated {} ({} images)", report.data, report.metrics.samples());
+            let h = report.metrics.headline();
+            println!("{}: {:.5}", h.metric, h.value);
+            println!("baseline ({}): {:.5}", h.baseline_name, h.baseline);
             println!("saved: {}", report.report_file);
             Ok(())
         }

@@ -146,10 +146,11 @@ pub fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<(), Co
         };
     }
     let value = parse_value(raw.trim());
-    // Switching the variant of a tagged section (`data.source`, `model.kind`) starts that
-    // section afresh: the old variant's keys mean nothing to the new one. Later `--set`s fill it.
+    // Switching the variant of a tagged section (`data.source`, `model.kind`, `schedule.kind`)
+    // starts that section afresh: the old variant's keys mean nothing to the new one. Later
+    // `--set`s fill it.
     let tag = matches!((parents, last.as_str()), ([p], "source") if p == "data")
-        || matches!((parents, last.as_str()), ([p], "kind") if p == "model");
+        || matches!((parents, last.as_str()), ([p], "kind") if p == "model" || p == "schedule");
     if tag && table.get(last) != Some(&value) {
         table.clear();
     }
@@ -288,6 +289,9 @@ pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigErr
     Ok(file.data)
 }
 
+/// The metrics a paper's number can be compared on.
+pub const PAPER_METRICS: [&str; 4] = ["rmse", "accuracy", "roc_auc", "completeness"];
+
 impl ExperimentConfig {
     /// Checks every range that the types do not (the model's shapes are checked against the
     /// data when it is opened).
@@ -316,13 +320,24 @@ impl ExperimentConfig {
                 "must be at least 1 (leave it out to never stop early)",
             ));
         }
-        if let Some(paper) = &self.experiment.paper
-            && paper.metric != "rmse"
-        {
-            return Err(ConfigError::invalid(
-                "experiment.paper.metric",
-                format!("must be one this task reports (rmse), got {:?}", paper.metric),
-            ));
+        if let Some((field, problem)) = self.evaluation.validate().err() {
+            return Err(ConfigError::invalid(format!("evaluation.{field}"), problem));
+        }
+        if let Some(paper) = &self.experiment.paper {
+            if !PAPER_METRICS.contains(&paper.metric.as_str()) {
+                return Err(ConfigError::invalid(
+                    "experiment.paper.metric",
+                    format!("must be one the runs report ({}), got {:?}", PAPER_METRICS.join(", "), paper.metric),
+                ));
+            }
+            if let Some(subset) = &paper.subset
+                && !self.evaluation.subsets.iter().any(|s| &s.name == subset)
+            {
+                return Err(ConfigError::invalid(
+                    "experiment.paper.subset",
+                    format!("{subset:?} is not the name of an [[evaluation.subsets]] entry"),
+                ));
+            }
         }
         if let Some(Err((field, problem))) = self.augment.as_ref().map(|a| a.validate()) {
             return Err(ConfigError::invalid(format!("augment.{field}"), problem));
@@ -437,6 +452,11 @@ epochs = 3
         // Setting the same variant again keeps its keys.
         apply_override(&mut root, "data.source=image_csv").unwrap();
         assert_eq!(root["data"].as_table().unwrap().len(), 2);
+        // So does the schedule's kind: multistep's milestones mean nothing to step.
+        apply_override(&mut root, "schedule.kind=multistep").unwrap();
+        apply_override(&mut root, "schedule.milestones=[0.5]").unwrap();
+        apply_override(&mut root, "schedule.kind=step").unwrap();
+        assert_eq!(root["schedule"].as_table().unwrap().len(), 1);
     }
 
     #[test]
@@ -452,6 +472,24 @@ epochs = 3
     fn syntax_errors_name_the_line() {
         let err = parse("[experiment\nname = 1", &[]).unwrap_err().to_string();
         assert!(err.starts_with("exp.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn paper_metrics_subsets_and_evaluation_are_checked() {
+        let paper = "[experiment.paper]\ncitation = \"x\"\nmetric = \"completeness\"\nvalue = 0.9\nsubset = \"big\"\n";
+        let text = BASE.replace("[data]", &format!("{paper}\n[data]"));
+        let err = parse(&text, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("experiment.paper.subset: \"big\" is not the name of an [[evaluation.subsets]] entry"),
+            "{err}"
+        );
+        let with_subset =
+            format!("{text}\n[[evaluation.subsets]]\nname = \"big\"\nabove = {{ einstein_radius = 1.4 }}\n");
+        assert!(parse(&with_subset, &[]).is_ok());
+        let err = parse(&with_subset, &["experiment.paper.metric=\"f2\""]).unwrap_err().to_string();
+        assert!(err.contains("must be one the runs report (rmse, accuracy, roc_auc, completeness)"), "{err}");
+        let err = parse(&with_subset, &["evaluation.fpr=[0.0]"]).unwrap_err().to_string();
+        assert!(err.contains("evaluation.fpr: false-positive rates must be in (0, 1)"), "{err}");
     }
 
     #[test]
@@ -480,7 +518,7 @@ epochs = 3
         assert_eq!(c.training.epochs, 7);
         assert_eq!(c.experiment.description, "hello world");
         match &c.data {
-            astro_data::DataConfig::SimulatedGalaxies { simulator, .. } => assert_eq!(simulator.image_size, 48),
+            astro_data::DataConfig::SimulatedGalaxies(c) => assert_eq!(c.simulator.image_size, 48),
             other => panic!("{other:?}"),
         }
         let err = parse(BASE, &["training.epoch=7"]).unwrap_err().to_string();

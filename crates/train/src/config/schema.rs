@@ -3,6 +3,8 @@
 
 use astro_data::{AugmentConfig, DataConfig, TestTimeConfig};
 use astro_models::ModelConfig;
+
+use crate::binary::EvaluationConfig;
 use serde::{Deserialize, Serialize};
 
 use super::optimizer::OptimizerConfig;
@@ -25,6 +27,10 @@ pub struct ExperimentConfig {
     /// `eval` and `predict` (none when absent).
     #[serde(default)]
     pub test_time: Option<TestTimeConfig>,
+    /// What detector scores are reported for two-class tasks (false-positive rates, bins,
+    /// subsets).
+    #[serde(default)]
+    pub evaluation: EvaluationConfig,
     /// The optimiser.
     #[serde(default)]
     pub optimizer: OptimizerConfig,
@@ -66,13 +72,19 @@ pub struct ExperimentSection {
 pub struct PaperReference {
     /// Authors, year, journal.
     pub citation: String,
-    /// The metric the paper reports (`rmse`).
+    /// The metric the paper reports: `rmse`, `accuracy`, `roc_auc`, or `completeness` (at the
+    /// first false-positive rate of `[evaluation] fpr`).
     pub metric: String,
-    /// The paper's value of that metric.
-    pub value: f64,
+    /// The paper's value of that metric; leave it out where there is none (a benchmark data
+    /// set without a reference number) and say so in `note`.
+    #[serde(default)]
+    pub value: Option<f64>,
     /// What the paper's number is (which model, which data).
     #[serde(default)]
     pub note: String,
+    /// The `[[evaluation.subsets]]` the number is for (all test items when absent).
+    #[serde(default)]
+    pub subset: Option<String>,
 }
 
 fn default_epochs() -> usize {

@@ -1,0 +1,76 @@
+//! One split (train, validation or test) of any data source, behind one type: the trainer
+//! needs only items, their number, and their targets without the pixels.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use burn::data::dataset::{Dataset, DatasetError};
+
+use crate::error::DataError;
+use crate::item::ImageItem;
+
+/// What every source's split provides.
+pub trait LabelledImages: Send + Sync + Debug {
+    /// Item `index`, decoded or rendered.
+    fn item(&self, index: usize) -> Result<ImageItem, DatasetError>;
+    /// Number of items.
+    fn count(&self) -> usize;
+    /// The targets of item `index`, without its image.
+    fn targets(&self, index: usize) -> Vec<f32>;
+    /// The identifier of item `index`, without its image.
+    fn id(&self, index: usize) -> String;
+    /// Named properties of item `index` that metrics can be binned by (an Einstein radius, an
+    /// S/N); none by default.
+    fn attributes(&self, _index: usize) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+}
+
+/// A split of some source, cheap to clone (the source is shared).
+#[derive(Debug, Clone)]
+pub struct ImageSplit(Arc<dyn LabelledImages>);
+
+impl ImageSplit {
+    /// Wraps a source's split.
+    pub fn new(split: impl LabelledImages + 'static) -> Self {
+        Self(Arc::new(split))
+    }
+
+    /// The targets of item `index` without loading or rendering its image.
+    pub fn targets(&self, index: usize) -> Vec<f32> {
+        self.0.targets(index)
+    }
+
+    /// The identifier of item `index`, without its image.
+    pub fn id(&self, index: usize) -> String {
+        self.0.id(index)
+    }
+
+    /// Named properties of item `index` for binned metrics.
+    pub fn attributes(&self, index: usize) -> Vec<(String, f64)> {
+        self.0.attributes(index)
+    }
+}
+
+impl Dataset<ImageItem> for ImageSplit {
+    fn get(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        self.0.item(index)
+    }
+
+    fn len(&self) -> usize {
+        self.0.count()
+    }
+}
+
+/// Checks the held-out fractions of a source that splits its own rows.
+pub fn check_fractions(valid_fraction: f64, test_fraction: f64) -> Result<(), DataError> {
+    for (field, f) in [("valid_fraction", valid_fraction), ("test_fraction", test_fraction)] {
+        if !(0.0..1.0).contains(&f) {
+            return Err(DataError::setting(field, format!("must be in [0, 1), got {f}")));
+        }
+    }
+    if valid_fraction + test_fraction >= 1.0 {
+        return Err(DataError::setting("valid_fraction", "valid_fraction + test_fraction must be below 1"));
+    }
+    Ok(())
+}
