@@ -1,5 +1,5 @@
 //! Simulator throughput: galaxies per second at the default 64-pixel size and at 128 pixels;
-//! strong-lens scenes (45 x 45, one band) per second.
+//! strong-lens scenes (45 x 45, one band) per second; variable-star light curves per second.
 //! `cargo bench -p astro-sim` (or `cargo xtask bench`).
 
 use astro_sim::GalaxySimConfig;
@@ -35,5 +35,19 @@ fn lenses(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, galaxies, lenses);
+fn stars(c: &mut Criterion) {
+    let mut group = c.benchmark_group("simulate_star");
+    group.throughput(Throughput::Elements(1));
+    let config = astro_sim::variable_star::VariableStarSimConfig::default();
+    let mut index = 0u64;
+    group.bench_function("light_curve", |b| {
+        b.iter(|| {
+            index += 1;
+            std::hint::black_box(config.simulate(42, index))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, galaxies, lenses, stars);
 criterion_main!(benches);

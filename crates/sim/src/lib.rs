@@ -11,11 +11,13 @@ pub mod galaxy_zoo;
 pub mod image;
 pub mod lens_scene;
 pub mod lensing;
+pub mod light_curve;
 pub mod noise;
 pub mod psf;
 pub mod rng;
 pub mod sersic;
 pub mod special;
+pub mod variable_star;
 
 pub use galaxy::{GalaxyKind, GalaxyParams, GalaxySimConfig, SimulatedGalaxy};
 pub use image::Image;

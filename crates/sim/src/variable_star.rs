@@ -1,0 +1,395 @@
+//! Periodic variable stars for light-curve classification and [Fe/H] regression (Dekany &
+//! Grebel 2020): fundamental-mode RR Lyrae (RRab), first-overtone RR Lyrae (RRc), detached and
+//! contact eclipsing binaries, and constant stars, observed with a survey [`Cadence`].
+//!
+//! RR Lyrae are sine Fourier series `m = m0 + sum A_k sin(2 pi k phase + phi_k)`. RRab take
+//! their amplitude from the period-amplitude (Bailey) relation of Oosterhoff I clusters (Cacciari
+//! et al. 2005: `A_V = -2.627 - 22.046 log P - 30.876 log^2 P`), amplitude ratios R21 ~ 0.48 and
+//! R31 ~ 0.33 and a phase difference `phi31` from the metallicity through the relation of
+//! Jurcsik & Kovacs (1996), `[Fe/H] = -5.038 - 5.394 P + 1.345 phi31`, so the light-curve shape
+//! carries [Fe/H]; their period grows as [Fe/H] falls. With `phi21 ~ 2.45` these series rise
+//! steeply and fade slowly, as fundamental-mode pulsators do. RRc are near-sinusoidal.
+//!
+//! A star is a pure function of `(seed, index)` and records its class, period, amplitude,
+//! [Fe/H] (RRab), mean magnitude and the S/N of its variability.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SimConfigError;
+use crate::galaxy::check_range;
+use crate::light_curve::{Cadence, LightCurve};
+use crate::rng::SampleRng;
+
+const STREAM_PARAMS: u64 = 20;
+const STREAM_OBSERVE: u64 = 21;
+const TAU: f64 = std::f64::consts::TAU;
+
+/// The kinds of star, in label order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StarClass {
+    /// Fundamental-mode RR Lyrae.
+    #[serde(rename = "RRab")]
+    Rrab,
+    /// First-overtone RR Lyrae.
+    #[serde(rename = "RRc")]
+    Rrc,
+    /// Detached eclipsing binary (Algol type).
+    #[serde(rename = "EB-detached")]
+    Detached,
+    /// Contact eclipsing binary (W UMa type).
+    #[serde(rename = "EB-contact")]
+    Contact,
+    /// Not variable.
+    #[serde(rename = "constant")]
+    Constant,
+}
+
+/// The class names, in label order.
+pub const STAR_CLASSES: [&str; 5] = ["RRab", "RRc", "EB-detached", "EB-contact", "constant"];
+
+/// Settings of the variable-star simulator; every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VariableStarSimConfig {
+    /// Shares of RRab, RRc, detached and contact binaries; constant stars are the rest.
+    pub class_fractions: [f64; 4],
+    /// Mean magnitude range (uniform).
+    pub magnitude: [f64; 2],
+    /// [Fe/H] range of RRab, dex (uniform).
+    pub feh: [f64; 2],
+    /// RRab period range, days.
+    pub rrab_period: [f64; 2],
+    /// RRc period range, days (uniform).
+    pub rrc_period: [f64; 2],
+    /// How the survey samples each star.
+    pub cadence: Cadence,
+}
+
+impl Default for VariableStarSimConfig {
+    fn default() -> Self {
+        Self {
+            class_fractions: [0.3, 0.15, 0.15, 0.15],
+            magnitude: [14.0, 18.5],
+            feh: [-2.5, 0.0],
+            rrab_period: [0.28, 0.98],
+            rrc_period: [0.2, 0.45],
+            cadence: Cadence::default(),
+        }
+    }
+}
+
+/// What made one star.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StarParams {
+    /// Its kind.
+    pub class: StarClass,
+    /// Period, days (0 for constant stars).
+    pub period: f64,
+    /// Peak-to-peak amplitude of the noiseless curve, magnitudes.
+    pub amplitude: f64,
+    /// [Fe/H] of an RRab, dex.
+    pub feh: Option<f64>,
+    /// Mean magnitude.
+    pub mean_mag: f64,
+    /// Phase at time 0.
+    pub phase0: f64,
+    /// Sine Fourier amplitudes `A_k` (RR Lyrae) or the binary's shape parameters.
+    pub shape: Vec<f64>,
+    /// Fourier phases `phi_k` (RR Lyrae).
+    pub phases: Vec<f64>,
+}
+
+/// One simulated star.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatedStar {
+    /// What made it.
+    pub params: StarParams,
+    /// What the survey saw.
+    pub curve: LightCurve,
+    /// Matched-filter S/N of the variability: `sqrt(sum ((m - mean) / err)^2)` of the noiseless
+    /// curve at the observed epochs.
+    pub snr: f64,
+}
+
+impl StarParams {
+    /// The noiseless magnitude at `phase` in [0, 1).
+    pub fn magnitude_at_phase(&self, phase: f64) -> f64 {
+        let m0 = self.mean_mag;
+        match self.class {
+            StarClass::Rrab | StarClass::Rrc => {
+                m0 + self
+                    .shape
+                    .iter()
+                    .zip(&self.phases)
+                    .enumerate()
+                    .map(|(k, (a, p))| a * (TAU * (k + 1) as f64 * phase + p).sin())
+                    .sum::<f64>()
+            }
+            StarClass::Detached => {
+                // Gaussian eclipses at phase 0 (depth shape[0]) and 0.5 (shape[1]), width shape[2].
+                let dip = |centre: f64| {
+                    let d = (phase - centre + 0.5).rem_euclid(1.0) - 0.5;
+                    (-0.5 * (d / self.shape[2]).powi(2)).exp()
+                };
+                m0 + self.shape[0] * dip(0.0) + self.shape[1] * dip(0.5)
+            }
+            StarClass::Contact => {
+                // Continuous ellipsoidal light with unequal minima (shape: amplitude, asymmetry).
+                m0 + 0.5 * self.shape[0] * (1.0 + (2.0 * TAU * phase).cos()) * 0.5 + self.shape[1] * (TAU * phase).cos()
+            }
+            StarClass::Constant => m0,
+        }
+    }
+
+    /// The noiseless magnitude at time `t` (days).
+    pub fn magnitude_at(&self, t: f64) -> f64 {
+        if self.period <= 0.0 {
+            return self.mean_mag;
+        }
+        self.magnitude_at_phase((t / self.period + self.phase0).rem_euclid(1.0))
+    }
+}
+
+/// Peak-to-peak range of `f` over one phase cycle.
+fn peak_to_peak(f: impl Fn(f64) -> f64) -> f64 {
+    let values: Vec<f64> = (0..1000).map(|k| f(k as f64 / 1000.0)).collect();
+    values.iter().copied().fold(f64::MIN, f64::max) - values.iter().copied().fold(f64::MAX, f64::min)
+}
+
+impl VariableStarSimConfig {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), SimConfigError> {
+        if self.class_fractions.iter().any(|f| !(0.0..=1.0).contains(f))
+            || self.class_fractions.iter().sum::<f64>() > 1.0
+        {
+            return Err(SimConfigError::new(
+                "class_fractions",
+                format!("must be shares summing to at most 1, got {:?}", self.class_fractions),
+            ));
+        }
+        check_range("magnitude", self.magnitude, -5.0, 30.0)?;
+        check_range("feh", self.feh, -4.0, 1.0)?;
+        check_range("rrab_period", self.rrab_period, 0.1, 2.0)?;
+        check_range("rrc_period", self.rrc_period, 0.1, 1.0)?;
+        let c = &self.cadence;
+        if c.points[0] < 3 || c.points[0] > c.points[1] || c.seasons[0] < 1 || c.seasons[0] > c.seasons[1] {
+            return Err(SimConfigError::new(
+                "cadence",
+                format!(
+                    "points and seasons must be [low, high] with low >= 3 and 1, got {:?} and {:?}",
+                    c.points, c.seasons
+                ),
+            ));
+        }
+        let season_ok = c.season_days > 0.0 && c.season_days <= 365.25;
+        if !season_ok || !(0.0..=1.0).contains(&c.outlier_fraction) {
+            return Err(SimConfigError::new(
+                "cadence",
+                "season_days must be in (0, 365.25] and outlier_fraction in [0, 1]",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The parameters of star `index` of the set seeded by `seed`.
+    pub fn sample_params(&self, seed: u64, index: u64) -> StarParams {
+        let mut rng = SampleRng::for_sample(seed, STREAM_PARAMS, index);
+        let pick = rng.uniform();
+        let f = self.class_fractions;
+        let class = if pick < f[0] {
+            StarClass::Rrab
+        } else if pick < f[0] + f[1] {
+            StarClass::Rrc
+        } else if pick < f[0] + f[1] + f[2] {
+            StarClass::Detached
+        } else if pick < f[0] + f[1] + f[2] + f[3] {
+            StarClass::Contact
+        } else {
+            StarClass::Constant
+        };
+        let mean_mag = rng.uniform_in(self.magnitude[0], self.magnitude[1]);
+        let phase0 = rng.uniform();
+        let mut p = StarParams {
+            class,
+            period: 0.0,
+            amplitude: 0.0,
+            feh: None,
+            mean_mag,
+            phase0,
+            shape: Vec::new(),
+            phases: Vec::new(),
+        };
+        match class {
+            StarClass::Rrab => {
+                let feh = rng.uniform_in(self.feh[0], self.feh[1]);
+                // Metal-poor RRab pulsate longer (about -0.1 d per dex), with scatter.
+                let period =
+                    (0.58 - 0.1 * (feh + 1.5) + 0.05 * rng.normal()).clamp(self.rrab_period[0], self.rrab_period[1]);
+                let log_p = period.log10();
+                let amplitude =
+                    (-2.627 - 22.046 * log_p - 30.876 * log_p * log_p + 0.08 * rng.normal()).clamp(0.2, 1.4);
+                let phi31 = (feh + 5.038 + 5.394 * period) / 1.345 + 0.05 * rng.normal();
+                let phi21 = 2.45 + 0.25 * (phi31 - 5.0) + 0.05 * rng.normal();
+                let ratios = [
+                    1.0,
+                    rng.uniform_in(0.45, 0.52),
+                    rng.uniform_in(0.30, 0.36),
+                    rng.uniform_in(0.18, 0.24),
+                    rng.uniform_in(0.10, 0.14),
+                ];
+                // phi_k = phi_k1 + k phi_1; the higher harmonics continue the sawtooth pattern.
+                // A sawtooth has phi_k1 = pi (1 - k); RRab depart from it by about (k - 1) times
+                // (pi - phi21), which the higher harmonics follow.
+                let phi1 = 0.0;
+                let delta = std::f64::consts::PI - phi21;
+                let sawtooth = |k: f64| std::f64::consts::PI * (1.0 - k) - (k - 1.0) * delta;
+                let phi_k1 = [0.0, phi21, phi31, sawtooth(4.0).rem_euclid(TAU), sawtooth(5.0).rem_euclid(TAU)];
+                p.phases = phi_k1.iter().enumerate().map(|(k, d)| d + (k + 1) as f64 * phi1).collect();
+                p.shape = ratios.to_vec();
+                p.period = period;
+                p.feh = Some(feh);
+                p.scale_to(amplitude);
+            }
+            StarClass::Rrc => {
+                p.period = rng.uniform_in(self.rrc_period[0], self.rrc_period[1]);
+                p.shape = vec![1.0, rng.uniform_in(0.08, 0.2), rng.uniform_in(0.03, 0.1)];
+                p.phases = vec![0.0, rng.uniform_in(4.5, 5.2), rng.uniform_in(2.5, 4.0)];
+                p.scale_to(rng.uniform_in(0.25, 0.6));
+            }
+            StarClass::Detached => {
+                p.period = rng.log_uniform_in(0.5, 10.0);
+                let primary = rng.uniform_in(0.2, 1.0);
+                p.shape = vec![primary, primary * rng.uniform_in(0.05, 0.8), rng.uniform_in(0.01, 0.04)];
+                p.amplitude = peak_to_peak(|x| p.magnitude_at_phase(x));
+            }
+            StarClass::Contact => {
+                p.period = rng.uniform_in(0.25, 0.6);
+                p.shape = vec![rng.uniform_in(0.1, 0.7), rng.uniform_in(0.0, 0.05)];
+                p.amplitude = peak_to_peak(|x| p.magnitude_at_phase(x));
+            }
+            StarClass::Constant => {}
+        }
+        p
+    }
+
+    /// Star `index` of the set seeded by `seed`: a pure function of its arguments.
+    pub fn simulate(&self, seed: u64, index: u64) -> SimulatedStar {
+        let params = self.sample_params(seed, index);
+        let curve =
+            self.cadence.observe(|t| params.magnitude_at(t), &mut SampleRng::for_sample(seed, STREAM_OBSERVE, index));
+        let model: Vec<f64> = curve.time.iter().map(|&t| params.magnitude_at(t)).collect();
+        let mean = model.iter().sum::<f64>() / model.len().max(1) as f64;
+        let snr = model.iter().zip(&curve.err).map(|(m, e)| ((m - mean) / e).powi(2)).sum::<f64>().sqrt();
+        SimulatedStar { params, curve, snr }
+    }
+}
+
+impl StarParams {
+    /// Scales the Fourier amplitudes so that the curve's peak-to-peak range is `amplitude`.
+    fn scale_to(&mut self, amplitude: f64) {
+        let current = peak_to_peak(|x| self.magnitude_at_phase(x));
+        let factor = amplitude / current.max(1e-12);
+        self.shape.iter_mut().for_each(|a| *a *= factor);
+        self.amplitude = amplitude;
+    }
+
+    /// The share of the cycle spent brightening, from minimum light (largest magnitude) to
+    /// maximum light.
+    pub fn rise_fraction(&self) -> f64 {
+        let values: Vec<f64> = (0..2000).map(|k| self.magnitude_at_phase(k as f64 / 2000.0)).collect();
+        let argmax = |v: &[f64]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap_or(0);
+        let faintest = argmax(&values);
+        let brightest = (0..values.len()).min_by(|&a, &b| values[a].total_cmp(&values[b])).unwrap_or(0);
+        ((brightest as f64 - faintest as f64) / 2000.0).rem_euclid(1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::light_curve::best_period;
+
+    #[test]
+    fn classes_have_their_periods_amplitudes_and_shapes() {
+        let config = VariableStarSimConfig::default();
+        let mut counts = [0usize; 5];
+        let mut rises = Vec::new();
+        for i in 0..600 {
+            let p = config.sample_params(4, i);
+            counts[p.class as usize] += 1;
+            match p.class {
+                StarClass::Rrab => {
+                    assert!((0.28..=0.98).contains(&p.period) && (0.2..=1.4).contains(&p.amplitude), "{p:?}");
+                    rises.push(p.rise_fraction());
+                    assert!(p.feh.is_some_and(|f| (-2.5..=0.0).contains(&f)));
+                }
+                StarClass::Rrc => {
+                    assert!((0.2..=0.45).contains(&p.period) && (0.25..=0.6).contains(&p.amplitude));
+                    assert!(p.rise_fraction() > 0.35, "RRc rise {}", p.rise_fraction());
+                }
+                StarClass::Detached => assert!((0.5..=10.0).contains(&p.period) && p.amplitude >= 0.2),
+                StarClass::Contact => assert!((0.25..=0.6).contains(&p.period) && p.amplitude > 0.0),
+                StarClass::Constant => assert_eq!(p.amplitude, 0.0),
+            }
+        }
+        rises.sort_by(f64::total_cmp);
+        // Steep rise, slow decline: RRab typically rise in 0.1-0.3 of the cycle (here the median
+        // is 0.19; the most metal-poor, with phi31 far below 5, rise in up to 0.38).
+        let (median, p95) = (rises[rises.len() / 2], rises[rises.len() * 95 / 100]);
+        assert!(median < 0.25 && p95 < 0.4, "RRab rise fractions: median {median}, 95th percentile {p95}");
+        // Default shares 30/15/15/15/25%, within sampling noise.
+        assert!((140..220).contains(&counts[0]) && (100..200).contains(&counts[4]), "{counts:?}");
+    }
+
+    #[test]
+    fn the_shape_carries_the_metallicity_through_phi31() {
+        // phi31 = phi_3 - 3 phi_1 recovers [Fe/H] through Jurcsik & Kovacs within its scatter.
+        let config = VariableStarSimConfig::default();
+        let mut checked = 0;
+        for i in 0..300 {
+            let p = config.sample_params(8, i);
+            if p.class != StarClass::Rrab {
+                continue;
+            }
+            let phi31 = (p.phases[2] - 3.0 * p.phases[0]).rem_euclid(TAU);
+            let feh = -5.038 - 5.394 * p.period + 1.345 * phi31;
+            let truth = p.feh.unwrap();
+            assert!((feh - truth).abs() < 0.35, "[Fe/H] {feh} from phi31 vs {truth}");
+            checked += 1;
+        }
+        assert!(checked > 50);
+    }
+
+    #[test]
+    fn the_period_of_a_simulated_rr_lyrae_is_recovered_by_the_periodogram() {
+        let config = VariableStarSimConfig {
+            cadence: Cadence { points: [150, 300], ..Cadence::default() },
+            magnitude: [14.0, 16.0],
+            ..Default::default()
+        };
+        let mut recovered = 0;
+        let mut tried = 0;
+        for i in 0..60 {
+            let star = config.simulate(3, i);
+            if !matches!(star.params.class, StarClass::Rrab | StarClass::Rrc) {
+                continue;
+            }
+            tried += 1;
+            let found = best_period(&star.curve, 0.8, 5.5);
+            recovered += usize::from((found / star.params.period - 1.0).abs() < 2e-3);
+        }
+        assert!(tried > 15 && recovered as f64 >= 0.9 * tried as f64, "{recovered} of {tried} periods recovered");
+    }
+
+    #[test]
+    fn stars_are_reproducible_and_faint_stars_are_noisier() {
+        let config = VariableStarSimConfig::default();
+        assert_eq!(config.simulate(1, 5), config.simulate(1, 5));
+        let star = config.simulate(1, 5);
+        assert_eq!(star.curve.time.len(), star.curve.mag.len());
+        assert!(star.curve.err.iter().all(|&e| (e - config.cadence.error(star.params.mean_mag)).abs() < 0.5));
+        assert!(config.validate().is_ok());
+        let bad = VariableStarSimConfig { class_fractions: [0.5, 0.5, 0.2, 0.0], ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "class_fractions");
+    }
+}
