@@ -20,6 +20,7 @@ pub mod image_folder;
 pub mod image_io;
 pub mod item;
 pub mod lens_challenge;
+pub mod light_curve_files;
 pub mod simulated;
 pub mod simulated_lenses;
 pub mod split;
