@@ -1,8 +1,10 @@
 //! Light curves on disk in the published list-and-files format (Dekany & Grebel 2020 and the
 //! OGLE/VVV catalogues they build on): a list file of whitespace columns whose header line starts
 //! with `#` and names them (at least `id`), and one file per star at `<dir>/<id><suffix>`
-//! without a header, with columns (time or phase, magnitude, optional error). Curves already
-//! folded (phase in [0, 1)) are read as they are; others can be folded by the list's `period`.
+//! with columns (time or phase, magnitude, optional error), separated by whitespace or commas
+//! (one CSV per star; a header line is skipped); or, instead of per-star files, one long CSV
+//! with `id,time,mag[,err]` named in its header. Curves already folded (phase in [0, 1)) are
+//! read as they are; others can be folded by the list's `period`.
 //!
 //! Every problem is reported with its file and line; stars with a missing file, an unparsable
 //! line or too few points are skipped (and listed) or refused, as the settings say.
@@ -50,6 +52,10 @@ pub struct LightCurveFolder {
     /// Skip or refuse unusable stars.
     #[serde(default)]
     pub on_bad_star: OnBadStar,
+    /// One CSV with every star's points (`id,time,mag[,err]` in its header) instead of
+    /// per-star files.
+    #[serde(default)]
+    pub long_csv: Option<PathBuf>,
 }
 
 fn default_columns() -> Vec<usize> {
@@ -113,16 +119,23 @@ pub fn read_list(path: &Path) -> Result<Vec<HashMap<String, String>>, DataError>
     Ok(rows)
 }
 
-/// Reads one star file: whitespace columns `columns` = (time, mag[, err]), `#` comments allowed.
+/// Reads one star file: columns `columns` = (time, mag[, err]) separated by whitespace or
+/// commas, `#` comments allowed, a first line that is not numbers taken as a header.
 pub fn read_star_file(path: &Path, columns: &[usize]) -> Result<LightCurve, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut curve = LightCurve { time: Vec::new(), mag: Vec::new(), err: Vec::new() };
+    let mut first = true;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        let fields: Vec<&str> = line.split(|c: char| c == ',' || c.is_whitespace()).filter(|f| !f.is_empty()).collect();
+        let header = first && fields.first().is_some_and(|f| f.parse::<f64>().is_err());
+        first = false;
+        if header {
+            continue;
+        }
         let value = |k: usize| -> Result<f64, String> {
             let col = columns[k];
             let raw = fields.get(col).ok_or_else(|| format!("{}:{}: no column {col}", path.display(), i + 1))?;
@@ -164,10 +177,22 @@ impl LightCurveFolder {
             ));
         }
         let dir = self.dir.clone().unwrap_or_else(|| self.list.parent().map(Path::to_path_buf).unwrap_or_default());
+        let mut long = match &self.long_csv {
+            Some(path) => Some(read_long_csv(path)?),
+            None => None,
+        };
         let (mut stars, mut skipped) = (Vec::new(), Vec::new());
         for row in rows {
             let id = row["id"].clone();
-            match self.star(&dir, &id, &row) {
+            let from_long = long.as_mut().map(|all| {
+                all.remove(&id).unwrap_or_else(|| {
+                    Err(format!(
+                        "{} has no points of star {id}",
+                        self.long_csv.as_ref().map_or(String::new(), |p| p.display().to_string())
+                    ))
+                })
+            });
+            match self.star(&dir, &id, &row, from_long) {
                 Ok(curve) => stars.push(Star { id, row, curve }),
                 Err(reason) if self.on_bad_star == OnBadStar::Skip => skipped.push(Skipped { id, reason }),
                 Err(reason) => {
@@ -181,16 +206,19 @@ impl LightCurveFolder {
         Ok((stars, skipped))
     }
 
-    fn star(&self, dir: &Path, id: &str, row: &HashMap<String, String>) -> Result<LightCurve, String> {
-        let path = dir.join(format!("{id}{}", self.suffix));
-        let mut curve = read_star_file(&path, &self.columns)?;
+    fn star(
+        &self,
+        dir: &Path,
+        id: &str,
+        row: &HashMap<String, String>,
+        from_long: Option<Result<LightCurve, String>>,
+    ) -> Result<LightCurve, String> {
+        let mut curve = match from_long {
+            Some(curve) => curve?,
+            None => read_star_file(&dir.join(format!("{id}{}", self.suffix)), &self.columns)?,
+        };
         if curve.time.len() < self.min_points {
-            return Err(format!(
-                "{}: {} points, fewer than min_points = {}",
-                path.display(),
-                curve.time.len(),
-                self.min_points
-            ));
+            return Err(format!("{id}: {} points, fewer than min_points = {}", curve.time.len(), self.min_points));
         }
         if self.fold {
             let period: f64 = row["period"]
@@ -203,6 +231,53 @@ impl LightCurveFolder {
         sort_by_time(&mut curve);
         Ok(curve)
     }
+}
+
+/// Reads a long CSV of every star's points: `id`, `time`, `mag` and optionally `err` columns
+/// named in its header. A star with an unreadable line gets that line's error instead of a curve.
+pub fn read_long_csv(path: &Path) -> Result<HashMap<String, Result<LightCurve, String>>, DataError> {
+    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+        what: "light-curve CSV",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let at = |line: u64, message: String| DataError::Catalogue { path: path.to_path_buf(), line, message };
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
+    let header = reader.headers().map_err(|e| at(1, format!("cannot read the header: {e}")))?.clone();
+    let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(id), Some(time), Some(mag)) = (column("id"), column("time"), column("mag")) else {
+        return Err(at(
+            1,
+            format!("the header needs id, time and mag columns, it has {:?}", header.iter().collect::<Vec<_>>()),
+        ));
+    };
+    let err = column("err");
+    let mut curves: HashMap<String, Result<LightCurve, String>> = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| at(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let star = record.get(id).unwrap_or("").to_string();
+        let entry =
+            curves.entry(star).or_insert_with(|| Ok(LightCurve { time: Vec::new(), mag: Vec::new(), err: Vec::new() }));
+        let Ok(curve) = entry else { continue };
+        let number = |col: Option<usize>| -> Result<f64, String> {
+            let Some(col) = col else { return Ok(f64::NAN) };
+            let raw = record.get(col).unwrap_or("");
+            raw.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("{}:{line}: {raw:?} is not a number", path.display()))
+        };
+        match (number(Some(time)), number(Some(mag)), number(err)) {
+            (Ok(t), Ok(m), Ok(e)) => {
+                curve.time.push(t);
+                curve.mag.push(m);
+                curve.err.push(e);
+            }
+            (Err(reason), ..) | (_, Err(reason), _) | (.., Err(reason)) => *entry = Err(reason),
+        }
+    }
+    Ok(curves)
 }
 
 #[cfg(test)]
@@ -261,7 +336,7 @@ mod tests {
         assert_eq!(stars.len(), 1);
         let reasons: Vec<&str> = skipped.iter().map(|s| s.reason.as_str()).collect();
         assert!(reasons[0].contains("c3.dat:2: \"oops\" is not a number"), "{reasons:?}");
-        assert!(reasons[1].contains("3 points, fewer than min_points = 5"), "{reasons:?}");
+        assert!(reasons[1].contains("d4: 3 points, fewer than min_points = 5"), "{reasons:?}");
         assert!(reasons[2].contains("e5.dat"), "{reasons:?}");
         let err =
             LightCurveFolder { on_bad_star: OnBadStar::Refuse, ..config(dir.path()) }.load().unwrap_err().to_string();
@@ -279,5 +354,39 @@ mod tests {
         let dir = folder(&[], "# id feh\nx 1\n");
         let err = LightCurveFolder { fold: true, ..config(dir.path()) }.load().unwrap_err().to_string();
         assert!(err.contains("no `period` column"), "{err}");
+    }
+
+    #[test]
+    fn per_star_csvs_and_a_long_csv_read_the_same_curves() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("list.txt"), "# id period\na1 0.5731\nb2 0.41\nz9 1.0\n").unwrap();
+        let mut long = String::from("id,time,mag,err\n");
+        for id in ["a1", "b2"] {
+            let mut csv = String::from("time,mag,err\n");
+            for i in 0..8 {
+                let (t, m) = (i as f64 * 1.7, 15.0 + i as f64 * 0.01);
+                csv.push_str(&format!("{t},{m},0.02\n"));
+                long.push_str(&format!("{id},{t},{m},0.02\n"));
+            }
+            std::fs::write(dir.path().join(format!("{id}.csv")), csv).unwrap();
+        }
+        long.push_str("z9,1.0,bad,0.1\n");
+        std::fs::write(dir.path().join("all.csv"), long).unwrap();
+        let per_star: LightCurveFolder = toml::from_str(&format!(
+            "list = \"{}\"\nsuffix = \".csv\"\nmin_points = 5\n",
+            dir.path().join("list.txt").display()
+        ))
+        .unwrap();
+        let (a, skipped_a) = per_star.load().unwrap();
+        let long_config = LightCurveFolder { long_csv: Some(dir.path().join("all.csv")), ..per_star };
+        let (b, skipped_b) = long_config.load().unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a, b);
+        assert_eq!(a[1].curve.mag[3], 15.03);
+        assert!(skipped_a[0].reason.contains("z9.csv"), "{skipped_a:?}");
+        assert!(
+            skipped_b[0].reason.contains("all.csv:") && skipped_b[0].reason.contains("\"bad\" is not a number"),
+            "{skipped_b:?}"
+        );
     }
 }
