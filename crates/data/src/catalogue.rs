@@ -16,17 +16,30 @@ pub struct Catalogue {
     pub rows: Vec<(String, Vec<f32>)>,
 }
 
+/// Opens a CSV file with a header (fields trimmed) and reads the header; errors name `what`
+/// the file is meant to be and, for the header, its line.
+pub(crate) fn open_csv(
+    path: &Path,
+    what: &'static str,
+) -> Result<(csv::Reader<std::fs::File>, csv::StringRecord), DataError> {
+    let file = std::fs::File::open(path).map_err(|source| DataError::Io { what, path: path.to_path_buf(), source })?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(file);
+    let header = reader
+        .headers()
+        .map_err(|e| DataError::Catalogue {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!("cannot read the header: {e}"),
+        })?
+        .clone();
+    Ok((reader, header))
+}
+
 impl Catalogue {
     /// Reads `path`: the first column is the id, every other column a finite number.
     pub fn read(path: &Path) -> Result<Self, DataError> {
-        let file = std::fs::File::open(path).map_err(|source| DataError::Io {
-            what: "catalogue",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let (mut reader, header) = open_csv(path, "catalogue")?;
         let at = |line: u64, message: String| DataError::Catalogue { path: path.to_path_buf(), line, message };
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(file);
-        let header = reader.headers().map_err(|e| at(1, format!("cannot read the header: {e}")))?.clone();
         if header.len() < 2 {
             return Err(at(1, "the header needs an id column and at least one target column".into()));
         }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use burn::data::dataset::DatasetError;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::open_csv;
 use crate::config::{DataInfo, OpenedData};
 use crate::error::DataError;
 use crate::fits::read_fits;
@@ -77,14 +78,8 @@ struct Row {
 
 /// Reads `ID`, `is_lens` and the other numeric columns.
 fn read_catalogue(path: &Path) -> Result<Vec<Row>, DataError> {
-    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
-        what: "catalogue",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (mut reader, header) = open_csv(path, "catalogue")?;
     let at = |line: u64, message: String| DataError::Catalogue { path: path.to_path_buf(), line, message };
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
-    let header = reader.headers().map_err(|e| at(1, format!("cannot read the header: {e}")))?.clone();
     let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (Some(id_col), Some(lens_col)) = (column("ID"), column("is_lens")) else {
         return Err(at(

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use astro_sim::light_curve::LightCurve;
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::open_csv;
 use crate::error::DataError;
 
 /// What to do with a star that cannot be used.
@@ -236,14 +237,8 @@ impl LightCurveFolder {
 /// Reads a long CSV of every star's points: `id`, `time`, `mag` and optionally `err` columns
 /// named in its header. A star with an unreadable line gets that line's error instead of a curve.
 pub fn read_long_csv(path: &Path) -> Result<HashMap<String, Result<LightCurve, String>>, DataError> {
-    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
-        what: "light-curve CSV",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (mut reader, header) = open_csv(path, "light-curve CSV")?;
     let at = |line: u64, message: String| DataError::Catalogue { path: path.to_path_buf(), line, message };
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(file);
-    let header = reader.headers().map_err(|e| at(1, format!("cannot read the header: {e}")))?.clone();
     let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (Some(id), Some(time), Some(mag)) = (column("id"), column("time"), column("mag")) else {
         return Err(at(
