@@ -41,6 +41,7 @@ fn check_run_folder(run: &Path) {
             let baseline = test["baseline_rmse"].as_f64().expect("baseline rmse");
             assert!(rmse.is_finite() && rmse > 0.0 && baseline.is_finite() && baseline > 0.0, "{summary}");
             assert!((train_metric - train_loss.sqrt()).abs() < 1e-4 * train_metric, "{epochs:?}");
+            assert!(run.join("predicted_vs_true.png").is_file(), "predicted_vs_true.png is missing");
         }
         Some("classification") => {
             let accuracy = test["accuracy"].as_f64().expect("test accuracy");
@@ -432,4 +433,73 @@ fn the_lens_config_trains_on_a_folder_in_the_challenge_layout() {
     assert!(summary["paper"]["subset"].is_string(), "{summary}");
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("completeness at 1% FPR") && report.contains("(roc.png)"), "{report}");
+}
+
+#[test]
+fn the_feh_config_trains_on_a_light_curve_folder() {
+    // A list file (`# id class period feh snr`) and one `<id>.dat` of time, mag, err per star,
+    // written from the simulator: half RRab (with [Fe/H]), the rest other kinds without it.
+    let data = tempfile::tempdir().unwrap();
+    let sim: astro_data::simulated_light_curves::SimulatedLightCurvesConfig =
+        toml::from_str("[simulator]\nclass_fractions = [0.5, 0.1, 0.1, 0.1]\n").unwrap();
+    sim.write_list_and_files(3, 90, data.path()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let list = format!("data.list={}", data.path().join("list.txt").display());
+    let sets = [
+        "data.source=light_curve_folder",
+        &list,
+        "data.suffix=.dat",
+        "data.fold=true",
+        "data.label=feh",
+        "data.task=regression",
+    ];
+    let output = smoke("rrlyrae_feh", out.path(), &sets);
+    assert_ok(&output, "rrlyrae_feh on a light-curve folder");
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("data: skipped star") && stderr.contains("is not a number"), "{stderr}");
+    let run_dir = only_run(out.path(), "rrlyrae_feh");
+    check_run_folder(&run_dir);
+    let warnings = std::fs::read_to_string(run_dir.join("data_warnings.txt")).unwrap();
+    let summary = json(&run_dir.join("summary.json"));
+    let scored = summary["test"]["samples"].as_u64().unwrap() as usize;
+    let stars = 90 - warnings.lines().count();
+    assert!(stars > 30 && scored > 0 && scored < stars, "{stars} usable stars, {scored} scored");
+    assert!(summary["test"]["rmse"].as_f64().unwrap().is_finite(), "{summary}");
+    let ids: Vec<String> = csv_rows(&run_dir.join("test_predictions.csv")).into_iter().map(|r| r[0].clone()).collect();
+    assert!(ids.iter().all(|id| id.starts_with("star-")), "{ids:?}");
+
+    // `eval` scores the same stars again, and `predict` (images only) says how to score curves.
+    let summary = json(&run_dir.join("summary.json"));
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval of the light-curve run");
+    let report = std::fs::read_dir(run_dir.join("eval"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"));
+    let again = json(&report.expect("an eval report").path())["metrics"]["rmse"].as_f64().unwrap();
+    let rmse = summary["test"]["rmse"].as_f64().unwrap();
+    assert!((again - rmse).abs() < 1e-5, "eval rmse {again} differs from the run's test rmse {rmse}");
+    let output =
+        run(&["predict", "--run", run_dir.to_str().unwrap(), data.path().to_str().unwrap(), "--device", "flex"]);
+    assert_fails_with(&output, "was trained on light curves, not images");
+}
+
+#[test]
+fn the_rrlyrae_classifier_reports_rrab_precision_and_recall_by_snr() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("rrlyrae_rnn", out.path(), &[]);
+    assert_ok(&output, "rrlyrae_rnn smoke run");
+    let (stdout, _) = text(&output);
+    assert!(stdout.contains("RRab [S/N > 60] (n = "), "{stdout}");
+    assert!(stdout.contains("paper f1 of RRab [S/N > 60]: 0.99000"), "{stdout}");
+    let run_dir = only_run(out.path(), "rrlyrae_rnn");
+    let summary = json(&run_dir.join("summary.json"));
+    let groups = summary["test"]["groups"].as_array().expect("per-bin scores");
+    // Seven S/N bins and the subset, each with both classes.
+    assert_eq!(groups.len(), 8, "{summary}");
+    let binned: u64 = groups[..7].iter().map(|g| g["items"].as_u64().unwrap()).sum();
+    assert_eq!(binned, summary["test"]["samples"].as_u64().unwrap(), "every star falls in one S/N bin");
+    assert!(summary["paper_metric"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{summary}");
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("### Per bin and subset") && report.contains("| S/N > 60 |"), "{report}");
 }

@@ -1,4 +1,4 @@
-//! `[data]`: where an experiment's images come from, and the splits it trains, validates and
+//! `[data]`: where an experiment's images or light curves come from, and the splits it trains, validates and
 //! tests on. `source` picks the kind; every other key belongs to that kind, and each kind
 //! lives in its own module.
 
@@ -9,9 +9,12 @@ use crate::galaxy10_h5::Galaxy10Config;
 use crate::image_csv::ImageCsvConfig;
 use crate::image_folder::ImageFolderConfig;
 use crate::image_io::Preprocess;
+use crate::item::Layout;
 use crate::lens_challenge::LensChallengeConfig;
+use crate::light_curve_files::LightCurveFolder;
 use crate::simulated::SimulatedGalaxiesConfig;
 use crate::simulated_lenses::SimulatedLensesConfig;
+use crate::simulated_light_curves::SimulatedLightCurvesConfig;
 pub use crate::split::ImageSplit;
 use crate::task::Task;
 
@@ -32,13 +35,22 @@ pub enum DataConfig {
     SimulatedLenses(SimulatedLensesConfig),
     /// FITS cutouts in the Strong Lens Finding Challenge layout (lens / non-lens).
     LensChallenge(LensChallengeConfig),
+    /// Variable-star light curves from the built-in simulator (sequences).
+    SimulatedLightCurves(SimulatedLightCurvesConfig),
+    /// Light curves in the list-and-files format (sequences).
+    LightCurveFolder(LightCurveFolder),
 }
 
 /// What a model needs to know about the data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataInfo {
-    /// `[channels, height, width]` of every image.
+    /// `[channels, height, width]` of every item (`[channels, 1, steps]` for sequences).
     pub input: [usize; 3],
+    /// Images, or sequences stored as one-row images.
+    pub layout: Layout,
+    /// What the source left out or could not use (skipped stars, with file and line); the
+    /// trainer prints them and keeps them in the run folder.
+    pub warnings: Vec<String>,
     /// Regression or classification.
     pub task: Task,
     /// Names of the model's outputs: the regression targets, or the classes in label order.
@@ -80,6 +92,12 @@ impl DataConfig {
                 c.test = c.test.min(32);
             }
             DataConfig::LensChallenge(c) => c.limit = Some(c.limit.unwrap_or(usize::MAX).min(80)),
+            DataConfig::SimulatedLightCurves(c) => {
+                c.train = c.train.min(64);
+                c.valid = c.valid.min(16);
+                c.test = c.test.min(32);
+            }
+            DataConfig::LightCurveFolder(c) => c.limit = Some(c.limit.unwrap_or(usize::MAX).min(80)),
         }
     }
 
@@ -92,6 +110,8 @@ impl DataConfig {
             DataConfig::Galaxy10H5(_) => "Galaxy10 HDF5 file",
             DataConfig::SimulatedLenses(_) => "simulated strong lenses (built in)",
             DataConfig::LensChallenge(_) => "Strong Lens Finding Challenge FITS cutouts",
+            DataConfig::SimulatedLightCurves(_) => "simulated variable-star light curves (built in)",
+            DataConfig::LightCurveFolder(_) => "light-curve list and per-star files",
         }
     }
 
@@ -105,6 +125,8 @@ impl DataConfig {
             DataConfig::Galaxy10H5(c) => c.open(seed),
             DataConfig::SimulatedLenses(c) => c.open(seed),
             DataConfig::LensChallenge(c) => c.open(seed),
+            DataConfig::SimulatedLightCurves(c) => c.open(seed),
+            DataConfig::LightCurveFolder(c) => c.open(seed),
         }
     }
 }

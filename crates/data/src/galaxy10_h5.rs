@@ -96,7 +96,7 @@ mod reader {
     use crate::config::{DataInfo, OpenedData};
     use crate::error::DataError;
     use crate::image_io::Preprocess;
-    use crate::item::ImageItem;
+    use crate::item::{ImageItem, Layout};
     use crate::split::{ImageSplit, LabelledImages, check_fractions};
     use crate::splits::stratified_split;
     use crate::task::Task;
@@ -192,6 +192,8 @@ mod reader {
         Ok(OpenedData {
             info: DataInfo {
                 input: preprocess.shape(),
+                layout: Layout::Image,
+                warnings: Vec::new(),
                 task: Task::Classification,
                 target_names: classes,
                 description,

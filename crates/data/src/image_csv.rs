@@ -12,7 +12,7 @@ use crate::catalogue::Catalogue;
 use crate::config::{DataInfo, OpenedData};
 use crate::error::DataError;
 use crate::image_io::Preprocess;
-use crate::item::ImageItem;
+use crate::item::{ImageItem, Layout};
 use crate::split::{ImageSplit, LabelledImages, check_fractions};
 use crate::splits::split_indices;
 use crate::task::Task;
@@ -124,6 +124,8 @@ impl ImageCsvConfig {
         Ok(OpenedData {
             info: DataInfo {
                 input: preprocess.shape(),
+                layout: Layout::Image,
+                warnings: Vec::new(),
                 task: Task::Regression,
                 target_names: catalogue.target_names.clone(),
                 description,

@@ -15,7 +15,7 @@ use crate::error::DataError;
 use crate::files::IMAGE_EXTENSIONS;
 use crate::image_csv::{default_channels, default_fraction, default_size};
 use crate::image_io::Preprocess;
-use crate::item::ImageItem;
+use crate::item::{ImageItem, Layout};
 use crate::split::{ImageSplit, LabelledImages, check_fractions};
 use crate::splits::split_indices;
 use crate::task::Task;
@@ -213,6 +213,8 @@ impl ImageFolderConfig {
         Ok(OpenedData {
             info: DataInfo {
                 input: preprocess.shape(),
+                layout: Layout::Image,
+                warnings: Vec::new(),
                 task: Task::Classification,
                 target_names: classes,
                 description,

@@ -22,7 +22,7 @@ use crate::error::DataError;
 use crate::fits::read_fits;
 use crate::image_csv::default_fraction;
 use crate::image_io::Preprocess;
-use crate::item::ImageItem;
+use crate::item::{self, ImageItem};
 use crate::simulated_lenses::{LENS_CLASSES, stretch};
 use crate::split::{ImageSplit, LabelledImages, check_fractions};
 use crate::splits::stratified_split;
@@ -184,6 +184,8 @@ impl LensChallengeConfig {
         Ok(OpenedData {
             info: DataInfo {
                 input: [self.bands.len(), side, side],
+                layout: item::Layout::Image,
+                warnings: Vec::new(),
                 task: Task::Classification,
                 target_names: LENS_CLASSES.iter().map(|s| s.to_string()).collect(),
                 description,

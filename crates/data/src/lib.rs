@@ -1,7 +1,8 @@
 //! Datasets for astronomy deep learning: simulator-backed data sets that need no disk, the real
 //! survey formats (image folders with a CSV catalogue, as the Kaggle Galaxy Zoo 2 release; class
-//! sub-folders; the Galaxy10 DECaLS HDF5 file behind the `hdf5` feature), and the batcher that
-//! turns items into Burn tensors.
+//! sub-folders; the Galaxy10 DECaLS HDF5 file behind the `hdf5` feature; FITS cutouts;
+//! light-curve lists and files), and the batcher that turns items into Burn tensors. Light
+//! curves travel as one-row images with a mask channel ([`sequence`]).
 //!
 //! `[data]` in an experiment config is a [`DataConfig`]; [`DataConfig::open`] checks it and
 //! returns the train, validation and test splits with a description of their shapes.
@@ -21,8 +22,11 @@ pub mod image_io;
 pub mod item;
 pub mod lens_challenge;
 pub mod light_curve_files;
+pub mod light_curve_folder;
+pub mod sequence;
 pub mod simulated;
 pub mod simulated_lenses;
+pub mod simulated_light_curves;
 pub mod split;
 pub mod splits;
 pub mod task;
@@ -32,6 +36,6 @@ pub use batcher::{ImageBatch, ImageBatcher};
 pub use config::{DataConfig, DataInfo, OpenedData};
 pub use error::DataError;
 pub use image_io::Preprocess;
-pub use item::ImageItem;
+pub use item::{ImageItem, Layout};
 pub use split::ImageSplit;
 pub use task::Task;

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::open_csv;
 use crate::error::DataError;
+use crate::sequence::SequenceConfig;
+use crate::task::Task;
 
 /// What to do with a star that cannot be used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +59,42 @@ pub struct LightCurveFolder {
     /// per-star files.
     #[serde(default)]
     pub long_csv: Option<PathBuf>,
+    /// Keep only the list rows that pass every condition: `"<column> <op> <value>"` with `op`
+    /// one of `== != < <= > >=`, compared as numbers when both sides are (`"snr > 20"`,
+    /// `"type == RRab"`).
+    #[serde(default)]
+    pub filter: Vec<String>,
+    /// The list column with each star's label: a class name, or a value to regress.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `classification` (default) or `regression`.
+    #[serde(default = "default_task")]
+    pub task: Task,
+    /// Class names in label order (default: the label column's values, sorted).
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+    /// Share of the stars held out for validation.
+    #[serde(default = "default_valid_fraction")]
+    pub valid_fraction: f64,
+    /// Share of the stars held out for the test.
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+    /// Use at most this many stars of the list (after the filter).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Model inputs (`[data.sequence]`).
+    #[serde(default)]
+    pub sequence: SequenceConfig,
+}
+
+fn default_task() -> Task {
+    Task::Classification
+}
+fn default_valid_fraction() -> f64 {
+    0.1
+}
+fn default_test_fraction() -> f64 {
+    0.2
 }
 
 fn default_columns() -> Vec<usize> {
@@ -170,7 +208,20 @@ impl LightCurveFolder {
                 format!("give 2 or 3 column indices (time, mag[, err]), got {:?}", self.columns),
             ));
         }
-        let rows = read_list(&self.list)?;
+        let mut rows = read_list(&self.list)?;
+        let filters = self.filter.iter().map(|f| RowFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
+        if let (Some(first), Some(f)) = (rows.first(), filters.iter().find(|f| !rows[0].contains_key(&f.column))) {
+            let mut names: Vec<&String> = first.keys().collect();
+            names.sort();
+            return Err(DataError::setting(
+                "filter",
+                format!("{}: the list has no column `{}` (it has {names:?})", self.list.display(), f.column),
+            ));
+        }
+        rows.retain(|row| filters.iter().all(|f| f.passes(row)));
+        if let Some(limit) = self.limit {
+            rows.truncate(limit);
+        }
         if self.fold && rows.first().is_some_and(|r| !r.contains_key("period")) {
             return Err(DataError::setting(
                 "fold",
@@ -231,6 +282,46 @@ impl LightCurveFolder {
         }
         sort_by_time(&mut curve);
         Ok(curve)
+    }
+}
+
+/// One `"<column> <op> <value>"` condition on list rows.
+#[derive(Debug, Clone, PartialEq)]
+struct RowFilter {
+    column: String,
+    op: String,
+    value: String,
+}
+
+impl RowFilter {
+    fn parse(text: &str) -> Result<Self, DataError> {
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        match parts.as_slice() {
+            [column, op, value] if ["==", "!=", "<", "<=", ">", ">="].contains(op) => {
+                Ok(Self { column: column.to_string(), op: op.to_string(), value: value.to_string() })
+            }
+            _ => Err(DataError::setting(
+                "filter",
+                format!("{text:?} is not \"<column> <op> <value>\" with op one of == != < <= > >="),
+            )),
+        }
+    }
+
+    fn passes(&self, row: &HashMap<String, String>) -> bool {
+        let field = &row[&self.column];
+        let order = match (field.parse::<f64>(), self.value.parse::<f64>()) {
+            (Ok(a), Ok(b)) => a.partial_cmp(&b),
+            _ => Some(field.as_str().cmp(self.value.as_str())),
+        };
+        let Some(order) = order else { return false };
+        match self.op.as_str() {
+            "==" => order.is_eq(),
+            "!=" => order.is_ne(),
+            "<" => order.is_lt(),
+            "<=" => order.is_le(),
+            ">" => order.is_gt(),
+            _ => order.is_ge(),
+        }
     }
 }
 
@@ -336,6 +427,27 @@ mod tests {
         let err =
             LightCurveFolder { on_bad_star: OnBadStar::Refuse, ..config(dir.path()) }.load().unwrap_err().to_string();
         assert!(err.contains("star c3") && err.contains("on_bad_star"), "{err}");
+    }
+
+    #[test]
+    fn filters_keep_matching_rows_by_number_or_text() {
+        let dir = folder(
+            &[("a1", &curve_text(30, 0.6)), ("b2", &curve_text(30, 0.4)), ("c3", &curve_text(30, 0.4))],
+            "# id snr type\na1 80 RRab\nb2 15.5 RRab\nc3 200 EB\n",
+        );
+        let keep = |filter: &[&str]| -> Vec<String> {
+            let config =
+                LightCurveFolder { filter: filter.iter().map(|f| f.to_string()).collect(), ..config(dir.path()) };
+            config.load().unwrap().0.into_iter().map(|s| s.id).collect()
+        };
+        assert_eq!(keep(&["snr > 20"]), ["a1", "c3"]);
+        assert_eq!(keep(&["snr >= 15.5", "type == RRab"]), ["a1", "b2"]);
+        assert_eq!(keep(&["type != RRab"]), ["c3"]);
+        let bad = LightCurveFolder { filter: vec!["snr >> 2".into()], ..config(dir.path()) };
+        assert!(bad.load().unwrap_err().to_string().starts_with("data.filter: \"snr >> 2\" is not"));
+        let bad = LightCurveFolder { filter: vec!["sn > 2".into()], ..config(dir.path()) };
+        let err = bad.load().unwrap_err().to_string();
+        assert!(err.contains("no column `sn`") && err.contains("\"snr\""), "{err}");
     }
 
     #[test]

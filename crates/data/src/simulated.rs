@@ -20,7 +20,7 @@ use crate::cache::ByteCache;
 use crate::config::{DataInfo, OpenedData};
 use crate::error::DataError;
 use crate::image_io::Preprocess;
-use crate::item::ImageItem;
+use crate::item::{ImageItem, Layout};
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -116,6 +116,8 @@ impl SimulatedGalaxiesConfig {
         Ok(OpenedData {
             info: DataInfo {
                 input: [3, size, size],
+                layout: Layout::Image,
+                warnings: Vec::new(),
                 task,
                 target_names,
                 description: format!(

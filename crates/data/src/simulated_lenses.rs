@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{DataInfo, OpenedData};
 use crate::error::DataError;
 use crate::image_io::Preprocess;
-use crate::item::ImageItem;
+use crate::item::{ImageItem, Layout};
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -69,6 +69,8 @@ impl SimulatedLensesConfig {
         Ok(OpenedData {
             info: DataInfo {
                 input: [bands, size, size],
+                layout: Layout::Image,
+                warnings: Vec::new(),
                 task: Task::Classification,
                 target_names: LENS_CLASSES.iter().map(|s| s.to_string()).collect(),
                 description: format!(

@@ -9,6 +9,7 @@ pub mod activation;
 pub mod dieleman;
 pub mod galaxy_zoo_output;
 pub mod model;
+pub mod recurrent;
 pub mod resnet;
 pub mod sequential;
 pub mod shape;

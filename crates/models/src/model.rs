@@ -1,15 +1,15 @@
 //! The model zoo entry point: `[model] kind = "..."` selects an architecture and its typed
 //! parameters: `sequential` (layers declared one by one), `dieleman` (the Galaxy Zoo
-//! challenge winner) and `resnet` (DeepLens, ResNet-18/34). Recurrent nets, autoencoders and
-//! GANs join this enum as they land.
+//! challenge winner), `resnet` (DeepLens, ResNet-18/34) and `recurrent` (LSTM/GRU on light
+//! curves). Autoencoders and GANs join this enum as they land.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::dieleman::{Dieleman, DielemanConfig};
+use crate::recurrent::{Recurrent, RecurrentConfig};
 use crate::resnet::{ResNet, ResNetConfig};
-use crate::sequential::network::Features;
 use crate::sequential::{Sequential, SequentialConfig};
 use crate::shape::{FeatureShape, ShapeError};
 
@@ -27,6 +27,8 @@ pub enum ModelConfig {
     Dieleman(DielemanConfig),
     /// Residual networks: CMU DeepLens (Lanusse et al. 2018), ResNet-18/34.
     Resnet(ResNetConfig),
+    /// Stacked (bidirectional) LSTM or GRU with masking: Dekany & Grebel (2020).
+    Recurrent(RecurrentConfig),
 }
 
 /// A built model.
@@ -38,6 +40,7 @@ pub enum Model {
     Sequential(Sequential),
     Dieleman(Dieleman),
     Resnet(ResNet),
+    Recurrent(Recurrent),
 }
 
 /// One row of a model's layer table: what the stage is, and what it produces per sample.
@@ -63,6 +66,7 @@ impl ModelConfig {
             ModelConfig::Sequential { .. } => "sequential",
             ModelConfig::Dieleman(_) => "dieleman",
             ModelConfig::Resnet(_) => "resnet",
+            ModelConfig::Recurrent(_) => "recurrent",
         }
     }
 
@@ -76,6 +80,7 @@ impl ModelConfig {
             }
             ModelConfig::Dieleman(config) => config.shapes(input, outputs)?,
             ModelConfig::Resnet(config) => config.shapes(input, outputs)?,
+            ModelConfig::Recurrent(config) => config.shapes(input, outputs)?,
         };
         let last = table.last().expect("checked non-empty").shape;
         if last != FeatureShape::Vector(outputs) {
@@ -93,21 +98,24 @@ impl ModelConfig {
             }
             ModelConfig::Dieleman(config) => Ok(Model::Dieleman(config.init(input, outputs, device)?)),
             ModelConfig::Resnet(config) => Ok(Model::Resnet(config.init(input, outputs, device)?)),
+            ModelConfig::Recurrent(config) => Ok(Model::Recurrent(config.init(input, outputs, device)?)),
         }
     }
 }
 
 impl Model {
-    /// Runs the model on a batch of images.
+    /// Runs the model on a batch as the data sources make it.
     ///
     /// # Shapes
-    /// - images: `[batch, channels, height, width]`
+    /// - input: images `[batch, channels, height, width]`, or sequences
+    ///   `[batch, channels, 1, steps]` whose last channel is the padding mask
     /// - output: `[batch, outputs]`
-    pub fn forward_images(&self, images: Tensor<4>) -> Tensor<2> {
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
         match self {
-            Model::Sequential(net) => net.forward(Features::Image(images)),
-            Model::Dieleman(net) => net.forward(images),
-            Model::Resnet(net) => net.forward(images),
+            Model::Sequential(net) => net.forward_tensor(input),
+            Model::Dieleman(net) => net.forward(input),
+            Model::Resnet(net) => net.forward(input),
+            Model::Recurrent(net) => net.forward(input),
         }
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use astro_data::task::class_of;
 
 use crate::binary::BinaryScores;
+use crate::class_bins::ClassGroupScore;
 
 /// The scores of one class.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +44,9 @@ pub struct ClassificationMetrics {
     /// Two classes: ROC AUC and completeness at fixed false-positive rates of the second
     /// class's probability, overall, binned and in subsets.
     pub binary: Option<BinaryScores>,
+    /// Per-class scores within `[evaluation]` bins and subsets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<ClassGroupScore>,
 }
 
 /// The index of the largest value.
@@ -119,6 +123,7 @@ pub fn score_classes(
         per_class,
         confusion,
         binary: None,
+        groups: Vec::new(),
     }
 }
 

@@ -16,7 +16,6 @@ use crate::evaluate::{TestScores, predict, score, write_predictions_csv};
 use crate::model_io::ModelIo;
 use crate::run_dir::{RunDir, RunState};
 use crate::supervised::Supervised;
-use astro_models::FeatureShape;
 
 /// A finished run, loaded for inference.
 pub struct TrainedRun {
@@ -41,14 +40,11 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
     }
     let config = load_config(&run.file("config.toml"), &[], false)?;
     let io = ModelIo::read(&run)?;
-    let [channels, height, width] = io.input;
     let model_file = run.file("model.bpk");
-    let model = Supervised {
-        model: config.model.init(FeatureShape::Image { channels, height, width }, io.target_names.len(), device)?,
-        task: io.task,
-    }
-    .try_load_file(&model_file)
-    .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
+    let model =
+        Supervised { model: config.model.init(io.input_shape(), io.target_names.len(), device)?, task: io.task }
+            .try_load_file(&model_file)
+            .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
     Ok(TrainedRun { run, config, io, model })
 }
 
@@ -130,10 +126,12 @@ fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> R
             io.target_names
         )));
     }
-    if input != io.input {
+    if input != io.input || info.layout != io.layout {
         return Err(RunError::Run(format!(
-            "{}: the data gives {input:?} images but the model takes {:?}",
+            "{}: the data gives {:?} {input:?} but the model takes {:?} {:?}",
             file.display(),
+            info.layout,
+            io.layout,
             io.input
         )));
     }
@@ -158,6 +156,13 @@ pub fn predict_images(
     device: &Device,
 ) -> Result<(PathBuf, usize), RunError> {
     let trained = load_run(path, device)?;
+    if trained.io.layout != astro_data::Layout::Image {
+        return Err(RunError::Run(format!(
+            "{} was trained on light curves, not images: score new curves with `trainer eval {} --data <data.toml>`",
+            path.display(),
+            path.display()
+        )));
+    }
     let mut preprocess = trained.io.preprocess;
     if crop.is_some() {
         preprocess.crop = crop;

@@ -10,6 +10,7 @@ use burn::tensor::Device;
 use serde::Serialize;
 
 use crate::binary::{EvaluationConfig, score_binary};
+use crate::class_bins::score_class_groups;
 use crate::classification::{ClassificationMetrics, argmax, score_classes};
 use crate::error::RunError;
 use crate::supervised::Supervised;
@@ -100,6 +101,18 @@ pub fn rmse(outputs: &[Vec<f32>], targets: &[Vec<f32>]) -> f64 {
     (sum / n.max(1) as f64).sqrt()
 }
 
+/// Mean absolute error over every value of every row.
+pub fn mae(outputs: &[Vec<f32>], targets: &[Vec<f32>]) -> f64 {
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for (o, t) in outputs.iter().zip(targets) {
+        for (a, b) in o.iter().zip(t) {
+            sum += f64::from(a - b).abs();
+            n += 1;
+        }
+    }
+    sum / n.max(1) as f64
+}
+
 /// The per-target mean over the training split (the baseline predictor); for classification,
 /// the share of each of `outputs` classes (the mean of the one-hot targets).
 pub fn target_mean(train: &ImageSplit, task: Task, outputs: usize) -> Vec<f32> {
@@ -153,9 +166,26 @@ pub struct Headline {
 
 impl TestScores {
     /// This run's value of `metric` (see `PAPER_METRICS`), on the positives of `subset` for
-    /// detector scores; `None` where the task does not report it.
-    pub fn metric_value(&self, metric: &str, subset: Option<&str>) -> Option<f64> {
+    /// detector scores, on the items of `subset` for per-class scores (of `class`, by default
+    /// the second of two); `None` where the task does not report it.
+    pub fn metric_value(&self, metric: &str, subset: Option<&str>, class: Option<&str>) -> Option<f64> {
         match (self, metric) {
+            (TestScores::Classification(m), "precision" | "recall" | "f1") => {
+                let per_class = match subset {
+                    None => &m.per_class,
+                    Some(name) => &m.groups.iter().find(|g| g.name == name)?.per_class,
+                };
+                let score = match class {
+                    Some(name) => per_class.iter().find(|c| c.class == name)?,
+                    None if per_class.len() == 2 => &per_class[1],
+                    None => return None,
+                };
+                Some(match metric {
+                    "precision" => score.precision,
+                    "recall" => score.recall,
+                    _ => score.f1,
+                })
+            }
             (TestScores::Regression(m), "rmse") if subset.is_none() => Some(m.rmse),
             (TestScores::Classification(m), "accuracy") if subset.is_none() => Some(m.accuracy),
             (TestScores::Classification(m), "roc_auc" | "completeness") => {
@@ -206,6 +236,10 @@ pub struct RegressionMetrics {
     pub rmse: f64,
     /// RMSE of predicting the training mean for every image.
     pub baseline_rmse: f64,
+    /// Mean absolute error of the model over all targets.
+    pub mae: f64,
+    /// Mean absolute error of predicting the training mean.
+    pub baseline_mae: f64,
     /// The model's RMSE per target, in target order.
     pub rmse_per_target: Vec<f64>,
     /// RMSE per group of targets named `<group>.<n>` (per question for Galaxy Zoo's
@@ -253,6 +287,13 @@ pub fn score(
         Task::Regression => TestScores::Regression(score_regression(predictions, train_mean, names)),
         Task::Classification => {
             let mut m = score_classes(&predictions.outputs, &predictions.targets, train_mean, names);
+            m.groups = score_class_groups(
+                &predictions.outputs,
+                &predictions.targets,
+                &predictions.attributes,
+                names,
+                evaluation,
+            );
             if names.len() == 2 {
                 let rows: Vec<usize> = (0..predictions.ids.len())
                     .filter(|&i| astro_data::task::class_of(&predictions.targets[i], 2).is_some())
@@ -296,6 +337,8 @@ pub fn score_regression(predictions: &Predictions, train_mean: &[f32], names: &[
         samples: predictions.ids.len(),
         rmse: rmse(&predictions.outputs, &predictions.targets),
         baseline_rmse: rmse(&baseline, &predictions.targets),
+        mae: mae(&predictions.outputs, &predictions.targets),
+        baseline_mae: mae(&baseline, &predictions.targets),
         rmse_per_target,
         per_group,
     }

@@ -15,6 +15,7 @@ use crate::error::RunError;
 use crate::plot::ensure_font;
 
 /// One gallery cell: an image (channel-major, values in [0, 1]) and its targets and outputs.
+#[derive(Clone, Copy)]
 pub struct GalleryItem<'a> {
     /// Pixels, `[channels, height, width]`.
     pub pixels: &'a [f32],

@@ -5,9 +5,11 @@
 
 pub mod binary;
 pub mod checkpointing;
+pub mod class_bins;
 pub mod classification;
 pub mod config;
 pub mod confusion_plot;
+pub mod curve_gallery;
 pub mod epoch_log;
 pub mod error;
 pub mod evaluate;
@@ -17,6 +19,7 @@ pub mod progress;
 pub mod report;
 pub mod roc_plot;
 pub mod run_dir;
+pub mod scatter_plot;
 pub mod supervised;
 pub mod train;
 

@@ -2,7 +2,8 @@
 //! data: the input shape, how image files are prepared, the task and target (or class) names,
 //! and the training mean (the baseline predictor; for classification the class shares).
 
-use astro_data::{Preprocess, Task};
+use astro_data::{Layout, Preprocess, Task};
+use astro_models::FeatureShape;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RunError;
@@ -11,8 +12,11 @@ use crate::run_dir::RunDir;
 /// The model's interface to the world.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelIo {
-    /// `[channels, height, width]`.
+    /// `[channels, height, width]` (`[channels, 1, steps]` for sequences).
     pub input: [usize; 3],
+    /// Images or sequences (runs made before sequences existed: images).
+    #[serde(default)]
+    pub layout: Layout,
     /// How image files are cropped and resampled.
     pub preprocess: Preprocess,
     /// Regression or classification (runs made before classification existed: regression).
@@ -28,6 +32,11 @@ pub struct ModelIo {
 pub const FILE: &str = "model_io.json";
 
 impl ModelIo {
+    /// The input shape as models see it.
+    pub fn input_shape(&self) -> FeatureShape {
+        input_feature_shape(self.input, self.layout)
+    }
+
     /// Reads it from a run.
     pub fn read(run: &RunDir) -> Result<Self, RunError> {
         let path = run.file(FILE);
@@ -37,5 +46,14 @@ impl ModelIo {
             source,
         })?;
         serde_json::from_str(&text).map_err(|e| RunError::Run(format!("{}: {e}", path.display())))
+    }
+}
+
+/// The models' view of a data item of `shape` (`[channels, height, width]`) and `layout`.
+pub fn input_feature_shape(shape: [usize; 3], layout: Layout) -> FeatureShape {
+    let [channels, height, width] = shape;
+    match layout {
+        Layout::Image => FeatureShape::Image { channels, height, width },
+        Layout::Sequence => FeatureShape::Sequence { channels, length: width },
     }
 }

@@ -21,6 +21,8 @@ pub struct PaperNumber {
     pub note: String,
     /// The subset of the test items it is for.
     pub subset: Option<String>,
+    /// The class it is for (precision, recall, F1).
+    pub class: Option<String>,
 }
 
 /// `summary.json`.
@@ -67,6 +69,9 @@ impl Summary {
             format!("test {} (n = {}): {:.5}", h.metric, self.test.samples(), h.value),
             format!("baseline ({}): {:.5}", h.baseline_name, h.baseline),
         ];
+        if let TestScores::Regression(m) = &self.test {
+            lines.push(format!("MAE: {:.5} (baseline {:.5})", m.mae, m.baseline_mae));
+        }
         if let TestScores::Classification(m) = &self.test {
             lines.push(format!("macro F1: {:.4}", m.macro_f1));
             if let Some(b) = &m.binary {
@@ -76,8 +81,25 @@ impl Summary {
                 }
             }
         }
+        if let (Some(p), TestScores::Classification(m)) = (&self.paper, &self.test)
+            && let Some(class) = &p.class
+        {
+            let groups = m.groups.iter().filter(|g| Some(&g.name) == p.subset.as_ref());
+            let all = m.per_class.iter().map(|c| ("all", c));
+            let within = groups.flat_map(|g| g.per_class.iter().map(move |c| (g.name.as_str(), c)));
+            for (group, c) in all.chain(within).filter(|(_, c)| &c.class == class) {
+                lines.push(format!(
+                    "{class} [{group}] (n = {}): precision {:.4}, recall {:.4}, F1 {:.4}",
+                    c.support, c.precision, c.recall, c.f1
+                ));
+            }
+        }
         if let Some(p) = &self.paper {
             let subset = p.subset.as_ref().map_or(String::new(), |s| format!(" [{s}]"));
+            let subset = match &p.class {
+                Some(c) => format!(" of {c}{subset}"),
+                None => subset,
+            };
             let ours = self.paper_metric.map_or("not measured".to_string(), |v| format!("{v:.5}"));
             lines.push(format!(
                 "paper {}{subset}: {} ({}; {}); this run: {ours}",
@@ -121,6 +143,29 @@ fn per_class_table(m: &ClassificationMetrics) -> String {
         ));
     }
     md.push_str("\n![confusion matrix](confusion.png)\n\n");
+    if !m.groups.is_empty() {
+        md.push_str(&group_table(m));
+    }
+    md
+}
+
+/// Per-class scores within each bin and subset of `[evaluation]`.
+fn group_table(m: &ClassificationMetrics) -> String {
+    let mut md = String::from(
+        "### Per bin and subset\n\n| items | n | accuracy | class | support | precision | recall | F1 |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for g in &m.groups {
+        let name =
+            if g.name.is_empty() { format!("{} in [{}, {})", g.attribute, g.low, g.high) } else { g.name.clone() };
+        for c in &g.per_class {
+            md.push_str(&format!(
+                "| {name} | {} | {:.4} | {} | {} | {:.4} | {:.4} | {:.4} |\n",
+                g.items, g.accuracy, c.class, c.support, c.precision, c.recall, c.f1
+            ));
+        }
+    }
+    md.push('\n');
     md
 }
 
@@ -190,9 +235,14 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
     };
     md.push_str(&format!("\nTest images: {}. {provenance}: {}.\n\n", summary.test.samples(), summary.data));
     match &summary.test {
-        TestScores::Regression(m) if !m.per_group.is_empty() => md.push_str(&per_group_table(&m.per_group)),
+        TestScores::Regression(m) => {
+            md.push_str(&format!("Mean absolute error: {:.5} (baseline {:.5}).\n\n", m.mae, m.baseline_mae));
+            if !m.per_group.is_empty() {
+                md.push_str(&per_group_table(&m.per_group));
+            }
+            md.push_str("![predicted against true](predicted_vs_true.png)\n\n");
+        }
         TestScores::Classification(m) => md.push_str(&per_class_table(m)),
-        TestScores::Regression(_) => {}
     }
     md.push_str("![learning curves](learning_curves.png)\n\n");
     md.push_str(&format!(
@@ -210,7 +260,7 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
     ));
     md.push_str(&format!("## Model\n\n{model_table}\n"));
     md.push_str(
-        "## Sample test images\n\nTrue and predicted labels under each image.\n\n![test images](gallery.png)\n\n",
+        "## Sample test items\n\nTrue and predicted labels under each image (light curve).\n\n![test items](gallery.png)\n\n",
     );
     md.push_str(
         "## Files\n\n\

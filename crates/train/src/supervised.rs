@@ -34,7 +34,7 @@ pub struct StepOutput {
 impl Supervised {
     /// Raw outputs `[batch, outputs]` for images `[batch, channels, height, width]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.model.forward_images(images)
+        self.model.forward(images)
     }
 
     /// What users read: the values (regression) or the class probabilities (classification).

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use astro_data::config::OpenedData;
-use astro_data::{Augmenter, ImageBatcher, Task};
+use astro_data::{Augmenter, ImageBatcher, Layout, Task};
 use astro_models::{FeatureShape, LayerShape};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
@@ -23,6 +23,7 @@ use burn::train::{
 use crate::checkpointing::{Cadence, checkpoint_files, last_complete_checkpoint, model_checkpoints};
 use crate::config::ExperimentConfig;
 use crate::confusion_plot::confusion_png;
+use crate::curve_gallery::save_curve_gallery;
 use crate::epoch_log::{Divergence, EpochCsvLogger, read_epochs, truncate_after};
 use crate::error::RunError;
 use crate::evaluate::{Predictions, TestScores, predict, score, target_mean, write_predictions_csv};
@@ -33,6 +34,7 @@ use crate::progress::ProgressPrinter;
 use crate::report::{PaperNumber, Summary, report_markdown};
 use crate::roc_plot::roc_png;
 use crate::run_dir::{Environment, RunDir, RunState};
+use crate::scatter_plot::predicted_vs_true;
 use crate::supervised::Supervised;
 
 /// The devices to train on, chosen by the binary.
@@ -57,8 +59,7 @@ pub enum RunTarget {
 
 /// The input shape of a data set, as models see it.
 pub fn input_shape(data: &OpenedData) -> FeatureShape {
-    let [channels, height, width] = data.info.input;
-    FeatureShape::Image { channels, height, width }
+    model_io::input_feature_shape(data.info.input, data.info.layout)
 }
 
 /// Opens the data and checks the model against it: everything `trainer check` verifies.
@@ -105,6 +106,14 @@ pub fn train(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget)
             (run, epoch)
         }
     };
+    if !data.info.warnings.is_empty() {
+        for w in data.info.warnings.iter().take(5) {
+            eprintln!("data: {w}");
+        }
+        let file = run.file("data_warnings.txt");
+        eprintln!("data: {} warnings in all, listed in {}", data.info.warnings.len(), file.display());
+        run.write("data_warnings.txt", &(data.info.warnings.join("\n") + "\n"))?;
+    }
     run.set_status(RunState::Running, None)?;
     let result = run_training(config, hardware, &run, &data, &shapes, resume_from);
     match &result {
@@ -248,6 +257,7 @@ fn run_training(
     let train_mean = target_mean(&data.train, task, outputs);
     let io = ModelIo {
         input: data.info.input,
+        layout: data.info.layout,
         preprocess: data.info.preprocess,
         task,
         target_names: data.info.target_names.clone(),
@@ -261,6 +271,8 @@ fn run_training(
     write_predictions_csv(&run.file("test_predictions.csv"), task, &data.info.target_names, &predictions)?;
     let (loss_name, baseline) = match &metrics {
         TestScores::Regression(m) => {
+            let title = format!("{}: predicted vs true (test)", config.experiment.name);
+            predicted_vs_true(&run.file("predicted_vs_true.png"), &title, &data.info.target_names, &predictions)?;
             ("mean squared error", BaselineLoss { loss: m.baseline_rmse.powi(2), label: "training mean" })
         }
         TestScores::Classification(m) => {
@@ -296,12 +308,18 @@ fn run_training(
             outputs: &predictions.outputs[*row],
         })
         .collect();
-    save_gallery(&run.file("gallery.png"), task, &data.info.target_names, &cells, 4, 2)?;
+    match data.info.layout {
+        Layout::Image => save_gallery(&run.file("gallery.png"), task, &data.info.target_names, &cells, 4, 2)?,
+        Layout::Sequence => save_curve_gallery(&run.file("gallery.png"), task, &data.info.target_names, &cells, 4)?,
+    }
 
     let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let seen = (data.train.len() + data.valid.len()) * rows.len();
-    let paper_metric =
-        config.experiment.paper.as_ref().and_then(|p| metrics.metric_value(&p.metric, p.subset.as_deref()));
+    let paper_metric = config
+        .experiment
+        .paper
+        .as_ref()
+        .and_then(|p| metrics.metric_value(&p.metric, p.subset.as_deref(), p.class.as_deref()));
     let summary = Summary {
         experiment: config.experiment.name.clone(),
         run_dir: run.path.display().to_string(),
@@ -314,6 +332,7 @@ fn run_training(
             value: p.value,
             note: p.note.clone(),
             subset: p.subset.clone(),
+            class: p.class.clone(),
         }),
         best_epoch,
         epochs_trained: rows.len(),

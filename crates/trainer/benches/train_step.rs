@@ -1,11 +1,13 @@
-//! Training and inference throughput of the `galaxy_cnn` model on the backends compiled into
-//! the trainer (images per second, batch 32, the config's images), and data-loading throughput:
-//! simulating a batch, and augmenting one. `cargo bench -p trainer` (or `cargo xtask bench`).
+//! Training and inference throughput on the backends compiled into the trainer: the
+//! `galaxy_cnn` model (images per second, batch 32, the config's images) and the `rrlyrae_rnn`
+//! bidirectional LSTM (light curves per second, the paper's batch of 256, 200 steps); and
+//! data-loading throughput: simulating a batch of galaxies, and augmenting one.
+//! `cargo bench -p trainer` (or `cargo xtask bench`).
 
 use std::path::Path;
 
-use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher};
-use astro_train::config::load_config;
+use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher, ImageItem};
+use astro_train::config::{ExperimentConfig, load_config};
 use astro_train::supervised::Supervised;
 use astro_train::train::{input_shape, prepare};
 use burn::data::dataloader::batcher::Batcher;
@@ -13,7 +15,8 @@ use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 
 const BATCH: usize = 32;
 
@@ -55,6 +58,25 @@ fn throughput(c: &mut Criterion) {
         let batcher = ImageBatcher::augmented(Augmenter::new(AugmentConfig::default(), 1));
         b.iter(|| std::hint::black_box(batcher.batch(items.clone(), &Device::default())))
     });
+    model_steps(&mut group, &config, &items);
+    group.finish();
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/rrlyrae_rnn.toml");
+    let config = load_config(&path, &[], false).expect("rrlyrae_rnn.toml loads");
+    let (data, _) = prepare(&config).expect("data opens");
+    let batch = config.training.batch_size;
+    let items: Vec<_> = (0..batch).map(|i| data.train.get(i).expect("item")).collect();
+    let mut group = c.benchmark_group("rrlyrae_rnn");
+    group.throughput(Throughput::Elements(batch as u64));
+    group.sample_size(10);
+    model_steps(&mut group, &config, &items);
+    group.finish();
+}
+
+/// A training step (forward, backward, optimiser) and inference on one batch of `items`, on
+/// every compiled backend.
+fn model_steps(group: &mut BenchmarkGroup<WallTime>, config: &ExperimentConfig, items: &[ImageItem]) {
+    let (data, _) = prepare(config).expect("data opens");
     for (name, device) in devices() {
         let ad = device.clone().autodiff();
         let mut model = Supervised {
@@ -62,7 +84,7 @@ fn throughput(c: &mut Criterion) {
             task: data.info.task,
         };
         let mut optim = config.optimizer.build();
-        let batch: ImageBatch = ImageBatcher::default().batch(items.clone(), &ad);
+        let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
         group.bench_function(format!("train_step/{name}"), |b| {
             b.iter(|| {
                 let out = model.forward_step(batch.clone());
@@ -76,12 +98,11 @@ fn throughput(c: &mut Criterion) {
             task: data.info.task,
         }
         .valid();
-        let batch: ImageBatch = ImageBatcher::default().batch(items.clone(), &device);
+        let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &device);
         group.bench_function(format!("inference/{name}"), |b| {
             b.iter(|| std::hint::black_box(inference.predict(batch.images.clone()).into_data()))
         });
     }
-    group.finish();
 }
 
 criterion_group!(benches, throughput);

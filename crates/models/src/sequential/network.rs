@@ -60,6 +60,10 @@ pub struct Sequential {
     /// The layers, first to last (an activation declared on a conv or dense layer is its own
     /// entry right after it).
     pub layers: Vec<Layer>,
+    /// Built for sequences, which arrive as `[batch, channels, 1, steps]` (see
+    /// [`Sequential::forward_tensor`]).
+    #[module(skip)]
+    pub sequence_input: bool,
 }
 
 fn padding_2d(p: Padding) -> PaddingConfig2d {
@@ -142,7 +146,7 @@ impl SequentialConfig {
             }
             shape = next;
         }
-        Ok(Sequential { layers })
+        Ok(Sequential { layers, sequence_input: matches!(input, FeatureShape::Sequence { .. }) })
     }
 }
 
@@ -188,6 +192,18 @@ impl Sequential {
     /// # Shapes
     /// - input: images `[batch, channels, height, width]` or sequences `[batch, channels, length]`
     /// - output: `[batch, outputs]`
+    /// Runs on a batch as the data sources make it: images `[batch, channels, height, width]`,
+    /// or sequences `[batch, channels, 1, steps]` for a network built for sequences.
+    pub fn forward_tensor(&self, x: Tensor<4>) -> Tensor<2> {
+        if self.sequence_input {
+            let [batch, channels, _, steps] = x.dims();
+            self.forward(Features::Sequence(x.reshape([batch, channels, steps])))
+        } else {
+            self.forward(Features::Image(x))
+        }
+    }
+
+    /// Runs on features of the shape the network was built for.
     pub fn forward(&self, input: Features) -> Tensor<2> {
         let out = self.layers.iter().fold(input, |x, layer| layer.forward(x));
         match out {

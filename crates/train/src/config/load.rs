@@ -290,7 +290,7 @@ pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigErr
 }
 
 /// The metrics a paper's number can be compared on.
-pub const PAPER_METRICS: [&str; 4] = ["rmse", "accuracy", "roc_auc", "completeness"];
+pub const PAPER_METRICS: [&str; 7] = ["rmse", "accuracy", "roc_auc", "completeness", "precision", "recall", "f1"];
 
 impl ExperimentConfig {
     /// Checks every range that the types do not (the model's shapes are checked against the
@@ -327,7 +327,11 @@ impl ExperimentConfig {
             if !PAPER_METRICS.contains(&paper.metric.as_str()) {
                 return Err(ConfigError::invalid(
                     "experiment.paper.metric",
-                    format!("must be one the runs report ({}), got {:?}", PAPER_METRICS.join(", "), paper.metric),
+                    format!(
+                        "must be one of those the runs report ({}), got {:?}",
+                        PAPER_METRICS.join(", "),
+                        paper.metric
+                    ),
                 ));
             }
             if let Some(subset) = &paper.subset
@@ -487,7 +491,10 @@ epochs = 3
             format!("{text}\n[[evaluation.subsets]]\nname = \"big\"\nabove = {{ einstein_radius = 1.4 }}\n");
         assert!(parse(&with_subset, &[]).is_ok());
         let err = parse(&with_subset, &["experiment.paper.metric=\"f2\""]).unwrap_err().to_string();
-        assert!(err.contains("must be one the runs report (rmse, accuracy, roc_auc, completeness)"), "{err}");
+        assert!(
+            err.contains("must be one of those the runs report (rmse, accuracy, roc_auc, completeness, precision"),
+            "{err}"
+        );
         let err = parse(&with_subset, &["evaluation.fpr=[0.0]"]).unwrap_err().to_string();
         assert!(err.contains("evaluation.fpr: false-positive rates must be in (0, 1)"), "{err}");
     }

@@ -72,8 +72,9 @@ pub struct ExperimentSection {
 pub struct PaperReference {
     /// Authors, year, journal.
     pub citation: String,
-    /// The metric the paper reports: `rmse`, `accuracy`, `roc_auc`, or `completeness` (at the
-    /// first false-positive rate of `[evaluation] fpr`).
+    /// The metric the paper reports: `rmse`, `accuracy`, `roc_auc`, `completeness` (at the
+    /// first false-positive rate of `[evaluation] fpr`), or `precision`, `recall`, `f1` of
+    /// `class`.
     pub metric: String,
     /// The paper's value of that metric; leave it out where there is none (a benchmark data
     /// set without a reference number) and say so in `note`.
@@ -85,6 +86,9 @@ pub struct PaperReference {
     /// The `[[evaluation.subsets]]` the number is for (all test items when absent).
     #[serde(default)]
     pub subset: Option<String>,
+    /// The class whose `precision`, `recall` or `f1` it is (default: the second of two).
+    #[serde(default)]
+    pub class: Option<String>,
 }
 
 fn default_epochs() -> usize {

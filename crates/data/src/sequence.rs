@@ -1,0 +1,329 @@
+//! Light curves as fixed-size model inputs (`[data.sequence]`): which per-step features the
+//! network sees, how magnitudes are normalised, and how curves of any length become `length`
+//! steps: padded with a mask (longer curves thinned evenly), or resampled on an even phase grid.
+//!
+//! An encoded curve is stored like an image of one row: `[channels, 1, length]`, channel-major,
+//! whose last channel is the mask (1 for a real step, 0 for padding). Recurrent models skip the
+//! masked steps; other models see the mask as one more feature.
+
+use astro_sim::light_curve::LightCurve;
+use serde::{Deserialize, Serialize};
+
+use crate::error::DataError;
+
+/// The features of each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StepInputs {
+    /// (phase, magnitude) of the folded curve: Dekany & Grebel's input.
+    #[default]
+    PhaseMag,
+    /// (phase, magnitude, error) of the folded curve.
+    PhaseMagErr,
+    /// (time, magnitude, error) of the unfolded curve, time scaled to [0, 1] over its span.
+    TimeMagErr,
+}
+
+impl StepInputs {
+    /// Feature channels (without the mask).
+    pub fn features(self) -> usize {
+        match self {
+            StepInputs::PhaseMag => 2,
+            StepInputs::PhaseMagErr | StepInputs::TimeMagErr => 3,
+        }
+    }
+
+    /// The name in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepInputs::PhaseMag => "phase_mag",
+            StepInputs::PhaseMagErr => "phase_mag_err",
+            StepInputs::TimeMagErr => "time_mag_err",
+        }
+    }
+
+    /// Whether the curve must be folded first.
+    pub fn folded(self) -> bool {
+        self != StepInputs::TimeMagErr
+    }
+}
+
+/// How magnitudes are put on a common scale, per curve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalise {
+    /// Subtract the mean magnitude (amplitudes stay in magnitudes: a constant star stays flat).
+    #[default]
+    Centre,
+    /// Subtract the mean and divide by the standard deviation (errors are divided too).
+    Standardise,
+    /// Map the faintest point to 0 and the brightest to 1 (errors scaled alike).
+    MinMax,
+    /// Leave magnitudes as observed.
+    None,
+}
+
+/// `[data.sequence]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SequenceConfig {
+    /// Steps per curve.
+    pub length: usize,
+    /// Features per step.
+    pub inputs: StepInputs,
+    /// Magnitude normalisation.
+    pub normalise: Normalise,
+    /// Interpolate the folded curve at `length` even phases (no padding) instead of keeping
+    /// the observed points (Dekany & Grebel 2022 feed 60 phase bins).
+    pub resample: bool,
+    /// Shift phases so that the first Fourier term of the folded curve, `A sin(2 pi phase +
+    /// phi1)`, has `phi1 = 0` (least-squares fit): every star starts its cycle alike, as the
+    /// phase-aligned curves of Dekany & Grebel (2022).
+    pub align: bool,
+}
+
+impl Default for SequenceConfig {
+    fn default() -> Self {
+        Self { length: 200, inputs: StepInputs::PhaseMag, normalise: Normalise::Centre, resample: false, align: false }
+    }
+}
+
+impl SequenceConfig {
+    /// Checks the settings (`field` prefixes the key names in errors).
+    pub fn validate(&self) -> Result<(), DataError> {
+        if self.length < 2 {
+            return Err(DataError::setting("sequence.length", format!("must be at least 2, got {}", self.length)));
+        }
+        if (self.resample || self.align) && !self.inputs.folded() {
+            return Err(DataError::setting(
+                if self.resample { "sequence.resample" } else { "sequence.align" },
+                "resampling and aligning work on folded curves: use inputs = \"phase_mag\" or \"phase_mag_err\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Channels of an encoded curve, the mask included.
+    pub fn channels(&self) -> usize {
+        self.inputs.features() + 1
+    }
+
+    /// `[channels, 1, length]`.
+    pub fn shape(&self) -> [usize; 3] {
+        [self.channels(), 1, self.length]
+    }
+
+    /// Encodes a curve. `curve.time` holds phases in [0, 1) when the inputs are folded (the
+    /// source folded it), times otherwise; points need not be sorted. Errors that are NaN (files
+    /// without an error column) become 0.
+    pub fn encode(&self, curve: &LightCurve) -> Vec<f32> {
+        let aligned;
+        let curve = if self.align {
+            let shift = first_harmonic_phase(curve) / std::f64::consts::TAU;
+            let time = curve.time.iter().map(|p| (p + shift).rem_euclid(1.0)).collect();
+            aligned = LightCurve { time, ..curve.clone() };
+            &aligned
+        } else {
+            curve
+        };
+        let mut order: Vec<usize> = (0..curve.time.len()).collect();
+        order.sort_by(|&a, &b| curve.time[a].total_cmp(&curve.time[b]));
+        let (offset, scale) = self.magnitude_scale(&curve.mag);
+        let time: Vec<f64> = order.iter().map(|&i| curve.time[i]).collect();
+        let mag: Vec<f64> = order.iter().map(|&i| (curve.mag[i] - offset) / scale).collect();
+        let err: Vec<f64> =
+            order.iter().map(|&i| if curve.err[i].is_finite() { curve.err[i] / scale.abs() } else { 0.0 }).collect();
+        let n = self.length;
+        let mut out = vec![0.0f32; self.channels() * n];
+        let steps: Vec<(f64, f64, f64)> = if self.resample {
+            (0..n)
+                .map(|k| {
+                    let phase = (k as f64 + 0.5) / n as f64;
+                    (phase, periodic_interpolate(&time, &mag, phase), periodic_interpolate(&time, &err, phase))
+                })
+                .collect()
+        } else {
+            // Keep every point, or an even thinning of them when there are more than `length`.
+            let m = time.len();
+            let picks: Vec<usize> = if m <= n { (0..m).collect() } else { (0..n).map(|k| k * m / n).collect() };
+            let (t0, span) = match (time.first(), time.last()) {
+                (Some(a), Some(b)) if !self.inputs.folded() && b > a => (*a, b - a),
+                _ => (0.0, 1.0),
+            };
+            picks.iter().map(|&i| ((time[i] - t0) / span, mag[i], err[i])).collect()
+        };
+        let features = self.inputs.features();
+        for (k, (t, m, e)) in steps.into_iter().enumerate() {
+            let values = [t, m, e];
+            for (c, v) in values.iter().take(features).enumerate() {
+                out[c * n + k] = *v as f32;
+            }
+            out[features * n + k] = 1.0;
+        }
+        out
+    }
+
+    /// `(offset, scale)` such that `(mag - offset) / scale` is normalised.
+    fn magnitude_scale(&self, mag: &[f64]) -> (f64, f64) {
+        let n = mag.len().max(1) as f64;
+        let mean = mag.iter().sum::<f64>() / n;
+        match self.normalise {
+            Normalise::None => (0.0, 1.0),
+            Normalise::Centre => (mean, 1.0),
+            Normalise::Standardise => {
+                let sd = (mag.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / n).sqrt();
+                (mean, if sd > 0.0 { sd } else { 1.0 })
+            }
+            Normalise::MinMax => {
+                let (lo, hi) = mag.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &m| (l.min(m), h.max(m)));
+                // Magnitudes grow fainter: the faintest (largest) maps to 0, the brightest to 1.
+                if hi > lo { (hi, lo - hi) } else { (mean, 1.0) }
+            }
+        }
+    }
+}
+
+/// `phi1` of the least-squares fit `m = a + A sin(2 pi phase + phi1)` of a folded curve.
+fn first_harmonic_phase(curve: &LightCurve) -> f64 {
+    // Normal equations of m = a + s sin(w) + c cos(w), w = 2 pi phase; s = A cos phi1, c = A sin phi1.
+    let mut n = [[0.0f64; 3]; 3];
+    let mut r = [0.0f64; 3];
+    for (&p, &m) in curve.time.iter().zip(&curve.mag) {
+        let (sin, cos) = (std::f64::consts::TAU * p).sin_cos();
+        let basis = [1.0, sin, cos];
+        for i in 0..3 {
+            r[i] += basis[i] * m;
+            for j in 0..3 {
+                n[i][j] += basis[i] * basis[j];
+            }
+        }
+    }
+    match solve3(n, r) {
+        Some([_, s, c]) => c.atan2(s),
+        None => 0.0,
+    }
+}
+
+/// Solves a 3 x 3 linear system by Cramer's rule; `None` when it is singular.
+fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
+    let det = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det(a);
+    if d.abs() < 1e-12 {
+        return None;
+    }
+    let mut x = [0.0; 3];
+    for (k, xk) in x.iter_mut().enumerate() {
+        let mut m = a;
+        for i in 0..3 {
+            m[i][k] = b[i];
+        }
+        *xk = det(m) / d;
+    }
+    Some(x)
+}
+
+/// Linear interpolation of `y(x)` at `at`, for sorted phases `x` in [0, 1) on a circle.
+fn periodic_interpolate(x: &[f64], y: &[f64], at: f64) -> f64 {
+    match x.len() {
+        0 => return 0.0,
+        1 => return y[0],
+        _ => {}
+    }
+    let after = x.partition_point(|&v| v <= at);
+    let (i0, i1) = if after == 0 || after == x.len() { (x.len() - 1, 0) } else { (after - 1, after) };
+    let (x0, x1) = (x[i0], if i1 == 0 && i0 == x.len() - 1 { x[0] + 1.0 } else { x[i1] });
+    let at = if at < x0 { at + 1.0 } else { at };
+    if x1 - x0 <= 0.0 {
+        return y[i0];
+    }
+    y[i0] + (y[i1] - y[i0]) * (at - x0) / (x1 - x0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(time: Vec<f64>, mag: Vec<f64>) -> LightCurve {
+        let err = vec![0.1; time.len()];
+        LightCurve { time, mag, err }
+    }
+
+    #[test]
+    fn short_curves_are_sorted_padded_and_masked() {
+        let config = SequenceConfig { length: 5, ..SequenceConfig::default() };
+        let out = config.encode(&curve(vec![0.5, 0.1, 0.9], vec![15.0, 14.0, 16.0]));
+        assert_eq!(out.len(), 3 * 5);
+        assert_eq!(&out[..5], &[0.1, 0.5, 0.9, 0.0, 0.0]);
+        assert_eq!(&out[5..10], &[-1.0, 0.0, 1.0, 0.0, 0.0], "centred on the mean 15");
+        assert_eq!(&out[10..], &[1.0, 1.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn long_curves_are_thinned_evenly_and_times_scaled() {
+        let config = SequenceConfig {
+            length: 4,
+            inputs: StepInputs::TimeMagErr,
+            normalise: Normalise::None,
+            ..SequenceConfig::default()
+        };
+        let time: Vec<f64> = (0..8).map(|i| 100.0 + 10.0 * i as f64).collect();
+        let out = config.encode(&curve(time, (0..8).map(f64::from).collect()));
+        assert_eq!(&out[..4], &[0.0, 2.0 / 7.0, 4.0 / 7.0, 6.0 / 7.0]);
+        assert_eq!(&out[4..8], &[0.0, 2.0, 4.0, 6.0]);
+        assert_eq!(&out[8..12], &[0.1; 4]);
+        assert_eq!(&out[12..], &[1.0; 4]);
+    }
+
+    #[test]
+    fn resampling_interpolates_around_the_circle() {
+        let config =
+            SequenceConfig { length: 4, resample: true, normalise: Normalise::None, ..SequenceConfig::default() };
+        let out = config.encode(&curve(vec![0.25, 0.75], vec![1.0, 3.0]));
+        // Phases 0.125, 0.375, 0.625, 0.875: between 0.75 (3) and 1.25 (1) on the circle, etc.
+        assert_eq!(&out[..4], &[0.125, 0.375, 0.625, 0.875]);
+        let expected = [1.5, 1.5, 2.5, 2.5];
+        assert!(out[4..8].iter().zip(expected).all(|(a, b)| (f64::from(*a) - b).abs() < 1e-6), "{:?}", &out[4..8]);
+        assert_eq!(&out[8..], &[1.0; 4]);
+    }
+
+    #[test]
+    fn normalisations() {
+        let c = curve(vec![0.1, 0.2, 0.3], vec![14.0, 15.0, 16.0]);
+        let minmax = SequenceConfig { length: 3, normalise: Normalise::MinMax, ..SequenceConfig::default() };
+        assert_eq!(&minmax.encode(&c)[3..6], &[1.0, 0.5, 0.0], "brightest is 1");
+        let sd = SequenceConfig { length: 3, normalise: Normalise::Standardise, ..SequenceConfig::default() };
+        let z = &sd.encode(&c)[3..6];
+        let s = (2.0f64 / 3.0).sqrt();
+        assert!((f64::from(z[0]) + 1.0 / s).abs() < 1e-6 && z[1].abs() < 1e-7, "{z:?}");
+    }
+
+    #[test]
+    fn aligning_puts_the_first_fourier_phase_at_zero() {
+        // m = 15 + 0.3 sin(2 pi p + 1.1) + 0.1 sin(4 pi p + 0.4), unevenly sampled.
+        let phases: Vec<f64> = (0..90).map(|k| ((k * 37 % 90) as f64 + 0.3 * (k % 3) as f64) / 90.0).collect();
+        let tau = std::f64::consts::TAU;
+        let mag = |p: f64| 15.0 + 0.3 * (tau * p + 1.1).sin() + 0.1 * (2.0 * tau * p + 0.4).sin();
+        let c = curve(phases.clone(), phases.iter().map(|&p| mag(p)).collect());
+        assert!((first_harmonic_phase(&c) - 1.1).abs() < 1e-3, "{}", first_harmonic_phase(&c));
+        let config =
+            SequenceConfig { length: 90, align: true, normalise: Normalise::None, ..SequenceConfig::default() };
+        let out = config.encode(&c);
+        // After the shift, the curve is 15 + 0.3 sin(2 pi p') + ...: its fitted phase is 0.
+        let shifted = curve(
+            out[..90].iter().map(|&v| f64::from(v)).collect(),
+            out[90..180].iter().map(|&v| f64::from(v)).collect(),
+        );
+        assert!(first_harmonic_phase(&shifted).abs() < 1e-3, "{}", first_harmonic_phase(&shifted));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let bad = SequenceConfig { length: 1, ..SequenceConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().starts_with("data.sequence.length:"));
+        let bad = SequenceConfig { resample: true, inputs: StepInputs::TimeMagErr, ..SequenceConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().starts_with("data.sequence.resample:"));
+    }
+}

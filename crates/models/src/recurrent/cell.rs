@@ -1,0 +1,225 @@
+//! One recurrent layer in one direction, LSTM or GRU, that skips masked (padded) steps: at a
+//! masked step the state is carried over unchanged, so a sequence padded at its end gives the
+//! same final state (forward) and the same outputs (both directions) as the unpadded sequence,
+//! as Keras' `Masking` layer does for the papers' networks.
+//!
+//! Gates follow Keras (and PyTorch): LSTM `i, f, g, o` with the forget-gate bias starting at 1;
+//! GRU `r, z, n` with the reset gate applied after the hidden projection (`reset_after`). The
+//! input projection of all steps is one matrix product; only the hidden projection runs per step.
+
+use burn::module::{Module, Param};
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// The recurrent unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CellKind {
+    /// Long short-term memory (Hochreiter & Schmidhuber 1997).
+    #[default]
+    Lstm,
+    /// Gated recurrent unit (Cho et al. 2014).
+    Gru,
+}
+
+impl CellKind {
+    /// Gate blocks in the projections.
+    fn gates(self) -> usize {
+        match self {
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        }
+    }
+
+    /// The name in layer tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+        }
+    }
+}
+
+/// One direction of one recurrent layer.
+#[derive(Module, Debug)]
+pub struct MaskedCell {
+    /// Input to every gate, `[features, gates * hidden]`, with the gate biases.
+    pub input: Linear,
+    /// Hidden state to every gate, `[hidden, gates * hidden]` (GRU: with the bias of `n`'s
+    /// hidden part, as Keras' `reset_after`).
+    pub hidden: Linear,
+    /// LSTM or GRU.
+    #[module(skip)]
+    pub kind: CellKind,
+    /// State size.
+    #[module(skip)]
+    pub size: usize,
+    /// Runs from the last step to the first.
+    #[module(skip)]
+    pub reverse: bool,
+}
+
+impl MaskedCell {
+    /// A cell with Glorot-uniform input weights, orthogonal recurrent weights and zero biases
+    /// (LSTM forget gate: 1), Keras' defaults.
+    pub fn new(kind: CellKind, features: usize, size: usize, reverse: bool, device: &Device) -> Self {
+        let gates = kind.gates() * size;
+        let mut input =
+            LinearConfig::new(features, gates).with_initializer(Initializer::XavierUniform { gain: 1.0 }).init(device);
+        let mut bias = vec![0.0f32; gates];
+        if kind == CellKind::Lstm {
+            bias[size..2 * size].fill(1.0);
+        }
+        input.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [gates]), device)));
+        // Burn's orthogonal initializer takes matrices only: the GRU's hidden bias is set apart.
+        let mut hidden = LinearConfig::new(size, gates)
+            .with_bias(false)
+            .with_initializer(Initializer::Orthogonal { gain: 1.0 })
+            .init(device);
+        if kind == CellKind::Gru {
+            hidden.bias = Some(Param::from_tensor(Tensor::zeros([gates], device)));
+        }
+        Self { input, hidden, kind, size, reverse }
+    }
+
+    /// Runs over the sequence, given as one tensor per step (slicing one big tensor per step
+    /// would cost a full-size gradient buffer per step in Burn's autodiff).
+    ///
+    /// Padding must sit at the end (`keep` is 1 then 0). Run forwards, the state at padded
+    /// steps is not used: the caller takes the state at each sequence's last real step. Run
+    /// backwards, the state is zeroed at padded steps, so the pass starts fresh at the last
+    /// real step, as if the padding were not there.
+    ///
+    /// # Shapes
+    /// - steps: `steps x [batch, features]`
+    /// - keep: `steps x [batch, 1]`, 1 for a real step and 0 for padding
+    /// - returns the state after every step, `steps x [batch, size]`, in step order whatever
+    ///   the direction
+    pub fn forward(&self, steps: &[Tensor<2>], keep: &[Tensor<2>]) -> Vec<Tensor<2>> {
+        let Some(first) = steps.first() else { return Vec::new() };
+        let [batch, _] = first.dims();
+        let size = self.size;
+        let device = first.device();
+        let mut h = Tensor::<2>::zeros([batch, size], &device);
+        let mut c = Tensor::<2>::zeros([batch, size], &device);
+        let mut states: Vec<Option<Tensor<2>>> = vec![None; steps.len()];
+        let order: Vec<usize> =
+            if self.reverse { (0..steps.len()).rev().collect() } else { (0..steps.len()).collect() };
+        for t in order {
+            let xw = self.input.forward(steps[t].clone());
+            let hw = self.hidden.forward(h.clone());
+            let gate = |z: &Tensor<2>, k: usize| z.clone().narrow(1, k * size, size);
+            h = match self.kind {
+                CellKind::Lstm => {
+                    let z = xw + hw;
+                    let s = sigmoid(z.clone());
+                    let g = gate(&z, 2).tanh();
+                    c = gate(&s, 1) * c.clone() + gate(&s, 0) * g;
+                    if self.reverse {
+                        c = c.clone() * keep[t].clone();
+                    }
+                    gate(&s, 3) * c.clone().tanh()
+                }
+                CellKind::Gru => {
+                    let r = sigmoid(gate(&xw, 0) + gate(&hw, 0));
+                    let z = sigmoid(gate(&xw, 1) + gate(&hw, 1));
+                    let n = (gate(&xw, 2) + r * gate(&hw, 2)).tanh();
+                    n.clone() + z * (h.clone() - n)
+                }
+            };
+            if self.reverse {
+                h = h.clone() * keep[t].clone();
+            }
+            states[t] = Some(h.clone());
+        }
+        states.into_iter().map(|s| s.expect("every step ran")).collect()
+    }
+}
+
+/// One tensor per step of `x` `[batch, steps, features]` (for tests and callers that hold
+/// whole sequences without gradients).
+pub fn split_steps(x: Tensor<3>) -> Vec<Tensor<2>> {
+    let [batch, steps, features] = x.dims();
+    (0..steps).map(|t| x.clone().narrow(1, t, 1).reshape([batch, features])).collect()
+}
+
+/// The state at each sequence's last real step: `states` `steps x [batch, size]`, `lengths`
+/// `[batch]` real steps per sequence (at least 1).
+pub fn state_at_last_step(states: &[Tensor<2>], lengths: &Tensor<1, Int>) -> Tensor<2> {
+    let [batch, size] = states[0].dims();
+    let stacked = Tensor::stack::<3>(states.to_vec(), 1); // [B, T, H]
+    let index = (lengths.clone() - 1).clamp_min(0).reshape([batch, 1, 1]).repeat_dim(2, size);
+    stacked.gather(1, index).reshape([batch, size])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(u, v)| (u - v).abs() < 1e-5)
+    }
+
+    fn ones(batch: usize, steps: usize) -> Vec<Tensor<2>> {
+        (0..steps).map(|_| Tensor::ones([batch, 1], &Device::default())).collect()
+    }
+
+    #[test]
+    fn lstm_step_matches_the_gate_equations() {
+        let device = Device::default();
+        let cell = MaskedCell::new(CellKind::Lstm, 2, 3, false, &device);
+        let x = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0], [1, 2]), &device);
+        let h = cell.forward(&[x], &ones(1, 1)).pop().unwrap();
+        // From zero state, one step: z = W x + b; c = i g; h = o tanh(c).
+        let w = cell.input.weight.val().into_data().try_to_vec::<f32>().unwrap(); // [2, 12]
+        let b = cell.input.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap();
+        let z: Vec<f64> = (0..12).map(|j| 0.5 * f64::from(w[j]) - f64::from(w[12 + j]) + f64::from(b[j])).collect();
+        let s = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let h = values(h);
+        for k in 0..3 {
+            let c = s(z[k]) * z[6 + k].tanh();
+            let expected = s(z[9 + k]) * c.tanh();
+            assert!((f64::from(h[k]) - expected).abs() < 1e-6, "unit {k}: {} vs {expected}", h[k]);
+        }
+        assert_eq!(&b[3..6], &[1.0; 3], "forget bias starts at 1");
+    }
+
+    #[test]
+    fn padding_at_the_end_changes_nothing_in_either_direction() {
+        let device = Device::default();
+        for kind in [CellKind::Lstm, CellKind::Gru] {
+            for reverse in [false, true] {
+                let cell = MaskedCell::new(kind, 3, 4, reverse, &device);
+                let x = Tensor::<3>::random([2, 5, 3], Distribution::Normal(0.0, 1.0), &device);
+                let plain = cell.forward(&split_steps(x.clone()), &ones(2, 5));
+                // The same sequences followed by 4 steps of junk that the mask hides.
+                let junk = Tensor::<3>::random([2, 4, 3], Distribution::Normal(0.0, 5.0), &device);
+                let mut keep = ones(2, 5);
+                keep.extend((0..4).map(|_| Tensor::zeros([2, 1], &device)));
+                let padded = cell.forward(&split_steps(Tensor::cat(vec![x, junk], 1)), &keep);
+                for t in 0..5 {
+                    let (a, b) = (values(plain[t].clone()), values(padded[t].clone()));
+                    assert!(close(&a, &b), "{kind:?} reverse {reverse} step {t}: {a:?} {b:?}");
+                }
+                let lengths = Tensor::<1, Int>::from_data(TensorData::new(vec![5i64, 5], [2]), &device);
+                let last = values(state_at_last_step(&padded, &lengths));
+                assert!(close(&last, &values(plain[4].clone())), "{kind:?} reverse {reverse}: last state");
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_state_is_taken_per_sequence() {
+        let device = Device::default();
+        let states: Vec<Tensor<2>> = (0..4).map(|t| Tensor::full([2, 3], t as f32, &device)).collect();
+        let lengths = Tensor::<1, Int>::from_data(TensorData::new(vec![2i64, 4], [2]), &device);
+        assert_eq!(values(state_at_last_step(&states, &lengths)), [1.0, 1.0, 1.0, 3.0, 3.0, 3.0]);
+    }
+}

@@ -1,0 +1,258 @@
+//! Recurrent networks on light curves: stacked LSTM or GRU layers, one-way or bidirectional,
+//! dropout between them, masking of padded steps, and a dense head on the last layer's final
+//! state. With no setting but `kind = "recurrent"` it is the network of Dekany & Grebel (2020,
+//! ApJ 898, 46): bidirectional LSTM (32, sequences out), dropout 0.1, bidirectional LSTM (32),
+//! dropout 0.1, dense.
+//!
+//! Input: sequences `[batch, channels, 1, steps]` whose last channel is the mask (1 for a real
+//! step, 0 for padding, padding at the end), as the light-curve data sources make them; the other
+//! channels are the per-step features (phase and magnitude, or time, magnitude and error).
+
+pub mod cell;
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use cell::{CellKind, MaskedCell, state_at_last_step};
+
+use crate::model::LayerShape;
+use crate::shape::{FeatureShape, ShapeError};
+
+/// `[model]` with `kind = "recurrent"`; every field defaults to Dekany & Grebel's network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrentConfig {
+    /// `lstm` or `gru`.
+    #[serde(default)]
+    pub cell: CellKind,
+    /// State size of each stacked layer, first to last.
+    #[serde(default = "paper_units")]
+    pub units: Vec<usize>,
+    /// Each layer reads the sequence both ways and concatenates the two states.
+    #[serde(default = "yes")]
+    pub bidirectional: bool,
+    /// Dropout after each recurrent layer.
+    #[serde(default = "paper_dropout")]
+    pub dropout: f64,
+}
+
+fn paper_units() -> Vec<usize> {
+    vec![32, 32]
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn paper_dropout() -> f64 {
+    0.1
+}
+
+impl Default for RecurrentConfig {
+    fn default() -> Self {
+        Self { cell: CellKind::Lstm, units: paper_units(), bidirectional: true, dropout: paper_dropout() }
+    }
+}
+
+/// One stacked layer: a forward cell and, when bidirectional, a backward one.
+#[derive(Module, Debug)]
+pub struct RecurrentLayer {
+    /// First step to last.
+    pub forward: MaskedCell,
+    /// Last step to first.
+    pub backward: Option<MaskedCell>,
+}
+
+/// A built recurrent network.
+#[derive(Module, Debug)]
+pub struct Recurrent {
+    /// The stacked layers.
+    pub layers: Vec<RecurrentLayer>,
+    /// Dropout after every layer.
+    pub dropout: Dropout,
+    /// Dense layer on the last state.
+    pub head: Linear,
+}
+
+impl RecurrentConfig {
+    fn setting(field: &str, problem: String) -> ShapeError {
+        ShapeError::Setting { field: field.into(), problem }
+    }
+
+    /// The shape after every layer, or the first setting that does not fit `input`.
+    pub fn shapes(&self, input: FeatureShape, outputs: usize) -> Result<Vec<LayerShape>, ShapeError> {
+        let FeatureShape::Sequence { channels, length } = input else {
+            return Err(Self::setting(
+                "kind",
+                format!("\"recurrent\" needs sequences (light curves), but the data gives {input}"),
+            ));
+        };
+        if channels < 2 {
+            return Err(Self::setting(
+                "kind",
+                format!("sequences need at least one feature and the mask channel, got {channels} channels"),
+            ));
+        }
+        if self.units.is_empty() || self.units.contains(&0) {
+            return Err(Self::setting("units", format!("needs one or more sizes of at least 1, got {:?}", self.units)));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Self::setting("dropout", format!("must be in [0, 1), got {}", self.dropout)));
+        }
+        let name = if self.bidirectional { format!("bi{}", self.cell.name()) } else { self.cell.name().to_string() };
+        let ways = if self.bidirectional { 2 } else { 1 };
+        let mut table =
+            vec![LayerShape::new("mask (last channel)", FeatureShape::Sequence { channels: channels - 1, length })];
+        for (i, &units) in self.units.iter().enumerate() {
+            let last = i + 1 == self.units.len();
+            let shape = if last {
+                FeatureShape::Vector(ways * units)
+            } else {
+                FeatureShape::Sequence { channels: ways * units, length }
+            };
+            let what = if last { "final state" } else { "sequence" };
+            table.push(LayerShape::new(format!("{name}({units}), {what}, dropout {}", self.dropout), shape));
+        }
+        table.push(LayerShape::new(format!("dense {outputs}"), FeatureShape::Vector(outputs)));
+        Ok(table)
+    }
+
+    /// Builds the network on `device`.
+    pub fn init(&self, input: FeatureShape, outputs: usize, device: &Device) -> Result<Recurrent, ShapeError> {
+        self.shapes(input, outputs)?;
+        let ways = if self.bidirectional { 2 } else { 1 };
+        let mut features = input.channels() - 1;
+        let mut layers = Vec::new();
+        for &units in &self.units {
+            layers.push(RecurrentLayer {
+                forward: MaskedCell::new(self.cell, features, units, false, device),
+                backward: self.bidirectional.then(|| MaskedCell::new(self.cell, features, units, true, device)),
+            });
+            features = ways * units;
+        }
+        Ok(Recurrent {
+            layers,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            head: LinearConfig::new(features, outputs).init(device),
+        })
+    }
+}
+
+impl Recurrent {
+    /// Outputs `[batch, outputs]` for sequences `[batch, channels, 1, steps]`, mask last, real
+    /// steps first (every sequence has at least one).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let [batch, channels, _, steps] = x.dims();
+        // The input carries no gradient, so cutting it into steps is free.
+        let x = x.reshape([batch, channels, steps]);
+        let step = |t: usize| x.clone().narrow(2, t, 1).reshape([batch, channels]);
+        let keep: Vec<Tensor<2>> = (0..steps).map(|t| step(t).narrow(1, channels - 1, 1)).collect();
+        let mut seq: Vec<Tensor<2>> = (0..steps).map(|t| step(t).narrow(1, 0, channels - 1)).collect();
+        let lengths: Tensor<1, Int> = x.clone().narrow(1, channels - 1, 1).sum_dim(2).reshape([batch]).int();
+        let mut last = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let forward = layer.forward.forward(&seq, &keep);
+            let backward = layer.backward.as_ref().map(|cell| cell.forward(&seq, &keep));
+            if i + 1 == self.layers.len() {
+                let mut state = state_at_last_step(&forward, &lengths);
+                if let Some(b) = backward {
+                    // Run backwards, the final state is the one after the first step.
+                    state = Tensor::cat(vec![state, b[0].clone()], 1);
+                }
+                last = Some(state);
+            } else {
+                seq = match backward {
+                    None => forward,
+                    Some(b) => forward.into_iter().zip(b).map(|(f, b)| Tensor::cat(vec![f, b], 1)).collect(),
+                };
+                seq = seq.into_iter().map(|s| self.dropout.forward(s)).collect();
+            }
+        }
+        let last = last.expect("a recurrent network has at least one layer (checked)");
+        self.head.forward(self.dropout.forward(last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    fn sequences(values: Vec<f32>, mask: Vec<f32>, batch: usize, steps: usize) -> Tensor<4> {
+        // Channels: one feature, then the mask.
+        let mut data = Vec::new();
+        for b in 0..batch {
+            data.extend_from_slice(&values[b * steps..(b + 1) * steps]);
+            data.extend_from_slice(&mask[b * steps..(b + 1) * steps]);
+        }
+        Tensor::from_data(TensorData::new(data, [batch, 2, 1, steps]), &Device::default())
+    }
+
+    #[test]
+    fn the_default_is_the_papers_network() {
+        let config: RecurrentConfig = toml::from_str("").unwrap();
+        assert_eq!(config, RecurrentConfig::default());
+        let table = config.shapes(FeatureShape::Sequence { channels: 3, length: 100 }, 2).unwrap();
+        let names: Vec<&str> = table.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names[1], "bilstm(32), sequence, dropout 0.1");
+        assert_eq!(table[1].shape, FeatureShape::Sequence { channels: 64, length: 100 });
+        assert_eq!(table[2].shape, FeatureShape::Vector(64));
+        // Keras' count for BiLSTM(32) on 2 features, BiLSTM(32) on 64, Dense(2):
+        // 2 * 4 * (32 * (2 + 32) + 32) + 2 * 4 * (32 * (64 + 32) + 32) + 64 * 2 + 2.
+        let net = config.init(FeatureShape::Sequence { channels: 3, length: 100 }, 2, &Device::default()).unwrap();
+        assert_eq!(net.num_params(), 2 * 4 * (32 * 34 + 32) + 2 * 4 * (32 * 96 + 32) + 130);
+    }
+
+    #[test]
+    fn padding_does_not_change_the_output() {
+        let device = Device::default();
+        for cell in [CellKind::Lstm, CellKind::Gru] {
+            let config = RecurrentConfig { cell, units: vec![4, 3], bidirectional: true, dropout: 0.0 };
+            let net = config.init(FeatureShape::Sequence { channels: 2, length: 6 }, 2, &device).unwrap();
+            let x: Vec<f32> =
+                Tensor::<1>::random([6], Distribution::Normal(0.0, 1.0), &device).into_data().try_to_vec().unwrap();
+            let short = net.forward(sequences(x.clone(), vec![1.0; 6], 1, 6));
+            // Same curve with 5 padded steps of junk, batched beside a full-length curve.
+            let mut long = x.clone();
+            long.extend([9.0, -7.0, 3.0, 8.0, -2.0]);
+            long.extend((0..11).map(|i| i as f32 / 10.0));
+            let mut mask = vec![1.0; 6];
+            mask.extend([0.0; 5]);
+            mask.extend([1.0; 11]);
+            let padded = net.forward(sequences(long, mask, 2, 11));
+            let a = short.into_data().try_to_vec::<f32>().unwrap();
+            let b = padded.narrow(0, 0, 1).into_data().try_to_vec::<f32>().unwrap();
+            assert!(a.iter().zip(&b).all(|(u, v)| (u - v).abs() < 1e-5), "{cell:?}: {a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn a_one_way_gru_has_keras_parameter_count_and_trains_every_weight() {
+        let device = Device::default().autodiff();
+        let config = RecurrentConfig { cell: CellKind::Gru, units: vec![5], bidirectional: false, dropout: 0.0 };
+        let net = config.init(FeatureShape::Sequence { channels: 3, length: 7 }, 1, &device).unwrap();
+        // Keras GRU(5, reset_after=True) on 2 features: 3 * (5 * (2 + 5) + 2 * 5); Dense(1): 6.
+        assert_eq!(net.num_params(), 3 * (5 * 7 + 10) + 6);
+        let x = Tensor::<4>::random([2, 3, 1, 7], Distribution::Normal(0.0, 1.0), &device);
+        let mask = Tensor::<4>::ones([2, 1, 1, 7], &device);
+        let x = Tensor::cat(vec![x.narrow(1, 0, 2), mask], 1);
+        let grads = net.forward(x).sum().backward();
+        let first = net.layers[0].forward.input.weight.val().grad(&grads).expect("input weights get a gradient");
+        let hidden = net.layers[0].forward.hidden.weight.val().grad(&grads).expect("recurrent weights get a gradient");
+        assert!(first.abs().sum().into_scalar::<f32>() > 0.0 && hidden.abs().sum().into_scalar::<f32>() > 0.0);
+    }
+
+    #[test]
+    fn images_and_bad_settings_are_refused_by_name() {
+        let image = FeatureShape::Image { channels: 1, height: 4, width: 4 };
+        let err = RecurrentConfig::default().shapes(image, 2).unwrap_err().to_string();
+        assert!(err.starts_with("model.kind: \"recurrent\" needs sequences"), "{err}");
+        let seq = FeatureShape::Sequence { channels: 3, length: 8 };
+        let bad = RecurrentConfig { units: vec![], ..RecurrentConfig::default() };
+        assert!(bad.shapes(seq, 2).unwrap_err().to_string().starts_with("model.units:"));
+        let bad = RecurrentConfig { dropout: 1.0, ..RecurrentConfig::default() };
+        assert!(bad.shapes(seq, 2).unwrap_err().to_string().starts_with("model.dropout:"));
+    }
+}
