@@ -180,7 +180,9 @@ fn a_killed_run_resumes_from_its_last_checkpoint() {
             .collect()
     };
     let run_dir = loop {
+        // The run folder exists a moment before its metrics file does.
         if let Some(dir) = run_dirs(out.path(), "galaxy_cnn").first()
+            && dir.join("metrics.csv").is_file()
             && csv_rows(&dir.join("metrics.csv")).len() == 1
             && let Some(before) = sizes(dir)
         {

@@ -73,6 +73,10 @@ pub struct LightCurveFolder {
     /// Class names in label order (default: the label column's values, sorted).
     #[serde(default)]
     pub classes: Option<Vec<String>>,
+    /// The class of stars whose label is not in `classes` (e.g. `"other"` for RRab against
+    /// the rest); without it such stars are skipped.
+    #[serde(default)]
+    pub other_class: Option<String>,
     /// Share of the stars held out for validation.
     #[serde(default = "default_valid_fraction")]
     pub valid_fraction: f64,

@@ -47,22 +47,30 @@ impl LightCurveFolder {
                 format!("{}: the list has no column `{label}` (it has {names:?})", self.list.display()),
             ));
         }
-        if self.sequence.inputs.folded() && !self.fold {
-            if let Some(star) = stars.iter().find(|s| s.curve.time.iter().any(|t| !(0.0..1.0).contains(t))) {
-                return Err(DataError::setting(
-                    "fold",
-                    format!(
-                        "star {}: the model reads phases but the file holds times outside [0, 1): set fold = true \
-                         (with a `period` list column) or sequence.inputs = \"time_mag_err\"",
-                        star.id
-                    ),
-                ));
-            }
+        let unfolded = |s: &&Star| s.curve.time.iter().any(|t| !(0.0..1.0).contains(t));
+        if self.sequence.inputs.folded()
+            && !self.fold
+            && let Some(star) = stars.iter().find(unfolded)
+        {
+            return Err(DataError::setting(
+                "fold",
+                format!(
+                    "star {}: the model reads phases but the file holds times outside [0, 1): set fold = true \
+                     (with a `period` list column) or sequence.inputs = \"time_mag_err\"",
+                    star.id
+                ),
+            ));
         }
         let target_names = match self.task {
             Task::Classification => self.class_names(&stars, label),
             Task::Regression => vec![label.to_string()],
         };
+        if let Some(other) = self.other_class.as_ref().filter(|o| !target_names.contains(o)) {
+            return Err(DataError::setting(
+                "other_class",
+                format!("{other:?} is not one of the classes {target_names:?}: list it in `classes`"),
+            ));
+        }
         let mut encoded = Vec::with_capacity(stars.len());
         let mut warnings: Vec<String> =
             skipped.iter().map(|s| format!("skipped star {}: {}", s.id, s.reason)).collect();
@@ -139,6 +147,7 @@ impl LightCurveFolder {
             Task::Classification => names
                 .iter()
                 .position(|n| n == text)
+                .or_else(|| names.iter().position(|n| Some(n) == self.other_class.as_ref()))
                 .map(|c| c as f32)
                 .ok_or_else(|| format!("class {text:?} is not one of classes = {names:?}")),
             Task::Regression => text
@@ -278,5 +287,12 @@ mod tests {
         let kept = two.train.len() + two.valid.len() + two.test.len();
         assert_eq!(kept + two.info.warnings.len(), 30);
         assert!(two.info.warnings.iter().all(|w| w.contains("is not one of classes = [\"RRab\", \"constant\"]")));
+        // With `other_class`, the rest join that class instead of being skipped.
+        let rest = config(dir.path(), "label = \"class\"\nclasses = [\"other\", \"RRab\"]\nother_class = \"other\"\n");
+        let rest = rest.open(0).unwrap();
+        assert!(rest.info.warnings.is_empty(), "{:?}", rest.info.warnings);
+        assert_eq!(rest.train.len() + rest.valid.len() + rest.test.len(), 30);
+        let bad = config(dir.path(), "label = \"class\"\nclasses = [\"RRab\"]\nother_class = \"rest\"\n");
+        assert!(bad.open(0).unwrap_err().to_string().starts_with("data.other_class: \"rest\" is not one of"));
     }
 }

@@ -76,6 +76,10 @@ pub struct SequenceConfig {
     /// Interpolate the folded curve at `length` even phases (no padding) instead of keeping
     /// the observed points (Dekany & Grebel 2022 feed 60 phase bins).
     pub resample: bool,
+    /// With `resample`: average the points near each phase (a Gaussian kernel one step wide,
+    /// weights 1 / err^2) instead of interpolating between the two nearest, so that each step
+    /// carries the mean of several noisy points, as a smoothed or binned light curve.
+    pub smooth: bool,
     /// Shift phases so that the first Fourier term of the folded curve, `A sin(2 pi phase +
     /// phi1)`, has `phi1 = 0` (least-squares fit): every star starts its cycle alike, as the
     /// phase-aligned curves of Dekany & Grebel (2022).
@@ -84,7 +88,14 @@ pub struct SequenceConfig {
 
 impl Default for SequenceConfig {
     fn default() -> Self {
-        Self { length: 200, inputs: StepInputs::PhaseMag, normalise: Normalise::Centre, resample: false, align: false }
+        Self {
+            length: 200,
+            inputs: StepInputs::PhaseMag,
+            normalise: Normalise::Centre,
+            resample: false,
+            smooth: false,
+            align: false,
+        }
     }
 }
 
@@ -93,6 +104,12 @@ impl SequenceConfig {
     pub fn validate(&self) -> Result<(), DataError> {
         if self.length < 2 {
             return Err(DataError::setting("sequence.length", format!("must be at least 2, got {}", self.length)));
+        }
+        if self.smooth && !self.resample {
+            return Err(DataError::setting(
+                "sequence.smooth",
+                "smoothing applies to resampled curves: set resample = true",
+            ));
         }
         if (self.resample || self.align) && !self.inputs.folded() {
             return Err(DataError::setting(
@@ -139,7 +156,14 @@ impl SequenceConfig {
             (0..n)
                 .map(|k| {
                     let phase = (k as f64 + 0.5) / n as f64;
-                    (phase, periodic_interpolate(&time, &mag, phase), periodic_interpolate(&time, &err, phase))
+                    let smoothed =
+                        if self.smooth { kernel_mean(&time, &mag, &err, phase, 1.0 / n as f64) } else { None };
+                    match smoothed {
+                        Some((m, e)) => (phase, m, e),
+                        None => {
+                            (phase, periodic_interpolate(&time, &mag, phase), periodic_interpolate(&time, &err, phase))
+                        }
+                    }
                 })
                 .collect()
         } else {
@@ -181,6 +205,25 @@ impl SequenceConfig {
             }
         }
     }
+}
+
+/// The 1/err^2- and Gaussian-weighted mean magnitude of the points within a few `width` of
+/// `at` (phases on a circle), with its error; `None` where no point is near enough to count.
+fn kernel_mean(phase: &[f64], mag: &[f64], err: &[f64], at: f64, width: f64) -> Option<(f64, f64)> {
+    let (mut w_sum, mut wm, mut w2e2) = (0.0f64, 0.0f64, 0.0f64);
+    for ((&p, &m), &e) in phase.iter().zip(mag).zip(err) {
+        let d = (p - at + 0.5).rem_euclid(1.0) - 0.5;
+        if d.abs() > 3.0 * width {
+            continue;
+        }
+        let inverse_variance = if e > 0.0 { 1.0 / (e * e) } else { 1.0 };
+        let w = (-0.5 * (d / width).powi(2)).exp() * inverse_variance;
+        w_sum += w;
+        wm += w * m;
+        w2e2 += w * w * e * e;
+    }
+    // Fewer than about one point's worth of weight: fall back to interpolation.
+    (w_sum > 0.0 && wm.is_finite()).then(|| (wm / w_sum, w2e2.sqrt() / w_sum))
 }
 
 /// `phi1` of the least-squares fit `m = a + A sin(2 pi phase + phi1)` of a folded curve.
@@ -287,6 +330,28 @@ mod tests {
         let expected = [1.5, 1.5, 2.5, 2.5];
         assert!(out[4..8].iter().zip(expected).all(|(a, b)| (f64::from(*a) - b).abs() < 1e-6), "{:?}", &out[4..8]);
         assert_eq!(&out[8..], &[1.0; 4]);
+    }
+
+    #[test]
+    fn smoothing_averages_the_points_near_each_phase() {
+        // Points at 0.24 and 0.26 around the step at 0.25; one far away at 0.75.
+        let c = LightCurve { time: vec![0.24, 0.26, 0.75], mag: vec![1.0, 3.0, 10.0], err: vec![0.1, 0.1, 0.1] };
+        let config = SequenceConfig {
+            length: 10,
+            resample: true,
+            smooth: true,
+            normalise: Normalise::None,
+            ..SequenceConfig::default()
+        };
+        let out = config.encode(&c);
+        assert_eq!((out[2], out[7]), (0.25, 0.75));
+        assert!((out[12] - 2.0).abs() < 1e-6 && (out[17] - 10.0).abs() < 1e-6, "{:?}", &out[10..20]);
+        // Two equal points halve the variance: the error of the mean is 0.1 / sqrt(2).
+        let with_err = SequenceConfig { inputs: StepInputs::PhaseMagErr, ..config };
+        let out = with_err.encode(&c);
+        assert!((f64::from(out[22]) - 0.1 / 2f64.sqrt()).abs() < 1e-6, "{:?}", &out[20..30]);
+        let bad = SequenceConfig { smooth: true, ..SequenceConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().starts_with("data.sequence.smooth:"));
     }
 
     #[test]

@@ -128,11 +128,11 @@ fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> R
     }
     if input != io.input || info.layout != io.layout {
         return Err(RunError::Run(format!(
-            "{}: the data gives {:?} {input:?} but the model takes {:?} {:?}",
+            "{}: the data gives {input:?} {} but the model takes {:?} {}",
             file.display(),
-            info.layout,
-            io.layout,
-            io.input
+            layout_name(info.layout),
+            io.input,
+            layout_name(io.layout)
         )));
     }
     if names.len() != io.target_names.len() {
@@ -191,4 +191,11 @@ pub fn predict_images(
     };
     write_predictions_csv(&out, trained.io.task, &trained.io.target_names, &predictions)?;
     Ok((out, n))
+}
+
+fn layout_name(layout: astro_data::Layout) -> &'static str {
+    match layout {
+        astro_data::Layout::Image => "images",
+        astro_data::Layout::Sequence => "light curves",
+    }
 }

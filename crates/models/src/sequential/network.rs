@@ -187,11 +187,6 @@ impl Layer {
 }
 
 impl Sequential {
-    /// Runs the layers in order.
-    ///
-    /// # Shapes
-    /// - input: images `[batch, channels, height, width]` or sequences `[batch, channels, length]`
-    /// - output: `[batch, outputs]`
     /// Runs on a batch as the data sources make it: images `[batch, channels, height, width]`,
     /// or sequences `[batch, channels, 1, steps]` for a network built for sequences.
     pub fn forward_tensor(&self, x: Tensor<4>) -> Tensor<2> {
@@ -203,7 +198,11 @@ impl Sequential {
         }
     }
 
-    /// Runs on features of the shape the network was built for.
+    /// Runs the layers in order on features of the shape the network was built for.
+    ///
+    /// # Shapes
+    /// - input: images `[batch, channels, height, width]` or sequences `[batch, channels, length]`
+    /// - output: `[batch, outputs]`
     pub fn forward(&self, input: Features) -> Tensor<2> {
         let out = self.layers.iter().fold(input, |x, layer| layer.forward(x));
         match out {
