@@ -21,7 +21,7 @@ use crate::config::{DataInfo, OpenedData};
 use crate::error::DataError;
 use crate::image_io::Preprocess;
 use crate::item::{ImageItem, Layout};
-use crate::split::{ImageSplit, LabelledImages};
+use crate::split::{ImageSplit, LabelledImages, check_sizes, default_simulated_held_out, default_simulated_train};
 use crate::task::Task;
 
 /// Candidate galaxies per Galaxy10 item (at the lowest acceptance [`open`] allows, 10%, all
@@ -31,12 +31,6 @@ pub const CANDIDATES: u64 = 256;
 /// The lowest share of simulated galaxies that may receive a Galaxy10 class.
 const MIN_ACCEPTANCE: f64 = 0.10;
 
-fn default_train() -> usize {
-    8_000
-}
-fn default_held_out() -> usize {
-    1_000
-}
 fn default_cache() -> bool {
     true
 }
@@ -57,13 +51,13 @@ pub enum GalaxyLabels {
 #[serde(deny_unknown_fields)]
 pub struct SimulatedGalaxiesConfig {
     /// Training images.
-    #[serde(default = "default_train")]
+    #[serde(default = "default_simulated_train")]
     pub train: usize,
     /// Validation images.
-    #[serde(default = "default_held_out")]
+    #[serde(default = "default_simulated_held_out")]
     pub valid: usize,
     /// Held-out test images.
-    #[serde(default = "default_held_out")]
+    #[serde(default = "default_simulated_held_out")]
     pub test: usize,
     /// Keep each rendered image in memory (one byte per value, like an 8-bit JPEG) so that
     /// later epochs do not run the simulator again.
@@ -82,11 +76,7 @@ impl SimulatedGalaxiesConfig {
     pub fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
         let simulator = &self.simulator;
         simulator.validate()?;
-        for (field, n) in [("train", self.train), ("valid", self.valid), ("test", self.test)] {
-            if n == 0 {
-                return Err(DataError::setting(field, "must be at least 1"));
-            }
-        }
+        check_sizes(self.train, self.valid, self.test)?;
         let (task, target_names) = match self.labels {
             GalaxyLabels::GalaxyZoo => (Task::Regression, answer_names()),
             GalaxyLabels::Galaxy10 => {

@@ -15,15 +15,8 @@ use crate::config::{DataInfo, OpenedData};
 use crate::error::DataError;
 use crate::image_io::Preprocess;
 use crate::item::{ImageItem, Layout};
-use crate::split::{ImageSplit, LabelledImages};
+use crate::split::{ImageSplit, LabelledImages, check_sizes, default_simulated_held_out, default_simulated_train};
 use crate::task::Task;
-
-fn default_train() -> usize {
-    8_000
-}
-fn default_held_out() -> usize {
-    1_000
-}
 
 /// The class names, in label order.
 pub const LENS_CLASSES: [&str; 2] = ["non-lens", "lens"];
@@ -33,13 +26,13 @@ pub const LENS_CLASSES: [&str; 2] = ["non-lens", "lens"];
 #[serde(deny_unknown_fields)]
 pub struct SimulatedLensesConfig {
     /// Training scenes.
-    #[serde(default = "default_train")]
+    #[serde(default = "default_simulated_train")]
     pub train: usize,
     /// Validation scenes.
-    #[serde(default = "default_held_out")]
+    #[serde(default = "default_simulated_held_out")]
     pub valid: usize,
     /// Held-out test scenes.
-    #[serde(default = "default_held_out")]
+    #[serde(default = "default_simulated_held_out")]
     pub test: usize,
     /// Simulator settings (`[data.simulator]`).
     #[serde(default)]
@@ -55,11 +48,7 @@ impl SimulatedLensesConfig {
     /// Checks the settings and returns the three splits.
     pub fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
         self.simulator.validate()?;
-        for (field, n) in [("train", self.train), ("valid", self.valid), ("test", self.test)] {
-            if n == 0 {
-                return Err(DataError::setting(field, "must be at least 1"));
-            }
-        }
+        check_sizes(self.train, self.valid, self.test)?;
         let sim = &self.simulator;
         let (size, bands) = (sim.image_size, sim.bands.len());
         let split = |first: usize, len: usize| {

@@ -23,7 +23,7 @@ use crate::error::DataError;
 use crate::image_io::Preprocess;
 use crate::item::{ImageItem, Layout};
 use crate::sequence::SequenceConfig;
-use crate::split::{ImageSplit, LabelledImages};
+use crate::split::{ImageSplit, LabelledImages, check_sizes, default_simulated_held_out, default_simulated_train};
 use crate::task::Task;
 
 const STREAM_NOISE_PERIOD: u64 = 22;
@@ -41,25 +41,18 @@ pub enum StarLabels {
     Feh,
 }
 
-fn default_train() -> usize {
-    8_000
-}
-fn default_held_out() -> usize {
-    1_000
-}
-
 /// `[data]` with `source = "simulated_light_curves"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimulatedLightCurvesConfig {
     /// Training stars.
-    #[serde(default = "default_train")]
+    #[serde(default = "default_simulated_train")]
     pub train: usize,
     /// Validation stars.
-    #[serde(default = "default_held_out")]
+    #[serde(default = "default_simulated_held_out")]
     pub valid: usize,
     /// Held-out test stars.
-    #[serde(default = "default_held_out")]
+    #[serde(default = "default_simulated_held_out")]
     pub test: usize,
     /// What the stars are labelled with.
     #[serde(default)]
@@ -105,11 +98,7 @@ impl SimulatedLightCurvesConfig {
     pub fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
         self.simulator.validate()?;
         self.sequence.validate()?;
-        for (field, n) in [("train", self.train), ("valid", self.valid), ("test", self.test)] {
-            if n == 0 {
-                return Err(DataError::setting(field, "must be at least 1"));
-            }
-        }
+        check_sizes(self.train, self.valid, self.test)?;
         if self.labels == StarLabels::Feh && self.simulator.class_fractions[0] < 1.0 {
             return Err(DataError::setting(
                 "labels",

@@ -74,3 +74,23 @@ pub fn check_fractions(valid_fraction: f64, test_fraction: f64) -> Result<(), Da
     }
     Ok(())
 }
+
+/// Default training items of a simulated source.
+pub(crate) fn default_simulated_train() -> usize {
+    8_000
+}
+
+/// Default validation (and test) items of a simulated source.
+pub(crate) fn default_simulated_held_out() -> usize {
+    1_000
+}
+
+/// Checks a simulated source's split sizes: each must be at least 1.
+pub(crate) fn check_sizes(train: usize, valid: usize, test: usize) -> Result<(), DataError> {
+    for (field, n) in [("train", train), ("valid", valid), ("test", test)] {
+        if n == 0 {
+            return Err(DataError::setting(field, "must be at least 1"));
+        }
+    }
+    Ok(())
+}

@@ -8,7 +8,7 @@ use astro_data::Task;
 use plotters::prelude::*;
 
 use crate::error::RunError;
-use crate::gallery::{GalleryItem, caption};
+use crate::gallery::{GalleryItem, caption, draw_caption};
 use crate::plot::ensure_font;
 
 /// Draws `items` (encoded curves `[channels, 1, steps]`, mask last) in a grid of `columns`.
@@ -29,7 +29,6 @@ pub fn save_curve_gallery(
     let root =
         BitMapBackend::new(path, ((columns * cell_w) as u32, (rows * (plot_h + text_h)) as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    let font = ("sans-serif", 14).into_font().color(&BLACK);
     for (k, item) in items.iter().enumerate() {
         let (ox, oy) = ((k % columns) * cell_w, (k / columns) * (plot_h + text_h));
         let [channels, _, steps] = item.shape;
@@ -56,10 +55,8 @@ pub fn save_curve_gallery(
             .draw()
             .map_err(|e| err(&e))?;
         chart.draw_series(points.iter().map(|&p| Circle::new(p, 2, BLUE.filled()))).map_err(|e| err(&e))?;
-        for (line, text) in caption(task, names, item.targets, item.outputs).iter().enumerate() {
-            let pos = ((ox + 8) as i32, (oy + plot_h + 2 + 18 * line) as i32);
-            root.draw(&Text::new(text.clone(), pos, font.clone())).map_err(|e| err(&e))?;
-        }
+        let lines = caption(task, names, item.targets, item.outputs);
+        draw_caption(&root, &lines, ox + 8, oy + plot_h + 2).map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))?;
     Ok(())

@@ -9,6 +9,8 @@ use std::path::Path;
 use astro_data::Task;
 use astro_data::task::class_of;
 use astro_sim::galaxy_zoo::{ANSWER_LABELS, answer_names};
+use plotters::coord::Shift;
+use plotters::drawing::DrawingAreaErrorKind;
 use plotters::prelude::*;
 
 use crate::error::RunError;
@@ -100,7 +102,6 @@ pub fn save_gallery(
     let rows = items.len().div_ceil(columns);
     let root = BitMapBackend::new(path, ((columns * cell_w) as u32, (rows * cell_h) as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    let font = ("sans-serif", 14).into_font().color(&BLACK);
     for (k, item) in items.iter().enumerate() {
         let (ox, oy) = ((k % columns) * cell_w + 4, (k / columns) * cell_h + 2);
         let [c, h, w] = item.shape;
@@ -117,12 +118,24 @@ pub fn save_gallery(
                 root.draw_pixel(((ox + x) as i32, (oy + y) as i32), &rgb).map_err(|e| err(&e))?;
             }
         }
-        for (line, text) in caption(task, names, item.targets, item.outputs).iter().enumerate() {
-            let pos = (ox as i32, (oy + h * scale + 4 + 18 * line) as i32);
-            root.draw(&Text::new(text.clone(), pos, font.clone())).map_err(|e| err(&e))?;
-        }
+        let lines = caption(task, names, item.targets, item.outputs);
+        draw_caption(&root, &lines, ox, oy + h * scale + 4).map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// Draws caption `lines` downwards from `(x, y)`, one every 18 pixels.
+pub fn draw_caption<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    lines: &[String],
+    x: usize,
+    y: usize,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    for (line, text) in lines.iter().enumerate() {
+        root.draw(&Text::new(text.clone(), (x as i32, (y + 18 * line) as i32), font.clone()))?;
+    }
     Ok(())
 }
 
