@@ -505,3 +505,30 @@ fn the_rrlyrae_classifier_reports_rrab_precision_and_recall_by_snr() {
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("### Per bin and subset") && report.contains("| S/N > 60 |"), "{report}");
 }
+
+#[test]
+fn a_finished_run_initialises_another_experiments_network() {
+    // Galaxy Zoo answers (37 outputs) -> Galaxy10 classes (10): the same Dieleman body.
+    let out = tempfile::tempdir().unwrap();
+    assert_ok(&smoke("galaxy_cnn", out.path(), &[]), "galaxy_cnn smoke run");
+    let pretrained = only_run(out.path(), "galaxy_cnn");
+    let init = format!("init.run={}", pretrained.display());
+    let output = smoke("galaxy10", out.path(), &[&init]);
+    assert_ok(&output, "galaxy10 from the galaxy_cnn run");
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("init: every layer but the output layer from"), "{stderr}");
+    assert!(stderr.contains("(37 outputs there, 10 here: a fresh output layer)"), "{stderr}");
+    let run_dir = only_run(out.path(), "galaxy10");
+    check_run_folder(&run_dir);
+    let saved = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+    assert!(saved.contains("[init]"), "the resolved config records where the weights came from");
+
+    // Another body or another input is refused by name.
+    let output = smoke("galaxy10", out.path(), &[&init, "model.dense_units=128"]);
+    assert_fails_with(
+        &output,
+        "its model is not this experiment's up to the output layer (dense_units = 128 here, 256 there)",
+    );
+    let output = smoke("rrlyrae_rnn", out.path(), &[&init]);
+    assert_fails_with(&output, "its model takes [3, 98, 98] but this experiment's data is [3, 64]");
+}

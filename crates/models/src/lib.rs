@@ -13,6 +13,7 @@ pub mod recurrent;
 pub mod resnet;
 pub mod sequential;
 pub mod shape;
+pub mod transfer;
 
 pub use activation::Activation;
 pub use model::{LayerShape, Model, ModelConfig};

@@ -14,6 +14,7 @@ pub mod epoch_log;
 pub mod error;
 pub mod evaluate;
 pub mod gallery;
+pub mod init;
 pub mod plot;
 pub mod progress;
 pub mod report;

@@ -28,6 +28,7 @@ use crate::epoch_log::{Divergence, EpochCsvLogger, read_epochs, truncate_after};
 use crate::error::RunError;
 use crate::evaluate::{Predictions, TestScores, predict, score, target_mean, write_predictions_csv};
 use crate::gallery::{GalleryItem, gallery_rows, save_gallery};
+use crate::init::pretrained_model;
 use crate::model_io::{self, ModelIo};
 use crate::plot::{BaselineLoss, learning_curves};
 use crate::progress::ProgressPrinter;
@@ -160,7 +161,13 @@ fn run_training(
     device.seed(seed);
     // Parameters track gradients only when created on an autodiff device.
     let task = data.info.task;
-    let model = Supervised { model: config.model.init(input, outputs, &device.clone().autodiff())?, task };
+    let mut model = Supervised { model: config.model.init(input, outputs, &device.clone().autodiff())?, task };
+    // A resumed run reloads its own checkpoint instead.
+    if let (Some(init), None) = (&config.init, resume_from) {
+        let (pretrained, what) = pretrained_model(init, config, &data.info, &device.clone().autodiff())?;
+        eprintln!("init: {what}");
+        model.model = pretrained;
+    }
     let parameters = model.num_params();
 
     let train_batcher =

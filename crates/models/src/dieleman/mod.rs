@@ -343,6 +343,12 @@ impl DielemanConfig {
 }
 
 impl Dieleman {
+    /// This network's trained layers under `other`'s output layer (dense weights and output
+    /// mode), for transfer to another task.
+    pub fn with_head_of(self, other: Dieleman) -> Dieleman {
+        Dieleman { head: other.head, output: other.output, ..self }
+    }
+
     /// Runs the network.
     ///
     /// # Shapes

@@ -5,6 +5,7 @@ use astro_data::{AugmentConfig, DataConfig, TestTimeConfig};
 use astro_models::ModelConfig;
 
 use crate::binary::EvaluationConfig;
+use crate::init::InitConfig;
 use serde::{Deserialize, Serialize};
 
 use super::optimizer::OptimizerConfig;
@@ -20,6 +21,9 @@ pub struct ExperimentConfig {
     pub data: DataConfig,
     /// The network.
     pub model: ModelConfig,
+    /// Start from a finished run's weights (transfer learning; none when absent).
+    #[serde(default)]
+    pub init: Option<InitConfig>,
     /// Random transforms of the training images (none when absent).
     #[serde(default)]
     pub augment: Option<AugmentConfig>,
