@@ -532,3 +532,23 @@ fn a_finished_run_initialises_another_experiments_network() {
     let output = smoke("rrlyrae_rnn", out.path(), &[&init]);
     assert_fails_with(&output, "its model takes [3, 98, 98] but this experiment's data is [3, 64]");
 }
+
+#[test]
+fn pytorch_weights_initialise_a_resnet_by_name() {
+    // A torchvision-layout ResNet-18 state dict at tiny widths, written by
+    // crates/train/tests/fixtures/make_resnet_safetensors.py (5 classes).
+    let weights = support::root().join("crates/train/tests/fixtures/resnet18_tiny.safetensors");
+    let init = format!("init.weights={}", weights.display());
+    let resnet = ["model.kind=resnet", "model.preset=resnet18", "model.stem_channels=4", "model.widths=[4,8,8,8]"];
+    let out = tempfile::tempdir().unwrap();
+    let mut sets: Vec<&str> = resnet.to_vec();
+    sets.push(&init);
+    let output = smoke("galaxy10", out.path(), &sets);
+    assert_ok(&output, "galaxy10 on a ResNet-18 from PyTorch weights");
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("init: 100 tensors from") && stderr.contains("a fresh output layer `fc.`"), "{stderr}");
+    check_run_folder(&only_run(out.path(), "galaxy10"));
+    // One-band cutouts do not fit the RGB stem: the mismatch is named.
+    let output = smoke("deeplens_resnet", out.path(), &sets);
+    assert_fails_with(&output, "1 of another shape [\"conv1.weight");
+}

@@ -48,6 +48,18 @@ fn differences(a: &ModelConfig, b: &ModelConfig) -> String {
 }
 
 impl Model {
+    /// The name prefix of the output layer's tensors (as weight files name them).
+    pub fn output_layer_path(&self) -> String {
+        match self {
+            Model::Resnet(_) => "fc.".into(),
+            Model::Dieleman(_) | Model::Recurrent(_) => "head.".into(),
+            Model::Sequential(net) => {
+                let last = net.layers.iter().rposition(|l| matches!(l, Layer::Dense(_))).unwrap_or(0);
+                format!("layers.{last}.")
+            }
+        }
+    }
+
     /// This model's trained body under `fresh`'s output layer (built for the new outputs by the
     /// same architecture). Fails when the two are different architectures.
     pub fn with_head_of(self, fresh: Model) -> Result<Model, String> {
@@ -100,6 +112,23 @@ mod tests {
         let Model::Resnet(m) = &moved else { unreachable!() };
         assert_eq!(m.conv1.weight.val().into_data(), body_before, "the body is the pretrained one");
         assert_eq!(m.fc.weight.val().dims(), [8, 2]);
+    }
+
+    #[test]
+    fn weights_loaded_from_a_run_file_still_train() {
+        use burn::module::Module;
+        let device = Device::default().autodiff();
+        let c =
+            config("kind = \"resnet\"\npreset = \"deeplens\"\nstem_channels = 4\nwidths = [4, 8]\nunits = [1, 1]\n");
+        let input = FeatureShape::Image { channels: 1, height: 12, width: 12 };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("model.bpk");
+        c.init(input, 3, &device).unwrap().save_file(&file).unwrap();
+        let loaded = c.init(input, 3, &device).unwrap().try_load_file(&file).unwrap();
+        let moved = loaded.with_head_of(c.init(input, 2, &device).unwrap()).unwrap();
+        let grads = moved.forward(Tensor::ones([1, 1, 12, 12], &device)).sum().backward();
+        let Model::Resnet(r) = &moved else { unreachable!() };
+        assert!(r.conv1.weight.val().grad(&grads).is_some() && r.fc.weight.val().grad(&grads).is_some());
     }
 
     #[test]

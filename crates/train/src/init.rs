@@ -1,7 +1,8 @@
-//! `[init]`: start training from the evaluated weights of a finished run (transfer learning).
-//! The run's model must have this experiment's body (every layer but the output layer) and
-//! take the same input; when its outputs differ (other targets, other classes) the output
-//! layer is a fresh one for this task, otherwise it is kept too.
+//! `[init]`: start training from other weights (transfer learning): the evaluated weights of a
+//! finished run (`run`), or a PyTorch-written file mapped by name (`weights`, see
+//! [`crate::weights_file`]). A run's model must have this experiment's body (every layer but the
+//! output layer) and take the same input; when its outputs differ (other targets, other
+//! classes) the output layer is a fresh one for this task, otherwise it is kept too.
 
 use std::path::PathBuf;
 
@@ -14,13 +15,23 @@ use crate::config::ExperimentConfig;
 use crate::error::RunError;
 use crate::eval_run::load_run;
 use crate::model_io::input_feature_shape;
+use crate::weights_file::load_weights;
 
-/// `[init]`.
+/// `[init]`: give `run` or `weights`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InitConfig {
     /// A finished run folder (`runs/<experiment>/<stamp>`) whose `model.bpk` starts training.
-    pub run: PathBuf,
+    #[serde(default)]
+    pub run: Option<PathBuf>,
+    /// A SafeTensors or PyTorch (`.pth`, `.pt`) file of weights named as PyTorch names them
+    /// (torchvision's ResNet names are understood).
+    #[serde(default)]
+    pub weights: Option<PathBuf>,
+    /// The entry of a `.pth` file that holds the state dict (`state_dict`, `model`), when the
+    /// file is not the state dict itself.
+    #[serde(default)]
+    pub weights_key: Option<String>,
 }
 
 /// The pretrained model for `config` on data `info`, on `device`, and one line saying what
@@ -31,31 +42,37 @@ pub fn pretrained_model(
     info: &DataInfo,
     device: &Device,
 ) -> Result<(Model, String), RunError> {
-    let bad = |problem: String| RunError::Run(format!("init.run: {}: {problem}", init.run.display()));
-    let trained = load_run(&init.run, device)?;
+    let input = input_feature_shape(info.input, info.layout);
+    let outputs = info.target_names.len();
+    let run = match (&init.run, &init.weights) {
+        (Some(run), None) => run,
+        (None, Some(file)) => {
+            let mut model = config.model.init(input, outputs, device)?;
+            let what = load_weights(&mut model, file, init.weights_key.as_deref())?;
+            return Ok((model, what));
+        }
+        _ => return Err(RunError::Run("init: give one of `run` (a finished run) or `weights` (a file)".into())),
+    };
+    let bad = |problem: String| RunError::Run(format!("init.run: {}: {problem}", run.display()));
+    let trained = load_run(run, device)?;
     let io = &trained.io;
     if io.input != info.input || io.layout != info.layout {
-        return Err(bad(format!(
-            "its model takes {} but this experiment's data is {}",
-            io.input_shape(),
-            input_feature_shape(info.input, info.layout)
-        )));
+        return Err(bad(format!("its model takes {} but this experiment's data is {}", io.input_shape(), input)));
     }
     config
         .model
         .same_body(&trained.config.model)
         .map_err(|why| bad(format!("its model is not this experiment's up to the output layer ({why})")))?;
-    let outputs = info.target_names.len();
     if io.task == info.task && io.target_names == info.target_names {
-        return Ok((trained.model.model, format!("every layer from {}", init.run.display())));
+        return Ok((trained.model.model, format!("every layer from {}", run.display())));
     }
-    let fresh = config.model.init(input_feature_shape(info.input, info.layout), outputs, device)?;
+    let fresh = config.model.init(input, outputs, device)?;
     let model = trained.model.model.with_head_of(fresh).map_err(bad)?;
     Ok((
         model,
         format!(
             "every layer but the output layer from {} ({} outputs there, {outputs} here: a fresh output layer)",
-            init.run.display(),
+            run.display(),
             io.target_names.len()
         ),
     ))

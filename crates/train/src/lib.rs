@@ -23,6 +23,7 @@ pub mod run_dir;
 pub mod scatter_plot;
 pub mod supervised;
 pub mod train;
+pub mod weights_file;
 
 pub use error::RunError;
 pub mod catalog;
