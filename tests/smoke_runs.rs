@@ -537,7 +537,7 @@ fn a_finished_run_initialises_another_experiments_network() {
 fn pytorch_weights_initialise_a_resnet_by_name() {
     // A torchvision-layout ResNet-18 state dict at tiny widths, written by
     // crates/train/tests/fixtures/make_resnet_safetensors.py (5 classes).
-    let weights = support::root().join("crates/train/tests/fixtures/resnet18_tiny.safetensors");
+    let weights = root().join("crates/train/tests/fixtures/resnet18_tiny.safetensors");
     let init = format!("init.weights={}", weights.display());
     let resnet = ["model.kind=resnet", "model.preset=resnet18", "model.stem_channels=4", "model.widths=[4,8,8,8]"];
     let out = tempfile::tempdir().unwrap();
