@@ -84,8 +84,16 @@ pub fn load_weights(model: &mut Model, path: &Path, key: Option<&str>) -> Result
             let more = v.len().saturating_sub(SHOWN);
             if more > 0 { format!("{shown:?} and {more} more") } else { format!("{shown:?}") }
         };
+        // A checkpoint that nests the state dict names every tensor `<entry>.<name>`.
+        let first = unexpected.first().and_then(|n| n.split_once('.')).map(|(entry, _)| entry);
+        let hint = match first {
+            Some(entry) if !missing.is_empty() && unexpected.iter().all(|n| n.starts_with(&format!("{entry}."))) => {
+                format!(" (the file nests its tensors under {entry:?}: set init.weights_key = {entry:?})")
+            }
+            _ => String::new(),
+        };
         return Err(bad(format!(
-            "the names do not match this model: {} missing from the file {}; {} in the file but not in the model {}; {} of another shape {}",
+            "the names do not match this model: {} missing from the file {}; {} in the file but not in the model {}; {} of another shape {}{hint}",
             missing.len(),
             list(&missing),
             unexpected.len(),
@@ -155,6 +163,26 @@ mod tests {
             let want = e[name].as_f64().unwrap();
             assert!((got - want).abs() < 1e-7, "{name}: {got} vs {want}");
         }
+    }
+
+    #[test]
+    fn a_pth_checkpoint_loads_the_same_weights_from_its_state_dict_entry() {
+        let pth = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/resnet18_tiny.pth");
+        let mut from_pth = tiny_resnet18("[4, 8, 8, 8]", 5);
+        let what = load_weights(&mut from_pth, Path::new(pth), Some("state_dict")).unwrap();
+        assert!(what.starts_with("102 tensors from"), "{what}");
+        let mut from_safetensors = tiny_resnet18("[4, 8, 8, 8]", 5);
+        load_weights(&mut from_safetensors, Path::new(FIXTURE), None).unwrap();
+        let (Model::Resnet(a), Model::Resnet(b)) = (&from_pth, &from_safetensors) else { unreachable!() };
+        assert_eq!(a.conv1.weight.val().into_data(), b.conv1.weight.val().into_data());
+        assert_eq!(a.fc.weight.val().into_data(), b.fc.weight.val().into_data());
+        assert_eq!(a.bn1.running_mean.value().into_data(), b.bn1.running_mean.value().into_data());
+        let err = load_weights(&mut tiny_resnet18("[4, 8, 8, 8]", 5), Path::new(pth), None).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("(the file nests its tensors under \"state_dict\": set init.weights_key = \"state_dict\")"),
+            "{err}"
+        );
     }
 
     #[test]
