@@ -132,6 +132,12 @@ fn check_command(config: &Path, set: &[String], smoke: bool) -> Result<()> {
     for line in model_table(&config, astro_train::train::input_shape(&data), &shapes).lines() {
         println!("#   {line}");
     }
+    if let Some(init) = &config.init {
+        // Loads the weights once on the CPU, so that a mismatch is found before training.
+        let (_, what) =
+            astro_train::init::pretrained_model(init, &config, &data.info, &burn::tensor::Device::default())?;
+        println!("# init: {what}");
+    }
     println!("# config is valid");
     Ok(())
 }
