@@ -522,6 +522,11 @@ fn a_finished_run_initialises_another_experiments_network() {
     check_run_folder(&run_dir);
     let saved = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
     assert!(saved.contains("[init]"), "the resolved config records where the weights came from");
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(
+        report.contains(&format!("- initial weights: {} (`[init]`)\n\n## Model", pretrained.display())),
+        "{report}"
+    );
 
     // Another body or another input is refused by name.
     let output = smoke("galaxy10", out.path(), &[&init, "model.dense_units=128"]);

@@ -258,6 +258,10 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         config.schedule.kind,
         config.training.batch_size
     ));
+    if let Some(init) = &config.init {
+        let from = init.run.as_ref().or(init.weights.as_ref()).map_or(String::new(), |p| p.display().to_string());
+        md.insert_str(md.len() - 1, &format!("- initial weights: {from} (`[init]`)\n"));
+    }
     md.push_str(&format!("## Model\n\n{model_table}\n"));
     md.push_str(
         "## Sample test items\n\nTrue and predicted labels under each image (light curve).\n\n![test items](gallery.png)\n\n",
