@@ -178,3 +178,33 @@ fn check_list_and_help_describe_the_experiments() {
         assert!(stdout.contains(flag) && stdout.contains(help), "{flag} or its help text missing:\n{stdout}");
     }
 }
+
+#[test]
+fn bad_stages_and_comparisons_are_named() {
+    let output = run(&["check", "--config", "merger_transfer", "--set", "stages.0.train=\"body\""]);
+    assert_fails_with(&output, "stages[0].train: must be \"all\", \"head\" or a list of layer names, got \"body\"");
+    let output = run(&["check", "--config", "merger_transfer", "--set", "training.epochs=3"]);
+    assert_fails_with(&output, "training.epochs: is the epochs of the run from scratch under [comparison]");
+    let output = run(&["check", "--config", "merger_transfer", "--set", "init.run=runs/x"]);
+    assert_fails_with(&output, "init: give one of `run` (a finished run folder), `weights`");
+    let output = run(&["check", "--config", "merger_transfer", "--set", "training.batch_size=15"]);
+    assert_fails_with(
+        &output,
+        "training.stratified: stratified batches need a batch size that is a multiple of the 2 classes, got 15",
+    );
+    let output = run(&["check", "--config", "merger_transfer", "--set", "stages.0.train=[\"layer4\"]"]);
+    assert_fails_with(
+        &output,
+        "no layer of this model is named \"layer4\"; its layers are conv1, bn1, layers, head, fc",
+    );
+}
+
+#[test]
+fn autoencoders_name_what_does_not_fit() {
+    let output = run(&["check", "--config", "semantic_autoencoder", "--set", "data.source=simulated_galaxies"]);
+    assert_fails_with(&output, "\"semantic_autoencoder\" renders one-band images, but the data gives [3, 64, 64]");
+    let output = run(&["check", "--config", "galaxy_autoencoder", "--set", "data.simulator.image_size=60"]);
+    assert_fails_with(&output, "3 halvings need image sides divisible by 8");
+    let output = run(&["check", "--config", "semantic_autoencoder", "--set", "optimizer.rho=1.5"]);
+    assert_fails_with(&output, "optimizer.rho: must be in [0, 1), got 1.5");
+}

@@ -9,8 +9,21 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-/// Checks the files of a finished run folder.
+/// Checks the files of a finished one-epoch run folder.
 fn check_run_folder(run: &Path) {
+    check_run_folder_of(run, 1);
+}
+
+/// Checks the files of a finished run folder of `epochs` epochs.
+fn check_run_folder_of(run: &Path, epochs_run: usize) {
+    let summary = json(&run.join("summary.json"));
+    let test = &summary["test"];
+    let samples = test["samples"].as_u64().unwrap() as usize;
+    let per_item = if test["task"] == "reconstruction" {
+        ["latent.csv", "reconstruction_errors.csv", "reconstructions.png", "anomalies.png"].as_slice()
+    } else {
+        ["test_predictions.csv", "gallery.png"].as_slice()
+    };
     for file in [
         "config.toml",
         "environment.json",
@@ -19,23 +32,27 @@ fn check_run_folder(run: &Path) {
         "report.md",
         "model.bpk",
         "model_io.json",
-        "test_predictions.csv",
         "learning_curves.png",
-        "gallery.png",
         "status.json",
-    ] {
+    ]
+    .iter()
+    .chain(per_item)
+    {
         assert!(run.join(file).is_file(), "{} is missing from {}", file, run.display());
     }
     assert_eq!(json(&run.join("status.json"))["state"], "complete");
-    let summary = json(&run.join("summary.json"));
-    let test = &summary["test"];
-    let samples = test["samples"].as_u64().unwrap() as usize;
-    assert_eq!(csv_rows(&run.join("test_predictions.csv")).len(), samples);
+    let listed = if test["task"] == "reconstruction" { "latent.csv" } else { "test_predictions.csv" };
+    assert_eq!(csv_rows(&run.join(listed)).len(), samples);
     let epochs = csv_rows(&run.join("metrics.csv"));
-    assert_eq!(epochs.len(), 1, "a smoke run trains one epoch");
+    assert_eq!(epochs.len(), epochs_run, "a smoke run trains one epoch per stage");
     assert!(epochs[0].iter().skip(1).all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{epochs:?}");
     let (train_loss, train_metric): (f64, f64) = (epochs[0][1].parse().unwrap(), epochs[0][2].parse().unwrap());
     match test["task"].as_str() {
+        Some("reconstruction") => {
+            let (rmse, baseline) = (test["rmse"].as_f64().unwrap(), test["baseline_rmse"].as_f64().unwrap());
+            assert!(rmse.is_finite() && rmse > 0.0 && baseline.is_finite() && baseline > 0.0, "{summary}");
+            assert!((train_metric - train_loss.sqrt()).abs() < 1e-4 * train_metric, "{epochs:?}");
+        }
         Some("regression") => {
             let rmse = test["rmse"].as_f64().expect("test rmse");
             let baseline = test["baseline_rmse"].as_f64().expect("baseline rmse");
@@ -65,13 +82,40 @@ fn check_run_folder(run: &Path) {
     let curves = image::open(run.join("learning_curves.png")).expect("learning_curves.png is an image");
     assert!(curves.width() >= 600 && curves.height() >= 400);
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
-    for link in ["learning_curves.png", "metrics.csv", "summary.json", "config.toml", "test_predictions.csv"] {
+    for link in ["learning_curves.png", "metrics.csv", "summary.json", "config.toml", listed] {
         assert!(report.contains(&format!("({link})")), "report.md does not link {link}");
     }
-    assert!(run.join("checkpoint/model-1.bpk").is_file(), "the epoch-1 checkpoint is missing");
+    let last = format!("checkpoint/model-{epochs_run}.bpk");
+    assert!(run.join(&last).is_file(), "{last} is missing");
     // The saved config is complete: it loads on its own and reproduces the run's settings.
     let saved: toml::Table = toml::from_str(&std::fs::read_to_string(run.join("config.toml")).unwrap()).unwrap();
-    assert_eq!(saved["training"]["epochs"].as_integer(), Some(1));
+    let stages = saved.get("stages").and_then(|s| s.as_array()).map_or(0, Vec::len);
+    if stages == 0 {
+        assert_eq!(saved["training"]["epochs"].as_integer(), Some(epochs_run as i64));
+    } else {
+        assert_eq!(stages, epochs_run, "one epoch per stage");
+    }
+}
+
+/// Checks a finished comparison: two complete runs (one epoch per stage each) and the
+/// comparison's own files.
+fn check_comparison_folder(run: &Path) {
+    for file in ["config.toml", "environment.json", "status.json", "summary.json", "report.md", "comparison.png"] {
+        assert!(run.join(file).is_file(), "{file} is missing from {}", run.display());
+    }
+    assert_eq!(json(&run.join("status.json"))["state"], "complete");
+    let saved: toml::Table = toml::from_str(&std::fs::read_to_string(run.join("config.toml")).unwrap()).unwrap();
+    let stages = saved.get("stages").and_then(|s| s.as_array()).map_or(1, Vec::len);
+    check_run_folder_of(&run.join("scratch"), stages);
+    check_run_folder_of(&run.join("transfer"), stages);
+    let summary = json(&run.join("summary.json"));
+    for arm in ["scratch", "transfer"] {
+        let value = summary[arm]["value"].as_f64().unwrap_or(f64::NAN);
+        assert!((0.0..=1.0).contains(&value), "{arm}: {summary}");
+    }
+    assert!(summary["verdict"].as_str().is_some_and(|v| v.starts_with("transfer learning")), "{summary}");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("(scratch/report.md)") && report.contains("(transfer/report.md)"), "{report}");
 }
 
 #[test]
@@ -98,8 +142,13 @@ fn every_config_trains_a_smoke_run_with_a_complete_run_folder() {
                 && stdout.contains("run folder:"),
             "{stdout}"
         );
-        assert!(stderr.contains("epoch 1/1"), "no progress shown:\n{stderr}");
-        check_run_folder(&only_run(out.path(), &name));
+        assert!(stderr.contains("epoch 1/"), "no progress shown:\n{stderr}");
+        let run_dir = only_run(out.path(), &name);
+        if run_dir.join("scratch").is_dir() {
+            check_comparison_folder(&run_dir);
+        } else {
+            check_run_folder(&run_dir);
+        }
     }
 }
 
@@ -516,8 +565,8 @@ fn a_finished_run_initialises_another_experiments_network() {
     let output = smoke("galaxy10", out.path(), &[&init]);
     assert_ok(&output, "galaxy10 from the galaxy_cnn run");
     let (_, stderr) = text(&output);
-    assert!(stderr.contains("init: every layer but the output layer from"), "{stderr}");
-    assert!(stderr.contains("(37 outputs there, 10 here: a fresh output layer)"), "{stderr}");
+    assert!(stderr.contains("init: every layer but the head ("), "{stderr}");
+    assert!(stderr.contains("(37 outputs there, 10 here: a fresh head)"), "{stderr}");
     let run_dir = only_run(out.path(), "galaxy10");
     check_run_folder(&run_dir);
     let saved = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
@@ -551,9 +600,143 @@ fn pytorch_weights_initialise_a_resnet_by_name() {
     let output = smoke("galaxy10", out.path(), &sets);
     assert_ok(&output, "galaxy10 on a ResNet-18 from PyTorch weights");
     let (_, stderr) = text(&output);
-    assert!(stderr.contains("init: 100 tensors from") && stderr.contains("a fresh output layer `fc.`"), "{stderr}");
+    assert!(stderr.contains("init: 100 tensors from") && stderr.contains("a fresh head (fc)"), "{stderr}");
     check_run_folder(&only_run(out.path(), "galaxy10"));
     // One-band cutouts do not fit the RGB stem: the mismatch is named.
     let output = smoke("deeplens_resnet", out.path(), &sets);
     assert_fails_with(&output, "1 of another shape [\"conv1.weight");
+}
+
+#[test]
+fn the_merger_comparison_trains_both_networks_reuses_its_pretraining_and_resumes() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("merger_transfer", out.path(), &[]);
+    assert_ok(&output, "merger_transfer smoke run");
+    let (stdout, stderr) = text(&output);
+    assert!(
+        stderr.contains("merger_pretrain.toml with these settings") && stderr.contains("training it first"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stage 1/2 \"head\": epochs 1-1, training head, fc, adam lr 1e-3"), "{stderr}");
+    assert!(stderr.contains("stage 2/2 \"all layers\": epochs 2-2, training every layer, sgd"), "{stderr}");
+    assert!(!stderr.contains("resuming"), "a new stage is not a resumed run:\n{stderr}");
+    assert!(stdout.contains("paper error_rate: scratch 0.0380, transfer 0.0320"), "{stdout}");
+    assert!(stdout.contains("McNemar z ="), "{stdout}");
+    let pretrained = only_run(out.path(), "merger_pretrain");
+    let top = only_run(out.path(), "merger_transfer");
+    check_comparison_folder(&top);
+    let transfer = json(&top.join("transfer/summary.json"));
+    assert_eq!(transfer["stages"][0]["train"], "head", "{transfer}");
+    assert_eq!(transfer["stages"][1]["optimizer"], "sgd", "{transfer}");
+    let saved = std::fs::read_to_string(top.join("transfer/config.toml")).unwrap();
+    assert!(saved.contains(&format!("run = \"{}\"", pretrained.display())), "{saved}");
+    let scratch = std::fs::read_to_string(top.join("scratch/config.toml")).unwrap();
+    assert!(!scratch.contains("[init]") && !scratch.contains("[[stages]]"), "{scratch}");
+    let report = std::fs::read_to_string(top.join("transfer/report.md")).unwrap();
+    assert!(report.contains("### Stages") && report.contains("| head | 1-1 | head | adam |"), "{report}");
+
+    // A second run finds the finished pretraining instead of training it again.
+    let output = smoke("merger_transfer", out.path(), &[]);
+    assert_ok(&output, "second merger_transfer smoke run");
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains(&format!("init: pretraining source: {}", pretrained.display())), "{stderr}");
+    assert_eq!(run_dirs(out.path(), "merger_pretrain").len(), 1);
+
+    // Killed at the stage boundary: the run from scratch is read back, the transferred one goes
+    // on with stage 2 from the stage-1 checkpoint, with a fresh optimiser.
+    let transfer_dir = top.join("transfer");
+    for name in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(transfer_dir.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
+    }
+    let metrics = std::fs::read_to_string(transfer_dir.join("metrics.csv")).unwrap();
+    let kept: Vec<&str> = metrics.lines().take(2).collect();
+    std::fs::write(transfer_dir.join("metrics.csv"), kept.join("\n") + "\n").unwrap();
+    let running = "{\"state\": \"running\", \"updated\": \"2026-01-01T00:00:00+00:00\"}";
+    std::fs::write(transfer_dir.join("status.json"), running).unwrap();
+    std::fs::write(top.join("status.json"), running).unwrap();
+    std::fs::remove_file(top.join("summary.json")).unwrap();
+    let output = run(&["--resume", top.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "resume the comparison");
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("comparison: scratch finished before; reading it"), "{stderr}");
+    assert!(stderr.contains("stage 2/2") && !stderr.contains("stage 1/2"), "{stderr}");
+    check_comparison_folder(&top);
+
+    // eval takes one of the two runs, and says so.
+    let output = run(&["eval", "--run", top.to_str().unwrap(), "--device", "flex"]);
+    assert_fails_with(&output, "compares two runs: give one of them");
+}
+
+#[test]
+fn the_merger_config_trains_on_folders_in_the_paper_layout() {
+    // Ackermann et al.'s layout: {merger,noninteracting}/{training,validation,test}/images/*.jpeg.
+    let data = tempfile::tempdir().unwrap();
+    for (class, shade) in [("merger", 200u8), ("noninteracting", 40)] {
+        for (split, n) in [("training", 12), ("validation", 4), ("test", 6)] {
+            let dir = data.path().join(class).join(split).join("images");
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..n {
+                let pixel = image::Rgb([shade, (i * 9) as u8, 60]);
+                image::RgbImage::from_pixel(80, 80, pixel).save(dir.join(format!("{class}{i}.jpeg"))).unwrap();
+            }
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let root = format!("data.root={}", data.path().display());
+    let sets = ["data.source=image_folder", &root, "data.classes=[\"noninteracting\",\"merger\"]", "data.size=64"];
+    let output = smoke("merger_transfer", out.path(), &sets);
+    assert_ok(&output, "merger_transfer on image folders");
+    let top = only_run(out.path(), "merger_transfer");
+    check_comparison_folder(&top);
+    let summary = json(&top.join("transfer/summary.json"));
+    assert_eq!(summary["test"]["samples"], 12, "the test folders' images: {summary}");
+    assert_eq!(summary["test"]["per_class"][1]["class"], "merger", "{summary}");
+}
+
+#[test]
+fn the_semantic_autoencoder_reports_the_scatter_of_each_parameter_beside_the_papers() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("semantic_autoencoder", out.path(), &[]);
+    assert_ok(&output, "semantic_autoencoder smoke run");
+    let (stdout, _) = text(&output);
+    assert!(stdout.contains("scatter of angle: paper 9.2000e-1; this run"), "{stdout}");
+    let run_dir = only_run(out.path(), "semantic_autoencoder");
+    let summary = json(&run_dir.join("summary.json"));
+    let targets = summary["paper_targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 3, "{summary}");
+    assert!(targets.iter().all(|t| t["this_run"].as_f64().is_some_and(|v| v.is_finite() && v > 0.0)), "{summary}");
+    // Angles near the 0/180 wrap are left out of the angle's scatter only.
+    let items: Vec<u64> =
+        summary["test"]["scatter_items"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let samples = summary["test"]["samples"].as_u64().unwrap();
+    assert_eq!((items[0], items[1]), (samples, samples));
+    assert!(items[2] < samples, "{items:?} of {samples}");
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("| angle |") && report.contains("9.2000e-1"), "{report}");
+    // The model's loss is its own (image space): the learning curves have no target-space baseline.
+    let saved = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+    assert!(saved.contains("kind = \"adadelta\""), "{saved}");
+}
+
+#[test]
+fn the_galaxy_autoencoder_writes_latent_vectors_and_its_worst_reconstructions() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("galaxy_autoencoder", out.path(), &[]);
+    assert_ok(&output, "galaxy_autoencoder smoke run");
+    let run_dir = only_run(out.path(), "galaxy_autoencoder");
+    let summary = json(&run_dir.join("summary.json"));
+    assert_eq!(summary["test"]["task"], "reconstruction");
+    assert_eq!(summary["test"]["latent_size"], 32);
+    let latent = csv_rows(&run_dir.join("latent.csv"));
+    assert!(latent.iter().all(|row| row.len() == 33 && row[1..].iter().all(|v| v.parse::<f64>().is_ok())));
+    let errors: Vec<f64> =
+        csv_rows(&run_dir.join("reconstruction_errors.csv")).iter().map(|r| r[1].parse().unwrap()).collect();
+    assert_eq!(errors.len(), latent.len());
+    assert!(errors.windows(2).all(|w| w[0] >= w[1]), "worst first: {errors:?}");
+    let worst = summary["test"]["worst"][0][0].as_str().unwrap().to_string();
+    assert_eq!(csv_rows(&run_dir.join("reconstruction_errors.csv"))[0][0], worst);
+    let picture = image::open(run_dir.join("reconstructions.png")).unwrap();
+    assert!(picture.width() > picture.height(), "originals above reconstructions, side by side");
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_fails_with(&output, "is an autoencoder run: its reconstruction scores");
 }

@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn manifests_parse_and_a_placed_copy_is_checked() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        for name in ["galaxy_zoo2", "galaxy10_decals"] {
+        for name in ["galaxy_zoo2", "galaxy10_decals", "lens_challenge", "ackermann_mergers"] {
             let m = read_manifest(root, name).unwrap();
             assert_eq!(m.name, name);
         }

@@ -15,6 +15,8 @@ use crate::light_curve_files::LightCurveFolder;
 use crate::simulated::SimulatedGalaxiesConfig;
 use crate::simulated_lenses::SimulatedLensesConfig;
 use crate::simulated_light_curves::SimulatedLightCurvesConfig;
+use crate::simulated_mergers::SimulatedMergersConfig;
+use crate::simulated_profiles::SimulatedProfilesConfig;
 pub use crate::split::ImageSplit;
 use crate::task::Task;
 
@@ -39,6 +41,10 @@ pub enum DataConfig {
     SimulatedLightCurves(SimulatedLightCurvesConfig),
     /// Light curves in the list-and-files format (sequences).
     LightCurveFolder(LightCurveFolder),
+    /// Galaxy mergers and non-interacting galaxies from the built-in merger simulator.
+    SimulatedMergers(SimulatedMergersConfig),
+    /// Analytic profile images with their parameters (the semantic autoencoder's data).
+    SimulatedProfiles(SimulatedProfilesConfig),
 }
 
 /// What a model needs to know about the data.
@@ -61,6 +67,17 @@ pub struct DataInfo {
     pub preprocess: Preprocess,
 }
 
+impl DataInfo {
+    /// The number of values a model gives per item: one per target, or one per input value
+    /// when it gives the input back.
+    pub fn outputs(&self) -> usize {
+        match self.task {
+            Task::Reconstruction => self.input.iter().product(),
+            _ => self.target_names.len(),
+        }
+    }
+}
+
 /// The opened data: what it is, and its three splits.
 #[derive(Debug, Clone)]
 pub struct OpenedData {
@@ -72,6 +89,25 @@ pub struct OpenedData {
     pub valid: ImageSplit,
     /// Held-out test split, evaluated once at the end.
     pub test: ImageSplit,
+}
+
+impl OpenedData {
+    /// The same data for an autoencoder: every item's targets are its own pixels.
+    pub fn for_reconstruction(self) -> Self {
+        let [c, h, w] = self.info.input;
+        let info = DataInfo {
+            task: Task::Reconstruction,
+            target_names: vec![format!("pixel values ({c} x {h} x {w})")],
+            description: format!("{} (reconstructed: the images are their own targets)", self.info.description),
+            ..self.info
+        };
+        Self {
+            info,
+            train: self.train.reconstructing(),
+            valid: self.valid.reconstructing(),
+            test: self.test.reconstructing(),
+        }
+    }
 }
 
 impl DataConfig {
@@ -98,6 +134,16 @@ impl DataConfig {
                 c.test = c.test.min(32);
             }
             DataConfig::LightCurveFolder(c) => c.limit = Some(c.limit.unwrap_or(usize::MAX).min(80)),
+            DataConfig::SimulatedMergers(c) => {
+                c.train = c.train.min(48);
+                c.valid = c.valid.min(16);
+                c.test = c.test.min(32);
+            }
+            DataConfig::SimulatedProfiles(c) => {
+                c.train = c.train.min(48);
+                c.valid = c.valid.min(16);
+                c.test = c.test.min(32);
+            }
         }
     }
 
@@ -112,6 +158,8 @@ impl DataConfig {
             DataConfig::LensChallenge(_) => "Strong Lens Finding Challenge FITS cutouts",
             DataConfig::SimulatedLightCurves(_) => "simulated variable-star light curves (built in)",
             DataConfig::LightCurveFolder(_) => "light-curve list and per-star files",
+            DataConfig::SimulatedMergers(_) => "simulated galaxy mergers (built in)",
+            DataConfig::SimulatedProfiles(_) => "simulated analytic profiles (built in)",
         }
     }
 
@@ -127,6 +175,8 @@ impl DataConfig {
             DataConfig::LensChallenge(c) => c.open(seed),
             DataConfig::SimulatedLightCurves(c) => c.open(seed),
             DataConfig::LightCurveFolder(c) => c.open(seed),
+            DataConfig::SimulatedMergers(c) => c.open(seed),
+            DataConfig::SimulatedProfiles(c) => c.open(seed),
         }
     }
 }

@@ -27,8 +27,11 @@ pub mod sequence;
 pub mod simulated;
 pub mod simulated_lenses;
 pub mod simulated_light_curves;
+pub mod simulated_mergers;
+pub mod simulated_profiles;
 pub mod split;
 pub mod splits;
+pub mod stratified;
 pub mod task;
 
 pub use augment::{AugmentConfig, Augmenter, TestTimeConfig, Transform};

@@ -32,6 +32,12 @@ struct EncodedStar {
 impl LightCurveFolder {
     /// Reads every star, checks labels, encodes the curves and returns the three splits.
     pub fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
+        if self.task == Task::Reconstruction {
+            return Err(DataError::setting(
+                "task",
+                "must be \"classification\" or \"regression\" for a light-curve list",
+            ));
+        }
         self.sequence.validate()?;
         check_fractions(self.valid_fraction, self.test_fraction)?;
         let label = self
@@ -63,7 +69,7 @@ impl LightCurveFolder {
         }
         let target_names = match self.task {
             Task::Classification => self.class_names(&stars, label),
-            Task::Regression => vec![label.to_string()],
+            Task::Regression | Task::Reconstruction => vec![label.to_string()],
         };
         if let Some(other) = self.other_class.as_ref().filter(|o| !target_names.contains(o)) {
             return Err(DataError::setting(
@@ -101,7 +107,9 @@ impl LightCurveFolder {
                 let labels: Vec<usize> = encoded.iter().map(|s| s.target as usize).collect();
                 stratified_split(&labels, self.valid_fraction, self.test_fraction, seed)
             }
-            Task::Regression => split_indices(encoded.len(), self.valid_fraction, self.test_fraction, seed),
+            Task::Regression | Task::Reconstruction => {
+                split_indices(encoded.len(), self.valid_fraction, self.test_fraction, seed)
+            }
         };
         let all = Arc::new(encoded);
         let shape = self.sequence.shape();
@@ -150,7 +158,7 @@ impl LightCurveFolder {
                 .or_else(|| names.iter().position(|n| Some(n) == self.other_class.as_ref()))
                 .map(|c| c as f32)
                 .ok_or_else(|| format!("class {text:?} is not one of classes = {names:?}")),
-            Task::Regression => text
+            Task::Regression | Task::Reconstruction => text
                 .parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())

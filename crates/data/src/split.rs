@@ -52,6 +52,42 @@ impl ImageSplit {
     }
 }
 
+impl ImageSplit {
+    /// The same items with their own pixels as targets (what an autoencoder learns to give
+    /// back).
+    pub fn reconstructing(self) -> Self {
+        Self::new(Reconstructing(self))
+    }
+}
+
+/// A split whose targets are its items' pixels.
+#[derive(Debug)]
+struct Reconstructing(ImageSplit);
+
+impl LabelledImages for Reconstructing {
+    fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        let item = self.0.get(index)?;
+        Ok(ImageItem { targets: item.pixels.clone(), ..item })
+    }
+
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The pixels (rendered or decoded: sources that cache keep them).
+    fn targets(&self, index: usize) -> Vec<f32> {
+        self.0.get(index).map(|item| item.pixels).unwrap_or_default()
+    }
+
+    fn id(&self, index: usize) -> String {
+        self.0.id(index)
+    }
+
+    fn attributes(&self, index: usize) -> Vec<(String, f64)> {
+        self.0.attributes(index)
+    }
+}
+
 impl Dataset<ImageItem> for ImageSplit {
     fn get(&self, index: usize) -> Result<ImageItem, DatasetError> {
         self.0.item(index)

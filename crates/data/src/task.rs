@@ -12,13 +12,16 @@ pub enum Task {
     Regression,
     /// One class per item, one model output (logit) per class (cross-entropy loss, accuracy).
     Classification,
+    /// The items themselves, which an autoencoder gives back: one output per input value
+    /// (squared error against the clean input, RMSE per value).
+    Reconstruction,
 }
 
 impl Task {
     /// The headline metric of the task.
     pub fn metric(self) -> &'static str {
         match self {
-            Task::Regression => "rmse",
+            Task::Regression | Task::Reconstruction => "rmse",
             Task::Classification => "accuracy",
         }
     }

@@ -6,11 +6,14 @@
 //! thing they take from `astro-sim` is the Galaxy Zoo decision tree, a fact of the catalogue.
 
 pub mod activation;
+pub mod autoencoder;
 pub mod dieleman;
+pub mod freeze;
 pub mod galaxy_zoo_output;
 pub mod model;
 pub mod recurrent;
 pub mod resnet;
+pub mod semantic;
 pub mod sequential;
 pub mod shape;
 pub mod transfer;

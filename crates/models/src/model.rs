@@ -1,15 +1,18 @@
 //! The model zoo entry point: `[model] kind = "..."` selects an architecture and its typed
 //! parameters: `sequential` (layers declared one by one), `dieleman` (the Galaxy Zoo
 //! challenge winner), `resnet` (DeepLens, ResNet-18/34) and `recurrent` (LSTM/GRU on light
-//! curves). Autoencoders and GANs join this enum as they land.
+//! curves) and `semantic_autoencoder` (parameters of an analytic profile, learned by rendering
+//! it). GANs join this enum as they land.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::autoencoder::{Autoencoder, AutoencoderConfig};
 use crate::dieleman::{Dieleman, DielemanConfig};
 use crate::recurrent::{Recurrent, RecurrentConfig};
 use crate::resnet::{ResNet, ResNetConfig};
+use crate::semantic::{SemanticAutoencoder, SemanticAutoencoderConfig};
 use crate::sequential::{Sequential, SequentialConfig};
 use crate::shape::{FeatureShape, ShapeError};
 
@@ -29,6 +32,11 @@ pub enum ModelConfig {
     Resnet(ResNetConfig),
     /// Stacked (bidirectional) LSTM or GRU with masking: Dekany & Grebel (2020).
     Recurrent(RecurrentConfig),
+    /// A CNN encoder to the parameters of an analytic profile that a fixed renderer draws:
+    /// Aragon-Calvo & Carvajal (2020).
+    SemanticAutoencoder(SemanticAutoencoderConfig),
+    /// A convolutional autoencoder (plain or denoising) that learns to give its images back.
+    Autoencoder(AutoencoderConfig),
 }
 
 /// A built model.
@@ -41,6 +49,8 @@ pub enum Model {
     Dieleman(Dieleman),
     Resnet(ResNet),
     Recurrent(Recurrent),
+    SemanticAutoencoder(SemanticAutoencoder),
+    Autoencoder(Autoencoder),
 }
 
 /// One row of a model's layer table: what the stage is, and what it produces per sample.
@@ -67,7 +77,21 @@ impl ModelConfig {
             ModelConfig::Dieleman(_) => "dieleman",
             ModelConfig::Resnet(_) => "resnet",
             ModelConfig::Recurrent(_) => "recurrent",
+            ModelConfig::SemanticAutoencoder(_) => "semantic_autoencoder",
+            ModelConfig::Autoencoder(_) => "autoencoder",
         }
+    }
+
+    /// Whether the model trains with a loss of its own (an image-space one) rather than its
+    /// task's.
+    pub fn has_own_loss(&self) -> bool {
+        matches!(self, ModelConfig::Autoencoder(_) | ModelConfig::SemanticAutoencoder(_))
+    }
+
+    /// Whether the model learns to give its input back (its outputs are the input's values,
+    /// its targets the input itself), rather than the data's targets.
+    pub fn reconstructs(&self) -> bool {
+        matches!(self, ModelConfig::Autoencoder(_))
     }
 
     /// Checks that the model takes `input` and produces `outputs` values per sample; returns
@@ -81,6 +105,8 @@ impl ModelConfig {
             ModelConfig::Dieleman(config) => config.shapes(input, outputs)?,
             ModelConfig::Resnet(config) => config.shapes(input, outputs)?,
             ModelConfig::Recurrent(config) => config.shapes(input, outputs)?,
+            ModelConfig::SemanticAutoencoder(config) => config.shapes(input, outputs)?,
+            ModelConfig::Autoencoder(config) => config.shapes(input)?,
         };
         let last = table.last().expect("checked non-empty").shape;
         if last != FeatureShape::Vector(outputs) {
@@ -99,6 +125,10 @@ impl ModelConfig {
             ModelConfig::Dieleman(config) => Ok(Model::Dieleman(config.init(input, outputs, device)?)),
             ModelConfig::Resnet(config) => Ok(Model::Resnet(config.init(input, outputs, device)?)),
             ModelConfig::Recurrent(config) => Ok(Model::Recurrent(config.init(input, outputs, device)?)),
+            ModelConfig::SemanticAutoencoder(config) => {
+                Ok(Model::SemanticAutoencoder(config.init(input, outputs, device)?))
+            }
+            ModelConfig::Autoencoder(config) => Ok(Model::Autoencoder(config.init(input, device)?)),
         }
     }
 }
@@ -116,6 +146,22 @@ impl Model {
             Model::Dieleman(net) => net.forward(input),
             Model::Resnet(net) => net.forward(input),
             Model::Recurrent(net) => net.forward(input),
+            Model::SemanticAutoencoder(net) => net.forward(input),
+            Model::Autoencoder(net) => net.forward(input),
+        }
+    }
+
+    /// The loss per sample of a model that defines its own (the autoencoders', in image
+    /// space); `None` when the task's loss applies.
+    ///
+    /// # Shapes
+    /// - images: `[batch, channels, height, width]`; output, targets: `[batch, outputs]`
+    /// - result: `[batch]`
+    pub fn own_loss(&self, images: &Tensor<4>, output: &Tensor<2>, targets: &Tensor<2>) -> Option<Tensor<1>> {
+        match self {
+            Model::SemanticAutoencoder(net) => Some(net.loss(output.clone(), targets.clone())),
+            Model::Autoencoder(net) => Some(net.loss(images, output)),
+            _ => None,
         }
     }
 }

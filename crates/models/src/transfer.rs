@@ -6,6 +6,15 @@ use crate::model::{Model, ModelConfig};
 use crate::sequential::network::Layer;
 
 impl ModelConfig {
+    /// Whether the layers [`Model::with_head_of`] would replace are built alike in both configs
+    /// (then a model trained for the same outputs keeps them).
+    pub fn same_head(&self, other: &ModelConfig) -> bool {
+        match (self, other) {
+            (ModelConfig::Resnet(a), ModelConfig::Resnet(b)) => a.head_units == b.head_units,
+            _ => true,
+        }
+    }
+
     /// `Ok` when `self` (this experiment's) and `other` (a pretrained model's) build the same
     /// layers up to the output layer (settings that only shape the output layer or fresh weights
     /// may differ); otherwise the settings that differ.
@@ -16,6 +25,11 @@ impl ModelConfig {
                 let mut a = a.clone();
                 (a.output, a.init, a.init_std, a.init_bias) = (b.output, b.init, b.init_std, b.init_bias);
                 if a == *b { Ok(()) } else { Err(differences(&ModelConfig::Dieleman(a), other)) }
+            }
+            (ModelConfig::Resnet(a), ModelConfig::Resnet(b)) => {
+                // The dense head is replaced with the output layer.
+                let a = crate::resnet::ResNetConfig { head_units: b.head_units.clone(), ..a.clone() };
+                if a == *b { Ok(()) } else { Err(differences(&ModelConfig::Resnet(a), other)) }
             }
             (ModelConfig::Sequential { layers: a }, ModelConfig::Sequential { layers: b }) => {
                 let body = |l: &[crate::sequential::LayerSpec]| l[..l.len().saturating_sub(1)].to_vec();
@@ -53,6 +67,11 @@ impl Model {
         match self {
             Model::Resnet(_) => "fc.".into(),
             Model::Dieleman(_) | Model::Recurrent(_) => "head.".into(),
+            Model::Autoencoder(_) => "to_image.".into(),
+            Model::SemanticAutoencoder(net) => {
+                let last = net.encoder.layers.iter().rposition(|l| matches!(l, Layer::Dense(_))).unwrap_or(0);
+                format!("encoder.layers.{last}.")
+            }
             Model::Sequential(net) => {
                 let last = net.layers.iter().rposition(|l| matches!(l, Layer::Dense(_))).unwrap_or(0);
                 format!("layers.{last}.")
@@ -64,8 +83,8 @@ impl Model {
     /// same architecture). Fails when the two are different architectures.
     pub fn with_head_of(self, fresh: Model) -> Result<Model, String> {
         match (self, fresh) {
-            (Model::Resnet(body), Model::Resnet(head)) => {
-                Ok(Model::Resnet(crate::resnet::ResNet { fc: head.fc, ..body }))
+            (Model::Resnet(body), Model::Resnet(fresh)) => {
+                Ok(Model::Resnet(crate::resnet::ResNet { head: fresh.head, fc: fresh.fc, ..body }))
             }
             (Model::Recurrent(body), Model::Recurrent(head)) => {
                 Ok(Model::Recurrent(crate::recurrent::Recurrent { head: head.head, ..body }))

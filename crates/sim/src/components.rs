@@ -195,6 +195,68 @@ pub fn add_point(image: &mut Image, x: f64, y: f64, flux: f64) {
     }
 }
 
+/// A tidal bridge or stream: light along the quadratic Bezier curve from `from` to `to` whose
+/// midpoint is pushed `bend` pixels sideways (a quarter turn from the direction of travel,
+/// towards +y for a stream running along +x),
+/// Gaussian across with `width` pixels sigma, of total `flux` (normalised on the grid).
+pub fn add_stream(image: &mut Image, from: (f64, f64), to: (f64, f64), bend: f64, width: f64, flux: f64) {
+    let (dx, dy) = (to.0 - from.0, to.1 - from.1);
+    let length = dx.hypot(dy).max(1e-9);
+    // The control point that puts the curve's midpoint `bend` off the chord.
+    let control = (0.5 * (from.0 + to.0) - 2.0 * bend * dy / length, 0.5 * (from.1 + to.1) + 2.0 * bend * dx / length);
+    let points: Vec<(f64, f64)> = (0..=STREAM_SEGMENTS)
+        .map(|k| {
+            let t = k as f64 / STREAM_SEGMENTS as f64;
+            let (a, b, c) = ((1.0 - t) * (1.0 - t), 2.0 * t * (1.0 - t), t * t);
+            (a * from.0 + b * control.0 + c * to.0, a * from.1 + b * control.1 + c * to.1)
+        })
+        .collect();
+    let mut stream = Image::zeros(image.width, image.height);
+    add_integrated(&mut stream, 1.0, |x, y| {
+        let d2 = points.windows(2).map(|s| segment_distance2((x, y), s[0], s[1])).fold(f64::INFINITY, f64::min);
+        (-0.5 * d2 / (width * width)).exp()
+    });
+    add_scaled(image, &stream, flux);
+}
+
+/// Straight pieces a stream's curve is drawn with.
+const STREAM_SEGMENTS: usize = 24;
+
+/// Squared distance from `p` to the segment `a`-`b`.
+fn segment_distance2(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (ux, uy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = ux * ux + uy * uy;
+    let t = if len2 > 0.0 { (((p.0 - a.0) * ux + (p.1 - a.1) * uy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    let (qx, qy) = (a.0 + t * ux - p.0, a.1 + t * uy - p.1);
+    qx * qx + qy * qy
+}
+
+/// Shells of a radial minor merger (Quinn 1984): arcs around `(x0, y0)` at `radii` (pixels),
+/// alternating between the two ends of the axis at `axis` (radians), each spanning about
+/// `opening` radians either side of it. A shell has a sharp outer edge and fades inwards
+/// (its stars pile up at their orbits' apocentre). `flux` in all, shared equally.
+pub fn add_shells(image: &mut Image, (x0, y0): (f64, f64), axis: f64, radii: &[f64], opening: f64, flux: f64) {
+    for (k, &radius) in radii.iter().enumerate() {
+        let direction = axis + if k % 2 == 0 { 0.0 } else { std::f64::consts::PI };
+        let (inner, edge) = (0.15 * radius, (0.03 * radius).max(0.5));
+        let mut shell = Image::zeros(image.width, image.height);
+        add_integrated(&mut shell, 1.0, |x, y| {
+            let (dx, dy) = (x - x0, y - y0);
+            let r = dx.hypot(dy);
+            let off = (dy.atan2(dx) - direction + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU)
+                - std::f64::consts::PI;
+            if off.abs() >= opening {
+                return 0.0;
+            }
+            let across = (0.5 * std::f64::consts::PI * off / opening).cos().powi(2);
+            let radial =
+                if r <= radius { (-(radius - r) / inner).exp() } else { (-0.5 * ((r - radius) / edge).powi(2)).exp() };
+            across * radial
+        });
+        add_scaled(image, &shell, flux / radii.len() as f64);
+    }
+}
+
 /// `image += scale * shape / sum(shape)` (nothing for an empty shape).
 fn add_scaled(image: &mut Image, shape: &Image, flux: f64) {
     let total = shape.sum();
@@ -265,6 +327,35 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_follows_its_curve_and_shells_alternate_sides_with_sharp_outer_edges() {
+        let size = 101;
+        // A straight stream along y = 50: its light is symmetric about the line, sigma 2 across.
+        let mut stream = Image::zeros(size, size);
+        add_stream(&mut stream, (20.0, 50.5), (80.0, 50.5), 0.0, 2.0, 1.0);
+        let (cx, cy, _, syy, _) = stream.moments();
+        assert!((cx - 50.0).abs() < 0.05 && (cy - 50.5).abs() < 0.01, "centroid {cx}, {cy}");
+        // Pixel integration adds 1/12 to the variance across.
+        assert!((syy - (4.0 + 1.0 / 12.0)).abs() < 0.05, "sigma^2 across {syy}");
+        // Bent to the left of travel (+x): the middle of the stream moves to +y.
+        let mut bent = Image::zeros(size, size);
+        add_stream(&mut bent, (20.0, 50.5), (80.0, 50.5), 10.0, 1.0, 1.0);
+        let column: Vec<f64> = (0..size).map(|y| bent.get(50, y)).collect();
+        let peak = column.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        assert_eq!(peak, 60, "the midpoint is 10 px off the chord");
+        // Two shells on opposite sides of the axis (+x, then -x).
+        let mut shells = Image::zeros(size, size);
+        add_shells(&mut shells, (50.5, 50.5), 0.0, &[20.0, 30.0], 0.8, 1.0);
+        let row: Vec<f64> = (0..size).map(|x| shells.get(x, 50)).collect();
+        let (right, left) = (&row[51..], &row[..50]);
+        let argmax = |v: &[f64]| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        assert_eq!(argmax(right), 19, "shell 1 peaks at r = 20 on the +x side");
+        assert_eq!(50 - argmax(left), 30, "shell 2 peaks at r = 30 on the -x side");
+        // Sharp outside, gradual inside.
+        assert!(right[23] < 0.05 * right[19] && right[16] > 0.3 * right[19], "{:?}", &right[10..26]);
+        assert!(row[50 + 35] == 0.0 || row[50 + 35] < 1e-6, "nothing beyond the outer shell on +x");
+    }
+
+    #[test]
     fn bar_ring_knots_and_points_have_their_flux() {
         let size = 121;
         let frame = face_on(size);
@@ -276,6 +367,10 @@ mod tests {
         add_knots(&mut image, &[(40.0, 50.0), (70.5, 61.2)], 1.5, 0.5);
         add_point(&mut image, 30.3, 90.8, 4.0);
         assert!((image.sum() - 7.0).abs() < 1e-3, "{}", image.sum());
+        let mut debris = Image::zeros(size, size);
+        add_stream(&mut debris, (30.0, 40.0), (90.0, 70.0), 8.0, 2.0, 1.5);
+        add_shells(&mut debris, (60.0, 60.0), 0.4, &[12.0, 20.0, 30.0], 1.0, 2.5);
+        assert!((debris.sum() - 4.0).abs() < 1e-9, "{}", debris.sum());
         let mut point = Image::zeros(size, size);
         add_point(&mut point, 30.3, 90.8, 4.0);
         let (cx, cy, ..) = point.moments();

@@ -228,11 +228,38 @@ fn band_factors((g_r, r_i): (f64, f64)) -> [f64; 3] {
 }
 
 /// The r-band images of each colour group, before the PSF, in counts.
-struct Components {
-    bulge: Image,
-    disk: Image,
-    young: Image,
-    star: Image,
+pub(crate) struct Components {
+    /// Old, red light: bulges, bars, and the shells of merger debris.
+    pub bulge: Image,
+    /// Disks, companions, tidal tails and bridges.
+    pub disk: Image,
+    /// Young, blue light: spiral arms, rings, star-forming knots.
+    pub young: Image,
+    /// Point sources.
+    pub star: Image,
+}
+
+impl Components {
+    /// Adds another object's light, group by group.
+    pub(crate) fn add(&mut self, other: &Components) {
+        for (mine, theirs) in [
+            (&mut self.bulge, &other.bulge),
+            (&mut self.disk, &other.disk),
+            (&mut self.young, &other.young),
+            (&mut self.star, &other.star),
+        ] {
+            add_scaled_into(mine, theirs, 1.0);
+        }
+    }
+
+    /// All groups together (the r-band image).
+    pub(crate) fn total(&self) -> Image {
+        let mut total = self.bulge.clone();
+        for part in [&self.disk, &self.young, &self.star] {
+            add_scaled_into(&mut total, part, 1.0);
+        }
+        total
+    }
 }
 
 /// Checks a `[low, high]` range setting against its allowed bounds.
@@ -419,7 +446,7 @@ impl GalaxySimConfig {
     /// Galaxy `index` of the set seeded by `seed`: a pure function of its arguments.
     pub fn simulate(&self, seed: u64, index: u64) -> SimulatedGalaxy {
         let params = self.sample_params(seed, index);
-        let rgb = self.render(&params, &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
+        let rgb = self.render(&self.components(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
         let answers = self.answers_for(&params, seed, index);
         SimulatedGalaxy { params, rgb, answers }
     }
@@ -440,16 +467,12 @@ impl GalaxySimConfig {
 
     /// The noiseless r-band image, in counts, seen through the PSF (all colours together).
     pub fn render_shape(&self, p: &GalaxyParams) -> Image {
-        let c = self.components(p);
-        let mut total = c.bulge;
-        for part in [&c.disk, &c.young, &c.star] {
-            total.data.iter_mut().zip(&part.data).for_each(|(a, b)| *a += b);
-        }
-        self.psf_model().convolve(&total)
+        self.psf_model().convolve(&self.components(p).total())
     }
 
-    /// Draws every component in r-band counts, grouped by colour.
-    fn components(&self, p: &GalaxyParams) -> Components {
+    /// Draws every component in r-band counts, grouped by colour, centred on the image centre
+    /// plus the galaxy's offset.
+    pub(crate) fn components(&self, p: &GalaxyParams) -> Components {
         let rng = &mut SampleRng::for_sample(p.layout_seed, STREAM_LAYOUT, 0);
         let size = self.image_size;
         let scale = self.pixel_scale_arcsec;
@@ -549,9 +572,9 @@ impl GalaxySimConfig {
         c
     }
 
-    /// Renders the galaxy in g, r, i with noise and returns the stretched RGB (i, r, g) planes.
-    fn render(&self, p: &GalaxyParams, rng: &mut SampleRng) -> Vec<f32> {
-        let c = self.components(p);
+    /// Renders drawn components in g, r, i with noise and returns the stretched RGB (i, r, g)
+    /// planes.
+    pub(crate) fn render(&self, c: &Components, rng: &mut SampleRng) -> Vec<f32> {
         let psf = self.psf_model();
         let noise = self.noise();
         // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.

@@ -12,7 +12,9 @@ pub mod image;
 pub mod lens_scene;
 pub mod lensing;
 pub mod light_curve;
+pub mod merger;
 pub mod noise;
+pub mod profile;
 pub mod psf;
 pub mod rng;
 pub mod sersic;
@@ -27,14 +29,20 @@ pub use rng::SampleRng;
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("simulator.{field}: {problem}")]
 pub struct SimConfigError {
-    /// The setting's name, as written in the experiment config.
-    pub field: &'static str,
+    /// The setting's name, as written in the experiment config (dotted when nested, e.g.
+    /// `galaxies.image_size`).
+    pub field: String,
     /// What is wrong with it.
     pub problem: String,
 }
 
 impl SimConfigError {
     pub(crate) fn new(field: &'static str, problem: impl Into<String>) -> Self {
-        Self { field, problem: problem.into() }
+        Self { field: field.to_string(), problem: problem.into() }
+    }
+
+    /// The same error for a setting nested in the table `parent`.
+    pub(crate) fn within(self, parent: &str) -> Self {
+        Self { field: format!("{parent}.{}", self.field), problem: self.problem }
     }
 }

@@ -20,11 +20,25 @@ pub struct EvaluationConfig {
     pub bins: BTreeMap<String, Vec<f64>>,
     /// Named subsets of the positives.
     pub subsets: Vec<SubsetConfig>,
+    /// Regression targets that are angles, by name: their scatter leaves out true values near
+    /// the wrap (Aragon-Calvo & Carvajal 2020 leave out angles within 10 degrees of 0 and 180).
+    pub periodic: BTreeMap<String, PeriodicTarget>,
+}
+
+/// A target whose values wrap around (an angle).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodicTarget {
+    /// The period (180 for a position angle in degrees).
+    pub period: f64,
+    /// True values within this of 0 or of the period are left out of the scatter.
+    #[serde(default)]
+    pub exclude_within: f64,
 }
 
 impl Default for EvaluationConfig {
     fn default() -> Self {
-        Self { fpr: vec![0.01, 0.001], bins: BTreeMap::new(), subsets: Vec::new() }
+        Self { fpr: vec![0.01, 0.001], bins: BTreeMap::new(), subsets: Vec::new(), periodic: BTreeMap::new() }
     }
 }
 
@@ -43,6 +57,14 @@ impl EvaluationConfig {
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if let Some(f) = self.fpr.iter().find(|f| !(**f > 0.0 && **f < 1.0)) {
             return Err(("fpr", format!("false-positive rates must be in (0, 1), got {f}")));
+        }
+        for (name, p) in &self.periodic {
+            if !(p.period > 0.0 && p.exclude_within >= 0.0 && 2.0 * p.exclude_within < p.period) {
+                return Err((
+                    "periodic",
+                    format!("{name}: needs period > 0 and 0 <= exclude_within < period / 2, got {p:?}"),
+                ));
+            }
         }
         for (name, edges) in &self.bins {
             if edges.len() < 2 || edges.windows(2).any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less)) {
@@ -244,6 +266,7 @@ mod tests {
                 name: "big".into(),
                 above: [("einstein_radius".to_string(), 1.4)].into_iter().collect(),
             }],
+            periodic: BTreeMap::new(),
         };
         let b = score_binary(&scores, &positive, &attributes, &config);
         // Threshold 0.98: positives 0.995, 0.999, 0.985 pass: 3 of 5.

@@ -63,7 +63,7 @@ impl EpochCsvLogger {
     /// The task's metric for a split: the root of the mean squared error, or the accuracy.
     fn metric(&self, split: &str) -> Option<f64> {
         match self.task {
-            Task::Regression => self.value(split, LOSS).map(f64::sqrt),
+            Task::Regression | Task::Reconstruction => self.value(split, LOSS).map(f64::sqrt),
             Task::Classification => self.value(split, ACCURACY).map(|percent| percent / 100.0),
         }
     }

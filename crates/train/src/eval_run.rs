@@ -31,6 +31,14 @@ pub struct TrainedRun {
 
 /// Loads the run at `path` onto `device`.
 pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
+    if crate::comparison::is_comparison(path) {
+        let arms: Vec<String> = crate::comparison::arm_dirs(path).iter().map(|p| p.display().to_string()).collect();
+        return Err(RunError::Run(format!(
+            "{} compares two runs: give one of them ({})",
+            path.display(),
+            arms.join(" or ")
+        )));
+    }
     let run = RunDir::open(path)?;
     if run.status().map(|s| s.state) != Some(RunState::Complete) {
         return Err(RunError::Run(format!(
@@ -41,10 +49,9 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
     let config = load_config(&run.file("config.toml"), &[], false)?;
     let io = ModelIo::read(&run)?;
     let model_file = run.file("model.bpk");
-    let model =
-        Supervised { model: config.model.init(io.input_shape(), io.target_names.len(), device)?, task: io.task }
-            .try_load_file(&model_file)
-            .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
+    let model = Supervised { model: config.model.init(io.input_shape(), io.outputs(), device)?, task: io.task }
+        .try_load_file(&model_file)
+        .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
     Ok(TrainedRun { run, config, io, model })
 }
 
@@ -64,6 +71,7 @@ pub struct EvalReport {
 /// Evaluates a run on its own test split, or on all of the data described by `data_file`.
 pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> Result<EvalReport, RunError> {
     let trained = load_run(path, device)?;
+    refuse_reconstruction(&trained.io, path)?;
     let seed = trained.config.experiment.seed;
     let batch = trained.config.training.batch_size;
     let workers = trained.config.training.workers;
@@ -107,6 +115,18 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
         source,
     })?;
     Ok(report)
+}
+
+/// `eval` and `predict` score and apply regressors and classifiers; an autoencoder's scores
+/// and latent vectors are in its run folder.
+fn refuse_reconstruction(io: &ModelIo, path: &Path) -> Result<(), RunError> {
+    if io.task == astro_data::Task::Reconstruction {
+        return Err(RunError::Run(format!(
+            "{} is an autoencoder run: its reconstruction scores, latent vectors and worst-reconstructed images are in its summary.json, latent.csv and reconstruction_errors.csv",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> Result<(), RunError> {
@@ -156,6 +176,7 @@ pub fn predict_images(
     device: &Device,
 ) -> Result<(PathBuf, usize), RunError> {
     let trained = load_run(path, device)?;
+    refuse_reconstruction(&trained.io, path)?;
     if trained.io.layout != astro_data::Layout::Image {
         return Err(RunError::Run(format!(
             "{} was trained on light curves, not images: score new curves with `trainer eval {} --data <data.toml>`",

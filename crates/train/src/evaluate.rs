@@ -120,7 +120,7 @@ pub fn target_mean(train: &ImageSplit, task: Task, outputs: usize) -> Vec<f32> {
     let mut mean: Vec<f64> = Vec::new();
     for i in 0..n {
         let t = match task {
-            Task::Regression => train.targets(i),
+            Task::Regression | Task::Reconstruction => train.targets(i),
             Task::Classification => one_hot(&train.targets(i), outputs),
         };
         if mean.is_empty() {
@@ -149,6 +149,8 @@ pub enum TestScores {
     Regression(RegressionMetrics),
     /// Accuracy and the rest.
     Classification(ClassificationMetrics),
+    /// How well an autoencoder gives the images back.
+    Reconstruction(crate::reconstruction::ReconstructionMetrics),
 }
 
 /// The number a run is judged by, and its baseline.
@@ -187,7 +189,9 @@ impl TestScores {
                 })
             }
             (TestScores::Regression(m), "rmse") if subset.is_none() => Some(m.rmse),
+            (TestScores::Reconstruction(m), "rmse") if subset.is_none() => Some(m.rmse),
             (TestScores::Classification(m), "accuracy") if subset.is_none() => Some(m.accuracy),
+            (TestScores::Classification(m), "error_rate") if subset.is_none() => Some(1.0 - m.accuracy),
             (TestScores::Classification(m), "roc_auc" | "completeness") => {
                 let b = m.binary.as_ref()?;
                 let (auc, at) = match subset {
@@ -200,11 +204,21 @@ impl TestScores {
         }
     }
 
+    /// This run's value of `metric` (`rmse` or `scatter`) for regression target `j`.
+    pub fn target_value(&self, metric: &str, j: usize) -> Option<f64> {
+        match (self, metric) {
+            (TestScores::Regression(m), "rmse") => m.rmse_per_target.get(j).copied(),
+            (TestScores::Regression(m), "scatter") => m.scatter_per_target.get(j).copied(),
+            _ => None,
+        }
+    }
+
     /// Items scored.
     pub fn samples(&self) -> usize {
         match self {
             TestScores::Regression(m) => m.samples,
             TestScores::Classification(m) => m.samples,
+            TestScores::Reconstruction(m) => m.samples,
         }
     }
 
@@ -216,6 +230,12 @@ impl TestScores {
                 value: m.rmse,
                 baseline: m.baseline_rmse,
                 baseline_name: "training mean".into(),
+            },
+            TestScores::Reconstruction(m) => Headline {
+                metric: "rmse",
+                value: m.rmse,
+                baseline: m.baseline_rmse,
+                baseline_name: "mean training image".into(),
             },
             TestScores::Classification(m) => Headline {
                 metric: "accuracy",
@@ -242,6 +262,12 @@ pub struct RegressionMetrics {
     pub baseline_mae: f64,
     /// The model's RMSE per target, in target order.
     pub rmse_per_target: Vec<f64>,
+    /// The standard deviation of predicted minus true per target (the "scatter" of
+    /// Aragon-Calvo & Carvajal 2020), over the items `scatter_items` counts: all, except near
+    /// the wrap of a `[evaluation.periodic]` target.
+    pub scatter_per_target: Vec<f64>,
+    /// Items in each target's scatter.
+    pub scatter_items: Vec<usize>,
     /// RMSE per group of targets named `<group>.<n>` (per question for Galaxy Zoo's
     /// `Class1.1` ...), in order of first appearance; empty for other names.
     pub per_group: Vec<GroupScore>,
@@ -284,7 +310,9 @@ pub fn score(
     evaluation: &EvaluationConfig,
 ) -> TestScores {
     match task {
-        Task::Regression => TestScores::Regression(score_regression(predictions, train_mean, names)),
+        Task::Regression | Task::Reconstruction => {
+            TestScores::Regression(score_regression(predictions, train_mean, names, evaluation))
+        }
         Task::Classification => {
             let mut m = score_classes(&predictions.outputs, &predictions.targets, train_mean, names);
             m.groups = score_class_groups(
@@ -309,8 +337,31 @@ pub fn score(
     }
 }
 
+/// The standard deviation of `outputs[j] - targets[j]` over the items whose true value `keep`
+/// allows, and how many those are.
+fn residual_scatter(outputs: &[Vec<f32>], targets: &[Vec<f32>], j: usize, keep: impl Fn(f64) -> bool) -> (f64, usize) {
+    let residuals: Vec<f64> = outputs
+        .iter()
+        .zip(targets)
+        .filter_map(|(o, t)| Some((f64::from(*o.get(j)?), f64::from(*t.get(j)?))))
+        .filter(|(o, t)| o.is_finite() && t.is_finite() && keep(*t))
+        .map(|(o, t)| o - t)
+        .collect();
+    let n = residuals.len();
+    if n < 2 {
+        return (f64::NAN, n);
+    }
+    let mean = residuals.iter().sum::<f64>() / n as f64;
+    ((residuals.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt(), n)
+}
+
 /// Regression scores of `predictions` and of the training-mean baseline.
-pub fn score_regression(predictions: &Predictions, train_mean: &[f32], names: &[String]) -> RegressionMetrics {
+pub fn score_regression(
+    predictions: &Predictions,
+    train_mean: &[f32],
+    names: &[String],
+    evaluation: &EvaluationConfig,
+) -> RegressionMetrics {
     let baseline: Vec<Vec<f32>> = predictions.targets.iter().map(|_| train_mean.to_vec()).collect();
     let columns = |rows: &[Vec<f32>], cols: &[usize]| -> Vec<Vec<f32>> {
         rows.iter().map(|r| cols.iter().map(|&j| r.get(j).copied().unwrap_or(f32::NAN)).collect()).collect()
@@ -333,8 +384,22 @@ pub fn score_regression(predictions: &Predictions, train_mean: &[f32], names: &[
             rmse(&col(&predictions.outputs), &col(&predictions.targets))
         })
         .collect();
+    let (scatter_per_target, scatter_items) = (0..k)
+        .map(|j| {
+            let periodic = names.get(j).and_then(|n| evaluation.periodic.get(n)).copied();
+            residual_scatter(&predictions.outputs, &predictions.targets, j, |t| match periodic {
+                Some(p) => {
+                    let t = t.rem_euclid(p.period);
+                    t >= p.exclude_within && t <= p.period - p.exclude_within
+                }
+                None => true,
+            })
+        })
+        .unzip();
     RegressionMetrics {
         samples: predictions.ids.len(),
+        scatter_per_target,
+        scatter_items,
         rmse: rmse(&predictions.outputs, &predictions.targets),
         baseline_rmse: rmse(&baseline, &predictions.targets),
         mae: mae(&predictions.outputs, &predictions.targets),
@@ -419,11 +484,35 @@ mod tests {
         };
         // Squared errors 0, 1, 0, 4: mean 1.25.
         assert!((rmse(&p.outputs, &p.targets) - 1.25f64.sqrt()).abs() < 1e-12);
-        let m = score_regression(&p, &[2.0, 1.5], &["x".into(), "y".into()]);
+        let m = score_regression(&p, &[2.0, 1.5], &["x".into(), "y".into()], &EvaluationConfig::default());
         // Baseline errors -1, 0.5, 1, -0.5: mean square 0.625.
         assert!((m.baseline_rmse - 0.625f64.sqrt()).abs() < 1e-12);
         assert!((m.rmse_per_target[1] - 2.5f64.sqrt()).abs() < 1e-12);
         assert!(m.per_group.is_empty(), "names without a dot have no groups");
+    }
+
+    #[test]
+    fn the_scatter_is_the_residual_spread_and_leaves_out_angles_near_the_wrap() {
+        // Angles in degrees: residuals +1, -1, +3, -3 for true 90, 100, 45, 135; the two near
+        // the wrap (true 2 and 179, residuals 50 and -170) are left out.
+        let truth = [90.0f32, 100.0, 45.0, 135.0, 2.0, 179.0];
+        let predicted = [91.0f32, 99.0, 48.0, 132.0, 52.0, 9.0];
+        let p = Predictions {
+            ids: (0..6).map(|i| i.to_string()).collect(),
+            outputs: predicted.iter().map(|v| vec![*v]).collect(),
+            targets: truth.iter().map(|v| vec![*v]).collect(),
+            attributes: Vec::new(),
+        };
+        let mut evaluation = EvaluationConfig::default();
+        let plain = score_regression(&p, &[90.0], &["angle".into()], &evaluation);
+        assert_eq!(plain.scatter_items, [6]);
+        evaluation
+            .periodic
+            .insert("angle".into(), crate::binary::PeriodicTarget { period: 180.0, exclude_within: 10.0 });
+        let m = score_regression(&p, &[90.0], &["angle".into()], &evaluation);
+        assert_eq!(m.scatter_items, [4]);
+        // Sample standard deviation of [1, -1, 3, -3]: sqrt(20 / 3).
+        assert!((m.scatter_per_target[0] - (20.0f64 / 3.0).sqrt()).abs() < 1e-9, "{:?}", m.scatter_per_target);
     }
 
     #[test]
@@ -469,7 +558,7 @@ mod tests {
             targets: vec![vec![0.5, 0.5, 0.3]],
             attributes: Vec::new(),
         };
-        let m = score_regression(&p, &[0.0, 0.0, 0.0], &names);
+        let m = score_regression(&p, &[0.0, 0.0, 0.0], &names, &EvaluationConfig::default());
         assert_eq!(m.per_group.len(), 2);
         assert!(m.per_group[0].rmse.abs() < 1e-12 && (m.per_group[1].rmse - 0.3).abs() < 1e-6);
         assert!((m.per_group[0].baseline_rmse - 0.5).abs() < 1e-6);

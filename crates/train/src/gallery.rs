@@ -93,33 +93,44 @@ pub fn save_gallery(
     columns: usize,
     scale: usize,
 ) -> Result<(), RunError> {
+    let captioned: Vec<(&[f32], [usize; 3], Vec<String>)> =
+        items.iter().map(|i| (i.pixels, i.shape, caption(task, names, i.targets, i.outputs))).collect();
+    save_captioned(path, &captioned, columns, scale)
+}
+
+/// Draws images (pixels, shape, caption lines) in a grid of `columns`, each scaled by `scale`.
+pub fn save_captioned(
+    path: &Path,
+    items: &[(&[f32], [usize; 3], Vec<String>)],
+    columns: usize,
+    scale: usize,
+) -> Result<(), RunError> {
     let Some(first) = items.first() else { return Ok(()) };
     ensure_font();
     let err = |e: &dyn std::fmt::Display| RunError::Run(format!("cannot draw {}: {e}", path.display()));
-    let [_, h, w] = first.shape;
+    let [_, h, w] = first.1;
     let cell_w = (w * scale).max(220) + 8;
     let cell_h = h * scale + 44;
     let rows = items.len().div_ceil(columns);
     let root = BitMapBackend::new(path, ((columns * cell_w) as u32, (rows * cell_h) as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    for (k, item) in items.iter().enumerate() {
+    for (k, (pixels, shape, lines)) in items.iter().enumerate() {
         let (ox, oy) = ((k % columns) * cell_w + 4, (k / columns) * cell_h + 2);
-        let [c, h, w] = item.shape;
+        let [c, h, w] = *shape;
         let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         for y in 0..h * scale {
             for x in 0..w * scale {
                 let p = (y / scale) * w + x / scale;
                 let rgb = if c >= 3 {
-                    RGBColor(byte(item.pixels[p]), byte(item.pixels[h * w + p]), byte(item.pixels[2 * h * w + p]))
+                    RGBColor(byte(pixels[p]), byte(pixels[h * w + p]), byte(pixels[2 * h * w + p]))
                 } else {
-                    let g = byte(item.pixels[p]);
+                    let g = byte(pixels[p]);
                     RGBColor(g, g, g)
                 };
                 root.draw_pixel(((ox + x) as i32, (oy + y) as i32), &rgb).map_err(|e| err(&e))?;
             }
         }
-        let lines = caption(task, names, item.targets, item.outputs);
-        draw_caption(&root, &lines, ox, oy + h * scale + 4).map_err(|e| err(&e))?;
+        draw_caption(&root, lines, ox, oy + h * scale + 4).map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))?;
     Ok(())

@@ -17,8 +17,8 @@ use crate::eval_run::load_run;
 use crate::model_io::input_feature_shape;
 use crate::weights_file::load_weights;
 
-/// `[init]`: give `run` or `weights`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[init]`: give `run`, `weights` or `pretrain`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InitConfig {
     /// A finished run folder (`runs/<experiment>/<stamp>`) whose `model.bpk` starts training.
@@ -32,6 +32,11 @@ pub struct InitConfig {
     /// file is not the state dict itself.
     #[serde(default)]
     pub weights_key: Option<String>,
+    /// An experiment config (a path, or a name in `configs/`) whose finished run starts
+    /// training: the newest complete run of it with the same settings under the runs folder,
+    /// or, when there is none, a run of it trained first (with `--smoke` when this one is).
+    #[serde(default)]
+    pub pretrain: Option<PathBuf>,
 }
 
 /// The pretrained model for `config` on data `info`, on `device`, and one line saying what
@@ -43,15 +48,24 @@ pub fn pretrained_model(
     device: &Device,
 ) -> Result<(Model, String), RunError> {
     let input = input_feature_shape(info.input, info.layout);
-    let outputs = info.target_names.len();
+    let outputs = info.outputs();
     let run = match (&init.run, &init.weights) {
         (Some(run), None) => run,
         (None, Some(file)) => {
             let mut model = config.model.init(input, outputs, device)?;
-            let what = load_weights(&mut model, file, init.weights_key.as_deref())?;
-            return Ok((model, what));
+            let loaded = load_weights(&mut model, file, init.weights_key.as_deref())?;
+            if loaded.fresh_head {
+                // Whatever part of the head did load belongs to another head: start it afresh.
+                let fresh = config.model.init(input, outputs, device)?;
+                model = model.with_head_of(fresh).map_err(RunError::Run)?;
+            }
+            return Ok((model, loaded.what));
         }
-        _ => return Err(RunError::Run("init: give one of `run` (a finished run) or `weights` (a file)".into())),
+        _ => {
+            return Err(RunError::Run(
+                "init: give one of `run` (a finished run) or `weights` (a file); `pretrain` is turned into the run it names before training".into(),
+            ));
+        }
     };
     let bad = |problem: String| RunError::Run(format!("init.run: {}: {problem}", run.display()));
     let trained = load_run(run, device)?;
@@ -63,17 +77,18 @@ pub fn pretrained_model(
         .model
         .same_body(&trained.config.model)
         .map_err(|why| bad(format!("its model is not this experiment's up to the output layer ({why})")))?;
-    if io.task == info.task && io.target_names == info.target_names {
+    if io.task == info.task && io.target_names == info.target_names && config.model.same_head(&trained.config.model) {
         return Ok((trained.model.model, format!("every layer from {}", run.display())));
     }
     let fresh = config.model.init(input, outputs, device)?;
+    let head = fresh.head_layers().join(", ");
     let model = trained.model.model.with_head_of(fresh).map_err(bad)?;
-    Ok((
-        model,
-        format!(
-            "every layer but the output layer from {} ({} outputs there, {outputs} here: a fresh output layer)",
-            run.display(),
-            io.target_names.len()
-        ),
-    ))
+    let why = if io.target_names.len() == outputs && io.task == info.task && io.target_names != info.target_names {
+        "other targets".to_string()
+    } else if io.target_names.len() != outputs {
+        format!("{} outputs there, {outputs} here", io.target_names.len())
+    } else {
+        "another head here".to_string()
+    };
+    Ok((model, format!("every layer but the head ({head}) from {} ({why}: a fresh head)", run.display())))
 }

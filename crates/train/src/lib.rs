@@ -3,10 +3,13 @@
 //!
 //! Nothing here names a backend: callers pass the `Device`s to train on.
 
+pub mod adadelta;
 pub mod binary;
 pub mod checkpointing;
 pub mod class_bins;
 pub mod classification;
+pub mod comparison;
+pub mod comparison_plot;
 pub mod config;
 pub mod confusion_plot;
 pub mod curve_gallery;
@@ -16,7 +19,9 @@ pub mod evaluate;
 pub mod gallery;
 pub mod init;
 pub mod plot;
+pub mod pretrain;
 pub mod progress;
+pub mod reconstruction;
 pub mod report;
 pub mod roc_plot;
 pub mod run_dir;

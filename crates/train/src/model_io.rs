@@ -32,6 +32,14 @@ pub struct ModelIo {
 pub const FILE: &str = "model_io.json";
 
 impl ModelIo {
+    /// Values the model gives per item (see [`astro_data::DataInfo::outputs`]).
+    pub fn outputs(&self) -> usize {
+        match self.task {
+            Task::Reconstruction => self.input.iter().product(),
+            _ => self.target_names.len(),
+        }
+    }
+
     /// The input shape as models see it.
     pub fn input_shape(&self) -> FeatureShape {
         input_feature_shape(self.input, self.layout)

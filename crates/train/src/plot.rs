@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
+use plotters::drawing::DrawingAreaErrorKind;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -20,6 +22,20 @@ pub fn ensure_font() {
     });
 }
 
+/// Draws the series legend of a chart at `position`, in the plots' common style.
+pub fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+}
+
 fn plot_err<E: std::fmt::Display>(path: &Path) -> impl Fn(E) -> RunError + '_ {
     move |e| RunError::Run(format!("cannot draw {}: {e}", path.display()))
 }
@@ -33,14 +49,24 @@ pub struct BaselineLoss<'a> {
     pub label: &'a str,
 }
 
+/// Where a training stage begins, for the plot: after `after_epoch`, named `name`.
+#[derive(Debug, Clone, Copy)]
+pub struct StageMark<'a> {
+    /// The last epoch before the stage.
+    pub after_epoch: usize,
+    /// The stage's name.
+    pub name: &'a str,
+}
+
 /// Draws train and validation loss (named `loss_name`) against epoch, on a log axis, with
-/// `baseline` as a dashed line.
+/// `baseline` as a dashed line and a grey line where each of `stages` after the first begins.
 pub fn learning_curves(
     path: &Path,
     title: &str,
     loss_name: &str,
     rows: &[EpochRow],
     baseline: Option<BaselineLoss>,
+    stages: &[StageMark],
 ) -> Result<(), RunError> {
     ensure_font();
     let err = plot_err(path);
@@ -90,6 +116,18 @@ pub fn learning_curves(
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled()))).map_err(&err)?;
     }
+    for mark in stages.iter().filter(|m| m.after_epoch > 0) {
+        let x = mark.after_epoch as f64 + 0.5;
+        let grey = RGBColor(120, 120, 120);
+        chart.draw_series(DashedLineSeries::new(vec![(x, lo), (x, hi)], 6, 6, grey.stroke_width(1))).map_err(&err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!(" {}", mark.name),
+                (x, hi - 0.04 * (hi - lo)),
+                ("sans-serif", 15).into_font().color(&grey),
+            )))
+            .map_err(&err)?;
+    }
     if let Some(BaselineLoss { loss: b, label }) = baseline.filter(|b| b.loss.is_finite() && b.loss > 0.0) {
         chart
             .draw_series(DashedLineSeries::new(
@@ -102,14 +140,7 @@ pub fn learning_curves(
             .label(format!("baseline: {label} (test)"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(&err)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&err)?;
     root.present().map_err(&err)?;
     Ok(())
 }
@@ -134,7 +165,8 @@ mod tests {
             })
             .collect();
         let baseline = BaselineLoss { loss: 0.9, label: "training mean" };
-        learning_curves(&path, "test", "mean squared error", &rows, Some(baseline)).unwrap();
+        let stages = [StageMark { after_epoch: 0, name: "head" }, StageMark { after_epoch: 2, name: "all" }];
+        learning_curves(&path, "test", "mean squared error", &rows, Some(baseline), &stages).unwrap();
         let img = image::open(&path).unwrap();
         assert_eq!((img.width(), img.height()), (900, 560));
     }

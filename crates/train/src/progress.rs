@@ -30,6 +30,8 @@ pub struct ProgressPrinter {
     loss_sum: f64,
     loss_batches: usize,
     epoch_losses: HashMap<String, f64>,
+    /// The first epoch of the stage being trained (a later start is a resumed run).
+    first_epoch: usize,
 }
 
 impl Default for ProgressPrinter {
@@ -69,7 +71,13 @@ impl ProgressPrinter {
             loss_sum: 0.0,
             loss_batches: 0,
             epoch_losses: HashMap::new(),
+            first_epoch: 1,
         }
+    }
+
+    /// A printer for a training stage that begins at `epoch` (so starting there is no resume).
+    pub fn for_stage_from(epoch: usize) -> Self {
+        Self { first_epoch: epoch, ..Self::new() }
     }
 
     fn record(&mut self, state: MetricState) {
@@ -143,7 +151,7 @@ impl TrainingProgressLogger for ProgressPrinter {
         self.total_epochs = total_epochs;
         self.epoch = starting_epoch;
         self.epoch_started = Instant::now();
-        if starting_epoch > 1 {
+        if starting_epoch > self.first_epoch {
             eprintln!("resuming at epoch {starting_epoch} of {total_epochs}");
         }
     }

@@ -9,7 +9,7 @@ use crate::config::ExperimentConfig;
 use crate::evaluate::{GroupScore, TestScores};
 
 /// The paper's number, as the summary repeats it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PaperNumber {
     /// Who and where.
     pub citation: String,
@@ -23,6 +23,31 @@ pub struct PaperNumber {
     pub subset: Option<String>,
     /// The class it is for (precision, recall, F1).
     pub class: Option<String>,
+}
+
+/// The paper's number for one regression target beside this run's.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetNumber {
+    /// The target.
+    pub target: String,
+    /// The paper's value.
+    pub paper: f64,
+    /// This run's.
+    pub this_run: Option<f64>,
+}
+
+impl PaperNumber {
+    /// The summary's copy of `[experiment.paper]`.
+    pub fn of(p: &crate::config::PaperReference) -> Self {
+        Self {
+            citation: p.citation.clone(),
+            metric: p.metric.clone(),
+            value: p.value,
+            note: p.note.clone(),
+            subset: p.subset.clone(),
+            class: p.class.clone(),
+        }
+    }
 }
 
 /// `summary.json`.
@@ -54,6 +79,40 @@ pub struct Summary {
     pub data: String,
     /// The backend and devices.
     pub backend: String,
+    /// The training stages, when there were several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSummary>,
+    /// The paper's metric per target beside this run's (`[experiment.paper.per_target]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paper_targets: Vec<TargetNumber>,
+}
+
+/// One training stage, as the summary records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageSummary {
+    /// Its name.
+    pub name: String,
+    /// Its first and last epoch.
+    pub epochs: [usize; 2],
+    /// The layers that trained.
+    pub train: String,
+    /// The optimiser.
+    pub optimizer: String,
+    /// Its learning rate.
+    pub lr: f64,
+}
+
+impl StageSummary {
+    /// The summary of a planned stage.
+    pub fn of(stage: &crate::config::stages::Stage) -> Self {
+        Self {
+            name: stage.name.clone(),
+            epochs: [stage.after_epoch + 1, stage.last_epoch],
+            train: stage.train_text(),
+            optimizer: format!("{:?}", stage.optimizer.kind).to_lowercase(),
+            lr: stage.optimizer.lr,
+        }
+    }
 }
 
 /// A paper's value as printed: five decimals, or a dash where the paper gives none.
@@ -69,6 +128,14 @@ impl Summary {
             format!("test {} (n = {}): {:.5}", h.metric, self.test.samples(), h.value),
             format!("baseline ({}): {:.5}", h.baseline_name, h.baseline),
         ];
+        if let TestScores::Reconstruction(m) = &self.test {
+            lines.push(format!(
+                "MAE: {:.5}; latent vectors of {} values; worst reconstructed: {}",
+                m.mae,
+                m.latent_size,
+                m.worst.iter().take(3).map(|(id, e)| format!("{id} ({e:.2e})")).collect::<Vec<_>>().join(", ")
+            ));
+        }
         if let TestScores::Regression(m) = &self.test {
             lines.push(format!("MAE: {:.5} (baseline {:.5})", m.mae, m.baseline_mae));
         }
@@ -94,6 +161,11 @@ impl Summary {
                 ));
             }
         }
+        for t in &self.paper_targets {
+            let ours = t.this_run.map_or("not measured".to_string(), |v| format!("{v:.4e}"));
+            let metric = self.paper.as_ref().map_or("", |p| p.metric.as_str());
+            lines.push(format!("{metric} of {}: paper {:.4e}; this run {ours}", t.target, t.paper));
+        }
         if let Some(p) = &self.paper {
             let subset = p.subset.as_ref().map_or(String::new(), |s| format!(" [{s}]"));
             let subset = match &p.class {
@@ -101,13 +173,17 @@ impl Summary {
                 None => subset,
             };
             let ours = self.paper_metric.map_or("not measured".to_string(), |v| format!("{v:.5}"));
-            lines.push(format!(
-                "paper {}{subset}: {} ({}; {}); this run: {ours}",
-                p.metric,
-                value_text(p.value),
-                p.citation,
-                p.note
-            ));
+            if p.value.is_none() && !self.paper_targets.is_empty() {
+                lines.push(format!("paper: {}; {}", p.citation, p.note));
+            } else {
+                lines.push(format!(
+                    "paper {}{subset}: {} ({}; {}); this run: {ours}",
+                    p.metric,
+                    value_text(p.value),
+                    p.citation,
+                    p.note
+                ));
+            }
         }
         lines.push(format!(
             "best epoch {} of {}, {:.0} s, {:.0} img/s",
@@ -228,7 +304,15 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         }
         None => {}
     }
-    let provenance = if summary.paper.as_ref().is_some_and(|p| p.value.is_some()) {
+    if !summary.paper_targets.is_empty() {
+        let metric = summary.paper.as_ref().map_or("", |p| p.metric.as_str());
+        md.push_str(&format!("\n| target | {metric}: this run | paper |\n|---|---|---|\n"));
+        for t in &summary.paper_targets {
+            let ours = t.this_run.map_or("-".to_string(), |v| format!("{v:.4e}"));
+            md.push_str(&format!("| {} | {ours} | {:.4e} |\n", t.target, t.paper));
+        }
+    }
+    let provenance = if summary.paper.as_ref().is_some_and(|p| p.value.is_some() || !summary.paper_targets.is_empty()) {
         "The paper's number comes from the paper's own data; this run's data"
     } else {
         "Data"
@@ -243,6 +327,19 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
             md.push_str("![predicted against true](predicted_vs_true.png)\n\n");
         }
         TestScores::Classification(m) => md.push_str(&per_class_table(m)),
+        TestScores::Reconstruction(m) => {
+            md.push_str(&format!(
+                "Mean absolute error per pixel value: {:.5}. Latent vectors: {} values, in [latent.csv](latent.csv).\n\n\
+                 ![originals above their reconstructions](reconstructions.png)\n\n\
+                 ### Worst reconstructed (anomaly candidates)\n\nAll test images by error: [reconstruction_errors.csv](reconstruction_errors.csv).\n\n\
+                 | id | mean squared error |\n|---|---|\n",
+                m.mae, m.latent_size
+            ));
+            for (id, e) in &m.worst {
+                md.push_str(&format!("| {id} | {e:.4e} |\n"));
+            }
+            md.push_str("\n![the worst reconstructed test images](anomalies.png)\n\n");
+        }
     }
     md.push_str("![learning curves](learning_curves.png)\n\n");
     md.push_str(&format!(
@@ -262,18 +359,38 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         let from = init.run.as_ref().or(init.weights.as_ref()).map_or(String::new(), |p| p.display().to_string());
         md.insert_str(md.len() - 1, &format!("- initial weights: {from} (`[init]`)\n"));
     }
+    if !summary.stages.is_empty() {
+        md.push_str("### Stages\n\n| stage | epochs | trains | optimizer | lr |\n|---|---|---|---|---|\n");
+        for s in &summary.stages {
+            md.push_str(&format!(
+                "| {} | {}-{} | {} | {} | {:e} |\n",
+                s.name, s.epochs[0], s.epochs[1], s.train, s.optimizer, s.lr
+            ));
+        }
+        md.push_str("\nThe evaluated weights are the last stage's best epoch.\n\n");
+    }
     md.push_str(&format!("## Model\n\n{model_table}\n"));
-    md.push_str(
-        "## Sample test items\n\nTrue and predicted labels under each image (light curve).\n\n![test items](gallery.png)\n\n",
-    );
+    let reconstruction = matches!(summary.test, TestScores::Reconstruction(_));
+    if !reconstruction {
+        md.push_str(
+            "## Sample test items\n\nTrue and predicted labels under each image (light curve).\n\n![test items](gallery.png)\n\n",
+        );
+    }
     md.push_str(
         "## Files\n\n\
          - [config.toml](config.toml): the resolved config (what `eval`, `predict` and `--resume` reload)\n\
          - [environment.json](environment.json): versions, backend, devices\n\
          - [metrics.csv](metrics.csv): one row per epoch\n\
-         - [summary.json](summary.json): the numbers above\n\
-         - [test_predictions.csv](test_predictions.csv): predictions and targets of every test image\n\
-         - [model.bpk](model.bpk): the evaluated weights (Burn burnpack)\n\
+         - [summary.json](summary.json): the numbers above\n",
+    );
+    md.push_str(if reconstruction {
+        "- [latent.csv](latent.csv): the latent vector of every test image\n\
+         - [reconstruction_errors.csv](reconstruction_errors.csv): every test image's error, worst first\n"
+    } else {
+        "- [test_predictions.csv](test_predictions.csv): predictions and targets of every test image\n"
+    });
+    md.push_str(
+        "- [model.bpk](model.bpk): the evaluated weights (Burn burnpack)\n\
          - [checkpoint/](checkpoint/): resumable checkpoints (model, optimizer, schedule)\n\
          - [experiment.log](experiment.log): Burn's log\n",
     );

@@ -53,14 +53,7 @@ pub fn roc_png(path: &Path, title: &str, scores: &BinaryScores) -> Result<(), Ru
             .draw_series(std::iter::once(Text::new(label, (point.0 + 0.05, point.1 - 0.03), ("sans-serif", 15))))
             .map_err(|e| err(&e))?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 15))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(|e| err(&e))?;
+    crate::plot::legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }

@@ -62,6 +62,16 @@ impl RunDir {
         Err(RunError::Run(format!("could not find a free run folder name under {}", parent.display())))
     }
 
+    /// Creates the new, empty folder `path` (a run inside another, such as one arm of a
+    /// comparison); fails if it exists.
+    pub fn create_at(path: &Path) -> Result<Self, RunError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io("runs folder", parent))?;
+        }
+        std::fs::create_dir(path).map_err(io("run folder", path))?;
+        Ok(Self { path: path.to_path_buf() })
+    }
+
     /// An existing run folder (for `eval`, `predict` and `--resume`).
     pub fn open(path: &Path) -> Result<Self, RunError> {
         if !path.join("config.toml").is_file() {

@@ -1,5 +1,6 @@
 //! The model wrapped for Burn's `Learner`, with the loss of its task: mean squared error for
-//! regression, cross-entropy for classification. The loss is kept per sample, so that Burn's
+//! regression, cross-entropy for classification, or the model's own (the semantic autoencoder's
+//! image-space loss). The loss is kept per sample, so that Burn's
 //! epoch mean is the exact mean over all samples (for regression its square root is the RMSE
 //! the papers report).
 
@@ -41,21 +42,23 @@ impl Supervised {
     pub fn predict(&self, images: Tensor<4>) -> Tensor<2> {
         let output = self.forward(images);
         match self.task {
-            Task::Regression => output,
+            Task::Regression | Task::Reconstruction => output,
             Task::Classification => softmax(output, 1),
         }
     }
 
     /// Outputs and the per-sample loss.
     pub fn forward_step(&self, batch: ImageBatch) -> StepOutput {
-        let output = self.forward(batch.images);
-        let loss = match self.task {
-            Task::Regression => (output.clone() - batch.targets.clone()).square().mean_dim(1).flatten(0, 1),
+        let output = self.forward(batch.images.clone());
+        let loss = self.model.own_loss(&batch.images, &output, &batch.targets).unwrap_or_else(|| match self.task {
+            Task::Regression | Task::Reconstruction => {
+                (output.clone() - batch.targets.clone()).square().mean_dim(1).flatten(0, 1)
+            }
             Task::Classification => {
                 let classes: Tensor<2, Int> = batch.targets.clone().int();
                 -log_softmax(output.clone(), 1).gather(1, classes).flatten(0, 1)
             }
-        };
+        });
         StepOutput { loss, output, targets: batch.targets }
     }
 }

@@ -4,7 +4,8 @@
 //! `downsample.0` / `.1`) become this project's (`layers.0` ..., `downsample.conv` / `.bn`).
 //!
 //! Every tensor of the model must come from the file and every tensor of the file must be used,
-//! except the output layer when its shape differs (a fresh one for this task) and BatchNorm's
+//! except the head (the output layer, and a ResNet's dense head) when the file's is another shape
+//! or absent (then the whole head is fresh, for this task) and BatchNorm's
 //! `num_batches_tracked` counters; anything else is an error that lists the missing and the
 //! unexpected names.
 
@@ -28,10 +29,19 @@ const TORCHVISION_NAMES: [(&str, &str); 6] = [
 /// How many names an error lists.
 const SHOWN: usize = 12;
 
+/// What [`load_weights`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// One line saying what was loaded from where.
+    pub what: String,
+    /// Whether the head is not the file's (another shape, or absent there): the caller gives
+    /// the model a fresh one ([`Model::with_head_of`]).
+    pub fresh_head: bool,
+}
+
 /// Loads `path` into `model`; `key` is the entry of a `.pth` file holding the state dict
-/// (`state_dict`, `model`), when it is not the top level. Returns one line saying what was
-/// loaded.
-pub fn load_weights(model: &mut Model, path: &Path, key: Option<&str>) -> Result<String, RunError> {
+/// (`state_dict`, `model`), when it is not the top level.
+pub fn load_weights(model: &mut Model, path: &Path, key: Option<&str>) -> Result<Loaded, RunError> {
     let bad = |problem: String| RunError::Run(format!("init.weights: {}: {problem}", path.display()));
     if !path.is_file() {
         return Err(bad("no such file".into()));
@@ -62,8 +72,8 @@ pub fn load_weights(model: &mut Model, path: &Path, key: Option<&str>) -> Result
         }
         other => return Err(bad(format!("unknown weights format {other:?}: give a .safetensors, .pth or .pt file"))),
     };
-    let head = model.output_layer_path();
-    let in_head = |p: &str| p.starts_with(&head);
+    let head = model.head_layers();
+    let in_head = |p: &str| head.iter().any(|h| p.starts_with(&format!("{h}.")));
     let mismatched: Vec<String> = result
         .errors
         .iter()
@@ -74,7 +84,8 @@ pub fn load_weights(model: &mut Model, path: &Path, key: Option<&str>) -> Result
             other => other.to_string(),
         })
         .collect();
-    let fresh_head = result.errors.iter().any(|e| matches!(e, ApplyError::ShapeMismatch { path, .. } if in_head(path)));
+    let fresh_head = result.errors.iter().any(|e| matches!(e, ApplyError::ShapeMismatch { path, .. } if in_head(path)))
+        || result.missing.iter().any(|(p, _)| in_head(p));
     let other_errors: Vec<&String> = mismatched.iter().filter(|m| !in_head(m)).collect();
     let missing: Vec<&String> = result.missing.iter().map(|(p, _)| p).filter(|p| !(fresh_head && in_head(p))).collect();
     let unexpected: Vec<&String> = result.unused.iter().filter(|p| !p.ends_with("num_batches_tracked")).collect();
@@ -103,11 +114,11 @@ pub fn load_weights(model: &mut Model, path: &Path, key: Option<&str>) -> Result
         )));
     }
     let head_note = if fresh_head {
-        format!("; a fresh output layer `{head}` (the file's is another shape)")
+        format!("; a fresh head ({}): the file's is another shape or absent", head.join(", "))
     } else {
         String::new()
     };
-    Ok(format!("{} tensors from {}{head_note}", result.applied.len(), path.display()))
+    Ok(Loaded { what: format!("{} tensors from {}{head_note}", result.applied.len(), path.display()), fresh_head })
 }
 
 #[cfg(test)]
@@ -141,7 +152,7 @@ mod tests {
     #[test]
     fn a_torchvision_state_dict_maps_onto_resnet18_by_name() {
         let mut model = tiny_resnet18("[4, 8, 8, 8]", 5);
-        let what = load_weights(&mut model, Path::new(FIXTURE), None).unwrap();
+        let what = load_weights(&mut model, Path::new(FIXTURE), None).unwrap().what;
         assert!(what.starts_with("102 tensors from"), "{what}");
         let e = expected();
         let Model::Resnet(r) = &model else { unreachable!() };
@@ -169,7 +180,7 @@ mod tests {
     fn a_pth_checkpoint_loads_the_same_weights_from_its_state_dict_entry() {
         let pth = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/resnet18_tiny.pth");
         let mut from_pth = tiny_resnet18("[4, 8, 8, 8]", 5);
-        let what = load_weights(&mut from_pth, Path::new(pth), Some("state_dict")).unwrap();
+        let what = load_weights(&mut from_pth, Path::new(pth), Some("state_dict")).unwrap().what;
         assert!(what.starts_with("102 tensors from"), "{what}");
         let mut from_safetensors = tiny_resnet18("[4, 8, 8, 8]", 5);
         load_weights(&mut from_safetensors, Path::new(FIXTURE), None).unwrap();
@@ -202,8 +213,18 @@ mod tests {
     #[test]
     fn another_output_count_gets_a_fresh_head_and_other_bodies_are_refused() {
         let mut model = tiny_resnet18("[4, 8, 8, 8]", 2);
-        let what = load_weights(&mut model, Path::new(FIXTURE), None).unwrap();
-        assert!(what.ends_with("a fresh output layer `fc.` (the file's is another shape)"), "{what}");
+        let loaded = load_weights(&mut model, Path::new(FIXTURE), None).unwrap();
+        assert!(loaded.fresh_head, "{loaded:?}");
+        assert!(loaded.what.ends_with("a fresh head (fc): the file's is another shape or absent"), "{loaded:?}");
+        // A dense head the file lacks is fresh too, and the body still loads.
+        let headed: ModelConfig = toml::from_str(
+            "kind = \"resnet\"\npreset = \"resnet18\"\nstem_channels = 4\nwidths = [4, 8, 8, 8]\nhead_units = [16]\n",
+        )
+        .unwrap();
+        let mut headed =
+            headed.init(FeatureShape::Image { channels: 3, height: 32, width: 32 }, 5, &Device::default()).unwrap();
+        let loaded = load_weights(&mut headed, Path::new(FIXTURE), None).unwrap();
+        assert!(loaded.fresh_head && loaded.what.contains("a fresh head (head, fc)"), "{loaded:?}");
         let mut wider = tiny_resnet18("[4, 8, 8, 16]", 5);
         let err = load_weights(&mut wider, Path::new(FIXTURE), None).unwrap_err().to_string();
         assert!(err.contains("the names do not match this model") && err.contains("layers.3.0.conv1.weight"), "{err}");

@@ -15,9 +15,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use astro_train::catalog::list_experiments;
+use astro_train::comparison::train_comparison;
 use astro_train::config::{ExperimentConfig, load_config};
 use astro_train::eval_run::{evaluate_run, predict_images};
-use astro_train::train::{Hardware, RunTarget, model_table, prepare, train};
+use astro_train::pretrain::{finished_run, resolve_pretraining};
+use astro_train::train::{Hardware, RunTarget, check_training, model_table, prepare, train};
 use clap::Parser;
 
 use crate::cli::{Cli, Command, TrainArgs};
@@ -91,11 +93,25 @@ fn resolve_config(given: &Path) -> Result<PathBuf> {
 
 fn load(config: &Path, set: &[String], smoke: bool) -> Result<ExperimentConfig> {
     let path = resolve_config(config)?;
-    Ok(load_config(&path, set, smoke)?)
+    let mut config = load_config(&path, set, smoke)?;
+    // `init.pretrain` names a config beside this one (or in configs/): make it a path that
+    // opens from here.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    if let Some(pretrain) = config.init.as_mut().and_then(|i| i.pretrain.as_mut()) {
+        let beside = dir.join(&*pretrain);
+        *pretrain = if beside.is_file() { beside } else { resolve_config(pretrain).context("init.pretrain")? };
+    }
+    Ok(config)
+}
+
+/// Loads the config a `pretrain` entry names, as `load` resolved it (shrunk like the experiment
+/// that names it).
+fn pretrain_loader(smoke: bool) -> impl Fn(&Path) -> Result<ExperimentConfig, astro_train::RunError> {
+    move |path: &Path| load(path, &[], smoke).map_err(|e| astro_train::RunError::Run(format!("init.pretrain: {e:#}")))
 }
 
 fn train_command(args: TrainArgs) -> Result<()> {
-    let (config, target) = match (&args.config, &args.resume) {
+    let (mut config, target) = match (&args.config, &args.resume) {
         (Some(_), Some(_)) => bail!("give --config to start a run or --resume to continue one, not both"),
         (None, None) => bail!("nothing to train: give --config FILE (see `trainer list`) or --resume RUN_DIR"),
         (Some(file), None) => {
@@ -115,8 +131,15 @@ fn train_command(args: TrainArgs) -> Result<()> {
     println!("experiment {}: {}", config.experiment.name, config.experiment.description);
     println!("device: {} ({})", names.join(", "), backend);
     let hardware = Hardware { backend, devices, names };
-    let summary = train(&config, &hardware, &target)?;
-    for line in summary.console_lines() {
+    if let RunTarget::New(root) = &target {
+        resolve_pretraining(&mut config, &hardware, root, &pretrain_loader(args.common.smoke))?;
+    }
+    let lines = if config.comparison.is_some() {
+        train_comparison(&config, &hardware, &target)?.console_lines()
+    } else {
+        train(&config, &hardware, &target)?.console_lines()
+    };
+    for line in lines {
         println!("{line}");
     }
     Ok(())
@@ -126,13 +149,32 @@ fn check_command(config: &Path, set: &[String], smoke: bool) -> Result<()> {
     let config = load(config, set, smoke)?;
     device::resolve(None, &config.hardware.devices)?;
     let (data, shapes) = prepare(&config)?;
+    check_training(&config, &data, &burn::tensor::Device::default())?;
     println!("{}", toml::to_string_pretty(&config).context("cannot print the config")?);
     println!("# data: {}", data.info.description);
     println!("# model:");
     for line in model_table(&config, astro_train::train::input_shape(&data), &shapes).lines() {
         println!("#   {line}");
     }
-    if let Some(init) = &config.init {
+    let mut init = config.init.clone();
+    if let Some(file) = init.as_ref().and_then(|i| i.pretrain.clone()) {
+        let source = pretrain_loader(smoke)(&file)?;
+        let root = Path::new("runs");
+        match finished_run(&source, root) {
+            Some(run) => {
+                println!("# init: pretrain {}: its finished run {}", file.display(), run.display());
+                init = Some(astro_train::init::InitConfig { run: Some(run), pretrain: None, ..Default::default() });
+            }
+            None => {
+                println!(
+                    "# init: pretrain {}: no finished run of it under runs/ yet; training trains it first",
+                    file.display()
+                );
+                init = None;
+            }
+        }
+    }
+    if let Some(init) = &init {
         // Loads the weights once on the CPU, so that a mismatch is found before training.
         let (_, what) =
             astro_train::init::pretrained_model(init, &config, &data.info, &burn::tensor::Device::default())?;

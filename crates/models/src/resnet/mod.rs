@@ -10,6 +10,8 @@
 //!   [2, 2, 2, 2] / [3, 4, 6, 3] of widths 64, 128, 256, 512; global average pool, dense.
 //!
 //! `widths`, `units` and `stem_channels` override a preset's (to size a network for a CPU).
+//! `head_units` puts dense ReLU layers between the pool and the output layer: `[1024]` is the
+//! head Ackermann et al. (2018) put on a pretrained network for merger finding.
 
 pub mod units;
 
@@ -51,6 +53,10 @@ pub struct ResNetConfig {
     /// Channels of the stem convolution (default: the preset's).
     #[serde(default)]
     pub stem_channels: Option<usize>,
+    /// Widths of dense ReLU layers between the global pool and the output layer (none by
+    /// default; Ackermann et al. 2018: `[1024]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub head_units: Vec<usize>,
 }
 
 /// A preset with its overrides applied.
@@ -110,6 +116,9 @@ impl ResNetConfig {
         if spec.widths.contains(&0) || spec.units.contains(&0) || spec.stem_channels == 0 {
             return Err(setting("widths", "widths, units and stem_channels must be at least 1".into()));
         }
+        if self.head_units.contains(&0) {
+            return Err(setting("head_units", "each dense layer of the head needs at least 1 unit".into()));
+        }
         if spec.bottleneck && spec.widths.iter().any(|w| w % 4 != 0) {
             return Err(setting("widths", format!("bottleneck widths must be multiples of 4, got {:?}", spec.widths)));
         }
@@ -161,6 +170,9 @@ impl ResNetConfig {
             table.push(LayerShape::new(format!("bn, {stem_act}"), image(last, h, w)));
         }
         table.push(LayerShape::new("global average pool", FeatureShape::Vector(last)));
+        for &units in &self.head_units {
+            table.push(LayerShape::new(format!("dense {units}, relu"), FeatureShape::Vector(units)));
+        }
         table.push(LayerShape::new(format!("dense {outputs}"), FeatureShape::Vector(outputs)));
         Ok(table)
     }
@@ -198,7 +210,14 @@ impl ResNetConfig {
             layers,
             final_bn: spec.bottleneck.then(|| batch_norm(width_in, device)),
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(width_in, outputs).init(device),
+            head: self
+                .head_units
+                .iter()
+                .scan(width_in, |from, &units| {
+                    Some(LinearConfig::new(std::mem::replace(from, units), units).init(device))
+                })
+                .collect(),
+            fc: LinearConfig::new(self.head_units.last().copied().unwrap_or(width_in), outputs).init(device),
             activation: spec.activation,
         })
     }
@@ -219,6 +238,8 @@ pub struct ResNet {
     pub final_bn: Option<BatchNorm>,
     /// Global average pool.
     pub pool: AdaptiveAvgPool2d,
+    /// Dense ReLU layers before the output layer (`head_units`).
+    pub head: Vec<Linear>,
     /// The output layer.
     pub fc: Linear,
     /// The activation (not a weight).
@@ -241,8 +262,11 @@ impl ResNet {
         if let Some(bn) = &self.final_bn {
             x = self.activation.apply(bn.forward(x));
         }
-        let pooled: Tensor<2> = self.pool.forward(x).flatten(1, 3);
-        self.fc.forward(pooled)
+        let mut features: Tensor<2> = self.pool.forward(x).flatten(1, 3); // [batch, width]
+        for dense in &self.head {
+            features = burn::tensor::activation::relu(dense.forward(features)); // [batch, units]
+        }
+        self.fc.forward(features)
     }
 }
 
@@ -251,7 +275,7 @@ mod tests {
     use super::*;
 
     fn config(preset: ResNetPreset) -> ResNetConfig {
-        ResNetConfig { preset, widths: None, units: None, stem_channels: None }
+        ResNetConfig { preset, widths: None, units: None, stem_channels: None, head_units: Vec::new() }
     }
 
     fn image(c: usize, side: usize) -> FeatureShape {
@@ -352,6 +376,35 @@ mod tests {
             basic.init(image(3, 32), 5, &device).unwrap().forward(Tensor::ones([2, 3, 32, 32], &device)).dims(),
             [2, 5]
         );
+    }
+
+    #[test]
+    fn a_dense_head_sits_between_the_pool_and_the_output_layer() {
+        // Ackermann et al.'s head on a narrow ResNet-18: pool 64 -> dense 1024, relu -> dense 2.
+        let narrow = ResNetConfig {
+            widths: Some(vec![8, 16, 32, 64]),
+            stem_channels: Some(8),
+            ..config(ResNetPreset::Resnet18)
+        };
+        let net = ResNetConfig { head_units: vec![1024], ..narrow.clone() };
+        let table = net.shapes(image(3, 64), 2).unwrap();
+        let tail: Vec<(String, String)> =
+            table.iter().rev().take(3).map(|r| (r.name.clone(), r.shape.to_string())).collect();
+        assert_eq!(
+            tail,
+            [
+                ("dense 2".to_string(), "[2]".to_string()),
+                ("dense 1024, relu".to_string(), "[1024]".to_string()),
+                ("global average pool".to_string(), "[64]".to_string())
+            ]
+        );
+        let device = Device::default();
+        let plain = narrow.init(image(3, 64), 2, &device).unwrap();
+        let headed = net.init(image(3, 64), 2, &device).unwrap();
+        assert_eq!(headed.num_params() - plain.num_params(), (64 * 1024 + 1024) + (1024 * 2 + 2) - (64 * 2 + 2));
+        assert_eq!(headed.forward(Tensor::ones([2, 3, 64, 64], &device)).dims(), [2, 2]);
+        let zero = ResNetConfig { head_units: vec![0], ..config(ResNetPreset::Resnet18) };
+        assert!(zero.shapes(image(3, 64), 2).unwrap_err().to_string().starts_with("model.head_units:"));
     }
 
     #[test]

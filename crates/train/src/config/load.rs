@@ -290,7 +290,8 @@ pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigErr
 }
 
 /// The metrics a paper's number can be compared on.
-pub const PAPER_METRICS: [&str; 7] = ["rmse", "accuracy", "roc_auc", "completeness", "precision", "recall", "f1"];
+pub const PAPER_METRICS: [&str; 9] =
+    ["rmse", "accuracy", "error_rate", "roc_auc", "completeness", "precision", "recall", "f1", "scatter"];
 
 impl ExperimentConfig {
     /// Checks every range that the types do not (the model's shapes are checked against the
@@ -351,13 +352,46 @@ impl ExperimentConfig {
         }
         self.optimizer.validate()?;
         self.schedule.validate(self.optimizer.lr)?;
+        super::stages::validate_stages(&self.stages, &self.optimizer)?;
+        if let Some(init) = &self.init {
+            let given = [init.run.is_some(), init.weights.is_some(), init.pretrain.is_some()];
+            if given.iter().filter(|g| **g).count() != 1 {
+                return Err(ConfigError::invalid(
+                    "init",
+                    "give one of `run` (a finished run folder), `weights` (a weights file) or `pretrain` (an experiment config, trained first unless a finished run of it exists)",
+                ));
+            }
+            if init.weights_key.is_some() && init.weights.is_none() {
+                return Err(ConfigError::invalid("init.weights_key", "applies to `weights` files only"));
+            }
+        }
+        if self.comparison.is_some() {
+            if self.init.is_none() {
+                return Err(ConfigError::invalid(
+                    "comparison",
+                    "compares the network started from [init] with the same network trained from scratch: give [init]",
+                ));
+            }
+            let total: usize = self.stages.iter().map(|s| s.epochs).sum();
+            if !self.stages.is_empty() && self.training.epochs != total {
+                return Err(ConfigError::invalid(
+                    "training.epochs",
+                    format!(
+                        "is the epochs of the run from scratch under [comparison]: make it the stages' total, {total}, so that both runs train as long (got {})",
+                        self.training.epochs
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
     /// A tiny version of the same experiment: a few dozen samples, one epoch.
     pub fn shrink_for_smoke(&mut self) {
         self.data.shrink_for_smoke();
-        self.training.epochs = 1;
+        self.stages.iter_mut().for_each(|s| s.epochs = 1);
+        // A comparison's run from scratch trains as long as the stages together.
+        self.training.epochs = if self.comparison.is_some() { self.stages.len().max(1) } else { 1 };
         self.training.batch_size = self.training.batch_size.min(16);
         self.training.early_stopping_patience = None;
         // Two views are enough to exercise test-time averaging.
@@ -492,7 +526,9 @@ epochs = 3
         assert!(parse(&with_subset, &[]).is_ok());
         let err = parse(&with_subset, &["experiment.paper.metric=\"f2\""]).unwrap_err().to_string();
         assert!(
-            err.contains("must be one of those the runs report (rmse, accuracy, roc_auc, completeness, precision"),
+            err.contains(
+                "must be one of those the runs report (rmse, accuracy, error_rate, roc_auc, completeness, precision"
+            ),
             "{err}"
         );
         let err = parse(&with_subset, &["evaluation.fpr=[0.0]"]).unwrap_err().to_string();

@@ -2,12 +2,16 @@
 //!
 //! [`schema`] is the typed layout of the file, [`load`] reads it (with `--set` overrides) and
 //! turns every mistake into an error naming the file, the line and the key, and
-//! [`optimizer`] and [`schedule`] build Burn's optimisers and learning-rate schedules from it.
+//! [`optimizer`] and [`schedule`] build Burn's optimisers and learning-rate schedules from it;
+//! [`stages`] splits training into stages with their own optimiser and trainable layers.
 
 pub mod load;
 pub mod optimizer;
 pub mod schedule;
 pub mod schema;
+pub mod stages;
 
 pub use load::{ConfigError, load_config, load_data_config, parse_config};
-pub use schema::{ExperimentConfig, ExperimentSection, HardwareConfig, PaperReference, TrainingConfig};
+pub use schema::{
+    ComparisonConfig, ExperimentConfig, ExperimentSection, HardwareConfig, PaperReference, TrainingConfig,
+};

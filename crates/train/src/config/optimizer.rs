@@ -24,19 +24,21 @@ pub enum OptimizerKind {
     Rmsprop,
     /// AdaGrad (Duchi et al. 2011).
     Adagrad,
+    /// Adadelta (Zeiler 2012): PyTorch's form; `lr` 1 is the original method.
+    Adadelta,
 }
 
 /// `[optimizer]`. Only the parameters of the chosen `kind` may be given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerConfig {
-    /// `sgd`, `adam`, `adamw`, `rmsprop` or `adagrad`.
+    /// `sgd`, `adam`, `adamw`, `rmsprop`, `adagrad` or `adadelta`.
     #[serde(default)]
     pub kind: OptimizerKind,
     /// Initial learning rate (> 0); the schedule scales it.
     #[serde(default = "default_lr")]
     pub lr: f64,
-    /// L2 penalty (sgd, adam, rmsprop, adagrad) or decoupled decay (adamw), >= 0.
+    /// L2 penalty (sgd, adam, rmsprop, adagrad, adadelta) or decoupled decay (adamw), >= 0.
     #[serde(default)]
     pub weight_decay: Option<f64>,
     /// Momentum in [0, 1) (sgd, rmsprop).
@@ -54,7 +56,10 @@ pub struct OptimizerConfig {
     /// Smoothing decay of the squared gradient in [0, 1) (rmsprop). Default 0.99.
     #[serde(default)]
     pub alpha: Option<f64>,
-    /// Numerical-stability term (> 0). Default 1e-8 (adagrad 1e-10).
+    /// Decay of the running means in [0, 1) (adadelta). Default 0.9.
+    #[serde(default)]
+    pub rho: Option<f64>,
+    /// Numerical-stability term (> 0). Default 1e-8 (adagrad 1e-10, adadelta 1e-6).
     #[serde(default)]
     pub epsilon: Option<f64>,
     /// Clip the gradient's norm to this value (> 0), per parameter tensor.
@@ -80,6 +85,7 @@ impl Default for OptimizerConfig {
             beta1: None,
             beta2: None,
             alpha: None,
+            rho: None,
             epsilon: None,
             grad_clip_norm: None,
             grad_clip_value: None,
@@ -119,16 +125,18 @@ impl OptimizerConfig {
         in_unit("beta1", self.beta1)?;
         in_unit("beta2", self.beta2)?;
         in_unit("alpha", self.alpha)?;
+        in_unit("rho", self.rho)?;
         positive("epsilon", self.epsilon)?;
         positive("grad_clip_norm", self.grad_clip_norm)?;
         positive("grad_clip_value", self.grad_clip_value)?;
-        let owners: [(&str, bool, &[OptimizerKind]); 6] = [
+        let owners: [(&str, bool, &[OptimizerKind]); 7] = [
             ("momentum", self.momentum.is_some(), &[Sgd, Rmsprop]),
             ("nesterov", self.nesterov.is_some(), &[Sgd]),
             ("beta1", self.beta1.is_some(), &[Adam, Adamw]),
             ("beta2", self.beta2.is_some(), &[Adam, Adamw]),
             ("alpha", self.alpha.is_some(), &[Rmsprop]),
-            ("epsilon", self.epsilon.is_some(), &[Adam, Adamw, Rmsprop, Adagrad]),
+            ("rho", self.rho.is_some(), &[Adadelta]),
+            ("epsilon", self.epsilon.is_some(), &[Adam, Adamw, Rmsprop, Adagrad, Adadelta]),
         ];
         for (field, given, kinds) in owners {
             if given && !kinds.contains(&self.kind) {
@@ -196,6 +204,18 @@ impl OptimizerConfig {
                 .with_weight_decay(decay)
                 .with_grad_clipping(self.clipping())
                 .init(),
+            OptimizerKind::Adadelta => {
+                let adadelta = crate::adadelta::Adadelta {
+                    rho: self.rho.unwrap_or(0.9),
+                    epsilon: self.epsilon.unwrap_or(1e-6),
+                    weight_decay: self.weight_decay.unwrap_or(0.0),
+                };
+                let optim = adadelta.init();
+                match self.clipping() {
+                    Some(clip) => optim.with_grad_clipping(clip.init()),
+                    None => optim,
+                }
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::optimizer::OptimizerConfig;
 use super::schedule::ScheduleConfig;
+use super::stages::StageConfig;
 
 /// A whole experiment: what to learn, from which data, with which model, how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +42,14 @@ pub struct ExperimentConfig {
     /// The learning-rate schedule.
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    /// Training in stages, each with its optimiser and trainable layers (none: one stage of
+    /// `[optimizer]`, `[schedule]` and `training.epochs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageConfig>,
+    /// Also train the same network from scratch and report both side by side (none when
+    /// absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<ComparisonConfig>,
     /// Epochs, batches, early stopping, checkpoints, data workers.
     #[serde(default)]
     pub training: TrainingConfig,
@@ -93,6 +102,10 @@ pub struct PaperReference {
     /// The class whose `precision`, `recall` or `f1` it is (default: the second of two).
     #[serde(default)]
     pub class: Option<String>,
+    /// The paper's value of `metric` per regression target, by target name, where it gives one
+    /// number per target (`[experiment.paper.per_target]`, e.g. the scatter of each parameter).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub per_target: std::collections::BTreeMap<String, f64>,
 }
 
 fn default_epochs() -> usize {
@@ -133,6 +146,10 @@ pub struct TrainingConfig {
     /// Threads that load or simulate data while the model trains (0: load on the training thread).
     #[serde(default = "default_workers")]
     pub workers: usize,
+    /// Stratified batches: every training batch holds the same number of items of each class
+    /// (classification; the batch size must be a multiple of the number of classes).
+    #[serde(default)]
+    pub stratified: bool,
 }
 
 impl Default for TrainingConfig {
@@ -144,8 +161,21 @@ impl Default for TrainingConfig {
             checkpoint_every: default_checkpoint_every(),
             keep_checkpoints: default_keep_checkpoints(),
             workers: default_workers(),
+            stratified: false,
         }
     }
+}
+
+/// `[comparison]`: the network of this experiment trained twice, from `[init]` (with its
+/// `[[stages]]`) and from scratch (fresh weights, every layer, `[optimizer]`, `[schedule]` and
+/// `training.epochs`), each into its own folder of the run, and reported side by side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonConfig {
+    /// The paper's value of `[experiment.paper] metric` for the network trained from scratch
+    /// (its `value` is the one started from [init]).
+    #[serde(default)]
+    pub paper_scratch: Option<f64>,
 }
 
 /// `[hardware]`.

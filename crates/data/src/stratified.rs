@@ -1,0 +1,347 @@
+//! Stratified batches for classification: every training batch holds the same number of items
+//! of each class (Ackermann et al. 2018 drew 8 mergers and 8 non-interacting galaxies per batch
+//! of 16), whatever the class shares of the data set.
+//!
+//! An epoch has as many batches as a plain pass over the split would (`len / batch`, rounded
+//! up), so stratified and plain runs take the same number of steps. Each class's items are
+//! drawn from their own shuffled deck, reshuffled when it runs out: a minority class is seen
+//! more than once per epoch, a majority class less. Epoch `e` is a pure function of
+//! `(seed, e)`, so a resumed run draws the batches an uninterrupted one would have.
+//!
+//! Items are read and batched by worker threads ahead of training, and batches come out in
+//! order.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use astro_sim::SampleRng;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::{Dataset, DatasetError};
+use burn::tensor::Device;
+
+use crate::batcher::{ImageBatch, ImageBatcher};
+use crate::split::ImageSplit;
+use crate::task::class_of;
+
+/// A training loader whose batches hold every class equally.
+#[derive(Clone)]
+pub struct StratifiedLoader {
+    split: ImageSplit,
+    by_class: Arc<Vec<Vec<usize>>>,
+    batch_size: usize,
+    seed: u64,
+    /// The next epoch to draw (shared by the copies `to_device` makes).
+    epoch: Arc<AtomicU64>,
+    /// Only the batches starting in this range of item positions (a device's share).
+    range: Option<(usize, usize)>,
+    batcher: ImageBatcher,
+    device: Device,
+    workers: usize,
+}
+
+impl std::fmt::Debug for StratifiedLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StratifiedLoader")
+            .field("classes", &self.by_class.iter().map(Vec::len).collect::<Vec<_>>())
+            .field("batch_size", &self.batch_size)
+            .finish()
+    }
+}
+
+impl StratifiedLoader {
+    /// A loader over `split`, whose items are labelled with one of `classes` classes, drawing
+    /// epochs from `first_epoch` on (0 for a new run; the epochs done for a resumed one). The
+    /// error says why the split cannot be stratified.
+    pub fn new(
+        split: ImageSplit,
+        classes: usize,
+        batch_size: usize,
+        seed: u64,
+        first_epoch: u64,
+        batcher: ImageBatcher,
+        workers: usize,
+    ) -> Result<Self, String> {
+        if classes == 0 || !batch_size.is_multiple_of(classes) {
+            return Err(format!(
+                "stratified batches need a batch size that is a multiple of the {classes} classes, got {batch_size}"
+            ));
+        }
+        let mut by_class = vec![Vec::new(); classes];
+        for i in 0..split.len() {
+            match class_of(&split.targets(i), classes) {
+                Some(c) => by_class[c].push(i),
+                None => return Err(format!("training item {} has no class label", split.id(i))),
+            }
+        }
+        if let Some(empty) = by_class.iter().position(Vec::is_empty) {
+            return Err(format!("class {empty} has no training item to put in every batch"));
+        }
+        Ok(Self {
+            split,
+            by_class: Arc::new(by_class),
+            batch_size,
+            seed,
+            epoch: Arc::new(AtomicU64::new(first_epoch)),
+            range: None,
+            batcher,
+            device: Device::default(),
+            workers,
+        })
+    }
+
+    /// Batches in an epoch.
+    fn batches_per_epoch(&self) -> usize {
+        self.split.len().div_ceil(self.batch_size)
+    }
+
+    /// The item indices of every batch of epoch `epoch` (0-based), each holding
+    /// `batch_size / classes` items of each class, in class order.
+    pub fn epoch_batches(&self, epoch: u64) -> Vec<Vec<usize>> {
+        let per_class = self.batch_size / self.by_class.len();
+        let batches = self.batches_per_epoch();
+        let mut decks: Vec<Deck> = self
+            .by_class
+            .iter()
+            .enumerate()
+            .map(|(c, items)| Deck::new(items, SampleRng::for_sample(self.seed, epoch, c as u64)))
+            .collect();
+        (0..batches)
+            .map(|_| {
+                decks.iter_mut().flat_map(|deck| (0..per_class).map(|_| deck.draw()).collect::<Vec<_>>()).collect()
+            })
+            .collect()
+    }
+
+    /// The batches of this loader's share of epoch `epoch`.
+    fn share(&self, epoch: u64) -> Vec<Vec<usize>> {
+        let all = self.epoch_batches(epoch);
+        match self.range {
+            None => all,
+            Some((start, end)) => all
+                .into_iter()
+                .enumerate()
+                .filter(|(j, _)| (start..end).contains(&(j * self.batch_size)))
+                .map(|(_, b)| b)
+                .collect(),
+        }
+    }
+}
+
+/// One class's items, dealt in a random order and reshuffled when all have been dealt.
+struct Deck {
+    items: Vec<usize>,
+    next: usize,
+    rng: SampleRng,
+}
+
+impl Deck {
+    fn new(items: &[usize], rng: SampleRng) -> Self {
+        let mut deck = Self { items: items.to_vec(), next: items.len(), rng };
+        deck.shuffle();
+        deck
+    }
+
+    fn shuffle(&mut self) {
+        // Fisher-Yates.
+        for i in (1..self.items.len()).rev() {
+            let j = (self.rng.uniform() * (i + 1) as f64) as usize;
+            self.items.swap(i, j.min(i));
+        }
+        self.next = 0;
+    }
+
+    fn draw(&mut self) -> usize {
+        if self.next == self.items.len() {
+            self.shuffle();
+        }
+        self.next += 1;
+        self.items[self.next - 1]
+    }
+}
+
+type Message = (usize, Result<ImageBatch, DatasetError>);
+
+/// An epoch in progress: batches made by worker threads, handed out in order.
+struct EpochIter {
+    receiver: Receiver<Message>,
+    pending: BTreeMap<usize, Result<ImageBatch, DatasetError>>,
+    next: usize,
+    sizes: Vec<usize>,
+    done_items: usize,
+    total_items: usize,
+}
+
+impl Iterator for EpochIter {
+    type Item = Result<ImageBatch, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.sizes.len() {
+            return None;
+        }
+        while !self.pending.contains_key(&self.next) {
+            // A closed channel before the last batch means a worker died: end the epoch.
+            let (position, batch) = self.receiver.recv().ok()?;
+            self.pending.insert(position, batch);
+        }
+        let batch = self.pending.remove(&self.next)?;
+        self.done_items += self.sizes[self.next];
+        self.next += 1;
+        Some(batch)
+    }
+}
+
+impl DataLoaderIterator<ImageBatch> for EpochIter {
+    fn progress(&self) -> Progress {
+        Progress::new(self.done_items, self.total_items, Some("items".to_string()))
+    }
+}
+
+impl DataLoader<ImageBatch> for StratifiedLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst);
+        let batches = Arc::new(self.share(epoch));
+        let workers = self.workers.max(1);
+        let (sender, receiver) = sync_channel::<Message>(2 * workers);
+        for w in 0..workers {
+            let (sender, batches, split, batcher, device) =
+                (sender.clone(), batches.clone(), self.split.clone(), self.batcher.clone(), self.device.clone());
+            std::thread::spawn(move || {
+                for position in (w..batches.len()).step_by(workers) {
+                    let items: Result<Vec<_>, _> = batches[position].iter().map(|&i| split.get(i)).collect();
+                    let batch = items.map(|items| batcher.batch(items, &device));
+                    // The receiver is gone when training stops early: stop too.
+                    if sender.send((position, batch)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        let total_items = sizes.iter().sum();
+        Box::new(EpochIter { receiver, pending: BTreeMap::new(), next: 0, sizes, done_items: 0, total_items })
+    }
+
+    fn num_items(&self) -> usize {
+        let batches = self.batches_per_epoch();
+        match self.range {
+            None => batches * self.batch_size,
+            Some((start, end)) => {
+                (0..batches).filter(|j| (start..end).contains(&(j * self.batch_size))).count() * self.batch_size
+            }
+        }
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<ImageBatch>> {
+        Arc::new(Self { device: device.clone(), ..self.clone() })
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<ImageBatch>> {
+        // Each device's share counts its epochs itself: the shares of one epoch are disjoint.
+        let epoch = Arc::new(AtomicU64::new(self.epoch.load(Ordering::SeqCst)));
+        Arc::new(Self { range: Some((start, end)), epoch, ..self.clone() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::ImageItem;
+    use crate::split::LabelledImages;
+
+    /// Items whose class is given by a list; pixels hold the index.
+    #[derive(Debug)]
+    struct Labelled(Vec<usize>);
+
+    impl LabelledImages for Labelled {
+        fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
+            Ok(ImageItem {
+                id: index.to_string(),
+                pixels: vec![index as f32],
+                shape: [1, 1, 1],
+                targets: self.targets(index),
+            })
+        }
+        fn count(&self) -> usize {
+            self.0.len()
+        }
+        fn targets(&self, index: usize) -> Vec<f32> {
+            vec![self.0[index] as f32]
+        }
+        fn id(&self, index: usize) -> String {
+            index.to_string()
+        }
+    }
+
+    /// 70 items of class 0 and 30 of class 1.
+    fn loader(batch: usize, workers: usize) -> StratifiedLoader {
+        let labels: Vec<usize> = (0..100).map(|i| usize::from(i % 10 >= 7)).collect();
+        StratifiedLoader::new(ImageSplit::new(Labelled(labels)), 2, batch, 7, 0, ImageBatcher::default(), workers)
+            .unwrap()
+    }
+
+    #[test]
+    fn every_batch_holds_each_class_equally_and_epochs_differ_but_repeat() {
+        let l = loader(16, 2);
+        let e0 = l.epoch_batches(0);
+        assert_eq!(e0.len(), 7, "100 items in batches of 16: 7 steps, as a plain epoch");
+        let class = |i: usize| usize::from(i % 10 >= 7);
+        for batch in &e0 {
+            assert_eq!(batch.len(), 16);
+            assert_eq!(batch.iter().filter(|&&i| class(i) == 1).count(), 8, "{batch:?}");
+        }
+        // The 30 minority items are all dealt before any is dealt twice.
+        let minority: Vec<usize> = e0.iter().flat_map(|b| b[8..].to_vec()).collect();
+        let mut first30 = minority[..30].to_vec();
+        first30.sort_unstable();
+        first30.dedup();
+        assert_eq!(first30.len(), 30);
+        assert_eq!(e0, l.epoch_batches(0), "an epoch is a pure function of (seed, epoch)");
+        assert_ne!(e0, l.epoch_batches(1));
+    }
+
+    #[test]
+    fn the_loader_yields_the_epoch_batches_in_order_and_counts_epochs() {
+        let l = loader(10, 3);
+        for epoch in 0..2 {
+            let expected = l.epoch_batches(epoch);
+            let mut iter = l.iter();
+            let mut got = Vec::new();
+            for batch in iter.by_ref() {
+                let batch = batch.unwrap();
+                let pixels: Vec<usize> =
+                    batch.images.into_data().try_to_vec::<f32>().unwrap().iter().map(|v| *v as usize).collect();
+                assert_eq!(batch.ids, pixels.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+                got.push(pixels);
+            }
+            assert_eq!(got, expected, "epoch {epoch}");
+            assert_eq!(iter.progress().items_processed, 100);
+        }
+        assert_eq!(l.num_items(), 100);
+        // A resumed run starts at the epoch it stopped at.
+        let resumed = StratifiedLoader { epoch: Arc::new(AtomicU64::new(1)), ..loader(10, 1) };
+        let mut iter = resumed.iter();
+        let first = iter.next().unwrap().unwrap().images.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(first.iter().map(|v| *v as usize).collect::<Vec<_>>(), l.epoch_batches(1)[0]);
+    }
+
+    #[test]
+    fn device_shares_split_an_epoch_without_overlap() {
+        let l = loader(10, 1);
+        let (a, b) = (l.slice(0, 50), l.slice(50, 100));
+        assert_eq!(a.num_items() + b.num_items(), 100);
+        let count = |d: &Arc<dyn DataLoader<ImageBatch>>| d.iter().map(|b| b.unwrap().ids.len()).sum::<usize>();
+        assert_eq!(count(&a) + count(&b), 100);
+    }
+
+    #[test]
+    fn batch_sizes_that_do_not_divide_and_missing_classes_are_refused() {
+        let split = ImageSplit::new(Labelled(vec![0, 1, 0, 1]));
+        let err = StratifiedLoader::new(split.clone(), 2, 5, 0, 0, ImageBatcher::default(), 1).unwrap_err();
+        assert!(err.to_string().contains("a multiple of the 2 classes, got 5"), "{err}");
+        let err = StratifiedLoader::new(split, 3, 6, 0, 0, ImageBatcher::default(), 1).unwrap_err();
+        assert!(err.to_string().contains("class 2 has no training item"), "{err}");
+    }
+}
