@@ -5,10 +5,15 @@
 //! are random-access, reproducible and parallel, and need no disk.
 
 pub mod components;
+pub mod deconvolution;
+pub mod density_field;
+pub mod fft;
+pub mod field_statistics;
 pub mod galaxy;
 pub mod galaxy10;
 pub mod galaxy_zoo;
 pub mod image;
+pub mod image_quality;
 pub mod lens_scene;
 pub mod lensing;
 pub mod light_curve;
