@@ -575,24 +575,41 @@ impl GalaxySimConfig {
     /// Renders drawn components in g, r, i with noise and returns the stretched RGB (i, r, g)
     /// planes.
     pub(crate) fn render(&self, c: &Components, rng: &mut SampleRng) -> Vec<f32> {
+        self.stretch(&self.render_bands(c, rng))
+    }
+
+    /// The (i, r, g) bands of drawn components seen through the PSF, with noise, in counts
+    /// (sky-subtracted).
+    pub(crate) fn render_bands(&self, c: &Components, rng: &mut SampleRng) -> [Image; 3] {
         let psf = self.psf_model();
         let noise = self.noise();
-        // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.
-        let soft = 2.0 * noise.background_sigma();
-        let norm = 1.0 / (self.white_point / soft).asinh();
         let groups =
             [(&c.bulge, BULGE_COLOUR), (&c.disk, DISK_COLOUR), (&c.young, YOUNG_COLOUR), (&c.star, STAR_COLOUR)];
-        let mut rgb = Vec::with_capacity(3 * c.bulge.data.len());
-        for band in 0..3 {
+        [0, 1, 2].map(|band| {
             let mut image = Image::zeros(self.image_size, self.image_size);
             for (group, colour) in groups {
                 add_scaled_into(&mut image, group, band_factors(colour)[band]);
             }
             let mut image = psf.convolve(&image);
             noise.apply(&mut image, rng);
-            rgb.extend(image.data.iter().map(|v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32));
-        }
-        rgb
+            image
+        })
+    }
+
+    /// Galaxy `index`'s noisy (i, r, g) bands in counts and the noise sigma of a blank pixel:
+    /// the linear images behind [`simulate`](Self::simulate)'s RGB.
+    pub fn simulate_bands(&self, seed: u64, index: u64) -> ([Image; 3], f64) {
+        let params = self.sample_params(seed, index);
+        let bands = self.render_bands(&self.components(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
+        (bands, self.noise().background_sigma())
+    }
+
+    /// The SDSS-like asinh stretch of (i, r, g) bands to RGB in [0, 1], channel-major.
+    pub fn stretch(&self, bands: &[Image; 3]) -> Vec<f32> {
+        // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.
+        let soft = 2.0 * self.noise().background_sigma();
+        let norm = 1.0 / (self.white_point / soft).asinh();
+        bands.iter().flat_map(|b| b.data.iter().map(move |v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32)).collect()
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod components;
 pub mod deconvolution;
+pub mod degrade;
 pub mod density_field;
 pub mod fft;
 pub mod field_statistics;
