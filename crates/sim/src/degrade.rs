@@ -31,7 +31,10 @@ impl DegradeConfig {
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), SimConfigError> {
         if !(self.psf_fwhm_arcsec.is_finite() && self.psf_fwhm_arcsec > 0.0) {
-            return Err(SimConfigError::new("psf_fwhm_arcsec", format!("must be positive, got {}", self.psf_fwhm_arcsec)));
+            return Err(SimConfigError::new(
+                "psf_fwhm_arcsec",
+                format!("must be positive, got {}", self.psf_fwhm_arcsec),
+            ));
         }
         if !(self.noise_factor.is_finite() && self.noise_factor >= 1.0) {
             return Err(SimConfigError::new("noise_factor", format!("must be at least 1, got {}", self.noise_factor)));
@@ -75,7 +78,8 @@ mod tests {
         let noisy = Image { width: n, height: n, data: (0..n * n).map(|_| sigma * rng.normal()).collect() };
         let out = config.degrade(&noisy, sigma, 1.0, &mut rng);
         // Away from the edges (where the blur sees zeros beyond the image).
-        let inner: Vec<f64> = (10..n - 10).flat_map(|y| (10..n - 10).map(move |x| (x, y))).map(|(x, y)| out.get(x, y)).collect();
+        let inner: Vec<f64> =
+            (10..n - 10).flat_map(|y| (10..n - 10).map(move |x| (x, y))).map(|(x, y)| out.get(x, y)).collect();
         let sd = (inner.iter().map(|v| v * v).sum::<f64>() / inner.len() as f64).sqrt();
         assert!((sd / (1.5 * sigma) - 1.0).abs() < 0.03, "noise {sd} vs {}", 1.5 * sigma);
         // A noiseless point source becomes the PSF: its FWHM is 2 pixels (2" at 1"/px).

@@ -77,7 +77,10 @@ impl DensityFieldConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), SimConfigError> {
         if !(8..=512).contains(&self.grid) || !self.grid.is_multiple_of(2) {
-            return Err(SimConfigError::new("grid", format!("must be an even number of cells, 8 to 512, got {}", self.grid)));
+            return Err(SimConfigError::new(
+                "grid",
+                format!("must be an even number of cells, 8 to 512, got {}", self.grid),
+            ));
         }
         for (field, v) in [
             ("box_mpc", self.box_mpc),
@@ -90,7 +93,10 @@ impl DensityFieldConfig {
             }
         }
         if !(self.smoothing_mpc.is_finite() && self.smoothing_mpc >= 0.0) {
-            return Err(SimConfigError::new("smoothing_mpc", format!("must be zero or positive, got {}", self.smoothing_mpc)));
+            return Err(SimConfigError::new(
+                "smoothing_mpc",
+                format!("must be zero or positive, got {}", self.smoothing_mpc),
+            ));
         }
         if self.slice_cells == 0 || self.slice_cells > self.grid {
             return Err(SimConfigError::new(

@@ -609,7 +609,10 @@ impl GalaxySimConfig {
         // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.
         let soft = 2.0 * self.noise().background_sigma();
         let norm = 1.0 / (self.white_point / soft).asinh();
-        bands.iter().flat_map(|b| b.data.iter().map(move |v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32)).collect()
+        bands
+            .iter()
+            .flat_map(|b| b.data.iter().map(move |v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32))
+            .collect()
     }
 }
 

@@ -38,7 +38,8 @@ fn smooth(image: &Image, weights: &[f64]) -> Image {
 
 /// The mean structural similarity of `test` to `reference` (1 for identical images).
 pub fn ssim(reference: &Image, test: &Image, data_range: f64) -> f64 {
-    let raw: Vec<f64> = (0..=2 * RADIUS).map(|k| (-((k as f64 - RADIUS as f64).powi(2)) / (2.0 * SIGMA * SIGMA)).exp()).collect();
+    let raw: Vec<f64> =
+        (0..=2 * RADIUS).map(|k| (-((k as f64 - RADIUS as f64).powi(2)) / (2.0 * SIGMA * SIGMA)).exp()).collect();
     let total: f64 = raw.iter().sum();
     let weights: Vec<f64> = raw.iter().map(|v| v / total).collect();
     let product = |a: &Image, b: &Image| Image {
