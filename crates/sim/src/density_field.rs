@@ -211,13 +211,11 @@ impl DensityFieldConfig {
         }
         let mut counts = vec![0.0; n * n * n];
         let wrap = |v: f64| v.rem_euclid(n as f64);
-        for idx in 0..n * n * n {
+        let moves = displacement[0].iter().zip(&displacement[1]).zip(&displacement[2]);
+        for (idx, ((dz, dy), dx)) in moves.enumerate() {
             // Axis 0 is z (slowest), 2 is x; displacement components follow the same order.
-            let pos = [
-                wrap((idx / (n * n)) as f64 + displacement[0][idx]),
-                wrap(((idx / n) % n) as f64 + displacement[1][idx]),
-                wrap((idx % n) as f64 + displacement[2][idx]),
-            ];
+            let pos =
+                [wrap((idx / (n * n)) as f64 + dz), wrap(((idx / n) % n) as f64 + dy), wrap((idx % n) as f64 + dx)];
             let base = pos.map(|p| p.floor());
             let frac = [pos[0] - base[0], pos[1] - base[1], pos[2] - base[2]];
             for corner in 0..8 {

@@ -17,7 +17,7 @@ pub fn fft_nd(data: &mut [Complex64], dims: &[usize], inverse: bool) {
         let mut line = vec![Complex64::new(0.0, 0.0); n];
         // Every line along `axis`: fix the other indices.
         for start in 0..total {
-            if (start / stride) % n != 0 {
+            if !(start / stride).is_multiple_of(n) {
                 continue;
             }
             for (k, v) in line.iter_mut().enumerate() {

@@ -149,7 +149,7 @@ mod tests {
         let mut map = vec![0.0; n * n];
         map[2 * n + 2] = 5.0;
         map[5 * n + 6] = 2.0;
-        map[7 * n + 0] = 1.0;
+        map[7 * n] = 1.0;
         map[7 * n + 1] = 1.0;
         assert_eq!(peak_counts(&map, n, &[0.5, 3.0, 10.0]), [2, 1, 0]);
     }
