@@ -136,15 +136,18 @@ fn every_config_trains_a_smoke_run_with_a_complete_run_folder() {
         ]);
         assert_ok(&output, &format!("smoke run of {}", config.display()));
         let (stdout, stderr) = text(&output);
+        let gan = stdout.contains("test PSNR") || stdout.contains("power spectrum of");
         assert!(
-            (stdout.contains("test rmse") || stdout.contains("test accuracy"))
-                && stdout.contains("baseline (")
+            (gan || ((stdout.contains("test rmse") || stdout.contains("test accuracy"))
+                && stdout.contains("baseline (")))
                 && stdout.contains("run folder:"),
             "{stdout}"
         );
         assert!(stderr.contains("epoch 1/"), "no progress shown:\n{stderr}");
         let run_dir = only_run(out.path(), &name);
-        if run_dir.join("scratch").is_dir() {
+        if gan {
+            check_gan_folder(&run_dir);
+        } else if run_dir.join("scratch").is_dir() {
             check_comparison_folder(&run_dir);
         } else {
             check_run_folder(&run_dir);
@@ -739,4 +742,82 @@ fn the_galaxy_autoencoder_writes_latent_vectors_and_its_worst_reconstructions() 
     assert!(picture.width() > picture.height(), "originals above reconstructions, side by side");
     let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
     assert_fails_with(&output, "is an autoencoder run: its reconstruction scores");
+}
+
+/// Checks a finished GAN run folder.
+fn check_gan_folder(run: &Path) {
+    for file in [
+        "config.toml",
+        "environment.json",
+        "status.json",
+        "summary.json",
+        "report.md",
+        "losses.csv",
+        "losses.png",
+        "gallery.png",
+    ] {
+        assert!(run.join(file).is_file(), "{file} is missing from {}", run.display());
+    }
+    assert_eq!(json(&run.join("status.json"))["state"], "complete");
+    assert!(std::fs::read_dir(run.join("samples")).unwrap().count() >= 1, "no sample grid");
+    let summary = json(&run.join("summary.json"));
+    assert!(summary["steps"].as_u64().unwrap() >= 1 && summary["train_seconds"].as_f64().unwrap() > 0.0, "{summary}");
+    let losses = csv_rows(&run.join("losses.csv"));
+    assert_eq!(losses.len() as u64, summary["steps"].as_u64().unwrap(), "one row per generator update");
+    assert!(losses.iter().all(|r| r[2].parse::<f64>().is_ok_and(f64::is_finite)), "{losses:?}");
+}
+
+#[test]
+fn the_galaxy_gan_recovers_degraded_galaxies_beside_richardson_lucy() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("galaxy_gan", out.path(), &[]);
+    assert_ok(&output, "galaxy_gan smoke run");
+    let (stdout, _) = text(&output);
+    assert!(stdout.contains("test PSNR (n = 8): GAN") && stdout.contains("baselines: Richardson-Lucy"), "{stdout}");
+    let run_dir = only_run(out.path(), "galaxy_gan");
+    check_gan_folder(&run_dir);
+    let summary = json(&run_dir.join("summary.json"));
+    assert_eq!(summary["test"]["kind"], "recovery");
+    for way in ["gan", "richardson_lucy", "degraded"] {
+        let psnr = summary["test"][way]["psnr"].as_f64().unwrap();
+        let ssim = summary["test"][way]["ssim"].as_f64().unwrap();
+        assert!(psnr.is_finite() && psnr > 0.0 && (-1.0..=1.0).contains(&ssim), "{way}: {summary}");
+    }
+    assert_eq!(csv_rows(&run_dir.join("test_quality.csv")).len(), 8);
+    assert!(run_dir.join("checkpoint/generator-1.bpk").is_file() && run_dir.join("checkpoint/optim_d-1.bpk").is_file());
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_fails_with(&output, "is a GAN run: its test results are in its summary.json");
+}
+
+#[test]
+fn the_cosmic_gan_compares_power_spectra_and_a_killed_run_resumes() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("cosmo_gan", out.path(), &["training.epochs=2"]);
+    assert_ok(&output, "cosmo_gan smoke run");
+    let run_dir = only_run(out.path(), "cosmo_gan");
+    check_gan_folder(&run_dir);
+    for file in ["power_spectrum.png", "pixel_histogram.png", "peak_counts.png"] {
+        assert!(run_dir.join(file).is_file(), "{file} is missing");
+    }
+    let summary = json(&run_dir.join("summary.json"));
+    assert_eq!(summary["test"]["kind"], "statistics");
+    let power = summary["test"]["power"].as_array().unwrap();
+    assert!(power.len() >= 5, "{summary}");
+    assert!(power.iter().all(|p| p["relative_error"].as_f64().is_some_and(f64::is_finite)), "{summary}");
+    let steps = summary["steps"].as_u64().unwrap();
+
+    // Killed after epoch 1: the newest checkpoint is epoch 1; the run goes on from there.
+    for name in ["generator", "discriminator", "optim_g", "optim_d"] {
+        std::fs::remove_file(run_dir.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
+    }
+    std::fs::write(run_dir.join("status.json"), "{\"state\": \"running\", \"updated\": \"2026-01-01T00:00:00+00:00\"}")
+        .unwrap();
+    std::fs::remove_file(run_dir.join("summary.json")).unwrap();
+    let output = run(&["--resume", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "resume the GAN");
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("resuming after epoch 1 of 2"), "{stderr}");
+    let resumed = json(&run_dir.join("summary.json"));
+    assert_eq!(resumed["steps"].as_u64().unwrap(), steps, "the same number of generator updates in all");
+    assert_eq!(csv_rows(&run_dir.join("losses.csv")).len() as u64, steps);
 }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::degraded_galaxies::DegradedGalaxiesConfig;
+use crate::density_slices::DensitySlicesConfig;
 use crate::error::DataError;
 use crate::galaxy10_h5::Galaxy10Config;
 use crate::image_csv::ImageCsvConfig;
@@ -45,6 +47,10 @@ pub enum DataConfig {
     SimulatedMergers(SimulatedMergersConfig),
     /// Analytic profile images with their parameters (the semantic autoencoder's data).
     SimulatedProfiles(SimulatedProfilesConfig),
+    /// Simulated galaxies degraded in seeing and noise, paired with the originals (GalaxyGAN).
+    DegradedGalaxies(DegradedGalaxiesConfig),
+    /// Slices of simulated matter density boxes (the cosmic-web GAN).
+    SimulatedDensitySlices(DensitySlicesConfig),
 }
 
 /// What a model needs to know about the data.
@@ -144,6 +150,22 @@ impl DataConfig {
                 c.valid = c.valid.min(16);
                 c.test = c.test.min(32);
             }
+            DataConfig::DegradedGalaxies(c) => {
+                c.train = c.train.min(32);
+                c.valid = c.valid.min(8);
+                c.test = c.test.min(8);
+                c.simulator.image_size = c.simulator.image_size.min(32);
+                if let Some(images) = &mut c.images {
+                    images.limit = Some(images.limit.unwrap_or(usize::MAX).min(48));
+                }
+            }
+            DataConfig::SimulatedDensitySlices(c) => {
+                c.simulator.grid = c.simulator.grid.min(32);
+                c.simulator.slice_cells = c.simulator.slice_cells.min(c.simulator.grid);
+                c.train = c.train.min(32);
+                c.valid = c.valid.min(8);
+                c.test = c.test.min(16);
+            }
         }
     }
 
@@ -160,6 +182,8 @@ impl DataConfig {
             DataConfig::LightCurveFolder(_) => "light-curve list and per-star files",
             DataConfig::SimulatedMergers(_) => "simulated galaxy mergers (built in)",
             DataConfig::SimulatedProfiles(_) => "simulated analytic profiles (built in)",
+            DataConfig::DegradedGalaxies(_) => "simulated galaxies, degraded and original (built in)",
+            DataConfig::SimulatedDensitySlices(_) => "simulated matter density slices (built in)",
         }
     }
 
@@ -177,6 +201,8 @@ impl DataConfig {
             DataConfig::LightCurveFolder(c) => c.open(seed),
             DataConfig::SimulatedMergers(c) => c.open(seed),
             DataConfig::SimulatedProfiles(c) => c.open(seed),
+            DataConfig::DegradedGalaxies(c) => c.open(seed),
+            DataConfig::SimulatedDensitySlices(c) => c.open(seed),
         }
     }
 }

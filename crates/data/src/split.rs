@@ -24,6 +24,11 @@ pub trait LabelledImages: Send + Sync + Debug {
     fn attributes(&self, _index: usize) -> Vec<(String, f64)> {
         Vec::new()
     }
+    /// A classical answer for item `index` to compare a model with, in the targets' form (the
+    /// Richardson-Lucy deconvolution of a degraded image); none by default.
+    fn baseline(&self, _index: usize) -> Option<Vec<f32>> {
+        None
+    }
 }
 
 /// A split of some source, cheap to clone (the source is shared).
@@ -49,6 +54,11 @@ impl ImageSplit {
     /// Named properties of item `index` for binned metrics.
     pub fn attributes(&self, index: usize) -> Vec<(String, f64)> {
         self.0.attributes(index)
+    }
+
+    /// The source's classical answer for item `index`, if it has one.
+    pub fn baseline(&self, index: usize) -> Option<Vec<f32>> {
+        self.0.baseline(index)
     }
 }
 

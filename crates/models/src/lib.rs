@@ -10,6 +10,7 @@ pub mod autoencoder;
 pub mod dieleman;
 pub mod freeze;
 pub mod galaxy_zoo_output;
+pub mod gan;
 pub mod model;
 pub mod recurrent;
 pub mod resnet;

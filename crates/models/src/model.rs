@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::{Autoencoder, AutoencoderConfig};
 use crate::dieleman::{Dieleman, DielemanConfig};
+use crate::gan::dcgan::DcganConfig;
+use crate::gan::pix2pix::Pix2pixConfig;
 use crate::recurrent::{Recurrent, RecurrentConfig};
 use crate::resnet::{ResNet, ResNetConfig};
 use crate::semantic::{SemanticAutoencoder, SemanticAutoencoderConfig};
@@ -37,6 +39,10 @@ pub enum ModelConfig {
     SemanticAutoencoder(SemanticAutoencoderConfig),
     /// A convolutional autoencoder (plain or denoising) that learns to give its images back.
     Autoencoder(AutoencoderConfig),
+    /// pix2pix: a U-Net generator and a conditional discriminator (GalaxyGAN).
+    Pix2pix(Pix2pixConfig),
+    /// DCGAN: a generator from noise and a discriminator (the cosmic-web GAN).
+    Dcgan(DcganConfig),
 }
 
 /// A built model.
@@ -79,7 +85,14 @@ impl ModelConfig {
             ModelConfig::Recurrent(_) => "recurrent",
             ModelConfig::SemanticAutoencoder(_) => "semantic_autoencoder",
             ModelConfig::Autoencoder(_) => "autoencoder",
+            ModelConfig::Pix2pix(_) => "pix2pix",
+            ModelConfig::Dcgan(_) => "dcgan",
         }
+    }
+
+    /// Whether the model is a GAN (two networks trained by the adversarial loop).
+    pub fn is_gan(&self) -> bool {
+        matches!(self, ModelConfig::Pix2pix(_) | ModelConfig::Dcgan(_))
     }
 
     /// Whether the model trains with a loss of its own (an image-space one) rather than its
@@ -107,6 +120,8 @@ impl ModelConfig {
             ModelConfig::Recurrent(config) => config.shapes(input, outputs)?,
             ModelConfig::SemanticAutoencoder(config) => config.shapes(input, outputs)?,
             ModelConfig::Autoencoder(config) => config.shapes(input)?,
+            ModelConfig::Pix2pix(config) => config.shapes(input)?,
+            ModelConfig::Dcgan(config) => config.shapes(input)?,
         };
         let last = table.last().expect("checked non-empty").shape;
         if last != FeatureShape::Vector(outputs) {
@@ -129,6 +144,13 @@ impl ModelConfig {
                 Ok(Model::SemanticAutoencoder(config.init(input, outputs, device)?))
             }
             ModelConfig::Autoencoder(config) => Ok(Model::Autoencoder(config.init(input, device)?)),
+            ModelConfig::Pix2pix(_) | ModelConfig::Dcgan(_) => Err(ShapeError::Setting {
+                field: "kind".into(),
+                problem: format!(
+                    "{:?} is a GAN: its two networks train in the GAN loop, not as one model",
+                    self.kind()
+                ),
+            }),
         }
     }
 }

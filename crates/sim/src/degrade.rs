@@ -66,9 +66,28 @@ impl DegradeConfig {
     }
 }
 
+/// GalaxyGAN's display scale of a flux (their `roou.py`): clipped to `[-white / 40, white]` (the
+/// paper's -0.1 to 4 nanomaggies), scaled to [0, 1], then `asinh(10 x) / 3`. The sky noise stays
+/// a few hundredths of the range, so the scores measure the galaxy, not the noise.
+pub fn galaxygan_stretch(value: f64, white: f64) -> f32 {
+    let floor = white / 40.0;
+    let x = (value.clamp(-floor, white) + floor) / (white + floor);
+    ((10.0 * x).asinh() / 3.0) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_galaxygan_stretch_maps_its_clip_range_onto_zero_to_one() {
+        assert_eq!(galaxygan_stretch(-1e9, 40.0), 0.0);
+        assert_eq!(galaxygan_stretch(-1.0, 40.0), 0.0);
+        assert!((f64::from(galaxygan_stretch(40.0, 40.0)) - 10f64.asinh() / 3.0).abs() < 1e-6);
+        assert_eq!(galaxygan_stretch(1e9, 40.0), galaxygan_stretch(40.0, 40.0));
+        // Halfway in flux: asinh(10 * 20.5 / 41) / 3.
+        assert!((f64::from(galaxygan_stretch(19.5, 40.0)) - 5f64.asinh() / 3.0).abs() < 1e-6);
+    }
 
     #[test]
     fn blank_sky_ends_with_the_noise_asked_for_and_a_point_with_the_psf() {

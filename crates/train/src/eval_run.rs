@@ -47,6 +47,12 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
         )));
     }
     let config = load_config(&run.file("config.toml"), &[], false)?;
+    if config.model.is_gan() {
+        return Err(RunError::Run(format!(
+            "{} is a GAN run: its test results are in its summary.json and report.md, its networks in checkpoint/",
+            path.display()
+        )));
+    }
     let io = ModelIo::read(&run)?;
     let model_file = run.file("model.bpk");
     let model = Supervised { model: config.model.init(io.input_shape(), io.outputs(), device)?, task: io.task }

@@ -17,6 +17,7 @@ pub mod epoch_log;
 pub mod error;
 pub mod evaluate;
 pub mod gallery;
+pub mod gan;
 pub mod init;
 pub mod plot;
 pub mod pretrain;

@@ -134,7 +134,9 @@ fn train_command(args: TrainArgs) -> Result<()> {
     if let RunTarget::New(root) = &target {
         resolve_pretraining(&mut config, &hardware, root, &pretrain_loader(args.common.smoke))?;
     }
-    let lines = if config.comparison.is_some() {
+    let lines = if config.model.is_gan() {
+        astro_train::gan::train_gan(&config, &hardware, &target)?.console_lines()
+    } else if config.comparison.is_some() {
         train_comparison(&config, &hardware, &target)?.console_lines()
     } else {
         train(&config, &hardware, &target)?.console_lines()
@@ -149,7 +151,9 @@ fn check_command(config: &Path, set: &[String], smoke: bool) -> Result<()> {
     let config = load(config, set, smoke)?;
     device::resolve(None, &config.hardware.devices)?;
     let (data, shapes) = prepare(&config)?;
-    check_training(&config, &data, &burn::tensor::Device::default())?;
+    if !config.model.is_gan() {
+        check_training(&config, &data, &burn::tensor::Device::default())?;
+    }
     println!("{}", toml::to_string_pretty(&config).context("cannot print the config")?);
     println!("# data: {}", data.info.description);
     println!("# model:");

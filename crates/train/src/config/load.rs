@@ -290,8 +290,20 @@ pub fn load_data_config(path: &Path) -> Result<astro_data::DataConfig, ConfigErr
 }
 
 /// The metrics a paper's number can be compared on.
-pub const PAPER_METRICS: [&str; 9] =
-    ["rmse", "accuracy", "error_rate", "roc_auc", "completeness", "precision", "recall", "f1", "scatter"];
+pub const PAPER_METRICS: [&str; 12] = [
+    "rmse",
+    "accuracy",
+    "error_rate",
+    "roc_auc",
+    "completeness",
+    "precision",
+    "recall",
+    "f1",
+    "scatter",
+    "psnr",
+    "ssim",
+    "power_spectrum_error",
+];
 
 impl ExperimentConfig {
     /// Checks every range that the types do not (the model's shapes are checked against the
@@ -364,6 +376,18 @@ impl ExperimentConfig {
             if init.weights_key.is_some() && init.weights.is_none() {
                 return Err(ConfigError::invalid("init.weights_key", "applies to `weights` files only"));
             }
+        }
+        if let Some(gan) = &self.gan {
+            gan.validate()?;
+            if !self.model.is_gan() {
+                return Err(ConfigError::invalid("gan", "applies to GANs: [model] kind = \"pix2pix\" or \"dcgan\""));
+            }
+        }
+        if self.model.is_gan() && (self.comparison.is_some() || !self.stages.is_empty() || self.init.is_some()) {
+            return Err(ConfigError::invalid(
+                "model.kind",
+                "a GAN trains from fresh weights in one stage: [init], [[stages]] and [comparison] do not apply",
+            ));
         }
         if self.comparison.is_some() {
             if self.init.is_none() {

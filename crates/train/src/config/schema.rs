@@ -46,6 +46,9 @@ pub struct ExperimentConfig {
     /// `[optimizer]`, `[schedule]` and `training.epochs`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageConfig>,
+    /// How a GAN's two networks train (`[model] kind = "pix2pix"` or `"dcgan"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gan: Option<crate::gan::config::GanConfig>,
     /// Also train the same network from scratch and report both side by side (none when
     /// absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
