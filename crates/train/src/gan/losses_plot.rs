@@ -57,6 +57,7 @@ pub fn losses_png(path: &Path, title: &str, rows: &[(usize, f64, f64, Option<f64
     chart
         .configure_mesh()
         .x_desc("generator update")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(format!("loss (running mean of {WINDOW})"))
         .label_style(("sans-serif", 15))
         .draw()
