@@ -74,6 +74,7 @@ impl DensitySlicesConfig {
             })
         };
         let sim = &self.simulator;
+        let evolution = format!("{:?}", sim.evolution).to_lowercase();
         Ok(OpenedData {
             info: DataInfo {
                 input: [1, n, n],
@@ -82,8 +83,8 @@ impl DensitySlicesConfig {
                 task: Task::Reconstruction,
                 target_names: vec![format!("pixel values (1 x {n} x {n})")],
                 description: format!(
-                    "slices of simulated {:?} density boxes ({n}^3 cells, {} Mpc/h, {} cells thick, smoothed {} Mpc/h, map a = {}): {} train, {} valid, {} test",
-                    sim.evolution,
+                    "slices of simulated {} density boxes ({n}^3 cells, {} Mpc/h, {} cells thick, smoothed {} Mpc/h, map a = {}): {} train, {} valid, {} test",
+                    evolution,
                     sim.box_mpc,
                     sim.slice_cells,
                     sim.smoothing_mpc,
@@ -91,8 +92,7 @@ impl DensitySlicesConfig {
                     self.train,
                     self.valid,
                     self.test
-                )
-                .to_lowercase(),
+                ),
                 preprocess: Preprocess { crop: None, size: n as u32, channels: 1 },
             },
             train: split(0, self.train),
