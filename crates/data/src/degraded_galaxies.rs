@@ -104,25 +104,17 @@ impl DegradedGalaxiesConfig {
                 cache: ByteCache::new(len, self.cache),
             })
         };
+        let description = format!(
+            "simulated galaxies ({size}x{size} px RGB at {}\"/px, seeing {}\") degraded by {}: {} train, {} valid, {} test",
+            self.simulator.pixel_scale_arcsec,
+            self.simulator.psf_fwhm_arcsec,
+            self.degradation(),
+            self.train,
+            self.valid,
+            self.test
+        );
         Ok(OpenedData {
-            info: DataInfo {
-                input: [3, size, size],
-                layout: Layout::Image,
-                warnings: Vec::new(),
-                task: Task::Reconstruction,
-                target_names: vec![format!("original pixel values (3 x {size} x {size})")],
-                description: format!(
-                    "simulated galaxies ({size}x{size} px RGB at {}\"/px, seeing {}\") degraded by a {}\" Gaussian PSF and {}x the noise: {} train, {} valid, {} test",
-                    self.simulator.pixel_scale_arcsec,
-                    self.simulator.psf_fwhm_arcsec,
-                    self.degrade.psf_fwhm_arcsec,
-                    self.degrade.noise_factor,
-                    self.train,
-                    self.valid,
-                    self.test
-                ),
-                preprocess: Preprocess { crop: None, size: size as u32, channels: 3 },
-            },
+            info: pairs_info(3, size, description),
             train: split(0, self.train),
             valid: split(self.train, self.valid),
             test: split(self.train + self.valid, self.test),
@@ -135,30 +127,22 @@ impl DegradedGalaxiesConfig {
         let opened = images.open(self.degrade, self.rl_iterations, seed, self.cache)?;
         let [train, valid, test] = opened.splits;
         let (size, channels) = (images.size, opened.channels);
-        Ok(OpenedData {
-            info: DataInfo {
-                input: [channels, size, size],
-                layout: Layout::Image,
-                warnings: Vec::new(),
-                task: Task::Reconstruction,
-                target_names: vec![format!("original pixel values ({channels} x {size} x {size})")],
-                description: format!(
-                    "{} images from {} ({size}x{size} px at {}\"/px) degraded by a {}\" Gaussian PSF and {}x the noise: {} train, {} valid, {} test",
-                    opened.files,
-                    images.dir.display(),
-                    images.pixel_scale_arcsec,
-                    self.degrade.psf_fwhm_arcsec,
-                    self.degrade.noise_factor,
-                    train.len(),
-                    valid.len(),
-                    test.len()
-                ),
-                preprocess: Preprocess { crop: None, size: size as u32, channels: channels as u32 },
-            },
-            train,
-            valid,
-            test,
-        })
+        let description = format!(
+            "{} images from {} ({size}x{size} px at {}\"/px) degraded by {}: {} train, {} valid, {} test",
+            opened.files,
+            images.dir.display(),
+            images.pixel_scale_arcsec,
+            self.degradation(),
+            train.len(),
+            valid.len(),
+            test.len()
+        );
+        Ok(OpenedData { info: pairs_info(channels, size, description), train, valid, test })
+    }
+
+    /// The degradation in words.
+    fn degradation(&self) -> String {
+        format!("a {}\" Gaussian PSF and {}x the noise", self.degrade.psf_fwhm_arcsec, self.degrade.noise_factor)
     }
 
     /// `bands` as pixel values, channel-major, by `stretch`.
@@ -179,6 +163,19 @@ impl DegradedGalaxiesConfig {
         let scale = self.simulator.pixel_scale_arcsec;
         let degraded = [0, 1, 2].map(|b| self.degrade.degrade(&original[b], sigma, scale, &mut rng));
         (original, degraded, sigma)
+    }
+}
+
+/// What the pairs are: images of `channels x size x size` that the model gives back recovered.
+fn pairs_info(channels: usize, size: usize, description: String) -> DataInfo {
+    DataInfo {
+        input: [channels, size, size],
+        layout: Layout::Image,
+        warnings: Vec::new(),
+        task: Task::Reconstruction,
+        target_names: vec![format!("original pixel values ({channels} x {size} x {size})")],
+        description,
+        preprocess: Preprocess { crop: None, size: size as u32, channels: channels as u32 },
     }
 }
 
@@ -218,8 +215,7 @@ impl LabelledImages for DegradedGalaxies {
     }
 
     fn targets(&self, index: usize) -> Vec<f32> {
-        use burn::data::dataset::Dataset;
-        ImageSplit::new(self.clone()).get(index).map(|item| item.targets).unwrap_or_default()
+        self.item(index).map(|item| item.targets).unwrap_or_default()
     }
 
     fn id(&self, index: usize) -> String {

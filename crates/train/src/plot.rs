@@ -22,6 +22,21 @@ pub fn ensure_font() {
     });
 }
 
+/// A line with a dot at each point, named `name` in the legend.
+pub fn labelled_curve<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    name: &str,
+    colour: RGBColor,
+    points: &[(f64, f64)],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .draw_series(LineSeries::new(points.to_vec(), colour.stroke_width(2)))?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+    chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
+    Ok(())
+}
+
 /// Draws the series legend of a chart at `position`, in the plots' common style.
 pub fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,

@@ -20,7 +20,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::error::RunError;
-use crate::plot::{ensure_font, legend};
+use crate::plot::{ensure_font, labelled_curve, legend};
 
 /// Bins of the power spectrum.
 const K_BINS: usize = 10;
@@ -245,12 +245,7 @@ fn plot_power(path: &Path, s: &CosmicScores) -> Result<(), RunError> {
         ("generated slices", RED, s.power.iter().map(|p| p.generated).collect()),
     ] {
         let points: Vec<(f64, f64)> = ks.iter().zip(&values).map(|(k, v)| (*k, log(*v))).collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
-        chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled()))).map_err(|e| err(&e))?;
+        labelled_curve(&mut chart, name, colour, &points).map_err(|e| err(&e))?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(|e| err(&e))?;
     let errors: Vec<f64> = s.power.iter().map(|p| 100.0 * p.relative_error).collect();
@@ -311,12 +306,7 @@ fn plot_pairs(
     chart.configure_mesh().x_desc(x_name).y_desc(y_name).label_style(("sans-serif", 15)).draw().map_err(|e| err(&e))?;
     for (name, colour, values) in [("held-out simulated slices", BLUE, real), ("generated slices", RED, generated)] {
         let points: Vec<(f64, f64)> = x.iter().copied().zip(values.iter().copied()).collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
-        chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled()))).map_err(|e| err(&e))?;
+        labelled_curve(&mut chart, name, colour, &points).map_err(|e| err(&e))?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;

@@ -284,20 +284,37 @@ fn keep_losses_through(path: &Path, epoch: usize) -> Result<(usize, f64), RunErr
     Ok((steps, seconds))
 }
 
-/// The losses logged, as (step, d_loss, g_adversarial, g_l1) per generator update.
-pub fn read_losses(path: &Path) -> Vec<(usize, f64, f64, Option<f64>)> {
+/// One row of `losses.csv`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossRow {
+    /// Generator updates so far.
+    pub step: usize,
+    /// The discriminator's loss.
+    pub d_loss: f64,
+    /// The generator's adversarial loss.
+    pub g_adversarial: f64,
+    /// The generator's L1 loss (pix2pix).
+    pub g_l1: Option<f64>,
+    /// The sample diversity, where a grid was saved.
+    pub diversity: Option<f64>,
+}
+
+/// The rows of `losses.csv`, one per generator update.
+pub fn read_losses(path: &Path) -> Vec<LossRow> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .skip(1)
         .filter_map(|line| {
             let c: Vec<&str> = line.split(',').collect();
-            Some((
-                c.first()?.parse().ok()?,
-                c.get(2)?.parse().ok()?,
-                c.get(3)?.parse().ok()?,
-                c.get(4).and_then(|v| v.parse().ok()),
-            ))
+            let optional = |k: usize| c.get(k).and_then(|v| v.parse().ok());
+            Some(LossRow {
+                step: c.first()?.parse().ok()?,
+                d_loss: c.get(2)?.parse().ok()?,
+                g_adversarial: c.get(3)?.parse().ok()?,
+                g_l1: optional(4),
+                diversity: optional(5),
+            })
         })
         .collect()
 }

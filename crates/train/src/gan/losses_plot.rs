@@ -6,6 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::fit::LossRow;
 use crate::error::RunError;
 use crate::plot::{ensure_font, legend};
 
@@ -25,22 +26,22 @@ fn running_mean(values: &[f64]) -> Vec<f64> {
     out
 }
 
-/// Draws `(step, d_loss, g_adversarial, g_l1)` rows into `path`.
-pub fn losses_png(path: &Path, title: &str, rows: &[(usize, f64, f64, Option<f64>)]) -> Result<(), RunError> {
+/// Draws the logged losses into `path`.
+pub fn losses_png(path: &Path, title: &str, rows: &[LossRow]) -> Result<(), RunError> {
     ensure_font();
     let err = |e: &dyn std::fmt::Display| RunError::Run(format!("cannot draw {}: {e}", path.display()));
     let root = BitMapBackend::new(path, (900, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
-    let steps: Vec<f64> = rows.iter().map(|r| r.0 as f64).collect();
+    let steps: Vec<f64> = rows.iter().map(|r| r.step as f64).collect();
     let mut series = vec![
-        ("discriminator", BLUE, running_mean(&rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-        ("generator (adversarial)", RED, running_mean(&rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+        ("discriminator", BLUE, running_mean(&rows.iter().map(|r| r.d_loss).collect::<Vec<_>>())),
+        ("generator (adversarial)", RED, running_mean(&rows.iter().map(|r| r.g_adversarial).collect::<Vec<_>>())),
     ];
-    if rows.iter().all(|r| r.3.is_some()) && !rows.is_empty() {
+    if rows.iter().all(|r| r.g_l1.is_some()) && !rows.is_empty() {
         series.push((
             "generator L1",
             GREEN,
-            running_mean(&rows.iter().map(|r| r.3.unwrap_or(0.0)).collect::<Vec<_>>()),
+            running_mean(&rows.iter().map(|r| r.g_l1.unwrap_or(0.0)).collect::<Vec<_>>()),
         ));
     }
     let top = series.iter().flat_map(|s| s.2.iter()).fold(0.0f64, |m, v| if v.is_finite() { m.max(*v) } else { m })
@@ -87,7 +88,15 @@ mod tests {
         assert!((mean[9] - 4.5).abs() < 1e-12);
         assert!((mean[119] - (70..120).sum::<usize>() as f64 / 50.0).abs() < 1e-9);
         let dir = tempfile::tempdir().unwrap();
-        let rows: Vec<_> = (1..=100).map(|s| (s, 0.7, 1.0 + 0.001 * s as f64, Some(0.1))).collect();
+        let rows: Vec<_> = (1..=100)
+            .map(|step| LossRow {
+                step,
+                d_loss: 0.7,
+                g_adversarial: 1.0 + 0.001 * step as f64,
+                g_l1: Some(0.1),
+                diversity: None,
+            })
+            .collect();
         losses_png(&dir.path().join("l.png"), "t", &rows).unwrap();
         assert!(dir.path().join("l.png").is_file());
     }

@@ -12,8 +12,6 @@ pub mod losses_plot;
 pub mod pair;
 pub mod recovery;
 
-use std::path::Path;
-
 use astro_data::DataConfig;
 use astro_models::ModelConfig;
 use serde::Serialize;
@@ -211,7 +209,8 @@ fn run_gan(
         (GanScores::Statistics(s), "power_spectrum_error") => s.power_error_paper_range,
         _ => None,
     });
-    let final_diversity = last_diversity(&run.file("losses.csv"));
+    // The diversity logged with the last sample grid.
+    let final_diversity = losses.iter().rev().find_map(|r| r.diversity);
     let summary = GanSummary {
         experiment: config.experiment.name.clone(),
         run_dir: run.path.display().to_string(),
@@ -230,12 +229,6 @@ fn run_gan(
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report(config, &summary))?;
     Ok(summary)
-}
-
-/// The diversity logged with the last sample grid.
-fn last_diversity(losses: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(losses).ok()?;
-    text.lines().skip(1).filter_map(|l| l.split(',').nth(5)?.parse::<f64>().ok()).last()
 }
 
 fn report(config: &ExperimentConfig, s: &GanSummary) -> String {

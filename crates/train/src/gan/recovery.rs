@@ -82,6 +82,7 @@ pub fn evaluate_recovery(
     let mut sums = [0.0; 6];
     let (mut samples, mut wins) = (0, 0);
     let mut shown: Vec<(Vec<f32>, Vec<String>)> = Vec::new();
+    let mut shape = [0; 3];
     // Loader threads may hand batches out of order: find each item's baseline by its id.
     let index_of: std::collections::HashMap<String, usize> = (0..test.len()).map(|i| (test.id(i), i)).collect();
     for batch in loader.iter() {
@@ -89,6 +90,7 @@ pub fn evaluate_recovery(
         let ids = batch.ids.clone();
         let gan_batch = GanBatch::from_batch(batch);
         let [_, c, n, _] = gan_batch.real.dims();
+        shape = [c, n, n];
         let unit = |t: burn::tensor::Tensor<4>| {
             t.add_scalar(1.0).mul_scalar(0.5).clamp(0.0, 1.0).into_data().try_to_vec::<f32>().unwrap_or_default()
         };
@@ -118,8 +120,6 @@ pub fn evaluate_recovery(
     }
     let path = run.join("test_quality.csv");
     std::fs::write(&path, csv).map_err(|source| RunError::Io { what: "run file", path, source })?;
-    let shape =
-        test.get(0).map(|item| item.shape).map_err(|e| RunError::Run(format!("cannot read a test item: {e}")))?;
     // One galaxy a column: originals in the first row, then degraded, GAN, Richardson-Lucy.
     let columns = shown.len() / 4;
     let ordered: Vec<(&[f32], [usize; 3], Vec<String>)> = (0..4)
