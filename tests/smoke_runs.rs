@@ -457,7 +457,7 @@ fn the_lens_config_trains_on_a_folder_in_the_challenge_layout() {
                     200.0 * (-r / 3.0).exp() + ring + noise
                 })
                 .collect();
-            astro_data::fits::write_fits(
+            astro_data::formats::fits::write_fits(
                 &folder.join(format!("imageSDSS_{band}-{}.fits", 100_000 + id)),
                 side,
                 side,
@@ -494,7 +494,7 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
     // A list file (`# id class period feh snr`) and one `<id>.dat` of time, mag, err per star,
     // written from the simulator: half RRab (with [Fe/H]), the rest other kinds without it.
     let data = tempfile::tempdir().unwrap();
-    let sim: astro_data::simulated_light_curves::SimulatedLightCurvesConfig =
+    let sim: astro_data::sources::simulated_light_curves::SimulatedLightCurvesConfig =
         toml::from_str("[simulator]\nclass_fractions = [0.5, 0.1, 0.1, 0.1]\n").unwrap();
     sim.write_list_and_files(3, 90, data.path()).unwrap();
     let out = tempfile::tempdir().unwrap();

@@ -56,3 +56,50 @@ fn every_experiment_names_its_paper_and_number() {
         );
     }
 }
+
+/// The project's crates each crate may depend on (ARCHITECTURE.md, "Architecture invariants"):
+/// dependencies point one way, models never depend on data or simulators, and the simulators
+/// and catalogue facts never depend on Burn.
+const ALLOWED: [(&str, &[&str]); 6] = [
+    ("survey", &[]),
+    ("sim", &["astro-survey"]),
+    ("data", &["astro-survey", "astro-sim"]),
+    ("models", &["astro-survey"]),
+    ("train", &["astro-survey", "astro-sim", "astro-data", "astro-models"]),
+    // The binary uses astro-train alone; its integration tests also write data with astro-data.
+    ("trainer", &["astro-train", "astro-data"]),
+];
+
+/// The dependencies (all kinds) that a crate's Cargo.toml names.
+fn dependencies(manifest: &Path) -> Vec<String> {
+    let table: toml::Table = toml::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    ["dependencies", "dev-dependencies", "build-dependencies"]
+        .iter()
+        .filter_map(|kind| table.get(*kind).and_then(|d| d.as_table()))
+        .flat_map(|deps| deps.keys().cloned())
+        .collect()
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    let crates = support::root().join("crates");
+    let mut found: Vec<String> = std::fs::read_dir(&crates)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = ALLOWED.iter().map(|(name, _)| name.to_string()).collect();
+    listed.sort();
+    assert_eq!(found, listed, "every crate under crates/ has its allowed dependencies in ALLOWED");
+    for (name, allowed) in ALLOWED {
+        let deps = dependencies(&crates.join(name).join("Cargo.toml"));
+        for dep in deps.iter().filter(|d| d.starts_with("astro-")) {
+            assert!(allowed.contains(&dep.as_str()), "crates/{name} depends on {dep}, against the invariant");
+        }
+        if ["survey", "sim"].contains(&name) {
+            assert!(!deps.iter().any(|d| d.starts_with("burn")), "crates/{name} depends on Burn");
+        }
+    }
+}

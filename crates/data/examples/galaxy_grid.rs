@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use astro_data::image_io::save_grid;
+use astro_data::formats::image_io::save_grid;
 use astro_sim::GalaxySimConfig;
 
 fn main() {

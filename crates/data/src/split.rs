@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use burn::data::dataset::{Dataset, DatasetError};
 
-use crate::error::DataError;
 use crate::item::ImageItem;
 
 /// What every source's split provides.
@@ -106,37 +105,4 @@ impl Dataset<ImageItem> for ImageSplit {
     fn len(&self) -> usize {
         self.0.count()
     }
-}
-
-/// Checks the held-out fractions of a source that splits its own rows.
-pub fn check_fractions(valid_fraction: f64, test_fraction: f64) -> Result<(), DataError> {
-    for (field, f) in [("valid_fraction", valid_fraction), ("test_fraction", test_fraction)] {
-        if !(0.0..1.0).contains(&f) {
-            return Err(DataError::setting(field, format!("must be in [0, 1), got {f}")));
-        }
-    }
-    if valid_fraction + test_fraction >= 1.0 {
-        return Err(DataError::setting("valid_fraction", "valid_fraction + test_fraction must be below 1"));
-    }
-    Ok(())
-}
-
-/// Default training items of a simulated source.
-pub(crate) fn default_simulated_train() -> usize {
-    8_000
-}
-
-/// Default validation (and test) items of a simulated source.
-pub(crate) fn default_simulated_held_out() -> usize {
-    1_000
-}
-
-/// Checks a simulated source's split sizes: each must be at least 1.
-pub(crate) fn check_sizes(train: usize, valid: usize, test: usize) -> Result<(), DataError> {
-    for (field, n) in [("train", train), ("valid", valid), ("test", test)] {
-        if n == 0 {
-            return Err(DataError::setting(field, "must be at least 1"));
-        }
-    }
-    Ok(())
 }

@@ -13,6 +13,13 @@ pub struct SplitIndices {
     pub test: Vec<usize>,
 }
 
+impl SplitIndices {
+    /// "N train, M valid, K test", for descriptions.
+    pub fn counts(&self) -> String {
+        format!("{} train, {} valid, {} test", self.train.len(), self.valid.len(), self.test.len())
+    }
+}
+
 /// Shuffles `0..n` with `seed` (Fisher-Yates) and cuts test, then validation, off the front.
 pub fn split_indices(n: usize, valid_fraction: f64, test_fraction: f64, seed: u64) -> SplitIndices {
     let mut order: Vec<usize> = (0..n).collect();

@@ -3,7 +3,7 @@
 //! the answer that leads to the question, so that the 37 outputs obey the decision tree's sum
 //! rules exactly like the catalogue's cumulative vote fractions.
 
-use astro_sim::galaxy_zoo::{NUM_ANSWERS, QUESTIONS};
+use astro_survey::galaxy_zoo::{NUM_ANSWERS, QUESTIONS};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 
@@ -44,7 +44,7 @@ pub fn galaxy_zoo_output(raw: Tensor<2>) -> Tensor<2> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use astro_sim::galaxy_zoo::tree_violation;
+    use astro_survey::galaxy_zoo::tree_violation;
     use burn::tensor::Device;
 
     #[test]

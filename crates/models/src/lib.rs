@@ -2,8 +2,8 @@
 //!
 //! Configs deserialize from the experiment TOML (`[model]`, chosen by `kind`) and are checked
 //! against the input shape before any weight is allocated, so a bad network is reported with
-//! the layer at fault before training starts. Models never depend on the data loaders; the one
-//! thing they take from `astro-sim` is the Galaxy Zoo decision tree, a fact of the catalogue.
+//! the layer at fault before training starts. Models depend on neither the data loaders nor the
+//! simulators; the Galaxy Zoo decision tree of the output layer comes from `astro-survey`.
 
 pub mod activation;
 pub mod autoencoder;

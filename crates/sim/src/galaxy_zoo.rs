@@ -1,6 +1,6 @@
-//! The Galaxy Zoo 2 decision tree: its 11 questions and 37 answers as laid out in the Kaggle
-//! "Galaxy Zoo - The Galaxy Challenge" catalogue (`Class1.1` ... `Class11.6`), and answer
-//! fractions derived from a simulated galaxy's generating parameters.
+//! Galaxy Zoo 2 answer fractions derived from a simulated galaxy's generating parameters. The
+//! decision tree itself (questions, answer columns, sum rules) is a fact of the catalogue and
+//! lives in `astro-survey`; it is re-exported here.
 //!
 //! In the catalogue each answer is a *cumulative* fraction: the answers of a question sum to the
 //! fraction of volunteers who reached it (Willett et al. 2013; Dieleman et al. 2015, sec. 2.2).
@@ -11,95 +11,7 @@
 use crate::galaxy::{GalaxyKind, GalaxyParams};
 use crate::rng::SampleRng;
 
-/// Number of answers (outputs) in the tree.
-pub const NUM_ANSWERS: usize = 37;
-
-/// A question: its answers' columns, and the column whose value every answer's sum must equal
-/// (`None` for the questions everyone answers: Q1 and Q6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Question {
-    /// Kaggle question number (1-based).
-    pub number: usize,
-    /// First answer column (0-based).
-    pub start: usize,
-    /// Number of answers.
-    pub len: usize,
-    /// The answer column that gates this question.
-    pub parent: Option<usize>,
-}
-
-/// The 11 questions, in catalogue order (Dieleman et al. 2015, table 1 and sec. 3.4).
-pub const QUESTIONS: [Question; 11] = [
-    Question { number: 1, start: 0, len: 3, parent: None },
-    Question { number: 2, start: 3, len: 2, parent: Some(1) },
-    Question { number: 3, start: 5, len: 2, parent: Some(4) },
-    Question { number: 4, start: 7, len: 2, parent: Some(4) },
-    Question { number: 5, start: 9, len: 4, parent: Some(4) },
-    Question { number: 6, start: 13, len: 2, parent: None },
-    Question { number: 7, start: 15, len: 3, parent: Some(0) },
-    Question { number: 8, start: 18, len: 7, parent: Some(13) },
-    Question { number: 9, start: 25, len: 3, parent: Some(3) },
-    Question { number: 10, start: 28, len: 3, parent: Some(7) },
-    Question { number: 11, start: 31, len: 6, parent: Some(7) },
-];
-
-/// Each answer in words (Willett et al. 2013, table 2), in column order.
-pub const ANSWER_LABELS: [&str; NUM_ANSWERS] = [
-    "smooth",
-    "features or disk",
-    "star or artifact",
-    "edge-on",
-    "not edge-on",
-    "bar",
-    "no bar",
-    "spiral",
-    "no spiral",
-    "no bulge",
-    "just noticeable bulge",
-    "obvious bulge",
-    "dominant bulge",
-    "odd feature",
-    "nothing odd",
-    "completely round",
-    "in between",
-    "cigar-shaped",
-    "ring",
-    "lens or arc",
-    "disturbed",
-    "irregular",
-    "other",
-    "merger",
-    "dust lane",
-    "rounded bulge",
-    "boxy bulge",
-    "no bulge (edge-on)",
-    "tight arms",
-    "medium arms",
-    "loose arms",
-    "1 arm",
-    "2 arms",
-    "3 arms",
-    "4 arms",
-    "more than 4 arms",
-    "can't tell arms",
-];
-
-/// The catalogue's column names, `Class1.1` ... `Class11.6`.
-pub fn answer_names() -> Vec<String> {
-    QUESTIONS.iter().flat_map(|q| (1..=q.len).map(move |a| format!("Class{}.{a}", q.number))).collect()
-}
-
-/// The largest violation of the tree's sum rules in `answers` (0 for a consistent vector).
-pub fn tree_violation(answers: &[f64; NUM_ANSWERS]) -> f64 {
-    QUESTIONS
-        .iter()
-        .map(|q| {
-            let sum: f64 = answers[q.start..q.start + q.len].iter().sum();
-            let expected = q.parent.map_or(1.0, |p| answers[p]);
-            (sum - expected).abs()
-        })
-        .fold(0.0, f64::max)
-}
+pub use astro_survey::galaxy_zoo::{ANSWER_LABELS, NUM_ANSWERS, QUESTIONS, Question, answer_names, tree_violation};
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
@@ -244,21 +156,6 @@ pub fn volunteer_votes(expected: &[f64; NUM_ANSWERS], volunteers: u32, rng: &mut
 mod tests {
     use super::*;
     use crate::galaxy::GalaxySimConfig;
-
-    #[test]
-    fn questions_tile_the_37_columns_in_order() {
-        let mut next = 0;
-        for q in QUESTIONS {
-            assert_eq!(q.start, next, "question {}", q.number);
-            next += q.len;
-        }
-        assert_eq!(next, NUM_ANSWERS);
-        let names = answer_names();
-        assert_eq!(names.len(), NUM_ANSWERS);
-        assert_eq!(names[0], "Class1.1");
-        assert_eq!(names[13], "Class6.1");
-        assert_eq!(names[36], "Class11.6");
-    }
 
     #[test]
     fn simulated_answers_satisfy_the_tree_for_many_galaxies() {

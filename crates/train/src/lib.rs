@@ -1,37 +1,25 @@
-//! Experiments end to end: the config schema and its validation, training through Burn's
-//! `Learner`, metrics, evaluation, checkpoints, run folders, plots and the run report.
+//! Experiments end to end. The modules follow the life of a run:
+//!
+//! 1. [`config`]: the experiment file read, overridden by `--set` and checked whole.
+//! 2. [`run`]: the commands that drive a run (`train`, a `[comparison]`, `eval`, `predict`,
+//!    `list`) and the run folder they write.
+//! 3. [`init`]: the weights training starts from (`[init]`: a finished run, a PyTorch or
+//!    SafeTensors file, a pretraining experiment).
+//! 4. [`fit`]: supervised training through Burn's `Learner`, stage by stage, with checkpoints,
+//!    resume, progress and the per-epoch log.
+//! 5. [`gan`]: the adversarial loop, which replaces [`fit`] and [`evaluate`] for GANs.
+//! 6. [`evaluate`]: predictions on the test split and their scores per task.
+//! 7. [`report`]: `summary.json`, `report.md`, the plots and the galleries.
 //!
 //! Nothing here names a backend: callers pass the `Device`s to train on.
 
-pub mod adadelta;
-pub mod binary;
-pub mod checkpointing;
-pub mod class_bins;
-pub mod classification;
-pub mod comparison;
-pub mod comparison_plot;
 pub mod config;
-pub mod confusion_plot;
-pub mod curve_gallery;
-pub mod epoch_log;
 pub mod error;
 pub mod evaluate;
-pub mod gallery;
+pub mod fit;
 pub mod gan;
 pub mod init;
-pub mod plot;
-pub mod pretrain;
-pub mod progress;
-pub mod reconstruction;
 pub mod report;
-pub mod roc_plot;
-pub mod run_dir;
-pub mod scatter_plot;
-pub mod supervised;
-pub mod train;
-pub mod weights_file;
+pub mod run;
 
 pub use error::RunError;
-pub mod catalog;
-pub mod eval_run;
-pub mod model_io;

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher, ImageItem};
 use astro_train::config::{ExperimentConfig, load_config};
-use astro_train::supervised::Supervised;
-use astro_train::train::{input_shape, prepare};
+use astro_train::fit::supervised::Supervised;
+use astro_train::run::train::{input_shape, prepare};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::module::Module;

@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use astro_train::catalog::list_experiments;
-use astro_train::comparison::train_comparison;
 use astro_train::config::{ExperimentConfig, load_config};
-use astro_train::eval_run::{evaluate_run, predict_images};
-use astro_train::pretrain::{finished_run, resolve_pretraining};
-use astro_train::train::{Hardware, RunTarget, check_training, model_table, prepare, train};
+use astro_train::init::pretrain::{finished_run, resolve_pretraining};
+use astro_train::run::catalog::list_experiments;
+use astro_train::run::comparison::train_comparison;
+use astro_train::run::eval::{evaluate_run, predict_images};
+use astro_train::run::train::{Hardware, RunTarget, check_training, model_table, prepare, train};
 use clap::Parser;
 
 use crate::cli::{Cli, Command, TrainArgs};
@@ -157,7 +157,7 @@ fn check_command(config: &Path, set: &[String], smoke: bool) -> Result<()> {
     println!("{}", toml::to_string_pretty(&config).context("cannot print the config")?);
     println!("# data: {}", data.info.description);
     println!("# model:");
-    for line in model_table(&config, astro_train::train::input_shape(&data), &shapes).lines() {
+    for line in model_table(&config, astro_train::run::train::input_shape(&data), &shapes).lines() {
         println!("#   {line}");
     }
     let mut init = config.init.clone();

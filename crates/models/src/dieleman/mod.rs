@@ -229,7 +229,7 @@ impl DielemanConfig {
     /// The shape after every stage, or the first setting that does not fit `input`.
     pub fn shapes(&self, input: FeatureShape, outputs: usize) -> Result<Vec<LayerShape>, ShapeError> {
         self.validate(input)?;
-        if self.output == DielemanOutput::GalaxyZoo && outputs != astro_sim::galaxy_zoo::NUM_ANSWERS {
+        if self.output == DielemanOutput::GalaxyZoo && outputs != astro_survey::galaxy_zoo::NUM_ANSWERS {
             return Err(Self::setting(
                 "output",
                 format!("\"galaxy_zoo\" produces the 37 Galaxy Zoo 2 answers, but the task has {outputs} targets"),
@@ -435,7 +435,7 @@ mod tests {
         let y = net.forward(x).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(y.len(), 2 * 37);
         let first: [f64; 37] = std::array::from_fn(|i| y[i] as f64);
-        assert!(astro_sim::galaxy_zoo::tree_violation(&first) < 1e-5);
+        assert!(astro_survey::galaxy_zoo::tree_violation(&first) < 1e-5);
     }
 
     #[test]

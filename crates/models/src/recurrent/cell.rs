@@ -4,8 +4,10 @@
 //! as Keras' `Masking` layer does for the papers' networks.
 //!
 //! Gates follow Keras (and PyTorch): LSTM `i, f, g, o` with the forget-gate bias starting at 1;
-//! GRU `r, z, n` with the reset gate applied after the hidden projection (`reset_after`). The
-//! input projection of all steps is one matrix product; only the hidden projection runs per step.
+//! GRU `r, z, n` with the reset gate applied after the hidden projection (`reset_after`). Both
+//! projections run once per step: the caller passes the input already cut into steps, and each
+//! step's slice goes through the input projection on its own (Burn's autodiff gives each slice
+//! of one big projected tensor a gradient buffer of the full tensor's size).
 
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};

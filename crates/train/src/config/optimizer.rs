@@ -205,7 +205,7 @@ impl OptimizerConfig {
                 .with_grad_clipping(self.clipping())
                 .init(),
             OptimizerKind::Adadelta => {
-                let adadelta = crate::adadelta::Adadelta {
+                let adadelta = crate::fit::adadelta::Adadelta {
                     rho: self.rho.unwrap_or(0.9),
                     epsilon: self.epsilon.unwrap_or(1e-6),
                     weight_decay: self.weight_decay.unwrap_or(0.0),

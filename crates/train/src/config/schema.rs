@@ -4,7 +4,7 @@
 use astro_data::{AugmentConfig, DataConfig, TestTimeConfig};
 use astro_models::ModelConfig;
 
-use crate::binary::EvaluationConfig;
+use crate::evaluate::binary::EvaluationConfig;
 use crate::init::InitConfig;
 use serde::{Deserialize, Serialize};
 

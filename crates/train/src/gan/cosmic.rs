@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use astro_data::density_slices::density_of;
+use astro_data::sources::density_slices::density_of;
 use astro_data::{ImageBatcher, ImageSplit};
 use astro_models::gan::dcgan::DcganGenerator;
 use astro_sim::density_field::DensityFieldConfig;
@@ -20,7 +20,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::error::RunError;
-use crate::plot::{ensure_font, labelled_curve, legend};
+use crate::report::plot::{ensure_font, labelled_curve, legend};
 
 /// Bins of the power spectrum.
 const K_BINS: usize = 10;
@@ -201,7 +201,7 @@ pub fn evaluate_cosmic(
     let shown = 8.min(real.len());
     let mut cells: Vec<(&[f32], [usize; 3])> = real[..shown].iter().map(|m| (m.as_slice(), [1, n, n])).collect();
     cells.extend(generated[..shown].iter().map(|m| (m.as_slice(), [1, n, n])));
-    astro_data::image_io::save_grid(&run.join("gallery.png"), &cells, shown.max(1), (128 / n.max(1)).max(1))
+    astro_data::formats::image_io::save_grid(&run.join("gallery.png"), &cells, shown.max(1), (128 / n.max(1)).max(1))
         .map_err(RunError::Data)?;
     Ok(scores)
 }

@@ -19,7 +19,7 @@ use burn::tensor::{Device, Tensor};
 use super::config::GanConfig;
 use super::pair::{GanBatch, GanPair};
 use crate::error::RunError;
-use crate::progress::clock;
+use crate::fit::progress::clock;
 
 /// The four files of the checkpoint of `epoch`.
 pub fn gan_checkpoint_files(run: &Path, epoch: usize) -> [PathBuf; 4] {
@@ -215,7 +215,8 @@ impl Fit<'_> {
         let images: Vec<(&[f32], [usize; 3])> = (0..n).map(|k| (&pixels[k * per..(k + 1) * per], [c, h, w])).collect();
         let path = dir.join(format!("step-{step:06}.png"));
         let columns = (n as f64).sqrt().ceil() as usize;
-        astro_data::image_io::save_grid(&path, &images, columns, (128 / h.max(1)).max(1)).map_err(RunError::Data)?;
+        astro_data::formats::image_io::save_grid(&path, &images, columns, (128 / h.max(1)).max(1))
+            .map_err(RunError::Data)?;
         Ok(ratio)
     }
 

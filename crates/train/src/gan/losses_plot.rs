@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::fit::LossRow;
 use crate::error::RunError;
-use crate::plot::{ensure_font, legend};
+use crate::report::plot::{ensure_font, legend};
 
 /// Updates in the running mean.
 const WINDOW: usize = 50;

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::pair::GanBatch;
 use crate::error::RunError;
-use crate::gallery::save_captioned;
+use crate::report::gallery::save_captioned;
 
 /// Galaxies in the gallery.
 const SHOWN: usize = 6;

@@ -1,0 +1,155 @@
+//! A folder of images with a CSV catalogue of targets: `<images>/<id>.<extension>` for each row
+//! of `<targets>`. This is the layout of the Kaggle Galaxy Zoo 2 data
+//! (`images_training_rev1/<GalaxyID>.jpg` + `training_solutions_rev1.csv`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use burn::data::dataset::DatasetError;
+use serde::{Deserialize, Serialize};
+
+use crate::formats::catalogue::Catalogue;
+use crate::opened::{DataInfo, OpenedData};
+use crate::error::DataError;
+use crate::formats::image_io::Preprocess;
+use crate::item::ImageItem;
+use crate::split::{ImageSplit, LabelledImages};
+use crate::sources::Source;
+use crate::sources::shared::{Resample, RandomSplit, limit_to};
+use crate::task::Task;
+
+pub(crate) fn default_extension() -> String {
+    "jpg".into()
+}
+pub(crate) fn default_channels() -> u32 {
+    3
+}
+
+/// `[data]` with `source = "image_csv"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageCsvConfig {
+    /// Folder holding `<id>.<extension>` for every catalogue row.
+    pub images: PathBuf,
+    /// CSV catalogue: an id column, then numeric target columns.
+    pub targets: PathBuf,
+    /// Image file extension.
+    #[serde(default = "default_extension")]
+    pub extension: String,
+    /// Centre crop and resampling of each image (`crop`, `size`).
+    #[serde(flatten)]
+    pub resample: Resample,
+    /// 1 (grey) or 3 (RGB).
+    #[serde(default = "default_channels")]
+    pub channels: u32,
+    /// Shares held out for validation and test (`valid_fraction`, `test_fraction`).
+    #[serde(flatten)]
+    pub held_out: RandomSplit,
+    /// Use only the first N catalogue rows (quick runs).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+
+/// The rows of one split of an image + catalogue data set.
+#[derive(Debug, Clone)]
+pub struct ImageCsvDataset {
+    /// The image folder.
+    pub images: PathBuf,
+    /// File extension of the images, without the dot.
+    pub extension: String,
+    /// How files become model input.
+    pub preprocess: Preprocess,
+    /// The whole catalogue (shared between splits).
+    pub catalogue: Arc<Catalogue>,
+    /// The catalogue rows of this split.
+    pub rows: Vec<usize>,
+}
+
+impl ImageCsvDataset {
+    /// The image file of catalogue row `row`.
+    pub fn path_of(&self, row: usize) -> PathBuf {
+        self.images.join(format!("{}.{}", self.catalogue.rows[row].0, self.extension))
+    }
+}
+
+impl LabelledImages for ImageCsvDataset {
+    fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        let row = self.rows[index];
+        let (id, targets) = &self.catalogue.rows[row];
+        let pixels = self.preprocess.load(&self.path_of(row)).map_err(DatasetError::new)?;
+        Ok(ImageItem { id: id.clone(), pixels, shape: self.preprocess.shape(), targets: targets.clone() })
+    }
+
+    fn count(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn targets(&self, index: usize) -> Vec<f32> {
+        self.catalogue.rows[self.rows[index]].1.clone()
+    }
+
+    fn id(&self, index: usize) -> String {
+        self.catalogue.rows[self.rows[index]].0.clone()
+    }
+}
+
+impl Source for ImageCsvConfig {
+    fn kind(&self) -> &'static str {
+        "image folder + CSV catalogue"
+    }
+
+    /// Checks the settings, the catalogue and that every row has its image (decoding the
+    /// first), then returns the three splits.
+    fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
+        let Self { images, targets, extension, resample, channels, held_out, limit } = self;
+        if !images.is_dir() {
+            return Err(DataError::setting("images", format!("{} is not a folder", images.display())));
+        }
+        let preprocess = resample.with_channels(*channels)?;
+        held_out.check()?;
+        let mut catalogue = Catalogue::read(targets)?;
+        if let Some(limit) = limit {
+            catalogue.rows.truncate(*limit);
+        }
+        let missing: Vec<String> = catalogue
+            .rows
+            .iter()
+            .map(|(id, _)| images.join(format!("{id}.{extension}")))
+            .filter(|p| !p.is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        if let Some(first) = missing.first() {
+            return Err(DataError::setting(
+                "images",
+                format!(
+                    "{} of {} catalogue rows have no image, the first is {first}",
+                    missing.len(),
+                    catalogue.rows.len()
+                ),
+            ));
+        }
+        // Decode one image now, so a wrong format or crop fails before training starts.
+        let first = images.join(format!("{}.{extension}", catalogue.rows[0].0));
+        preprocess.load(&first)?;
+        let idx = held_out.rows(catalogue.rows.len(), "catalogue rows", seed)?;
+        let catalogue = Arc::new(catalogue);
+        let size = resample.size;
+        let description =
+            format!("{} with {}: {}, {size}x{size} px", images.display(), targets.display(), idx.counts());
+        let info = DataInfo::images(Task::Regression, catalogue.target_names.clone(), description, preprocess);
+        Ok(OpenedData::from_rows(info, idx, |rows| {
+            ImageSplit::new(ImageCsvDataset {
+                images: images.clone(),
+                extension: extension.clone(),
+                preprocess,
+                catalogue: catalogue.clone(),
+                rows,
+            })
+        }))
+    }
+
+    fn shrink_for_smoke(&mut self) {
+        limit_to(&mut self.limit, 80);
+    }
+}

@@ -1,0 +1,309 @@
+//! `[data] source = "light_curve_folder"`: light curves in the published list-and-files format
+//! ([`crate::formats::light_curve_files`]) as a data set of sequences. The label comes from a named list
+//! column (a class name, or a value to regress); the other numeric list columns become item
+//! properties that metrics are binned by (an `snr` column gives the per-S/N scores).
+//!
+//! Every star is read and encoded once when the data is opened (light-curve files are small).
+//! Skipped stars are reported in [`DataInfo::warnings`] with their file and line.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use burn::data::dataset::DatasetError;
+
+use crate::opened::{DataInfo, OpenedData};
+use crate::error::DataError;
+use crate::formats::image_io::Preprocess;
+use crate::item::{ImageItem, Layout};
+pub use crate::formats::light_curve_files::LightCurveFolder;
+use crate::formats::light_curve_files::Star;
+use crate::split::{ImageSplit, LabelledImages};
+use crate::sources::Source;
+use crate::sources::shared::limit_to;
+use crate::task::Task;
+
+/// One usable star, encoded.
+#[derive(Debug)]
+struct EncodedStar {
+    id: String,
+    pixels: Vec<f32>,
+    target: f32,
+    attributes: Vec<(String, f64)>,
+}
+
+impl LightCurveFolder {
+    fn class_names(&self, stars: &[Star], label: &str) -> Vec<String> {
+        self.classes.clone().unwrap_or_else(|| {
+            let names: BTreeSet<&String> = stars.iter().map(|s| &s.row[label]).collect();
+            names.into_iter().cloned().collect()
+        })
+    }
+
+    fn target(&self, star: &Star, label: &str, names: &[String]) -> Result<f32, String> {
+        let text = &star.row[label];
+        match self.task {
+            Task::Classification => names
+                .iter()
+                .position(|n| n == text)
+                .or_else(|| names.iter().position(|n| Some(n) == self.other_class.as_ref()))
+                .map(|c| c as f32)
+                .ok_or_else(|| format!("class {text:?} is not one of classes = {names:?}")),
+            Task::Regression | Task::Reconstruction => text
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(|v| v as f32)
+                .ok_or_else(|| format!("{label} = {text:?} is not a number")),
+        }
+    }
+}
+
+/// The list's numeric columns other than the label, as item properties.
+fn numeric_columns(star: &Star, label: &str) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = star
+        .row
+        .iter()
+        .filter(|(k, _)| k.as_str() != label && k.as_str() != "id")
+        .filter_map(|(k, v)| Some((k.clone(), v.parse::<f64>().ok().filter(|v| v.is_finite())?)))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Some rows of the encoded stars.
+#[derive(Debug)]
+struct StarRows {
+    stars: Arc<Vec<EncodedStar>>,
+    rows: Vec<usize>,
+    shape: [usize; 3],
+}
+
+impl LabelledImages for StarRows {
+    fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        let star = &self.stars[self.rows[index]];
+        Ok(ImageItem {
+            id: star.id.clone(),
+            pixels: star.pixels.clone(),
+            shape: self.shape,
+            targets: vec![star.target],
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn targets(&self, index: usize) -> Vec<f32> {
+        vec![self.stars[self.rows[index]].target]
+    }
+
+    fn id(&self, index: usize) -> String {
+        self.stars[self.rows[index]].id.clone()
+    }
+
+    fn attributes(&self, index: usize) -> Vec<(String, f64)> {
+        self.stars[self.rows[index]].attributes.clone()
+    }
+}
+
+impl Source for LightCurveFolder {
+    fn kind(&self) -> &'static str {
+        "light-curve list and per-star files"
+    }
+
+    /// Reads every star, checks labels, encodes the curves and returns the three splits.
+    fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
+        if self.task == Task::Reconstruction {
+            return Err(DataError::setting(
+                "task",
+                "must be \"classification\" or \"regression\" for a light-curve list",
+            ));
+        }
+        self.sequence.validate()?;
+        self.held_out.check()?;
+        let label = self
+            .label
+            .as_deref()
+            .ok_or_else(|| DataError::setting("label", "name the list column that holds each star's class or value"))?;
+        let (stars, skipped) = self.load()?;
+        if let Some(star) = stars.first().filter(|s| !s.row.contains_key(label)) {
+            let mut names: Vec<&String> = star.row.keys().collect();
+            names.sort();
+            return Err(DataError::setting(
+                "label",
+                format!("{}: the list has no column `{label}` (it has {names:?})", self.list.display()),
+            ));
+        }
+        let unfolded = |s: &&Star| s.curve.time.iter().any(|t| !(0.0..1.0).contains(t));
+        if self.sequence.inputs.folded()
+            && !self.fold
+            && let Some(star) = stars.iter().find(unfolded)
+        {
+            return Err(DataError::setting(
+                "fold",
+                format!(
+                    "star {}: the model reads phases but the file holds times outside [0, 1): set fold = true \
+                     (with a `period` list column) or sequence.inputs = \"time_mag_err\"",
+                    star.id
+                ),
+            ));
+        }
+        let target_names = match self.task {
+            Task::Classification => self.class_names(&stars, label),
+            Task::Regression | Task::Reconstruction => vec![label.to_string()],
+        };
+        if let Some(other) = self.other_class.as_ref().filter(|o| !target_names.contains(o)) {
+            return Err(DataError::setting(
+                "other_class",
+                format!("{other:?} is not one of the classes {target_names:?}: list it in `classes`"),
+            ));
+        }
+        let mut encoded = Vec::with_capacity(stars.len());
+        let mut warnings: Vec<String> =
+            skipped.iter().map(|s| format!("skipped star {}: {}", s.id, s.reason)).collect();
+        for star in &stars {
+            match self.target(star, label, &target_names) {
+                Ok(target) => encoded.push(EncodedStar {
+                    id: star.id.clone(),
+                    pixels: self.sequence.encode(&star.curve),
+                    target,
+                    attributes: numeric_columns(star, label),
+                }),
+                Err(reason) => warnings.push(format!("skipped star {}: {reason}", star.id)),
+            }
+        }
+        if encoded.len() < 3 {
+            return Err(DataError::setting(
+                "list",
+                format!(
+                    "{}: only {} usable stars; {}",
+                    self.list.display(),
+                    encoded.len(),
+                    warnings.first().map_or("the list is empty".to_string(), Clone::clone)
+                ),
+            ));
+        }
+        let split = match self.task {
+            Task::Classification => {
+                let labels: Vec<usize> = encoded.iter().map(|s| s.target as usize).collect();
+                self.held_out.stratified_indices(&labels, seed)
+            }
+            Task::Regression | Task::Reconstruction => self.held_out.indices(encoded.len(), seed),
+        };
+        let all = Arc::new(encoded);
+        let shape = self.sequence.shape();
+        let description = format!(
+            "light curves from {} ({} stars{}, label `{label}`) as {} steps of {}: {}",
+            self.list.display(),
+            all.len(),
+            if warnings.is_empty() { String::new() } else { format!(", {} skipped", warnings.len()) },
+            self.sequence.length,
+            self.sequence.inputs.name(),
+            split.counts()
+        );
+        let [channels, _, length] = shape;
+        let info = DataInfo {
+            input: shape,
+            layout: Layout::Sequence,
+            warnings,
+            task: self.task,
+            target_names,
+            description,
+            preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32 },
+        };
+        Ok(OpenedData::from_rows(info, split, |rows| ImageSplit::new(StarRows { stars: all.clone(), rows, shape })))
+    }
+
+    fn shrink_for_smoke(&mut self) {
+        limit_to(&mut self.limit, 80);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::simulated_light_curves::SimulatedLightCurvesConfig;
+    use burn::data::dataset::Dataset;
+
+    fn written(count: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let sim: SimulatedLightCurvesConfig = toml::from_str("").unwrap();
+        sim.write_list_and_files(7, count, dir.path()).unwrap();
+        dir
+    }
+
+    fn config(dir: &std::path::Path, extra: &str) -> LightCurveFolder {
+        toml::from_str(&format!(
+            "list = \"{}\"\nsuffix = \".dat\"\nfold = true\n{extra}",
+            dir.join("list.txt").display()
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn classes_come_from_the_label_column_and_splits_keep_them() {
+        let dir = written(60);
+        let data =
+            config(dir.path(), "label = \"class\"\nvalid_fraction = 0.2\ntest_fraction = 0.2\n").open(1).unwrap();
+        assert_eq!(data.info.target_names, ["EB-contact", "EB-detached", "RRab", "RRc", "constant"]);
+        assert_eq!(data.info.layout, Layout::Sequence);
+        assert_eq!(data.train.len() + data.valid.len() + data.test.len(), 60);
+        let item = data.test.get(0).unwrap();
+        assert_eq!(item.shape, [3, 1, 200]);
+        let attributes = data.test.attributes(0);
+        assert!(attributes.iter().any(|(k, _)| k == "snr") && attributes.iter().any(|(k, _)| k == "period"));
+        // The folded file curve is the simulator's curve folded by the listed period.
+        let sim: SimulatedLightCurvesConfig = toml::from_str("").unwrap();
+        let i: u64 = item.id.trim_start_matches("star-").parse().unwrap();
+        let (star, folded) = sim.star(7, i);
+        let n = star.curve.time.len();
+        assert_eq!(item.pixels[400..600].iter().filter(|m| **m == 1.0).count(), n);
+        let mut phases = folded.time.clone();
+        phases.sort_by(f64::total_cmp);
+        if star.params.period > 0.0 {
+            // The list rounds the period to 1e-7 d: over ~2000 d of epochs, phases shift ~1e-3.
+            assert!((f64::from(item.pixels[0]) - phases[0]).abs() < 2e-3, "{} vs {}", item.pixels[0], phases[0]);
+        }
+    }
+
+    #[test]
+    fn regression_labels_skip_stars_without_a_value_and_say_so() {
+        let dir = written(40);
+        let data = config(dir.path(), "label = \"feh\"\ntask = \"regression\"\n").open(1).unwrap();
+        assert_eq!(data.info.task, Task::Regression);
+        assert_eq!(data.info.target_names, ["feh"]);
+        let kept = data.train.len() + data.valid.len() + data.test.len();
+        assert!(kept > 3 && kept < 40, "{kept}");
+        assert_eq!(data.info.warnings.len(), 40 - kept);
+        assert!(data.info.warnings[0].contains("feh = \"nan\" is not a number"), "{:?}", data.info.warnings);
+        // A filter on the class leaves only RRab, so nothing is skipped.
+        let rrab = config(dir.path(), "label = \"feh\"\ntask = \"regression\"\nfilter = [\"class == RRab\"]\n");
+        let data = rrab.open(1).unwrap();
+        assert!(data.info.warnings.is_empty());
+        assert_eq!(data.train.len() + data.valid.len() + data.test.len(), kept);
+    }
+
+    #[test]
+    fn missing_label_unknown_columns_and_unfolded_times_are_named() {
+        let dir = written(10);
+        let err = config(dir.path(), "").open(0).unwrap_err().to_string();
+        assert!(err.starts_with("data.label: name the list column"), "{err}");
+        let err = config(dir.path(), "label = \"type\"\n").open(0).unwrap_err().to_string();
+        assert!(err.contains("no column `type`") && err.contains("\"class\""), "{err}");
+        let unfolded = LightCurveFolder { fold: false, ..config(dir.path(), "label = \"class\"\n") };
+        let err = unfolded.open(0).unwrap_err().to_string();
+        assert!(err.starts_with("data.fold: star star-0") && err.contains("time_mag_err"), "{err}");
+        let dir = written(30);
+        let two = config(dir.path(), "label = \"class\"\nclasses = [\"RRab\", \"constant\"]\n").open(0).unwrap();
+        let kept = two.train.len() + two.valid.len() + two.test.len();
+        assert_eq!(kept + two.info.warnings.len(), 30);
+        assert!(two.info.warnings.iter().all(|w| w.contains("is not one of classes = [\"RRab\", \"constant\"]")));
+        // With `other_class`, the rest join that class instead of being skipped.
+        let rest = config(dir.path(), "label = \"class\"\nclasses = [\"other\", \"RRab\"]\nother_class = \"other\"\n");
+        let rest = rest.open(0).unwrap();
+        assert!(rest.info.warnings.is_empty(), "{:?}", rest.info.warnings);
+        assert_eq!(rest.train.len() + rest.valid.len() + rest.test.len(), 30);
+        let bad = config(dir.path(), "label = \"class\"\nclasses = [\"RRab\"]\nother_class = \"rest\"\n");
+        assert!(bad.open(0).unwrap_err().to_string().starts_with("data.other_class: \"rest\" is not one of"));
+    }
+}

@@ -1,0 +1,293 @@
+//! Simulated variable-star light curves (crate `sim`'s [`VariableStarSimConfig`]) as a data set
+//! of sequences. Star `i` is simulated on demand from `(seed, first + i)` (62 us per curve, so
+//! nothing is cached), folded by its period, and encoded by `[data.sequence]`.
+//!
+//! Labels (`labels`):
+//! - `rrab`: two classes, `other` (0) and `RRab` (1): Dekany & Grebel's RRab-against-the-rest task;
+//! - `classes`: the five simulated kinds (RRab, RRc, detached and contact binaries, constant);
+//! - `feh`: regression of the RRab's [Fe/H] (the simulator must make only RRab).
+//!
+//! Folding uses the true period, as a catalogue's period would be; a constant star has none, so
+//! it is folded by a period drawn uniformly from 0.2-1 d, as a periodogram of pure noise would
+//! pick some peak. Each item records its S/N, period, amplitude and mean magnitude (and [Fe/H])
+//! for binned metrics.
+
+use astro_sim::SampleRng;
+use astro_sim::light_curve::LightCurve;
+use astro_sim::variable_star::{STAR_CLASSES, SimulatedStar, StarClass, StarParams, VariableStarSimConfig};
+use burn::data::dataset::DatasetError;
+use serde::{Deserialize, Serialize};
+
+use crate::opened::{DataInfo, OpenedData};
+use crate::sources::shared::SimulatedSplits;
+use crate::sources::Source;
+use crate::error::DataError;
+use crate::formats::image_io::Preprocess;
+use crate::item::{ImageItem, Layout};
+use crate::sequence::SequenceConfig;
+use crate::split::{ImageSplit, LabelledImages};
+use crate::task::Task;
+
+const STREAM_NOISE_PERIOD: u64 = 22;
+
+/// What a simulated star is labelled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StarLabels {
+    /// `other` / `RRab`.
+    #[default]
+    Rrab,
+    /// The five simulated kinds.
+    Classes,
+    /// [Fe/H] of RRab stars (regression).
+    Feh,
+}
+
+/// `[data]` with `source = "simulated_light_curves"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedLightCurvesConfig {
+    /// Items in each split (`train`, `valid`, `test`), consecutive index ranges.
+    #[serde(flatten)]
+    pub splits: SimulatedSplits,
+    /// What the stars are labelled with.
+    #[serde(default)]
+    pub labels: StarLabels,
+    /// Model inputs (`[data.sequence]`).
+    #[serde(default)]
+    pub sequence: SequenceConfig,
+    /// Simulator settings (`[data.simulator]`).
+    #[serde(default)]
+    pub simulator: VariableStarSimConfig,
+}
+
+impl StarLabels {
+    fn names(self) -> Vec<String> {
+        match self {
+            StarLabels::Rrab => vec!["other".into(), "RRab".into()],
+            StarLabels::Classes => STAR_CLASSES.iter().map(|s| s.to_string()).collect(),
+            StarLabels::Feh => vec!["feh".into()],
+        }
+    }
+
+    fn target(self, params: &StarParams) -> f32 {
+        match self {
+            StarLabels::Rrab => f32::from(u8::from(params.class == StarClass::Rrab)),
+            StarLabels::Classes => STAR_CLASSES.iter().position(|c| *c == class_name(params.class)).unwrap_or(0) as f32,
+            StarLabels::Feh => params.feh.unwrap_or(f64::NAN) as f32,
+        }
+    }
+}
+
+fn class_name(class: StarClass) -> &'static str {
+    match class {
+        StarClass::Rrab => STAR_CLASSES[0],
+        StarClass::Rrc => STAR_CLASSES[1],
+        StarClass::Detached => STAR_CLASSES[2],
+        StarClass::Contact => STAR_CLASSES[3],
+        StarClass::Constant => STAR_CLASSES[4],
+    }
+}
+
+impl SimulatedLightCurvesConfig {
+    /// The star and the curve the model sees (folded when the inputs are phases).
+    pub fn star(&self, seed: u64, index: u64) -> (SimulatedStar, LightCurve) {
+        let star = self.simulator.simulate(seed, index);
+        let mut curve = star.curve.clone();
+        if self.sequence.inputs.folded() {
+            let period = self.folding_period(seed, index, &star.params);
+            curve.time.iter_mut().for_each(|t| *t = (*t / period).rem_euclid(1.0));
+        }
+        (star, curve)
+    }
+
+    fn folding_period(&self, seed: u64, index: u64, params: &StarParams) -> f64 {
+        if params.period > 0.0 {
+            params.period
+        } else {
+            SampleRng::for_sample(seed, STREAM_NOISE_PERIOD, index).uniform_in(0.2, 1.0)
+        }
+    }
+}
+
+impl SimulatedLightCurvesConfig {
+    /// Writes stars `0..count` in the published list-and-files format: `list.txt` (`# id class
+    /// period feh snr`, [Fe/H] `nan` for non-RRab, constant stars with the noise period they are
+    /// folded by) and one `<id>.dat` per star with unfolded
+    /// `time mag err` lines. For other tools, and to test the folder reader on real files.
+    pub fn write_list_and_files(&self, seed: u64, count: usize, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut list = String::from("# id class period feh snr\n");
+        for i in 0..count as u64 {
+            let star = self.simulator.simulate(seed, i);
+            let p = &star.params;
+            let id = format!("star-{i}");
+            let feh = p.feh.map_or("nan".to_string(), |f| format!("{f:.3}"));
+            let period = self.folding_period(seed, i, p);
+            list.push_str(&format!("{id} {} {period:.7} {feh} {:.2}\n", class_name(p.class), star.snr));
+            let c = &star.curve;
+            let lines: String =
+                (0..c.time.len()).map(|k| format!("{:.5} {:.4} {:.4}\n", c.time[k], c.mag[k], c.err[k])).collect();
+            std::fs::write(dir.join(format!("{id}.dat")), lines)?;
+        }
+        std::fs::write(dir.join("list.txt"), list)
+    }
+}
+
+/// A contiguous range of simulated stars.
+#[derive(Debug, Clone)]
+pub struct SimulatedLightCurves {
+    config: SimulatedLightCurvesConfig,
+    seed: u64,
+    first: u64,
+    len: usize,
+}
+
+impl LabelledImages for SimulatedLightCurves {
+    fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        let (star, curve) = self.config.star(self.seed, self.first + index as u64);
+        Ok(ImageItem {
+            id: self.id(index),
+            pixels: self.config.sequence.encode(&curve),
+            shape: self.config.sequence.shape(),
+            targets: vec![self.config.labels.target(&star.params)],
+        })
+    }
+
+    fn count(&self) -> usize {
+        self.len
+    }
+
+    fn targets(&self, index: usize) -> Vec<f32> {
+        vec![self.config.labels.target(&self.config.simulator.sample_params(self.seed, self.first + index as u64))]
+    }
+
+    fn id(&self, index: usize) -> String {
+        format!("star-{}", self.first + index as u64)
+    }
+
+    fn attributes(&self, index: usize) -> Vec<(String, f64)> {
+        // The S/N needs the observed epochs, so the star is simulated (62 us).
+        let star = self.config.simulator.simulate(self.seed, self.first + index as u64);
+        let p = &star.params;
+        let mut out = vec![
+            ("snr".to_string(), star.snr),
+            ("period".to_string(), p.period),
+            ("amplitude".to_string(), p.amplitude),
+            ("mean_mag".to_string(), p.mean_mag),
+            ("points".to_string(), star.curve.time.len() as f64),
+        ];
+        out.extend(p.feh.map(|f| ("feh".to_string(), f)));
+        out
+    }
+}
+
+impl Source for SimulatedLightCurvesConfig {
+    fn kind(&self) -> &'static str {
+        "simulated variable-star light curves (built in)"
+    }
+
+    /// Checks the settings and returns the three splits.
+    fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
+        self.simulator.validate()?;
+        self.sequence.validate()?;
+        self.splits.check()?;
+        if self.labels == StarLabels::Feh && self.simulator.class_fractions[0] < 1.0 {
+            return Err(DataError::setting(
+                "labels",
+                "\"feh\" regresses RRab metallicities: set simulator.class_fractions = [1.0, 0.0, 0.0, 0.0]",
+            ));
+        }
+        let split = |first: usize, len: usize| {
+            ImageSplit::new(SimulatedLightCurves { config: self.clone(), seed, first: first as u64, len })
+        };
+        let [channels, _, length] = self.sequence.shape();
+        let task = if self.labels == StarLabels::Feh { Task::Regression } else { Task::Classification };
+        Ok(self.splits.open(
+            DataInfo {
+            input: self.sequence.shape(),
+            layout: Layout::Sequence,
+            warnings: Vec::new(),
+            task,
+            target_names: self.labels.names(),
+            description: format!(
+                "simulated light curves (labels {}), {} to {} epochs as {length} steps of {}: {}",
+                self.labels.names().join("/"),
+                self.simulator.cadence.points[0],
+                self.simulator.cadence.points[1],
+                self.sequence.inputs.name(),
+                self.splits.counts()
+            ),
+            preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32 },
+            },
+            split,
+        ))
+    }
+
+    fn shrink_for_smoke(&mut self) {
+        self.splits.shrink(64, 16, 32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::data::dataset::Dataset;
+
+    fn config(text: &str) -> SimulatedLightCurvesConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn items_are_masked_folded_sequences_with_their_labels() {
+        let c = config("train = 30\nvalid = 5\ntest = 5\n[sequence]\nlength = 300\n");
+        let data = c.open(4).unwrap();
+        assert_eq!(data.info.input, [3, 1, 300]);
+        assert_eq!(data.info.layout, Layout::Sequence);
+        assert_eq!(data.info.target_names, ["other", "RRab"]);
+        let mut rrab = 0;
+        for i in 0..30 {
+            let item = data.train.get(i).unwrap();
+            assert_eq!(item.targets, data.train.targets(i));
+            let (star, _) = c.star(4, i as u64);
+            rrab += usize::from(star.params.class == StarClass::Rrab);
+            assert_eq!(item.targets[0] == 1.0, star.params.class == StarClass::Rrab);
+            // Real steps are the star's points, phases in [0, 1) and increasing; the rest masked.
+            let n = star.curve.time.len();
+            let mask = &item.pixels[600..900];
+            assert_eq!(mask.iter().filter(|m| **m == 1.0).count(), n);
+            assert!(mask[..n].iter().all(|m| *m == 1.0));
+            let phase = &item.pixels[..n];
+            assert!(phase.windows(2).all(|w| w[0] <= w[1]) && phase.iter().all(|p| (0.0..1.0).contains(p)));
+        }
+        assert!((4..=16).contains(&rrab), "{rrab} RRab of 30 at a 30% share");
+        assert_eq!(data.test.id(0), "star-35");
+        let attributes = data.train.attributes(0);
+        assert_eq!(attributes[0].0, "snr");
+    }
+
+    #[test]
+    fn feh_labels_need_an_rrab_only_simulator() {
+        let err = config("labels = \"feh\"\n").open(0).unwrap_err().to_string();
+        assert!(err.starts_with("data.labels:") && err.contains("class_fractions"), "{err}");
+        let c = config(
+            "labels = \"feh\"\ntrain = 4\nvalid = 1\ntest = 1\n[simulator]\nclass_fractions = [1.0, 0.0, 0.0, 0.0]\n",
+        );
+        let data = c.open(0).unwrap();
+        assert_eq!(data.info.task, Task::Regression);
+        let feh = data.train.targets(2)[0];
+        assert!((-2.5..=0.0).contains(&feh), "{feh}");
+        assert!(data.train.attributes(2).iter().any(|(k, v)| k == "feh" && (*v as f32 - feh).abs() < 1e-6));
+    }
+
+    #[test]
+    fn five_classes_cover_every_kind() {
+        let c = config("labels = \"classes\"\ntrain = 200\nvalid = 1\ntest = 1\n");
+        let data = c.open(2).unwrap();
+        let mut seen = [0usize; 5];
+        for i in 0..200 {
+            seen[data.train.targets(i)[0] as usize] += 1;
+        }
+        assert!(seen.iter().all(|n| *n > 10), "{seen:?}");
+    }
+}

@@ -1,0 +1,288 @@
+//! The stages of a supervised run (`[[stages]]`, or one stage of the whole `[training]`), each
+//! trained by one Burn `SupervisedTraining` with epochs numbered across the run: a stage starts
+//! from the last checkpoint of the one before with a fresh optimiser and schedule, and a resumed
+//! run goes on in the stage its newest checkpoint belongs to.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use astro_data::OpenedData;
+use astro_data::stratified::StratifiedLoader;
+use astro_data::{Augmenter, ImageBatch, ImageBatcher, Task};
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use burn::data::dataset::Dataset;
+use burn::tensor::Device;
+use burn::train::checkpoint::{Checkpoint, ComposedCheckpointingStrategy, MetricCheckpointingStrategy};
+use burn::train::logger::FileMetricLogger;
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
+use burn::train::{
+    ExecutionStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
+    SupervisedTraining,
+};
+
+use crate::config::stages::{self, Stage, Trainable};
+use crate::config::{ConfigError, ExperimentConfig};
+use crate::error::RunError;
+use crate::fit::checkpointing::{Cadence, checkpoint_files, model_checkpoints};
+use crate::fit::epoch_log::{Divergence, EpochCsvLogger, EpochRow, read_epochs, truncate_after};
+use crate::fit::progress::ProgressPrinter;
+use crate::fit::supervised::Supervised;
+use crate::init::pretrained_model;
+use crate::run::folder::RunDir;
+use crate::run::model_io::input_feature_shape;
+
+/// The devices to train on, chosen by the binary.
+#[derive(Debug, Clone)]
+pub struct Hardware {
+    /// The backend's name (for the record).
+    pub backend: String,
+    /// The devices; several train data-parallel.
+    pub devices: Vec<Device>,
+    /// The devices as the user named them.
+    pub names: Vec<String>,
+}
+
+/// Removes what epochs after `epoch` left behind, so a resumed run repeats them cleanly.
+pub fn forget_epochs_after(run: &Path, epoch: usize) -> Result<(), RunError> {
+    let metrics = run.join("metrics.csv");
+    if metrics.exists() {
+        truncate_after(&metrics, epoch).map_err(|source| RunError::Io {
+            what: "metrics file",
+            path: metrics.clone(),
+            source,
+        })?;
+    }
+    for split in ["train", "valid"] {
+        for entry in std::fs::read_dir(run.join(split)).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.strip_prefix("epoch-").and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > epoch) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the stages of a run left: their plan, the log of every epoch, and the epoch whose
+/// weights are evaluated.
+pub struct Fitted {
+    /// The stages, in order.
+    pub plan: Vec<Stage>,
+    /// `metrics.csv`, one row per epoch of the whole run.
+    pub rows: Vec<EpochRow>,
+    /// The last stage's epoch with the lowest validation loss.
+    pub best_epoch: usize,
+}
+
+/// Trains every stage of `config` that is not finished (all of them, or those after epoch
+/// `resume_from` of a killed run) on `hardware` into `run`, then picks the epoch to evaluate.
+pub fn fit_stages(
+    config: &ExperimentConfig,
+    hardware: &Hardware,
+    run: &RunDir,
+    data: &OpenedData,
+    resume_from: Option<usize>,
+) -> Result<Fitted, RunError> {
+    let device = hardware.devices.first().cloned().ok_or_else(|| RunError::Run("no device to train on".into()))?;
+    device.seed(config.experiment.seed);
+    let plan = stages::plan(&config.stages, &config.optimizer, &config.schedule, config.training.epochs);
+    let done = resume_from.unwrap_or(0);
+    for (k, stage) in plan.iter().enumerate().filter(|(_, s)| s.last_epoch > done) {
+        let session = StageSession { config, hardware, run, data, device: &device, stages: plan.len(), index: k };
+        session.train(stage, done.max(stage.after_epoch))?;
+    }
+    let metrics_path = run.file("metrics.csv");
+    let rows = read_epochs(&metrics_path).map_err(|source| RunError::Io {
+        what: "metrics file",
+        path: metrics_path.clone(),
+        source,
+    })?;
+    // The last stage's best epoch: earlier stages (a frozen body, say) only lead up to it.
+    let last_stage_from = plan.last().map_or(0, |s| s.after_epoch);
+    let best_epoch = rows
+        .iter()
+        .filter(|r| r.epoch > last_stage_from && r.valid_loss.is_finite())
+        .min_by(|a, b| a.valid_loss.total_cmp(&b.valid_loss))
+        .map(|r| r.epoch)
+        .ok_or_else(|| RunError::Run(format!("{} has no finished epoch", metrics_path.display())))?;
+    Ok(Fitted { plan, rows, best_epoch })
+}
+
+/// What training one stage needs.
+struct StageSession<'a> {
+    config: &'a ExperimentConfig,
+    hardware: &'a Hardware,
+    run: &'a RunDir,
+    data: &'a OpenedData,
+    device: &'a Device,
+    /// Stages in the run.
+    stages: usize,
+    /// This stage's position (0-based).
+    index: usize,
+}
+
+impl StageSession<'_> {
+    /// Trains `stage` from epoch `start` (its first epoch, or where a killed run stopped) to its
+    /// last, through Burn's `SupervisedTraining`.
+    fn train(&self, stage: &Stage, start: usize) -> Result<(), RunError> {
+        let (config, run, data) = (self.config, self.run, self.data);
+        let t = &config.training;
+        let seed = config.experiment.seed;
+        let task = data.info.task;
+        let input = input_feature_shape(data.info.input, data.info.layout);
+        let outputs = data.info.outputs();
+        let last_stage = self.index + 1 == self.stages;
+        // Parameters track gradients only when created on an autodiff device.
+        let autodiff = self.device.clone().autodiff();
+        let mut model = Supervised { model: config.model.init(input, outputs, &autodiff)?, task };
+        // Later stages and resumed runs load their checkpoint instead.
+        if let (Some(init), 0) = (&config.init, start) {
+            let (pretrained, what) = pretrained_model(init, config, &data.info, &autodiff)?;
+            eprintln!("init: {what}");
+            model.model = pretrained;
+        }
+        let trainable = match &stage.train {
+            Trainable::Word(w) if w == "all" => None,
+            Trainable::Word(_) => Some(model.model.head_layers()),
+            Trainable::Layers(names) => Some(names.clone()),
+        };
+        if let Some(layers) = &trainable {
+            model.model = model
+                .model
+                .freeze_all_but(layers)
+                .map_err(|e| RunError::Run(format!("stage {:?}: train: {e}", stage.name)))?;
+        }
+        if self.stages > 1 {
+            eprintln!(
+                "stage {}/{} \"{}\": epochs {}-{}, training {}, {} lr {:e}",
+                self.index + 1,
+                self.stages,
+                stage.name,
+                stage.after_epoch + 1,
+                stage.last_epoch,
+                trainable.as_ref().map_or("every layer".to_string(), |l| l.join(", ")),
+                format!("{:?}", stage.optimizer.kind).to_lowercase(),
+                stage.optimizer.lr
+            );
+        }
+        let steps_per_epoch = data.train.len().div_ceil(t.batch_size);
+        let optimizer = stage.optimizer.build();
+        let schedule = stage.schedule.build(stage.optimizer.lr, stage.epochs(), steps_per_epoch);
+        if start > 0 && start == stage.after_epoch {
+            // A new stage goes on from the last weights of the one before with its own, fresh
+            // optimiser and schedule: the checkpoint it starts from says so.
+            fresh_optimizer_checkpoint(&run.path, start, &optimizer, &schedule)?;
+        }
+
+        let train_batcher = config
+            .augment
+            .clone()
+            .map_or_else(ImageBatcher::default, |a| ImageBatcher::augmented(Augmenter::new(a, seed)));
+        let train_loader: Arc<dyn DataLoader<ImageBatch>> = if t.stratified {
+            let loader = StratifiedLoader::new(
+                data.train.clone(),
+                outputs,
+                t.batch_size,
+                seed,
+                start as u64,
+                train_batcher,
+                t.workers,
+            )
+            .map_err(|e| RunError::Config(ConfigError::invalid("training.stratified", e)))?;
+            Arc::new(loader)
+        } else {
+            DataLoaderBuilder::new(train_batcher)
+                .batch_size(t.batch_size)
+                .shuffle(seed.wrapping_add(start as u64))
+                .num_workers(t.workers)
+                .build(data.train.clone())
+        };
+        let valid_loader = DataLoaderBuilder::new(ImageBatcher::default())
+            .batch_size(t.batch_size)
+            .num_workers(t.workers)
+            .build(data.valid.clone());
+        let learner = Learner::new(model, optimizer, schedule);
+
+        let interrupter = Interrupter::new();
+        let divergence = Divergence::default();
+        let metrics_path = run.file("metrics.csv");
+        let csv = EpochCsvLogger::new(&metrics_path, task, interrupter.clone(), divergence.clone())
+            .map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
+        let cadence =
+            Cadence::new(t.checkpoint_every, t.keep_checkpoints, stage.last_epoch, model_checkpoints(&run.path));
+        let mut strategy = ComposedCheckpointingStrategy::builder().add(cadence);
+        if last_stage {
+            // The evaluated weights are the last stage's best.
+            strategy = strategy.add(MetricCheckpointingStrategy::new(
+                &LossMetric::new(),
+                Aggregate::Mean,
+                Direction::Lowest,
+                Split::Valid,
+            ));
+        }
+
+        let mut training = SupervisedTraining::new(&run.path, train_loader, valid_loader)
+            .metrics((LossMetric::new(),))
+            .metric_train_numeric(LearningRateMetric::new())
+            .num_epochs(stage.last_epoch)
+            .with_default_checkpointers()
+            .with_checkpointing_strategy(strategy.build())
+            .renderer(Box::new(ProgressPrinter::for_stage_from(stage.after_epoch + 1)))
+            .with_metric_logger(FileMetricLogger::new(&run.path))
+            .with_metric_logger(csv)
+            .with_interrupter(interrupter);
+        if task == Task::Classification {
+            training = training.metrics((AccuracyMetric::new(),));
+        }
+        if let (Some(n_epochs), true) = (t.early_stopping_patience, last_stage) {
+            let condition = StoppingCondition::NoImprovementSince { n_epochs };
+            training = training.early_stopping(MetricEarlyStoppingStrategy::new(
+                &LossMetric::new(),
+                Aggregate::Mean,
+                Direction::Lowest,
+                Split::Valid,
+                condition,
+            ));
+        }
+        if start > 0 {
+            training = training.checkpoint(start);
+        }
+        if self.hardware.devices.len() > 1 {
+            training = training.with_training_strategy(
+                ExecutionStrategy::multi(self.hardware.devices.clone(), MultiDeviceOptim::OptimMainDevice).into(),
+            );
+        }
+        let result = training.launch(learner);
+        if let Some(reason) = divergence.lock().ok().and_then(|d| d.clone()) {
+            return Err(RunError::Diverged(reason));
+        }
+        if let Some(error) = result.error {
+            return Err(RunError::Run(format!("training stopped: {error}")));
+        }
+        if let Some(stop) = result.interrupted {
+            return Err(RunError::Run(format!("training was interrupted: {}", stop.reason.unwrap_or_default())));
+        }
+        Ok(())
+    }
+}
+/// Replaces the optimiser and schedule state of checkpoint `epoch` with fresh ones, so that the
+/// stage starting there loads the previous stage's weights with its own optimiser.
+fn fresh_optimizer_checkpoint(
+    run: &Path,
+    epoch: usize,
+    optimizer: &burn::optim::ModuleOptimizer,
+    schedule: &burn::lr_scheduler::module_lr_scheduler::ModuleLrScheduler,
+) -> Result<(), RunError> {
+    let [model, optim, scheduler] = checkpoint_files(run, epoch);
+    if !model.is_file() {
+        return Err(RunError::Run(format!(
+            "the next stage starts from the checkpoint of epoch {epoch}, but {} is missing",
+            model.display()
+        )));
+    }
+    let failed = |path: &Path, e: String| RunError::Run(format!("cannot write {}: {e}", path.display()));
+    Checkpoint::save(optimizer.to_record(), optim.clone()).map_err(|e| failed(&optim, e.to_string()))?;
+    Checkpoint::save(schedule.to_record(), scheduler.clone()).map_err(|e| failed(&scheduler, e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! `trainer eval` and `trainer predict`: a finished run's weights applied to its test split,
+//! to another data set, or to image files.
+
+use std::path::{Path, PathBuf};
+
+use astro_data::DataConfig;
+use astro_data::formats::files::{ImageFiles, collect_images};
+use burn::data::dataset::transform::ComposedDataset;
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::Serialize;
+
+use crate::config::{ExperimentConfig, load_config, load_data_config};
+use crate::error::RunError;
+use crate::evaluate::{TestScores, predict, score, write_predictions_csv};
+use crate::fit::supervised::Supervised;
+use crate::run::folder::{RunDir, RunState};
+use crate::run::model_io::ModelIo;
+
+/// A finished run, loaded for inference.
+pub struct TrainedRun {
+    /// The run folder.
+    pub run: RunDir,
+    /// Its resolved config.
+    pub config: ExperimentConfig,
+    /// Its interface.
+    pub io: ModelIo,
+    /// Its evaluated weights, on the inference device.
+    pub model: Supervised,
+}
+
+/// Loads the run at `path` onto `device`.
+pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
+    if crate::run::comparison::is_comparison(path) {
+        let arms: Vec<String> =
+            crate::run::comparison::arm_dirs(path).iter().map(|p| p.display().to_string()).collect();
+        return Err(RunError::Run(format!(
+            "{} compares two runs: give one of them ({})",
+            path.display(),
+            arms.join(" or ")
+        )));
+    }
+    let run = RunDir::open(path)?;
+    if run.status().map(|s| s.state) != Some(RunState::Complete) {
+        return Err(RunError::Run(format!(
+            "{} did not finish training (see its status.json); resume it with --resume",
+            path.display()
+        )));
+    }
+    let config = load_config(&run.file("config.toml"), &[], false)?;
+    if config.model.is_gan() {
+        return Err(RunError::Run(format!(
+            "{} is a GAN run: its test results are in its summary.json and report.md, its networks in checkpoint/",
+            path.display()
+        )));
+    }
+    let io = ModelIo::read(&run)?;
+    let model_file = run.file("model.bpk");
+    let model = Supervised { model: config.model.init(io.input_shape(), io.outputs(), device)?, task: io.task }
+        .try_load_file(&model_file)
+        .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
+    Ok(TrainedRun { run, config, io, model })
+}
+
+/// What `trainer eval` writes to `<run>/eval/<timestamp>.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// The run.
+    pub run_dir: String,
+    /// The data evaluated.
+    pub data: String,
+    /// Model and baseline scores.
+    pub metrics: TestScores,
+    /// Where this report and the predictions were written.
+    pub report_file: String,
+}
+
+/// Evaluates a run on its own test split, or on all of the data described by `data_file`.
+pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> Result<EvalReport, RunError> {
+    let trained = load_run(path, device)?;
+    refuse_reconstruction(&trained.io, path)?;
+    let seed = trained.config.experiment.seed;
+    let batch = trained.config.training.batch_size;
+    let workers = trained.config.training.workers;
+    let (predictions, description) = match data_file {
+        None => {
+            let data = trained.config.data.open(seed)?;
+            let description = format!("test split of {}", data.info.description);
+            let mut p =
+                predict(&trained.model, data.test.clone(), batch, workers, trained.config.test_time.as_ref(), device)?;
+            p.attach_attributes(&[&data.test]);
+            (p, description)
+        }
+        Some(file) => {
+            let data_config: DataConfig = load_data_config(file)?;
+            let data = data_config.open(seed)?;
+            check_compatible(&trained.io, &data.info, file)?;
+            let description = format!("all of {}", data.info.description);
+            let all = ComposedDataset::new(vec![data.train.clone(), data.valid.clone(), data.test.clone()]);
+            let mut p = predict(&trained.model, all, batch, workers, trained.config.test_time.as_ref(), device)?;
+            p.attach_attributes(&[&data.train, &data.valid, &data.test]);
+            (p, description)
+        }
+    };
+    let io = &trained.io;
+    let metrics = score(io.task, &predictions, &io.train_mean, &io.target_names, &trained.config.evaluation);
+    let dir = trained.run.file("eval");
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { what: "eval folder", path: dir.clone(), source })?;
+    let stamp = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f").to_string();
+    let report_file = dir.join(format!("{stamp}.json"));
+    write_predictions_csv(&dir.join(format!("{stamp}-predictions.csv")), io.task, &io.target_names, &predictions)?;
+    let report = EvalReport {
+        run_dir: path.display().to_string(),
+        data: description,
+        metrics,
+        report_file: report_file.display().to_string(),
+    };
+    let text = serde_json::to_string_pretty(&report).map_err(|e| RunError::Run(e.to_string()))?;
+    std::fs::write(&report_file, text + "\n").map_err(|source| RunError::Io {
+        what: "eval report",
+        path: report_file.clone(),
+        source,
+    })?;
+    Ok(report)
+}
+
+/// `eval` and `predict` score and apply regressors and classifiers; an autoencoder's scores
+/// and latent vectors are in its run folder.
+fn refuse_reconstruction(io: &ModelIo, path: &Path) -> Result<(), RunError> {
+    if io.task == astro_data::Task::Reconstruction {
+        return Err(RunError::Run(format!(
+            "{} is an autoencoder run: its reconstruction scores, latent vectors and worst-reconstructed images are in its summary.json, latent.csv and reconstruction_errors.csv",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> Result<(), RunError> {
+    let (input, names) = (info.input, &info.target_names);
+    if info.task != io.task {
+        return Err(RunError::Run(format!(
+            "{}: the data is for {:?} but the model was trained for {:?}",
+            file.display(),
+            info.task,
+            io.task
+        )));
+    }
+    if io.task == astro_data::Task::Classification && names != &io.target_names {
+        return Err(RunError::Run(format!(
+            "{}: the data's classes {names:?} are not the model's {:?}",
+            file.display(),
+            io.target_names
+        )));
+    }
+    if input != io.input || info.layout != io.layout {
+        return Err(RunError::Run(format!(
+            "{}: the data gives {input:?} {} but the model takes {:?} {}",
+            file.display(),
+            layout_name(info.layout),
+            io.input,
+            layout_name(io.layout)
+        )));
+    }
+    if names.len() != io.target_names.len() {
+        return Err(RunError::Run(format!(
+            "{}: the data has {} targets but the model predicts {}",
+            file.display(),
+            names.len(),
+            io.target_names.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Predicts every image in `inputs` (files or folders) and writes a CSV; returns its path and
+/// the number of images. `crop` overrides the run's centre crop (pixels).
+pub fn predict_images(
+    path: &Path,
+    inputs: &[PathBuf],
+    out: Option<&Path>,
+    crop: Option<u32>,
+    device: &Device,
+) -> Result<(PathBuf, usize), RunError> {
+    let trained = load_run(path, device)?;
+    refuse_reconstruction(&trained.io, path)?;
+    if trained.io.layout != astro_data::Layout::Image {
+        return Err(RunError::Run(format!(
+            "{} was trained on light curves, not images: score new curves with `trainer eval {} --data <data.toml>`",
+            path.display(),
+            path.display()
+        )));
+    }
+    let mut preprocess = trained.io.preprocess;
+    if crop.is_some() {
+        preprocess.crop = crop;
+    }
+    let files = ImageFiles { paths: collect_images(inputs)?, preprocess };
+    let n = files.paths.len();
+    let predictions = predict(
+        &trained.model,
+        files,
+        trained.config.training.batch_size,
+        trained.config.training.workers,
+        trained.config.test_time.as_ref(),
+        device,
+    )?;
+    let out = match out {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let dir = trained.run.file("predict");
+            std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+                what: "predict folder",
+                path: dir.clone(),
+                source,
+            })?;
+            dir.join(format!("{}.csv", chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f")))
+        }
+    };
+    write_predictions_csv(&out, trained.io.task, &trained.io.target_names, &predictions)?;
+    Ok((out, n))
+}
+
+fn layout_name(layout: astro_data::Layout) -> &'static str {
+    match layout {
+        astro_data::Layout::Image => "images",
+        astro_data::Layout::Sequence => "light curves",
+    }
+}

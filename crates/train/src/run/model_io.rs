@@ -1,0 +1,67 @@
+//! `model_io.json`: what `eval` and `predict` need to use a trained model without the training
+//! data: the input shape, how image files are prepared, the task and target (or class) names,
+//! and the training mean (the baseline predictor; for classification the class shares).
+
+use astro_data::{Layout, Preprocess, Task};
+use astro_models::FeatureShape;
+use serde::{Deserialize, Serialize};
+
+use crate::error::RunError;
+use crate::run::folder::RunDir;
+
+/// The model's interface to the world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelIo {
+    /// `[channels, height, width]` (`[channels, 1, steps]` for sequences).
+    pub input: [usize; 3],
+    /// Images or sequences (runs made before sequences existed: images).
+    #[serde(default)]
+    pub layout: Layout,
+    /// How image files are cropped and resampled.
+    pub preprocess: Preprocess,
+    /// Regression or classification (runs made before classification existed: regression).
+    #[serde(default)]
+    pub task: Task,
+    /// Names of the outputs: targets, or classes in label order.
+    pub target_names: Vec<String>,
+    /// Per-target mean of the training split (per class: its share).
+    pub train_mean: Vec<f32>,
+}
+
+/// The file name inside a run folder.
+pub const FILE: &str = "model_io.json";
+
+impl ModelIo {
+    /// Values the model gives per item (see [`astro_data::DataInfo::outputs`]).
+    pub fn outputs(&self) -> usize {
+        match self.task {
+            Task::Reconstruction => self.input.iter().product(),
+            _ => self.target_names.len(),
+        }
+    }
+
+    /// The input shape as models see it.
+    pub fn input_shape(&self) -> FeatureShape {
+        input_feature_shape(self.input, self.layout)
+    }
+
+    /// Reads it from a run.
+    pub fn read(run: &RunDir) -> Result<Self, RunError> {
+        let path = run.file(FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io {
+            what: "model description",
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| RunError::Run(format!("{}: {e}", path.display())))
+    }
+}
+
+/// The models' view of a data item of `shape` (`[channels, height, width]`) and `layout`.
+pub fn input_feature_shape(shape: [usize; 3], layout: Layout) -> FeatureShape {
+    let [channels, height, width] = shape;
+    match layout {
+        Layout::Image => FeatureShape::Image { channels, height, width },
+        Layout::Sequence => FeatureShape::Sequence { channels, length: width },
+    }
+}

@@ -1,0 +1,351 @@
+//! Training an experiment end to end: open and check the data and model, create (or resume)
+//! the run folder, train its stages ([`crate::fit`]), then evaluate the best epoch on the
+//! held-out test split ([`crate::evaluate`]) and write the summary, plots and report
+//! ([`crate::report`]).
+
+use std::path::{Path, PathBuf};
+
+use astro_data::OpenedData;
+use astro_data::stratified::StratifiedLoader;
+use astro_data::{ImageBatcher, Task};
+use astro_models::{FeatureShape, LayerShape};
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::tensor::Device;
+
+use crate::config::stages::Trainable;
+use crate::config::{ConfigError, ExperimentConfig};
+use crate::error::RunError;
+use crate::evaluate::reconstruction::evaluate_reconstruction;
+use crate::evaluate::test_split::evaluate_test_split;
+use crate::evaluate::{TestScores, target_mean};
+use crate::fit::checkpointing::{checkpoint_files, last_complete_checkpoint};
+pub use crate::fit::stages::Hardware;
+use crate::fit::stages::{Fitted, fit_stages, forget_epochs_after};
+use crate::fit::supervised::Supervised;
+use crate::report::figures::test_figures;
+use crate::report::plot::{BaselineLoss, StageMark, learning_curves};
+use crate::report::{PaperNumber, StageSummary, Summary, TargetNumber, report_markdown};
+use crate::run::folder::{Environment, RunDir, RunState};
+use crate::run::model_io::{self, ModelIo};
+
+/// Where a run goes.
+#[derive(Debug, Clone)]
+pub enum RunTarget {
+    /// A new folder under this root (`runs/` by default).
+    New(PathBuf),
+    /// Continue this run from its last checkpoint.
+    Resume(PathBuf),
+    /// Exactly this new folder (one run of a comparison).
+    At(PathBuf),
+}
+
+/// The input shape of a data set, as models see it.
+pub fn input_shape(data: &OpenedData) -> FeatureShape {
+    model_io::input_feature_shape(data.info.input, data.info.layout)
+}
+
+/// Opens the data and checks the model against it: everything `trainer check` verifies.
+pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>), RunError> {
+    let mut data = config.data.open(config.experiment.seed)?;
+    if config.model.reconstructs() {
+        data = data.for_reconstruction();
+    }
+    let outputs = data.info.outputs();
+    let wanted = match data.info.task {
+        Task::Regression => format!("one value per target: {outputs} targets"),
+        Task::Reconstruction => format!("the input back: {outputs} values"),
+        Task::Classification => format!("one logit per class: {outputs} classes"),
+    };
+    let shapes = config.model.check(input_shape(&data), outputs, &wanted)?;
+    if let Some(p) = &config.experiment.paper
+        && let Some(unknown) = p.per_target.keys().find(|t| !data.info.target_names.contains(t))
+    {
+        return Err(ConfigError::invalid(
+            "experiment.paper.per_target",
+            format!("{unknown:?} is not a target of the data; its targets are {}", data.info.target_names.join(", ")),
+        )
+        .into());
+    }
+    Ok((data, shapes))
+}
+
+/// Checks what the config asks of training that depends on the data and the model: stratified
+/// batches (classes, batch size) and the layers each stage trains (built on `device`).
+pub fn check_training(config: &ExperimentConfig, data: &OpenedData, device: &Device) -> Result<(), RunError> {
+    let t = &config.training;
+    let outputs = data.info.outputs();
+    if t.stratified {
+        if data.info.task != Task::Classification {
+            return Err(ConfigError::invalid(
+                "training.stratified",
+                "needs a classification task (classes to balance)",
+            )
+            .into());
+        }
+        StratifiedLoader::new(data.train.clone(), outputs, t.batch_size, 0, 0, ImageBatcher::default(), 0)
+            .map_err(|e| ConfigError::invalid("training.stratified", e))?;
+    }
+    let named: Vec<(usize, &Vec<String>)> = config
+        .stages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.train {
+            Trainable::Layers(names) => Some((i, names)),
+            Trainable::Word(_) => None,
+        })
+        .collect();
+    if !named.is_empty() {
+        let model = config.model.init(input_shape(data), outputs, device)?;
+        for (i, names) in named {
+            model.clone().freeze_all_but(names).map_err(|e| ConfigError::invalid(format!("stages[{i}].train"), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// A markdown table of the model's layers and output shapes.
+pub fn model_table(config: &ExperimentConfig, input: FeatureShape, shapes: &[LayerShape]) -> String {
+    let mut md =
+        format!("`kind = \"{}\"`, input {input}\n\n| # | layer | output |\n|---|---|---|\n", config.model.kind());
+    for (i, row) in shapes.iter().enumerate() {
+        md.push_str(&format!("| {i} | {} | {} |\n", row.name, row.shape));
+    }
+    md
+}
+
+/// Trains `config` on `hardware` into `target`, returning the test summary.
+pub fn train(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget) -> Result<Summary, RunError> {
+    let (data, shapes) = prepare(config)?;
+    let device = hardware.devices.first().ok_or_else(|| RunError::Run("no device to train on".into()))?;
+    check_training(config, &data, device)?;
+    let (run, resume_from) = match target {
+        RunTarget::New(_) | RunTarget::At(_) => {
+            let run = match target {
+                RunTarget::At(path) => RunDir::create_at(path)?,
+                _ => RunDir::create(target_root(target), &config.experiment.name)?,
+            };
+            let text = toml::to_string_pretty(config)
+                .map_err(|e| RunError::Run(format!("cannot write the resolved config: {e}")))?;
+            run.write("config.toml", &text)?;
+            run.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
+            (run, None)
+        }
+        RunTarget::Resume(path) => {
+            let run = RunDir::open(path)?;
+            if run.status().is_some_and(|s| s.state == RunState::Complete) {
+                return Err(RunError::Run(format!("{} has already finished; start a new run instead", path.display())));
+            }
+            let epoch = last_complete_checkpoint(&run.path);
+            forget_epochs_after(&run.path, epoch.unwrap_or(0))?;
+            (run, epoch)
+        }
+    };
+    if !data.info.warnings.is_empty() {
+        for w in data.info.warnings.iter().take(5) {
+            eprintln!("data: {w}");
+        }
+        let file = run.file("data_warnings.txt");
+        eprintln!("data: {} warnings in all, listed in {}", data.info.warnings.len(), file.display());
+        run.write("data_warnings.txt", &(data.info.warnings.join("\n") + "\n"))?;
+    }
+    run.set_status(RunState::Running, None)?;
+    let result = run_training(config, hardware, &run, &data, &shapes, resume_from);
+    match &result {
+        Ok(_) => run.set_status(RunState::Complete, None)?,
+        Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
+    }
+    result
+}
+
+/// The runs folder of a new run.
+fn target_root(target: &RunTarget) -> &Path {
+    match target {
+        RunTarget::New(root) => root,
+        RunTarget::Resume(path) | RunTarget::At(path) => path,
+    }
+}
+
+fn run_training(
+    config: &ExperimentConfig,
+    hardware: &Hardware,
+    run: &RunDir,
+    data: &OpenedData,
+    shapes: &[LayerShape],
+    resume_from: Option<usize>,
+) -> Result<Summary, RunError> {
+    let t = &config.training;
+    let Fitted { plan, rows, best_epoch } = fit_stages(config, hardware, run, data, resume_from)?;
+    let device = hardware.devices.first().ok_or_else(|| RunError::Run("no device to train on".into()))?;
+    let input = input_shape(data);
+    let outputs = data.info.outputs();
+    let task = data.info.task;
+    let [best_file, ..] = checkpoint_files(&run.path, best_epoch);
+    let eval_device = device.clone().inner();
+    let model = Supervised { model: config.model.init(input, outputs, &eval_device)?, task }
+        .try_load_file(&best_file)
+        .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
+    let parameters = model.num_params();
+    let model_file = run.file("model.bpk");
+    model
+        .clone()
+        .save_file(&model_file)
+        .map_err(|e| RunError::Run(format!("cannot save {}: {e}", model_file.display())))?;
+
+    // An autoencoder's baseline is the mean training image, which its evaluation computes.
+    let train_mean = if task == Task::Reconstruction { Vec::new() } else { target_mean(&data.train, task, outputs) };
+    let io = ModelIo {
+        input: data.info.input,
+        layout: data.info.layout,
+        preprocess: data.info.preprocess,
+        task,
+        target_names: data.info.target_names.clone(),
+        train_mean,
+    };
+    run.write_json(model_io::FILE, &io)?;
+    let (metrics, loss_name, baseline) = if task == Task::Reconstruction {
+        let m =
+            evaluate_reconstruction(&model, &data.train, &data.test, t.batch_size, t.workers, &eval_device, &run.path)?;
+        let baseline = BaselineLoss { loss: m.baseline_rmse.powi(2), label: "mean training image" };
+        (TestScores::Reconstruction(m), "mean squared error", baseline)
+    } else {
+        let outcome = evaluate_test_split(config, run, data, &model, &io, &eval_device)?;
+        test_figures(config, run, data, &outcome.scores, &outcome.predictions)?;
+        (outcome.scores, outcome.loss_name, outcome.baseline)
+    };
+    learning_curves(
+        &run.file("learning_curves.png"),
+        &format!("{}: learning curves", config.experiment.name),
+        loss_name,
+        &rows,
+        Some(baseline),
+        &plan.iter().map(|s| StageMark { after_epoch: s.after_epoch, name: &s.name }).collect::<Vec<_>>(),
+    )?;
+
+    let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
+    let seen = (data.train.len() + data.valid.len()) * rows.len();
+    let paper_metric = config
+        .experiment
+        .paper
+        .as_ref()
+        .and_then(|p| metrics.metric_value(&p.metric, p.subset.as_deref(), p.class.as_deref()));
+    let paper_targets = config.experiment.paper.as_ref().map_or_else(Vec::new, |p| {
+        p.per_target
+            .iter()
+            .map(|(target, &paper)| TargetNumber {
+                target: target.clone(),
+                paper,
+                this_run: data
+                    .info
+                    .target_names
+                    .iter()
+                    .position(|n| n == target)
+                    .and_then(|j| metrics.target_value(&p.metric, j)),
+            })
+            .collect()
+    });
+    let summary = Summary {
+        experiment: config.experiment.name.clone(),
+        run_dir: run.path.display().to_string(),
+        metric: task.metric().into(),
+        test: metrics,
+        paper_metric,
+        paper: config.experiment.paper.as_ref().map(PaperNumber::of),
+        best_epoch,
+        epochs_trained: rows.len(),
+        train_seconds,
+        images_per_second: seen as f64 / train_seconds.max(1e-9),
+        parameters,
+        data: data.info.description.clone(),
+        backend: format!("{} ({})", hardware.backend, hardware.names.join(", ")),
+        stages: if plan.len() > 1 { plan.iter().map(StageSummary::of).collect() } else { Vec::new() },
+        paper_targets,
+    };
+    run.write_json("summary.json", &summary)?;
+    run.write("report.md", &report_markdown(config, &summary, &model_table(config, input, shapes)))?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_config;
+    use astro_models::Model;
+
+    const TINY: &str = r#"[experiment]
+name = "NAME"
+seed = 3
+
+[data]
+source = "simulated_lenses"
+train = 24
+valid = 8
+test = 8
+
+[data.simulator]
+image_size = 16
+
+[model]
+kind = "resnet"
+preset = "resnet18"
+stem_channels = 4
+widths = [4, 8]
+units = [1, 1]
+
+[training]
+epochs = 1
+batch_size = 8
+workers = 0
+keep_checkpoints = 3
+"#;
+
+    fn config(name: &str, extra: &str) -> ExperimentConfig {
+        let text = TINY.replace("NAME", name) + extra;
+        parse_config(Path::new("tiny.toml"), &text, &[], false).unwrap()
+    }
+
+    fn load(file: &Path, config: &ExperimentConfig) -> Model {
+        let device = Device::default();
+        let input = FeatureShape::Image { channels: 1, height: 16, width: 16 };
+        let model = Supervised { model: config.model.init(input, 2, &device).unwrap(), task: Task::Classification };
+        model.try_load_file(file).unwrap().model
+    }
+
+    fn resnet(model: &Model) -> &astro_models::resnet::ResNet {
+        let Model::Resnet(r) = model else { unreachable!() };
+        r
+    }
+
+    #[test]
+    fn a_frozen_first_stage_trains_only_the_head_and_the_next_stage_trains_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let hardware =
+            Hardware { backend: "flex".into(), devices: vec![Device::default()], names: vec!["flex".into()] };
+        let source = config("source", "");
+        let pretrained = train(&source, &hardware, &RunTarget::New(dir.path().to_path_buf())).unwrap();
+        let staged = config(
+            "staged",
+            &format!(
+                "\n[init]\nrun = \"{}\"\n\n[[stages]]\nname = \"head\"\nepochs = 1\ntrain = \"head\"\n\n[[stages]]\nepochs = 1\nlr = 0.01\n",
+                pretrained.run_dir
+            ),
+        );
+        let summary = train(&staged, &hardware, &RunTarget::New(dir.path().to_path_buf())).unwrap();
+        assert_eq!(summary.epochs_trained, 2);
+        assert_eq!(summary.stages.len(), 2);
+        assert_eq!((summary.stages[0].train.as_str(), summary.stages[1].train.as_str()), ("head", "all"));
+        assert_eq!(summary.best_epoch, 2, "the evaluated epoch is the last stage's");
+        let before = load(&Path::new(&pretrained.run_dir).join("model.bpk"), &staged);
+        let run = Path::new(&summary.run_dir);
+        let [after_head, ..] = checkpoint_files(run, 1);
+        let [after_all, ..] = checkpoint_files(run, 2);
+        let (a, b, c) = (before, load(&after_head, &staged), load(&after_all, &staged));
+        let conv = |m: &Model| resnet(m).conv1.weight.val().into_data();
+        let bn_mean = |m: &Model| resnet(m).bn1.running_mean.value().into_data();
+        let fc = |m: &Model| resnet(m).fc.weight.val().into_data();
+        assert_eq!(conv(&a), conv(&b), "the frozen stem did not move in stage 1");
+        assert_eq!(bn_mean(&a), bn_mean(&b), "frozen batch norms kept their statistics");
+        assert_ne!(fc(&a), fc(&b), "the head trained in stage 1");
+        assert_ne!(conv(&b), conv(&c), "stage 2 trains the stem");
+    }
+}
