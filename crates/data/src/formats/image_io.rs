@@ -21,6 +21,12 @@ pub struct Preprocess {
 }
 
 impl Preprocess {
+    /// Images made at `size` x `size` pixels with `channels` channels, used whole (no crop; the
+    /// resampling keeps the size).
+    pub fn whole(size: usize, channels: usize) -> Self {
+        Self { crop: None, size: size as u32, channels: channels as u32 }
+    }
+
     /// Reads and prepares one image. Pixels are scaled to [0, 1].
     pub fn load(&self, path: &Path) -> Result<Vec<f32>, DataError> {
         let bytes =

@@ -25,7 +25,7 @@ use crate::sources::shared::limit_to;
 use crate::sources::degraded_folder::GalaxyImagesConfig;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
-use crate::item::{ImageItem, Layout};
+use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -127,15 +127,8 @@ impl DegradedGalaxiesConfig {
 
 /// What the pairs are: images of `channels x size x size` that the model gives back recovered.
 fn pairs_info(channels: usize, size: usize, description: String) -> DataInfo {
-    DataInfo {
-        input: [channels, size, size],
-        layout: Layout::Image,
-        warnings: Vec::new(),
-        task: Task::Reconstruction,
-        target_names: vec![format!("original pixel values ({channels} x {size} x {size})")],
-        description,
-        preprocess: Preprocess { crop: None, size: size as u32, channels: channels as u32 },
-    }
+    let names = vec![format!("original pixel values ({channels} x {size} x {size})")];
+    DataInfo::images(Task::Reconstruction, names, description, Preprocess::whole(size, channels))
 }
 
 /// A contiguous range of pairs.

@@ -19,7 +19,7 @@ use crate::sources::shared::{SimulatedSplits, SplitSizes};
 use crate::sources::Source;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
-use crate::item::{ImageItem, Layout};
+use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -147,26 +147,18 @@ impl Source for DensitySlicesConfig {
         };
         let sim = &self.simulator;
         let evolution = format!("{:?}", sim.evolution).to_lowercase();
-        Ok(self.splits.open(
-            DataInfo {
-            input: [1, n, n],
-            layout: Layout::Image,
-            warnings: Vec::new(),
-            task: Task::Reconstruction,
-            target_names: vec![format!("pixel values (1 x {n} x {n})")],
-            description: format!(
-                "slices of simulated {} density boxes ({n}^3 cells, {} Mpc/h, {} cells thick, smoothed {} Mpc/h, map a = {}): {}",
-                evolution,
-                sim.box_mpc,
-                sim.slice_cells,
-                sim.smoothing_mpc,
-                sim.map_a,
-                self.splits.counts()
-            ),
-            preprocess: Preprocess { crop: None, size: n as u32, channels: 1 },
-            },
-            split,
-        ))
+        let description = format!(
+            "slices of simulated {} density boxes ({n}^3 cells, {} Mpc/h, {} cells thick, smoothed {} Mpc/h, map a = {}): {}",
+            evolution,
+            sim.box_mpc,
+            sim.slice_cells,
+            sim.smoothing_mpc,
+            sim.map_a,
+            self.splits.counts()
+        );
+        let names = vec![format!("pixel values (1 x {n} x {n})")];
+        let info = DataInfo::images(Task::Reconstruction, names, description, Preprocess::whole(n, 1));
+        Ok(self.splits.open(info, split))
     }
 
     fn shrink_for_smoke(&mut self) {

@@ -15,14 +15,11 @@ use crate::formats::image_io::Preprocess;
 use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::sources::Source;
-use crate::sources::shared::{Resample, RandomSplit, limit_to};
+use crate::sources::shared::{Decode, RandomSplit, limit_to};
 use crate::task::Task;
 
 pub(crate) fn default_extension() -> String {
     "jpg".into()
-}
-pub(crate) fn default_channels() -> u32 {
-    3
 }
 
 /// `[data]` with `source = "image_csv"`.
@@ -36,12 +33,9 @@ pub struct ImageCsvConfig {
     /// Image file extension.
     #[serde(default = "default_extension")]
     pub extension: String,
-    /// Centre crop and resampling of each image (`crop`, `size`).
+    /// How each image is prepared (`crop`, `size`, `channels`).
     #[serde(flatten)]
-    pub resample: Resample,
-    /// 1 (grey) or 3 (RGB).
-    #[serde(default = "default_channels")]
-    pub channels: u32,
+    pub decode: Decode,
     /// Shares held out for validation and test (`valid_fraction`, `test_fraction`).
     #[serde(flatten)]
     pub held_out: RandomSplit,
@@ -102,11 +96,11 @@ impl Source for ImageCsvConfig {
     /// Checks the settings, the catalogue and that every row has its image (decoding the
     /// first), then returns the three splits.
     fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
-        let Self { images, targets, extension, resample, channels, held_out, limit } = self;
+        let Self { images, targets, extension, decode, held_out, limit } = self;
         if !images.is_dir() {
             return Err(DataError::setting("images", format!("{} is not a folder", images.display())));
         }
-        let preprocess = resample.with_channels(*channels)?;
+        let preprocess = decode.preprocess()?;
         held_out.check()?;
         let mut catalogue = Catalogue::read(targets)?;
         if let Some(limit) = limit {
@@ -134,7 +128,7 @@ impl Source for ImageCsvConfig {
         preprocess.load(&first)?;
         let idx = held_out.rows(catalogue.rows.len(), "catalogue rows", seed)?;
         let catalogue = Arc::new(catalogue);
-        let size = resample.size;
+        let size = decode.size;
         let description =
             format!("{} with {}: {}, {size}x{size} px", images.display(), targets.display(), idx.counts());
         let info = DataInfo::images(Task::Regression, catalogue.target_names.clone(), description, preprocess);

@@ -13,13 +13,12 @@ use serde::{Deserialize, Serialize};
 use crate::opened::{DataInfo, OpenedData};
 use crate::error::DataError;
 use crate::formats::files::IMAGE_EXTENSIONS;
-use crate::sources::image_csv::default_channels;
 use crate::formats::image_io::Preprocess;
 use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::splits::{SplitIndices, split_indices};
 use crate::sources::Source;
-use crate::sources::shared::{Resample, RandomSplit, limit_to};
+use crate::sources::shared::{Decode, RandomSplit, limit_to};
 use crate::task::Task;
 
 /// `[data]` with `source = "image_folder"`.
@@ -31,12 +30,9 @@ pub struct ImageFolderConfig {
     /// The classes (sub-folder names) in label order; default: every sub-folder, sorted.
     #[serde(default)]
     pub classes: Option<Vec<String>>,
-    /// Centre crop and resampling of each image (`crop`, `size`).
+    /// How each image is prepared (`crop`, `size`, `channels`).
     #[serde(flatten)]
-    pub resample: Resample,
-    /// 1 (grey) or 3 (RGB).
-    #[serde(default = "default_channels")]
-    pub channels: u32,
+    pub decode: Decode,
     /// Shares held out for validation and test (`valid_fraction`, `test_fraction`).
     #[serde(flatten)]
     pub held_out: RandomSplit,
@@ -159,7 +155,7 @@ impl Source for ImageFolderConfig {
         if !self.root.is_dir() {
             return Err(DataError::setting("root", format!("{} is not a folder", self.root.display())));
         }
-        let preprocess = self.resample.with_channels(self.channels)?;
+        let preprocess = self.decode.preprocess()?;
         self.held_out.check()?;
         let classes = self.class_names()?;
         let mut files: Vec<(PathBuf, usize)> = Vec::new();
@@ -224,7 +220,7 @@ impl Source for ImageFolderConfig {
         let files = Arc::new(files);
         let [train, valid, test] = splits;
         let rows = SplitIndices { train, valid, test };
-        let size = self.resample.size;
+        let size = self.decode.size;
         let description = format!(
             "{} ({} classes: {}): {}, {size}x{size} px{}",
             self.root.display(),

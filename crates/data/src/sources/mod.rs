@@ -1,7 +1,8 @@
 //! `[data]`: where an experiment's images or light curves come from, and the splits it trains,
 //! validates and tests on. `source` picks the kind; every other key belongs to that kind. Each
 //! kind is one module here whose config implements [`Source`], and one line of the registry
-//! below ([`DataConfig`]); the settings several kinds share are in [`shared`].
+//! below ([`DataConfig`]); the settings several kinds share are in [`shared`], and
+//! [`degraded_folder`] is the folder of real images behind `degraded_galaxies`' `[data.images]`.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,6 @@ pub trait Source {
 macro_rules! registry {
     ($($(#[$doc:meta])* $variant:ident($module:ident::$config:ident),)*) => {
         $(pub mod $module;)*
-
 
         /// The data of an experiment.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

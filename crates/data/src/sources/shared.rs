@@ -6,7 +6,11 @@
 //!   splits are consecutive index ranges.
 //! - [`RandomSplit`]: `valid_fraction`, `test_fraction` of a source that splits its own rows
 //!   at random (per class for classification), and the check that no split is empty.
-//! - [`Resample`]: `crop` and `size` of a source that decodes image files.
+//! - [`Resample`]: `crop` and `size` of a source that decodes image files, and [`Decode`]:
+//!   those and `channels`, for files of either colour.
+//!
+//! A shared struct holds plain fields only: one flattened inside another would hide its keys
+//! from the outer struct's unknown-key check.
 
 use std::marker::PhantomData;
 
@@ -205,6 +209,34 @@ impl Resample {
     }
 }
 
+fn default_channels() -> u32 {
+    3
+}
+
+/// How a source that decodes JPEG or PNG files of either colour prepares them: the crop and
+/// size of [`Resample`], then `channels`. (The fields are repeated rather than flattened:
+/// serde's `flatten` inside a flattened struct hides the inner keys from the outer unknown-key
+/// check.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decode {
+    /// Centre crop before resampling, pixels.
+    #[serde(default)]
+    pub crop: Option<u32>,
+    /// Side the crop is resampled to, pixels.
+    #[serde(default = "default_size")]
+    pub size: u32,
+    /// 1 (grey) or 3 (RGB).
+    #[serde(default = "default_channels")]
+    pub channels: u32,
+}
+
+impl Decode {
+    /// The preparation, checked.
+    pub fn preprocess(self) -> Result<Preprocess, DataError> {
+        Resample { crop: self.crop, size: self.size }.with_channels(self.channels)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +277,37 @@ mod tests {
         assert!(err.contains("unknown field `trian`"), "{err}");
         let err = toml::from_str::<Source>("train = \"many\"\n").unwrap_err().to_string();
         assert!(err.contains("invalid type: string \"many\", expected usize"), "{err}");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Files {
+        #[serde(flatten)]
+        decode: Decode,
+        #[serde(flatten)]
+        held_out: RandomSplit,
+    }
+
+    #[test]
+    fn image_settings_flatten_beside_the_split_shares() {
+        let f: Files = toml::from_str(
+            "size = 32
+channels = 1
+crop = 100
+test_fraction = 0.3
+",
+        )
+        .unwrap();
+        assert_eq!(f.decode, Decode { crop: Some(100), size: 32, channels: 1 });
+        assert_eq!(f.decode.preprocess().unwrap().shape(), [1, 32, 32]);
+        assert_eq!((f.held_out.valid_fraction, f.held_out.test_fraction), (0.1, 0.3));
+        let err = toml::from_str::<Files>(
+            "sise = 32
+",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `sise`"), "{err}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::sources::shared::SimulatedSplits;
 use crate::sources::Source;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
-use crate::item::{ImageItem, Layout};
+use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -182,21 +182,14 @@ impl Source for SimulatedGalaxiesConfig {
             GalaxyLabels::GalaxyZoo => "Galaxy Zoo answers",
             GalaxyLabels::Galaxy10 => "Galaxy10 classes",
         };
-        Ok(self.splits.open(
-            DataInfo {
-            input: [3, size, size],
-            layout: Layout::Image,
-            warnings: Vec::new(),
-            task,
-            target_names,
-            description: format!(
-                "simulated galaxies with {labels}, {size}x{size} px RGB at {}\"/px, seeing {}\" FWHM: {}",
-                simulator.pixel_scale_arcsec, simulator.psf_fwhm_arcsec, self.splits.counts()
-            ),
-            preprocess: Preprocess { crop: None, size: size as u32, channels: 3 },
-            },
-            split,
-        ))
+        let description = format!(
+            "simulated galaxies with {labels}, {size}x{size} px RGB at {}\"/px, seeing {}\" FWHM: {}",
+            simulator.pixel_scale_arcsec,
+            simulator.psf_fwhm_arcsec,
+            self.splits.counts()
+        );
+        let info = DataInfo::images(task, target_names, description, Preprocess::whole(size, 3));
+        Ok(self.splits.open(info, split))
     }
 
     fn shrink_for_smoke(&mut self) {

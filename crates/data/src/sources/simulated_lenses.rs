@@ -16,7 +16,7 @@ use crate::sources::shared::SimulatedSplits;
 use crate::sources::Source;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
-use crate::item::{ImageItem, Layout};
+use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -99,24 +99,16 @@ impl Source for SimulatedLensesConfig {
             ImageSplit::new(SimulatedLenses { config: sim.clone(), seed, first: first as u64, len })
         };
         let names: Vec<&str> = sim.bands.iter().map(|b| b.name.as_str()).collect();
-        Ok(self.splits.open(
-            DataInfo {
-            input: [bands, size, size],
-            layout: Layout::Image,
-            warnings: Vec::new(),
-            task: Task::Classification,
-            target_names: LENS_CLASSES.iter().map(|s| s.to_string()).collect(),
-            description: format!(
-                "simulated strong lenses ({:.0}% lenses), {size}x{size} px at {}\"/px, bands {}: {}",
-                100.0 * sim.lens_fraction,
-                sim.pixel_scale_arcsec,
-                names.join(", "),
-                self.splits.counts()
-            ),
-            preprocess: Preprocess { crop: None, size: size as u32, channels: bands as u32 },
-            },
-            split,
-        ))
+        let description = format!(
+            "simulated strong lenses ({:.0}% lenses), {size}x{size} px at {}\"/px, bands {}: {}",
+            100.0 * sim.lens_fraction,
+            sim.pixel_scale_arcsec,
+            names.join(", "),
+            self.splits.counts()
+        );
+        let classes = LENS_CLASSES.iter().map(|s| s.to_string()).collect();
+        let info = DataInfo::images(Task::Classification, classes, description, Preprocess::whole(size, bands));
+        Ok(self.splits.open(info, split))
     }
 
     fn shrink_for_smoke(&mut self) {

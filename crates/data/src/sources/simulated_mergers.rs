@@ -15,7 +15,7 @@ use crate::sources::shared::SimulatedSplits;
 use crate::sources::Source;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
-use crate::item::{ImageItem, Layout};
+use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -119,24 +119,16 @@ impl Source for SimulatedMergersConfig {
                 cache: ByteCache::new(len, self.cache),
             })
         };
-        Ok(self.splits.open(
-            DataInfo {
-            input: [3, size, size],
-            layout: Layout::Image,
-            warnings: Vec::new(),
-            task: Task::Classification,
-            target_names: MERGER_CLASSES.iter().map(|s| s.to_string()).collect(),
-            description: format!(
-                "simulated mergers ({:.0}%, a quarter of them remnants) and non-interacting galaxies ({:.0}% of them chance projections), {size}x{size} px RGB at {}\"/px: {}",
-                100.0 * sim.merger_fraction,
-                100.0 * sim.projection_fraction,
-                sim.galaxies.pixel_scale_arcsec,
-                self.splits.counts()
-            ),
-            preprocess: Preprocess { crop: None, size: size as u32, channels: 3 },
-            },
-            split,
-        ))
+        let description = format!(
+            "simulated mergers ({:.0}%, a quarter of them remnants) and non-interacting galaxies ({:.0}% of them chance projections), {size}x{size} px RGB at {}\"/px: {}",
+            100.0 * sim.merger_fraction,
+            100.0 * sim.projection_fraction,
+            sim.galaxies.pixel_scale_arcsec,
+            self.splits.counts()
+        );
+        let classes = MERGER_CLASSES.iter().map(|s| s.to_string()).collect();
+        let info = DataInfo::images(Task::Classification, classes, description, Preprocess::whole(size, 3));
+        Ok(self.splits.open(info, split))
     }
 
     fn shrink_for_smoke(&mut self) {

@@ -14,7 +14,7 @@ use crate::sources::shared::{SimulatedSplits, SplitSizes};
 use crate::sources::Source;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
-use crate::item::{ImageItem, Layout};
+use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -92,25 +92,16 @@ impl Source for SimulatedProfilesConfig {
         let split = |first: usize, len: usize| {
             ImageSplit::new(SimulatedProfiles { config: sim.clone(), seed, first: first as u64, len })
         };
-        Ok(self.splits.open(
-            DataInfo {
-            input: [1, size, size],
-            layout: Layout::Image,
-            warnings: Vec::new(),
-            task: Task::Regression,
-            target_names: sim.parameter_names(),
-            description: format!(
-                "simulated {:?} profiles, {size}x{size} px over [-{s}, {s}], noise sigma {}: {}",
-                sim.profile,
-                sim.noise_sigma,
-                self.splits.counts(),
-                s = sim.half_span
-            )
-            .to_lowercase(),
-            preprocess: Preprocess { crop: None, size: size as u32, channels: 1 },
-            },
-            split,
-        ))
+        let description = format!(
+            "simulated {:?} profiles, {size}x{size} px over [-{s}, {s}], noise sigma {}: {}",
+            sim.profile,
+            sim.noise_sigma,
+            self.splits.counts(),
+            s = sim.half_span
+        )
+        .to_lowercase();
+        let info = DataInfo::images(Task::Regression, sim.parameter_names(), description, Preprocess::whole(size, 1));
+        Ok(self.splits.open(info, split))
     }
 
     fn shrink_for_smoke(&mut self) {
