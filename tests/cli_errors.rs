@@ -141,6 +141,15 @@ fn devices_that_are_not_compiled_in_say_how_to_get_them() {
 }
 
 #[test]
+fn an_empty_device_list_is_an_error_not_a_panic() {
+    for empty in ["", ",", " , "] {
+        let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", empty]);
+        assert_fails_with(&output, "--device names no device");
+        assert_fails_with(&run(&["eval", "--run", "runs", "--device", empty]), "--device names no device");
+    }
+}
+
+#[test]
 fn eval_and_predict_refuse_what_is_not_a_finished_run() {
     let dir = tempfile::tempdir().unwrap();
     assert_fails_with(

@@ -103,3 +103,25 @@ fn dependencies_point_one_way() {
         }
     }
 }
+
+#[test]
+fn library_unit_tests_name_the_cpu_device() {
+    // A build with GPU features makes `Device::default()` a GPU (Mesa's software Vulkan in CI):
+    // unit tests name the CPU backend every build has; the wgpu integration tests prove the GPU
+    // path. Assembled so that this file does not match itself.
+    let default_device = ["Device::", "default()"].concat();
+    let root = support::root();
+    let mut files = Vec::new();
+    for dir in ["crates/survey", "crates/sim", "crates/data", "crates/models", "crates/train"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let test_code = if file.components().any(|c| c.as_os_str() == "tests") {
+            text.as_str()
+        } else {
+            text.find("#[cfg(test)]").map_or("", |at| &text[at..])
+        };
+        assert!(!test_code.contains(&default_device), "{} tests on {default_device}", file.display());
+    }
+}

@@ -105,7 +105,7 @@ mod tests {
             shape: [2, 3, 3],
             targets: vec![v, -v],
         };
-        let batch = ImageBatcher::default().batch(vec![item(1.0), item(2.0)], &Device::default());
+        let batch = ImageBatcher::default().batch(vec![item(1.0), item(2.0)], &Device::flex());
         assert_eq!(batch.images.dims(), [2, 2, 3, 3]);
         assert_eq!(batch.targets.into_data().try_to_vec::<f32>().unwrap(), [1.0, -1.0, 2.0, -2.0]);
         let second = batch.images.narrow(0, 1, 1).into_data().try_to_vec::<f32>().unwrap();
@@ -122,7 +122,7 @@ mod tests {
         };
         let views = crate::augment::TestTimeConfig { rotations: 2, zooms: vec![1.0], flip: false }.views();
         let batcher = ImageBatcher::with_views(views);
-        let batch = batcher.batch(vec![item.clone(), item], &Device::default());
+        let batch = batcher.batch(vec![item.clone(), item], &Device::flex());
         assert_eq!(batch.images.dims(), [4, 1, 3, 3]);
         assert_eq!(batch.targets.dims(), [2, 1]);
         let half_turn = batch.images.narrow(0, 1, 1).into_data().try_to_vec::<f32>().unwrap();

@@ -247,7 +247,7 @@ mod tests {
                 "[12288]"
             ]
         );
-        let device = Device::default();
+        let device = Device::flex();
         let net = config.init(rgb(64), &device).unwrap();
         let x = Tensor::<4>::random([2, 3, 64, 64], Distribution::Default, &device);
         let out = net.forward(x.clone());
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn training_adds_noise_and_the_loss_reaches_the_encoder() {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let config = AutoencoderConfig { widths: vec![4, 8], latent: 3, noise_sigma: 0.2 };
         let net = config.init(rgb(16), &device).unwrap();
         let x = Tensor::<4>::random([2, 3, 16, 16], Distribution::Default, &device);

@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn only_the_named_layers_keep_their_gradients_and_train() {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let model = small_resnet(&device);
         assert_eq!(model.head_layers(), ["head", "fc"]);
         let frozen = model.clone().freeze_all_but(&model.head_layers()).unwrap();
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn freezing_survives_loading_a_checkpoint() {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("m.bpk");
         small_resnet(&device).save_file(&file).unwrap();

@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn a_resnet_keeps_its_body_and_takes_the_new_head() {
-        let device = Device::default();
+        let device = Device::flex();
         let c =
             config("kind = \"resnet\"\npreset = \"deeplens\"\nstem_channels = 4\nwidths = [4, 8]\nunits = [1, 1]\n");
         let input = FeatureShape::Image { channels: 1, height: 12, width: 12 };
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn weights_loaded_from_a_run_file_still_train() {
         use burn::module::Module;
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let c =
             config("kind = \"resnet\"\npreset = \"deeplens\"\nstem_channels = 4\nwidths = [4, 8]\nunits = [1, 1]\n");
         let input = FeatureShape::Image { channels: 1, height: 12, width: 12 };

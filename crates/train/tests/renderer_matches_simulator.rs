@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 fn compare(kind: ProfileKind, profile: Profile) {
     let sim = ProfileSimConfig { profile: kind, ..ProfileSimConfig::default() };
     let renderer = ProfileRenderer { profile, size: sim.image_size, half_span: sim.half_span };
-    let device = Device::default();
+    let device = Device::flex();
     let samples: Vec<_> = (0..12).map(|i| sim.sample_params(7, i)).collect();
     let targets: Vec<f32> = samples.iter().flat_map(|p| p.as_targets(kind)).map(|v| v as f32).collect();
     let width = profile.parameters();

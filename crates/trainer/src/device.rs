@@ -125,9 +125,12 @@ pub fn resolve(flag: Option<&str>, config: &[String]) -> Result<(String, Vec<Str
         None if !config.is_empty() => config.to_vec(),
         None => vec![default_name().to_string()],
     };
-    let backend = backend_of(&names[0]).to_string();
+    let Some(first) = names.first() else {
+        bail!("--device names no device: give one or more of {}, separated by commas", compiled().join(", "));
+    };
+    let backend = backend_of(first).to_string();
     if let Some(other) = names.iter().find(|n| backend_of(n) != backend) {
-        bail!("devices `{}` and `{other}` are different backends; data-parallel training needs one backend", names[0]);
+        bail!("devices `{first}` and `{other}` are different backends; data-parallel training needs one backend");
     }
     let devices = names.iter().map(|n| parse(n)).collect::<Result<Vec<_>>>()?;
     Ok((backend, names, devices))

@@ -416,7 +416,7 @@ mod tests {
             "[37]",
         ];
         assert_eq!(shapes, expected);
-        let net = config.init(input, 37, &Device::default()).unwrap();
+        let net = config.init(input, 37, &Device::flex()).unwrap();
         // Conv 3488 + 51264 + 73856 + 147584; dense 8192*4096+4096, 2048*4096+4096, 2048*37+37.
         let convs = 3 * 32 * 36 + 32 + 32 * 64 * 25 + 64 + 64 * 128 * 9 + 128 + 128 * 128 * 9 + 128;
         let dense = 8192 * 4096 + 4096 + 2048 * 4096 + 4096 + 2048 * 37 + 37;
@@ -428,7 +428,7 @@ mod tests {
     fn a_small_network_runs_forward_to_tree_consistent_answers() {
         let text = "view_size = 21\npart_size = 13\nconv_channels = [4, 8]\nconv_kernels = [3, 3]\npool_after = [true, false]\ndense_units = 16\n";
         let config: DielemanConfig = toml::from_str(text).unwrap();
-        let device = Device::default();
+        let device = Device::flex();
         let input = FeatureShape::Image { channels: 3, height: 30, width: 30 };
         let net = config.init(input, 37, &device).unwrap();
         let x = Tensor::<4>::random([2, 3, 30, 30], Distribution::Default, &device);
@@ -453,7 +453,7 @@ mod tests {
 
     #[test]
     fn maxout_takes_the_largest_of_each_group() {
-        let device = Device::default();
+        let device = Device::flex();
         let x = Tensor::<2>::from_floats([[1.0, 3.0, -2.0, -5.0, 0.5, 0.25]], &device);
         let y = maxout(x, 2).into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(y, vec![3.0, -2.0, 0.5]);

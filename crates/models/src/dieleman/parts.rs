@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn unrotated_parts_are_exact_crops_turned_by_right_angles() {
-        let device = Device::default();
+        let device = Device::flex();
         let (size, view, p) = (9, 7, 5);
         // Every pixel holds its own index: each unrotated part pixel must equal one input pixel.
         let x = image(size, |c, r| (r * size + c) as f32, &device);
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn rotated_parts_interpolate_and_preserve_a_constant_image() {
-        let device = Device::default();
+        let device = Device::flex();
         let (size, view, p) = (31, 21, 13);
         let parts = PartTaps::new(size, view, p).apply(image(size, |_, _| 2.0, &device));
         // An input of 31 >= 21 * sqrt(2) covers the 45-degree view: every part pixel is 2.

@@ -214,7 +214,7 @@ mod tests {
             shapes,
             ["[16]", "[64, 4, 4]", "[32, 8, 8]", "[16, 16, 16]", "[8, 32, 32]", "[1, 64, 64]", "[4096]"]
         );
-        let device = Device::default();
+        let device = Device::flex();
         let (g, d) = config.init(input, &device).unwrap();
         let images = g.forward(g.noise(3, &device));
         assert_eq!(images.dims(), [3, 1, 64, 64]);

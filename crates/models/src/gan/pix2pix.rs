@@ -286,7 +286,7 @@ mod tests {
                 "[12288]"
             ]
         );
-        let device = Device::default();
+        let device = Device::flex();
         let (g, d) = config.init(rgb(64), &device).unwrap();
         let x = Tensor::<4>::random([2, 3, 64, 64], Distribution::Uniform(-1.0, 1.0), &device);
         let y = g.forward(x.clone());

@@ -187,7 +187,7 @@ mod tests {
             data.extend_from_slice(&values[b * steps..(b + 1) * steps]);
             data.extend_from_slice(&mask[b * steps..(b + 1) * steps]);
         }
-        Tensor::from_data(TensorData::new(data, [batch, 2, 1, steps]), &Device::default())
+        Tensor::from_data(TensorData::new(data, [batch, 2, 1, steps]), &Device::flex())
     }
 
     #[test]
@@ -201,13 +201,13 @@ mod tests {
         assert_eq!(table[2].shape, FeatureShape::Vector(64));
         // Keras' count for BiLSTM(32) on 2 features, BiLSTM(32) on 64, Dense(2):
         // 2 * 4 * (32 * (2 + 32) + 32) + 2 * 4 * (32 * (64 + 32) + 32) + 64 * 2 + 2.
-        let net = config.init(FeatureShape::Sequence { channels: 3, length: 100 }, 2, &Device::default()).unwrap();
+        let net = config.init(FeatureShape::Sequence { channels: 3, length: 100 }, 2, &Device::flex()).unwrap();
         assert_eq!(net.num_params(), 2 * 4 * (32 * 34 + 32) + 2 * 4 * (32 * 96 + 32) + 130);
     }
 
     #[test]
     fn padding_does_not_change_the_output() {
-        let device = Device::default();
+        let device = Device::flex();
         for cell in [CellKind::Lstm, CellKind::Gru] {
             let config = RecurrentConfig { cell, units: vec![4, 3], bidirectional: true, dropout: 0.0 };
             let net = config.init(FeatureShape::Sequence { channels: 2, length: 6 }, 2, &device).unwrap();
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn a_one_way_gru_has_keras_parameter_count_and_trains_every_weight() {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let config = RecurrentConfig { cell: CellKind::Gru, units: vec![5], bidirectional: false, dropout: 0.0 };
         let net = config.init(FeatureShape::Sequence { channels: 3, length: 7 }, 1, &device).unwrap();
         // Keras GRU(5, reset_after=True) on 2 features: 3 * (5 * (2 + 5) + 2 * 5); Dense(1): 6.

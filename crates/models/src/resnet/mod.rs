@@ -287,7 +287,7 @@ mod tests {
         // torchvision.models.resnet18().parameters(): 11,689,512; resnet34: 21,797,672 (1000
         // classes). Burn's count also holds each batch norm's running mean and variance (torch
         // buffers): 2 x 4,800 BN channels in ResNet-18, 2 x 8,512 in ResNet-34.
-        let device = Device::default();
+        let device = Device::flex();
         for (preset, torch, bn_channels) in
             [(ResNetPreset::Resnet18, 11_689_512, 4_800), (ResNetPreset::Resnet34, 21_797_672, 8_512)]
         {
@@ -350,7 +350,7 @@ mod tests {
             input = w;
         }
         expected += bn(512) + 512 * 2 + 2;
-        let net = config(ResNetPreset::Deeplens).init(image(1, 45), 2, &Device::default()).unwrap();
+        let net = config(ResNetPreset::Deeplens).init(image(1, 45), 2, &Device::flex()).unwrap();
         assert_eq!(net.num_params(), expected);
     }
 
@@ -362,7 +362,7 @@ mod tests {
             stem_channels: Some(8),
             ..config(ResNetPreset::Deeplens)
         };
-        let device = Device::default();
+        let device = Device::flex();
         let net = small.init(image(2, 20), 3, &device).unwrap();
         let out = net.forward(Tensor::ones([4, 2, 20, 20], &device));
         assert_eq!(out.dims(), [4, 3]);
@@ -398,7 +398,7 @@ mod tests {
                 ("global average pool".to_string(), "[64]".to_string())
             ]
         );
-        let device = Device::default();
+        let device = Device::flex();
         let plain = narrow.init(image(3, 64), 2, &device).unwrap();
         let headed = net.init(image(3, 64), 2, &device).unwrap();
         assert_eq!(headed.num_params() - plain.num_params(), (64 * 1024 + 1024) + (1024 * 2 + 2) - (64 * 2 + 2));
@@ -426,7 +426,7 @@ mod batch_norm_tests {
 
     #[test]
     fn running_statistics_follow_training_batches_and_serve_inference() {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let bn = batch_norm(2, &device);
         for _ in 0..60 {
             let x = Tensor::<4>::random([8, 2, 4, 4], Distribution::Normal(5.0, 3.0), &device);

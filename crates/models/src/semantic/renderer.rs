@@ -90,7 +90,7 @@ mod tests {
     fn the_profile_is_one_at_the_centre_and_one_over_e_at_a_scale_length() {
         // 65 pixels over [-1, 1]: the centre pixel is the origin, a pixel is 1/32.
         let renderer = ProfileRenderer { profile: Profile::Exponential, size: 65, half_span: 1.0 };
-        let device = Device::default();
+        let device = Device::flex();
         let params = Tensor::<2>::from_data(TensorData::new(vec![0.25f32, 0.5, 90.0], [1, 3]), &device);
         let image = renderer.render(params).into_data().try_to_vec::<f32>().unwrap();
         let at = |col: usize, row: usize| f64::from(image[row * 65 + col]);

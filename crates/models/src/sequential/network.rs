@@ -242,7 +242,7 @@ mod tests {
             activation = "sigmoid"
         "#;
         let config: SequentialConfig = toml::from_str(text).unwrap();
-        let device = Device::default();
+        let device = Device::flex();
         let input = FeatureShape::Image { channels: 3, height: 10, width: 10 };
         let net = config.init(input, &device).unwrap();
         let x = Tensor::<4>::random([2, 3, 10, 10], Distribution::Default, &device);
@@ -259,7 +259,7 @@ mod tests {
     fn sequences_flow_through_conv1d_and_global_pooling() {
         let text = "[[layers]]\ntype = \"conv1d\"\nchannels = 6\nkernel = 3\npadding = \"same\"\n[[layers]]\ntype = \"global_maxpool\"\n[[layers]]\ntype = \"dense\"\nunits = 2\n";
         let config: SequentialConfig = toml::from_str(text).unwrap();
-        let device = Device::default();
+        let device = Device::flex();
         let net = config.init(FeatureShape::Sequence { channels: 2, length: 17 }, &device).unwrap();
         let x = Tensor::<3>::random([3, 2, 17], Distribution::Default, &device);
         assert_eq!(net.forward(Features::Sequence(x)).dims(), [3, 2]);

@@ -534,7 +534,7 @@ mod tests {
             "kind = \"sequential\"\n[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"dense\"\nunits = 2\n",
         )
         .unwrap();
-        let device = Device::default();
+        let device = Device::flex();
         let shape = FeatureShape::Image { channels: 3, height: 6, width: 6 };
         let model = Supervised { model: model.init(shape, 2, &device).unwrap(), task: Task::Regression };
         let items: Vec<ImageItem> = (0..5)

@@ -102,7 +102,7 @@ mod tests {
         // gradients g1 = [0.5, -1.0] then g2 = [0.25, 0.5], written out:
         //   v1 = 0.1 g1^2;  d1 = sqrt(1e-6) / sqrt(v1 + 1e-6) g1;  u1 = 0.1 d1^2;  x1 = x - d1
         //   v2 = 0.9 v1 + 0.1 g2^2;  d2 = sqrt(u1 + 1e-6) / sqrt(v2 + 1e-6) g2;  x2 = x1 - d2
-        let device = Device::default();
+        let device = Device::flex();
         let optim = Adadelta::default();
         let x = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, -2.0], [2]), &device);
         let g1 = Tensor::<1>::from_data(TensorData::new(vec![0.5f32, -1.0], [2]), &device);

@@ -119,13 +119,13 @@ mod tests {
         )
         .unwrap();
         let shape = FeatureShape::Image { channels: 1, height: 2, width: 2 };
-        Supervised { model: config.init(shape, outputs, &Device::default()).unwrap(), task }
+        Supervised { model: config.init(shape, outputs, &Device::flex()).unwrap(), task }
     }
 
     #[test]
     fn cross_entropy_matches_a_hand_computation() {
         let model = dense(Task::Classification, 3);
-        let device = Device::default();
+        let device = Device::flex();
         let images = Tensor::<4>::from_data(
             TensorData::new(vec![0.1f32, 0.2, 0.3, 0.4, -1.0, 0.5, 2.0, 0.0], [2, 1, 2, 2]),
             &device,
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn classification_predictions_are_probabilities_and_regression_raw() {
-        let device = Device::default();
+        let device = Device::flex();
         let images = Tensor::<4>::from_data(TensorData::new(vec![0.3f32, -0.2, 0.9, 0.1], [1, 1, 2, 2]), &device);
         let p = dense(Task::Classification, 3).predict(images.clone()).into_data().try_to_vec::<f32>().unwrap();
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5 && p.iter().all(|v| *v > 0.0), "{p:?}");

@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn diversity_is_the_mean_spread_across_the_batch_and_zero_when_collapsed() {
-        let device = Device::default();
+        let device = Device::flex();
         // Two images of two pixels: spreads (population std) 1 and 3, mean 2.
         let images = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 0.0, 2.0, 6.0], [2, 1, 1, 2]), &device);
         assert!((batch_diversity(&images) - 2.0).abs() < 1e-6);

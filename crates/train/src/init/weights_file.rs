@@ -135,7 +135,7 @@ mod tests {
             "kind = \"resnet\"\npreset = \"resnet18\"\nstem_channels = 4\nwidths = {widths}\n"
         ))
         .unwrap();
-        config.init(FeatureShape::Image { channels: 3, height: 32, width: 32 }, outputs, &Device::default()).unwrap()
+        config.init(FeatureShape::Image { channels: 3, height: 32, width: 32 }, outputs, &Device::flex()).unwrap()
     }
 
     fn at<const D: usize>(t: Tensor<D>, index: [usize; D]) -> f64 {
@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn loaded_weights_still_train() {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let config: ModelConfig =
             toml::from_str("kind = \"resnet\"\npreset = \"resnet18\"\nstem_channels = 4\nwidths = [4, 8, 8, 8]\n")
                 .unwrap();
@@ -222,7 +222,7 @@ mod tests {
         )
         .unwrap();
         let mut headed =
-            headed.init(FeatureShape::Image { channels: 3, height: 32, width: 32 }, 5, &Device::default()).unwrap();
+            headed.init(FeatureShape::Image { channels: 3, height: 32, width: 32 }, 5, &Device::flex()).unwrap();
         let loaded = load_weights(&mut headed, Path::new(FIXTURE), None).unwrap();
         assert!(loaded.fresh_head && loaded.what.contains("a fresh head (head, fc)"), "{loaded:?}");
         let mut wider = tiny_resnet18("[4, 8, 8, 16]", 5);
@@ -233,7 +233,7 @@ mod tests {
         )
         .unwrap();
         let mut other =
-            deeplens.init(FeatureShape::Image { channels: 3, height: 16, width: 16 }, 5, &Device::default()).unwrap();
+            deeplens.init(FeatureShape::Image { channels: 3, height: 16, width: 16 }, 5, &Device::flex()).unwrap();
         let err = load_weights(&mut other, Path::new(FIXTURE), None).unwrap_err().to_string();
         assert!(err.contains("missing from the file") && err.contains("in the file but not in the model"), "{err}");
         let err = load_weights(&mut model, Path::new("weights.h5"), None).unwrap_err().to_string();

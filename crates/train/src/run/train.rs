@@ -305,7 +305,7 @@ keep_checkpoints = 3
     }
 
     fn load(file: &Path, config: &ExperimentConfig) -> Model {
-        let device = Device::default();
+        let device = Device::flex();
         let input = FeatureShape::Image { channels: 1, height: 16, width: 16 };
         let model = Supervised { model: config.model.init(input, 2, &device).unwrap(), task: Task::Classification };
         model.try_load_file(file).unwrap().model
@@ -319,8 +319,7 @@ keep_checkpoints = 3
     #[test]
     fn a_frozen_first_stage_trains_only_the_head_and_the_next_stage_trains_everything() {
         let dir = tempfile::tempdir().unwrap();
-        let hardware =
-            Hardware { backend: "flex".into(), devices: vec![Device::default()], names: vec!["flex".into()] };
+        let hardware = Hardware { backend: "flex".into(), devices: vec![Device::flex()], names: vec!["flex".into()] };
         let source = config("source", "");
         let pretrained = train(&source, &hardware, &RunTarget::New(dir.path().to_path_buf())).unwrap();
         let staged = config(
