@@ -146,16 +146,77 @@ pub fn apply_override(root: &mut toml::Table, assignment: &str) -> Result<(), Co
         };
     }
     let value = parse_value(raw.trim());
-    // Switching the variant of a tagged section (`data.source`, `model.kind`, `schedule.kind`)
-    // starts that section afresh: the old variant's keys mean nothing to the new one. Later
-    // `--set`s fill it.
-    let tag = matches!((parents, last.as_str()), ([p], "source") if p == "data")
-        || matches!((parents, last.as_str()), ([p], "kind") if p == "model" || p == "schedule");
-    if tag && table.get(last) != Some(&value) {
-        table.clear();
+    // Switching the variant of a tagged section (`data.source`, `model.kind`) keeps the old
+    // keys the new variant also reads (`[data.sequence]`, the split fractions) and drops the
+    // rest, which mean nothing to it; a new `schedule.kind` starts afresh (every kind parses
+    // every schedule key, and validation refuses those that do not apply). Later `--set`s fill
+    // the section.
+    let section = match (parents, last.as_str()) {
+        ([p], "source") if p == "data" => Some(p.as_str()),
+        ([p], "kind") if p == "model" || p == "schedule" => Some(p.as_str()),
+        _ => None,
+    };
+    if let Some(section) = section
+        && table.get(last) != Some(&value)
+    {
+        let old = std::mem::take(table);
+        let kept = if section == "schedule" { Vec::new() } else { keys_the_variant_reads(section, last, &value, &old) };
+        table.extend(old.into_iter().filter(|(key, _)| kept.contains(key)));
     }
     table.insert(last.clone(), value);
     Ok(())
+}
+
+/// The keys of `old` that the variant `tag = value` of `section` reads: the old table under the
+/// new tag, with each key the variant reports unknown, or reads as something else (another
+/// simulator's `[data.simulator]`), taken out in turn. A key the variant requires and the table
+/// lacks is filled with an empty string meanwhile, so that serde's missing-key error does not
+/// hide the others.
+fn keys_the_variant_reads(section: &str, tag: &str, value: &toml::Value, old: &toml::Table) -> Vec<String> {
+    let mut probe = old.clone();
+    probe.insert(tag.to_string(), value.clone());
+    let mut filled: Vec<String> = Vec::new();
+    for _ in 0..old.len() + 16 {
+        let Err(message) = read_section(section, &probe) else { break };
+        let unknown = quoted_key(&message, "unknown field `").filter(|k| probe.contains_key(*k));
+        if let Some(key) = unknown {
+            probe.remove(key);
+        } else if let Some(key) = quoted_key(&message, "missing field `")
+            && !filled.iter().any(|f| f == key)
+        {
+            filled.push(key.to_string());
+            probe.insert(key.to_string(), toml::Value::String(String::new()));
+        } else {
+            // The problem lies inside an old key (a `[data.simulator]` of another simulator):
+            // drop the one whose removal changes it.
+            let culprit = old.keys().filter(|k| *k != tag && probe.contains_key(*k)).find(|k| {
+                let mut without = probe.clone();
+                without.remove(*k);
+                read_section(section, &without) != Err(message.clone())
+            });
+            match culprit {
+                Some(key) => probe.remove(key),
+                None => break,
+            };
+        }
+    }
+    old.keys().filter(|k| *k != tag && probe.contains_key(*k) && !filled.contains(k)).cloned().collect()
+}
+
+/// The key quoted after `prefix` in a serde message (`unknown field `train`, ...`).
+fn quoted_key<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = &message[message.find(prefix)? + prefix.len()..];
+    rest.split('`').next()
+}
+
+/// Reads `table` as `section` (`data` or `model`): `Ok`, or serde's message.
+fn read_section(section: &str, table: &toml::Table) -> Result<(), String> {
+    let value = toml::Value::Table(table.clone());
+    let read = match section {
+        "data" => value.try_into::<astro_data::DataConfig>().map(drop),
+        _ => value.try_into::<astro_models::ModelConfig>().map(drop),
+    };
+    read.map_err(|e| e.message().to_string())
 }
 
 fn set_in_array(items: &mut [toml::Value], rest: &[String], raw: &str) -> Result<(), String> {
@@ -174,7 +235,8 @@ fn set_in_array(items: &mut [toml::Value], rest: &[String], raw: &str) -> Result
 }
 
 /// Parses and validates config `text` (read from `path`): shrunk for a smoke run if `smoke`,
-/// then with `overrides` applied (so `--set` wins over `--smoke`).
+/// then with `overrides` applied (so `--set` wins over `--smoke`); what the overrides bring
+/// (another data source) is shrunk too.
 pub fn parse_config(
     path: &Path,
     text: &str,
@@ -189,21 +251,32 @@ pub fn parse_config(
     if smoke {
         config.shrink_for_smoke();
     }
-    if !overrides.is_empty() {
-        let sets = overrides.join(" --set ");
-        let toml::Value::Table(mut table) = toml::Value::try_from(&config)
-            .map_err(|e| ConfigError::At { location: format!("--set {sets}"), message: e.to_string() })?
-        else {
-            unreachable!("a config serializes to a table")
-        };
-        for set in overrides {
-            apply_override(&mut table, set)?;
-        }
-        config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| deserialize_error(e, |_| format!("--set {sets}")))?;
+    config = with_overrides(&config, overrides)?;
+    if smoke && !overrides.is_empty() {
+        // Shrink what the overrides brought (another data source, say), then let them win again.
+        config.shrink_for_smoke();
+        config = with_overrides(&config, overrides)?;
     }
     config.validate().map_err(|e| place(e, path, text, overrides))?;
     Ok(config)
+}
+
+/// `config` with the `--set` `overrides` applied.
+fn with_overrides(config: &ExperimentConfig, overrides: &[String]) -> Result<ExperimentConfig, ConfigError> {
+    if overrides.is_empty() {
+        return Ok(config.clone());
+    }
+    let sets = overrides.join(" --set ");
+    let toml::Value::Table(mut table) = toml::Value::try_from(config)
+        .map_err(|e| ConfigError::At { location: format!("--set {sets}"), message: e.to_string() })?
+    else {
+        unreachable!("a config serializes to a table")
+    };
+    for set in overrides {
+        apply_override(&mut table, set)?;
+    }
+    serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| deserialize_error(e, |_| format!("--set {sets}")))
 }
 
 /// serde loses the key inside internally tagged sections (`[data]`, `[model]` and its layers):
@@ -364,7 +437,7 @@ impl ExperimentConfig {
         }
         self.optimizer.validate()?;
         self.schedule.validate(self.optimizer.lr)?;
-        super::stages::validate_stages(&self.stages, &self.optimizer)?;
+        super::stages::validate_stages(&self.stages, &self.optimizer, &self.schedule)?;
         if let Some(init) = &self.init {
             let given = [init.run.is_some(), init.weights.is_some(), init.pretrain.is_some()];
             if given.iter().filter(|g| **g).count() != 1 {
@@ -522,12 +595,54 @@ epochs = 3
     }
 
     #[test]
+    fn switching_the_data_source_keeps_what_the_new_source_reads() {
+        let text = "[data]\nsource = \"simulated_light_curves\"\ntrain = 10\nvalid_fraction = 0.3\n[data.sequence]\nlength = 60\nresample = true\n[data.simulator]\nrrab_fraction = 1.0\n";
+        let mut root: toml::Table = toml::from_str(&text.replace("valid_fraction = 0.3\n", "")).unwrap();
+        apply_override(&mut root, "data.source=light_curve_folder").unwrap();
+        let data = root["data"].as_table().unwrap();
+        let mut keys: Vec<&String> = data.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["sequence", "source"], "{data:?}");
+        assert_eq!(data["sequence"]["length"].as_integer(), Some(60));
+        // A key both read the same way stays; one the new source lacks goes.
+        let mut root: toml::Table = toml::from_str(
+            "[data]\nsource = \"image_folder\"\nroot = \"r\"\nlimit_per_class = 3\nvalid_fraction = 0.3\nsize = 32\n",
+        )
+        .unwrap();
+        apply_override(&mut root, "data.source=lens_challenge").unwrap();
+        let data = root["data"].as_table().unwrap();
+        let mut keys: Vec<&String> = data.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["root", "source", "valid_fraction"], "{data:?}");
+        // Another simulator's `[data.simulator]` goes; the counts both read stay.
+        let mut root: toml::Table = toml::from_str(
+            "[data]\nsource = \"simulated_profiles\"\ntrain = 7\n[data.simulator]\nprofile = \"sersic\"\n",
+        )
+        .unwrap();
+        apply_override(&mut root, "data.source=simulated_galaxies").unwrap();
+        let data = root["data"].as_table().unwrap();
+        let mut keys: Vec<&String> = data.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["source", "train"], "{data:?}");
+    }
+
+    #[test]
     fn smoke_shrinks_and_overrides_still_win() {
         let sets = vec!["training.epochs=3".to_string()];
         let c = parse_config(Path::new("exp.toml"), BASE, &sets, true).unwrap();
         assert_eq!(c.training.epochs, 3);
         let c = parse_config(Path::new("exp.toml"), BASE, &[], true).unwrap();
         assert_eq!(c.training.epochs, 1);
+        // What an override brings is shrunk too: another source gets its smoke limit...
+        let sets = ["data.source=image_csv", "data.images=i", "data.targets=t.csv"].map(String::from);
+        let c = parse_config(Path::new("exp.toml"), BASE, &sets, true).unwrap();
+        let astro_data::DataConfig::ImageCsv(csv) = &c.data else { unreachable!("{:?}", c.data) };
+        assert_eq!(csv.limit, Some(80));
+        // ... and a value set explicitly stays.
+        let sets = ["data.train=100".to_string()];
+        let c = parse_config(Path::new("exp.toml"), BASE, &sets, true).unwrap();
+        let astro_data::DataConfig::SimulatedGalaxies(sim) = &c.data else { unreachable!("{:?}", c.data) };
+        assert_eq!((sim.splits.train, sim.splits.valid), (100, 16));
     }
 
     #[test]

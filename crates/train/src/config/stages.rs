@@ -2,7 +2,9 @@
 //! schedule, and its own set of layers that learn. The fine-tuning recipe of transfer learning
 //! (Ackermann et al. 2018): train only the new head with the pretrained body frozen, then
 //! everything at a small learning rate. Without `[[stages]]` a run is one stage made of
-//! `[optimizer]`, `[schedule]` and `training.epochs`, training every layer.
+//! `[optimizer]`, `[schedule]` and `training.epochs`, training every layer. A stage that names
+//! no optimiser or no schedule inherits `[optimizer]` or `[schedule]` (applied over the
+//! stage's own epochs).
 
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +49,7 @@ pub struct StageConfig {
     /// The learning rate, replacing the optimiser's (> 0).
     #[serde(default)]
     pub lr: Option<f64>,
-    /// The schedule over this stage's epochs (default: constant).
+    /// The schedule over this stage's epochs (default: `[schedule]`, over this stage's epochs).
     #[serde(default)]
     pub schedule: Option<ScheduleConfig>,
 }
@@ -90,7 +92,11 @@ impl Stage {
 }
 
 /// Checks the stages; errors name `stages[i].field`.
-pub fn validate_stages(stages: &[StageConfig], default_optimizer: &OptimizerConfig) -> Result<(), ConfigError> {
+pub fn validate_stages(
+    stages: &[StageConfig],
+    default_optimizer: &OptimizerConfig,
+    default_schedule: &ScheduleConfig,
+) -> Result<(), ConfigError> {
     let at = |i: usize, e: ConfigError| match e {
         ConfigError::Invalid { field, problem } => ConfigError::invalid(format!("stages[{i}].{field}"), problem),
         other => other,
@@ -118,7 +124,7 @@ pub fn validate_stages(stages: &[StageConfig], default_optimizer: &OptimizerConf
         }
         let optimizer = stage_optimizer(stage, default_optimizer);
         optimizer.validate().map_err(|e| at(i, e))?;
-        stage.schedule.clone().unwrap_or_default().validate(optimizer.lr).map_err(|e| at(i, e))?;
+        stage.schedule.as_ref().unwrap_or(default_schedule).validate(optimizer.lr).map_err(|e| at(i, e))?;
     }
     Ok(())
 }
@@ -160,7 +166,7 @@ pub fn plan(
                 last_epoch: done + s.epochs,
                 train: s.train.clone(),
                 optimizer: stage_optimizer(s, optimizer),
-                schedule: s.schedule.clone().unwrap_or_default(),
+                schedule: s.schedule.clone().unwrap_or_else(|| schedule.clone()),
             };
             done += s.epochs;
             stage
@@ -171,6 +177,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::schedule::ScheduleKind;
 
     fn stages(text: &str) -> Vec<StageConfig> {
         #[derive(Deserialize)]
@@ -186,7 +193,7 @@ mod tests {
             "[[stages]]\nname = \"head\"\nepochs = 2\ntrain = \"head\"\n\n[[stages]]\nepochs = 3\nlr = 1.5e-5\n[stages.optimizer]\nkind = \"sgd\"\nmomentum = 0.9\n",
         );
         let adam = OptimizerConfig { lr: 1e-3, ..OptimizerConfig::default() };
-        validate_stages(&s, &adam).unwrap();
+        validate_stages(&s, &adam, &ScheduleConfig::default()).unwrap();
         let p = plan(&s, &adam, &ScheduleConfig::default(), 99);
         assert_eq!(p.len(), 2);
         assert_eq!((p[0].name.as_str(), p[0].after_epoch, p[0].last_epoch), ("head", 0, 2));
@@ -195,6 +202,13 @@ mod tests {
         assert_eq!(p[1].optimizer.lr, 1.5e-5);
         assert_eq!(p[1].optimizer.momentum, Some(0.9));
         assert!(!p[0].trains_all() && p[1].trains_all());
+        // A stage without a schedule inherits [schedule], as it inherits [optimizer].
+        let cosine: ScheduleConfig = toml::from_str("kind = \"cosine\"").unwrap();
+        let p = plan(&s, &adam, &cosine, 99);
+        assert_eq!((p[0].schedule.kind, p[1].schedule.kind), (ScheduleKind::Cosine, ScheduleKind::Cosine));
+        let own = stages("[[stages]]\nepochs = 1\n[stages.schedule]\nkind = \"exponential\"\ngamma = 0.9\n");
+        validate_stages(&own, &adam, &cosine).unwrap();
+        assert_eq!(plan(&own, &adam, &cosine, 99)[0].schedule.kind, ScheduleKind::Exponential);
         // Without stages: one stage of every layer over training.epochs.
         let one = plan(&[], &adam, &ScheduleConfig::default(), 7);
         assert_eq!((one.len(), one[0].after_epoch, one[0].last_epoch), (1, 0, 7));
@@ -203,19 +217,28 @@ mod tests {
     #[test]
     fn bad_stages_are_named() {
         let adam = OptimizerConfig::default();
-        let err = validate_stages(&stages("[[stages]]\nepochs = 1\ntrain = \"body\"\n"), &adam).unwrap_err();
+        let err =
+            validate_stages(&stages("[[stages]]\nepochs = 1\ntrain = \"body\"\n"), &adam, &ScheduleConfig::default())
+                .unwrap_err();
         assert_eq!(
             err.to_string(),
             "stages[0].train: must be \"all\", \"head\" or a list of layer names, got \"body\""
         );
-        let err = validate_stages(&stages("[[stages]]\nepochs = 1\n[[stages]]\nepochs = 0\n"), &adam).unwrap_err();
+        let err = validate_stages(
+            &stages("[[stages]]\nepochs = 1\n[[stages]]\nepochs = 0\n"),
+            &adam,
+            &ScheduleConfig::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "stages[1].epochs: must be at least 1");
-        let err = validate_stages(&stages("[[stages]]\nepochs = 1\nlr = -1.0\n"), &adam).unwrap_err();
+        let err = validate_stages(&stages("[[stages]]\nepochs = 1\nlr = -1.0\n"), &adam, &ScheduleConfig::default())
+            .unwrap_err();
         assert_eq!(err.to_string(), "stages[0].lr: must be positive, got -1");
         let text = "[[stages]]\nepochs = 1\n[stages.optimizer]\nkind = \"sgd\"\nbeta1 = 0.5\n";
-        let err = validate_stages(&stages(text), &adam).unwrap_err();
+        let err = validate_stages(&stages(text), &adam, &ScheduleConfig::default()).unwrap_err();
         assert_eq!(err.to_string(), "stages[0].optimizer.beta1: does not apply to kind = \"sgd\"");
-        let err = validate_stages(&stages("[[stages]]\nepochs = 1\ntrain = []\n"), &adam).unwrap_err();
+        let err = validate_stages(&stages("[[stages]]\nepochs = 1\ntrain = []\n"), &adam, &ScheduleConfig::default())
+            .unwrap_err();
         assert!(err.to_string().starts_with("stages[0].train: name at least one layer"), "{err}");
     }
 }
