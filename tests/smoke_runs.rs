@@ -483,10 +483,15 @@ fn the_lens_config_trains_on_a_folder_in_the_challenge_layout() {
     assert_eq!(summary["test"]["samples"], 12, "40% of 30 cutouts, per class");
     let auc = summary["test"]["binary"]["roc_auc"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&auc), "{summary}");
-    // The run reports the paper's metric on the paper's subset (empty here: no such property).
+    // The paper's subset is empty here (no such property): its metric is not measured, and
+    // says why, rather than a completeness of 0.
     assert!(summary["paper"]["subset"].is_string(), "{summary}");
+    assert!(summary["paper_metric"].is_null(), "{summary}");
+    let why = summary["paper_metric_missing"].as_str().unwrap_or_default();
+    assert!(why.starts_with("no items: the test split has no positives in subset"), "{summary}");
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("completeness at 1% FPR") && report.contains("(roc.png)"), "{report}");
+    assert!(report.contains("not measured (no items"), "{report}");
 }
 
 #[test]
@@ -519,6 +524,10 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
     let stars = 90 - warnings.lines().count();
     assert!(stars > 30 && scored > 0 && scored < stars, "{stars} usable stars, {scored} scored");
     assert!(summary["test"]["rmse"].as_f64().unwrap().is_finite(), "{summary}");
+    // `--set data.source=...` kept the config's own [data.sequence]: 60 resampled, aligned steps.
+    let config: toml::Table = toml::from_str(&std::fs::read_to_string(run_dir.join("config.toml")).unwrap()).unwrap();
+    let sequence = &config["data"]["sequence"];
+    assert_eq!((sequence["length"].as_integer(), sequence["align"].as_bool()), (Some(60), Some(true)), "{sequence}");
     let ids: Vec<String> = csv_rows(&run_dir.join("test_predictions.csv")).into_iter().map(|r| r[0].clone()).collect();
     assert!(ids.iter().all(|id| id.starts_with("star-")), "{ids:?}");
 

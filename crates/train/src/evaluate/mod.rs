@@ -179,38 +179,67 @@ pub struct Headline {
 impl TestScores {
     /// This run's value of `metric` (see `PAPER_METRICS`), on the positives of `subset` for
     /// detector scores, on the items of `subset` for per-class scores (of `class`, by default
-    /// the second of two); `None` where the task does not report it.
+    /// the second of two); `None` where it was not measured.
     pub fn metric_value(&self, metric: &str, subset: Option<&str>, class: Option<&str>) -> Option<f64> {
+        self.measure(metric, subset, class).ok()
+    }
+
+    /// [`Self::metric_value`], or why it was not measured (a subset without items, a class the
+    /// data does not have, a metric the task does not report).
+    pub fn measure(&self, metric: &str, subset: Option<&str>, class: Option<&str>) -> Result<f64, String> {
+        let no_subset = |name: &str| format!("no [[evaluation.subsets]] entry {name:?} was scored");
+        let empty = |name: &str, what: &str| format!("no items: the test split has no {what} in subset {name:?}");
         match (self, metric) {
             (TestScores::Classification(m), "precision" | "recall" | "f1") => {
                 let per_class = match subset {
                     None => &m.per_class,
-                    Some(name) => &m.groups.iter().find(|g| g.name == name)?.per_class,
+                    Some(name) => {
+                        let group = m.groups.iter().find(|g| g.name == name).ok_or_else(|| no_subset(name))?;
+                        if group.items == 0 {
+                            return Err(empty(name, "items"));
+                        }
+                        &group.per_class
+                    }
                 };
                 let score = match class {
-                    Some(name) => per_class.iter().find(|c| c.class == name)?,
+                    Some(name) => per_class
+                        .iter()
+                        .find(|c| c.class == name)
+                        .ok_or_else(|| format!("the data has no class {name:?}"))?,
                     None if per_class.len() == 2 => &per_class[1],
-                    None => return None,
+                    None => return Err(format!("{metric} of which class: name experiment.paper.class")),
                 };
-                Some(match metric {
+                Ok(match metric {
                     "precision" => score.precision,
                     "recall" => score.recall,
                     _ => score.f1,
                 })
             }
-            (TestScores::Regression(m), "rmse") if subset.is_none() => Some(m.rmse),
-            (TestScores::Reconstruction(m), "rmse") if subset.is_none() => Some(m.rmse),
-            (TestScores::Classification(m), "accuracy") if subset.is_none() => Some(m.accuracy),
-            (TestScores::Classification(m), "error_rate") if subset.is_none() => Some(1.0 - m.accuracy),
+            (TestScores::Regression(m), "rmse") if subset.is_none() => Ok(m.rmse),
+            (TestScores::Reconstruction(m), "rmse") if subset.is_none() => Ok(m.rmse),
+            (TestScores::Classification(m), "accuracy") if subset.is_none() => Ok(m.accuracy),
+            (TestScores::Classification(m), "error_rate") if subset.is_none() => Ok(1.0 - m.accuracy),
             (TestScores::Classification(m), "roc_auc" | "completeness") => {
-                let b = m.binary.as_ref()?;
-                let (auc, at) = match subset {
-                    None => (b.roc_auc, &b.at_fpr),
-                    Some(name) => b.subsets.iter().find(|s| s.name == name).map(|s| (s.roc_auc, &s.at_fpr))?,
+                let b = m.binary.as_ref().ok_or("the task is not a two-class detector")?;
+                let (positives, auc, at) = match subset {
+                    None => (b.positives, b.roc_auc, &b.at_fpr),
+                    Some(name) => {
+                        let s = b.subsets.iter().find(|s| s.name == name).ok_or_else(|| no_subset(name))?;
+                        (s.positives, s.roc_auc, &s.at_fpr)
+                    }
                 };
-                if metric == "roc_auc" { Some(auc) } else { at.first().map(|a| a.completeness) }
+                if positives == 0 {
+                    return Err(empty(subset.unwrap_or("all"), "positives"));
+                }
+                match metric {
+                    "roc_auc" => Ok(auc),
+                    _ => at.first().map(|a| a.completeness).ok_or_else(|| "no evaluation.fpr is set".to_string()),
+                }
             }
-            _ => None,
+            _ => Err(format!(
+                "this task does not report {metric}{}",
+                subset.map_or(String::new(), |s| format!(" on subset {s:?}"))
+            )),
         }
     }
 
@@ -570,5 +599,34 @@ mod tests {
         assert_eq!(m.per_group.len(), 2);
         assert!(m.per_group[0].rmse.abs() < 1e-12 && (m.per_group[1].rmse - 0.3).abs() < 1e-6);
         assert!((m.per_group[0].baseline_rmse - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_metric_over_an_empty_subset_is_not_measured_and_says_why() {
+        // Twenty items, half lenses, none with an Einstein radius (real data without the column).
+        let n = 20;
+        let predictions = Predictions {
+            ids: (0..n).map(|i| i.to_string()).collect(),
+            outputs: (0..n).map(|i| vec![0.0, if i % 2 == 1 { 1.0 } else { -1.0 }]).collect(),
+            targets: (0..n).map(|i| vec![(i % 2) as f32]).collect(),
+            attributes: vec![Vec::new(); n],
+        };
+        let evaluation = EvaluationConfig {
+            fpr: vec![0.1],
+            subsets: vec![binary::SubsetConfig {
+                name: "big".into(),
+                above: [("einstein_radius".to_string(), 1.4)].into_iter().collect(),
+            }],
+            ..EvaluationConfig::default()
+        };
+        let names = ["non-lens".to_string(), "lens".to_string()];
+        let scores = score(Task::Classification, &predictions, &[0.5, 0.5], &names, &evaluation);
+        assert_eq!(scores.metric_value("completeness", None, None), Some(1.0));
+        assert_eq!(scores.metric_value("completeness", Some("big"), None), None);
+        let why = scores.measure("completeness", Some("big"), None).unwrap_err();
+        assert!(why.starts_with("no items: the test split has no positives in subset \"big\""), "{why}");
+        let why = scores.measure("completeness", Some("huge"), None).unwrap_err();
+        assert!(why.contains("no [[evaluation.subsets]] entry \"huge\""), "{why}");
+        assert!(scores.measure("rmse", None, None).unwrap_err().contains("does not report rmse"));
     }
 }

@@ -77,6 +77,9 @@ pub struct Summary {
     pub paper: Option<PaperNumber>,
     /// This run's value of the paper's metric (on the paper's subset), when it has one.
     pub paper_metric: Option<f64>,
+    /// Why the paper's metric was not measured, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paper_metric_missing: Option<String>,
     /// The epoch whose weights were evaluated (lowest validation loss).
     pub best_epoch: usize,
     /// Epochs trained (early stopping may end a run before `training.epochs`).
@@ -133,6 +136,14 @@ fn value_text(value: Option<f64>) -> String {
 }
 
 impl Summary {
+    /// "not measured", with the reason when one is known.
+    fn not_measured(&self) -> String {
+        match &self.paper_metric_missing {
+            Some(why) => format!("not measured ({why})"),
+            None => "not measured".to_string(),
+        }
+    }
+
     /// The lines printed at the end of a run.
     pub fn console_lines(&self) -> Vec<String> {
         let h = self.test.headline();
@@ -184,7 +195,7 @@ impl Summary {
                 Some(c) => format!(" of {c}{subset}"),
                 None => subset,
             };
-            let ours = self.paper_metric.map_or("not measured".to_string(), |v| format!("{v:.5}"));
+            let ours = self.paper_metric.map_or_else(|| self.not_measured(), |v| format!("{v:.5}"));
             if p.value.is_none() && !self.paper_targets.is_empty() {
                 lines.push(format!("paper: {}; {}", p.citation, p.note));
             } else {
@@ -305,7 +316,7 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         Some(p) => {
             // The paper reports another metric: compare on that one.
             let subset = p.subset.as_ref().map_or(String::new(), |s| format!(", {s}"));
-            let ours = summary.paper_metric.map_or("-".to_string(), |v| format!("{v:.5}"));
+            let ours = summary.paper_metric.map_or_else(|| summary.not_measured(), |v| format!("{v:.5}"));
             md.push_str(&format!(
                 "\n| {}{subset} | this run | paper: {} |\n|---|---|---|\n| test | {ours} | {} |\n\n_{}_\n",
                 p.metric,

@@ -30,8 +30,12 @@ pub const ARMS: [&str; 2] = ["scratch", "transfer"];
 pub struct ArmResult {
     /// The arm's run folder.
     pub run_dir: String,
-    /// Its value of the paper's metric (of the accuracy without a paper).
+    /// Its value of the paper's metric (of the accuracy without a paper); none where the run
+    /// did not measure it.
     pub value: Option<f64>,
+    /// Why `value` was not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
     /// Test accuracy (classification) or RMSE (regression).
     pub headline: f64,
     /// ROC AUC (two classes).
@@ -47,8 +51,9 @@ pub struct ArmResult {
 }
 
 impl ArmResult {
-    /// The numbers of a finished run's `summary.json`.
-    fn read(run: &Path) -> Result<Self, RunError> {
+    /// The numbers of a finished run's `summary.json`: its value of the paper's metric when
+    /// `paper` (never another number in its place), else its accuracy.
+    fn read(run: &Path, paper: bool) -> Result<Self, RunError> {
         let file = run.join("summary.json");
         let text = std::fs::read_to_string(&file).map_err(|source| RunError::Io {
             what: "run summary",
@@ -61,7 +66,8 @@ impl ArmResult {
         let number = |x: &serde_json::Value| x.as_f64();
         Ok(Self {
             run_dir: run.display().to_string(),
-            value: number(&v["paper_metric"]).or(number(&test["accuracy"])),
+            value: if paper { number(&v["paper_metric"]) } else { number(&test["accuracy"]) },
+            missing: v["paper_metric_missing"].as_str().map(str::to_string),
             headline: number(&test["accuracy"]).or(number(&test["rmse"])).unwrap_or(f64::NAN),
             roc_auc: number(&test["binary"]["roc_auc"]),
             best_epoch: v["best_epoch"].as_u64().unwrap_or(0) as usize,
@@ -184,7 +190,7 @@ fn compare_into(config: &ExperimentConfig, hardware: &Hardware, top: &RunDir) ->
                 print_arm(arm, &summary.console_lines());
             }
         }
-        results.push(ArmResult::read(&dir)?);
+        results.push(ArmResult::read(&dir, config.experiment.paper.is_some())?);
     }
     let transfer = results.pop().expect("two arms");
     let scratch = results.pop().expect("two arms");
@@ -266,7 +272,8 @@ fn paired_test(scratch: &Path, transfer: &Path) -> Option<PairedTest> {
 /// One sentence: does transfer beat scratch, and is the difference more than chance?
 fn verdict(metric: &str, scratch: &ArmResult, transfer: &ArmResult, test: Option<&PairedTest>) -> String {
     let (Some(s), Some(t)) = (scratch.value, transfer.value) else {
-        return format!("no {metric} to compare");
+        let why = [scratch, transfer].iter().find_map(|a| a.missing.clone());
+        return format!("no {metric} to compare{}", why.map_or(String::new(), |w| format!(": {w}")));
     };
     let better = if lower_is_better(metric) { t < s } else { t > s };
     let numbers = format!("{metric} {t:.4} from [init] vs {s:.4} from scratch");
@@ -386,6 +393,7 @@ mod tests {
         ArmResult {
             run_dir: String::new(),
             value: Some(value),
+            missing: None,
             headline: 1.0 - value,
             roc_auc: None,
             best_epoch: 1,
@@ -429,5 +437,18 @@ mod tests {
         assert!(v.ends_with("within chance"), "{v}");
         // Higher is better for accuracy-like metrics.
         assert!(verdict("roc_auc", &arm(0.9), &arm(0.95), None).starts_with("transfer learning beats"));
+        // An arm that did not measure the paper's metric is compared on nothing else.
+        let unmeasured = ArmResult { value: None, missing: Some("no items: ...".into()), ..arm(0.0) };
+        assert_eq!(verdict("error_rate", &arm(0.03), &unmeasured, None), "no error_rate to compare: no items: ...");
+    }
+
+    #[test]
+    fn an_arm_without_the_paper_metric_has_no_value_in_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = r#"{"test": {"accuracy": 0.9}, "paper_metric": null, "paper_metric_missing": "no items: x"}"#;
+        std::fs::write(dir.path().join("summary.json"), summary).unwrap();
+        let with_paper = ArmResult::read(dir.path(), true).unwrap();
+        assert_eq!((with_paper.value, with_paper.missing.as_deref()), (None, Some("no items: x")));
+        assert_eq!(ArmResult::read(dir.path(), false).unwrap().value, Some(0.9));
     }
 }

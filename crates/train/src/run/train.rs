@@ -224,11 +224,13 @@ fn run_training(
 
     let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let seen = (data.train.len() + data.valid.len()) * rows.len();
-    let paper_metric = config
-        .experiment
-        .paper
-        .as_ref()
-        .and_then(|p| metrics.metric_value(&p.metric, p.subset.as_deref(), p.class.as_deref()));
+    let measured =
+        config.experiment.paper.as_ref().map(|p| metrics.measure(&p.metric, p.subset.as_deref(), p.class.as_deref()));
+    let (paper_metric, paper_metric_missing) = match measured {
+        Some(Ok(v)) => (Some(v), None),
+        Some(Err(why)) => (None, Some(why)),
+        None => (None, None),
+    };
     let paper_targets = config.experiment.paper.as_ref().map_or_else(Vec::new, |p| {
         p.per_target
             .iter()
@@ -250,6 +252,7 @@ fn run_training(
         metric: task.metric().into(),
         test: metrics,
         paper_metric,
+        paper_metric_missing,
         paper: config.experiment.paper.as_ref().map(PaperNumber::of),
         best_epoch,
         epochs_trained: rows.len(),
