@@ -544,7 +544,9 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
     assert!((again - rmse).abs() < 1e-5, "eval rmse {again} differs from the run's test rmse {rmse}");
     let output =
         run(&["predict", "--run", run_dir.to_str().unwrap(), data.path().to_str().unwrap(), "--device", "flex"]);
-    assert_fails_with(&output, "was trained on light curves, not images");
+    let err = assert_fails_with(&output, "was trained on light curves, not images");
+    // The command it suggests is one the CLI parses.
+    assert!(err.contains(&format!("`trainer eval --run {} --data <data.toml>`", run_dir.display())), "{err}");
 }
 
 #[test]

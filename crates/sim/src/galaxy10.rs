@@ -21,8 +21,9 @@ pub const GALAXY10_CLASSES: [&str; 10] = [
     "Edge-on with Bulge",
 ];
 
-/// The share of a question's votes a deciding answer needs: Galaxy10 kept galaxies on which more
-/// than 55% of the votes agreed (astroNN's Galaxy10 documentation).
+/// The share of a question's votes a deciding answer needs, at least (astroNN's Galaxy10
+/// documentation says more than 55% agreed; simulated votes come in steps of 1/40, and a share
+/// of exactly 55% counts here).
 pub const AGREEMENT: f64 = 0.55;
 
 /// The answers of question `number` (1-based) as fractions of the volunteers who answered it

@@ -1,7 +1,9 @@
-//! One recurrent layer in one direction, LSTM or GRU, that skips masked (padded) steps: at a
-//! masked step the state is carried over unchanged, so a sequence padded at its end gives the
-//! same final state (forward) and the same outputs (both directions) as the unpadded sequence,
-//! as Keras' `Masking` layer does for the papers' networks.
+//! One recurrent layer in one direction, LSTM or GRU, for sequences padded at their end: run
+//! forwards, the state goes on updating over the padding, but the caller reads each sequence's
+//! state at its last real step; run backwards, the state is zeroed at padded steps, so the pass
+//! starts fresh at the last real step. Either way the outputs at real steps, and the final
+//! state the caller reads, equal those of the unpadded sequence, as with Keras' `Masking` layer
+//! in the papers' networks.
 //!
 //! Gates follow Keras (and PyTorch): LSTM `i, f, g, o` with the forget-gate bias starting at 1;
 //! GRU `r, z, n` with the reset gate applied after the hidden projection (`reset_after`). Both

@@ -186,7 +186,7 @@ pub fn predict_images(
     refuse_reconstruction(&trained.io, path)?;
     if trained.io.layout != astro_data::Layout::Image {
         return Err(RunError::Run(format!(
-            "{} was trained on light curves, not images: score new curves with `trainer eval {} --data <data.toml>`",
+            "{} was trained on light curves, not images: score new curves with `trainer eval --run {} --data <data.toml>`",
             path.display(),
             path.display()
         )));
