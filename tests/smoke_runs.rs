@@ -831,4 +831,17 @@ fn the_cosmic_gan_compares_power_spectra_and_a_killed_run_resumes() {
     let resumed = json(&run_dir.join("summary.json"));
     assert_eq!(resumed["steps"].as_u64().unwrap(), steps, "the same number of generator updates in all");
     assert_eq!(csv_rows(&run_dir.join("losses.csv")).len() as u64, steps);
+
+    // Killed before any checkpoint: it says it starts again, and keeps the run's own config.
+    std::fs::remove_dir_all(run_dir.join("checkpoint")).unwrap();
+    std::fs::write(run_dir.join("status.json"), "{\"state\": \"running\", \"updated\": \"2026-01-01T00:00:00+00:00\"}")
+        .unwrap();
+    let config = run_dir.join("config.toml");
+    let marked = std::fs::read_to_string(&config).unwrap() + "# written when the run started\n";
+    std::fs::write(&config, &marked).unwrap();
+    let output = run(&["--resume", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "resume the GAN without a checkpoint");
+    let (_, stderr) = text(&output);
+    assert!(stderr.contains("no complete checkpoint to resume from; training starts again at epoch 1"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), marked, "the run's config.toml is not rewritten");
 }

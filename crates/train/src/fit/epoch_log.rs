@@ -25,8 +25,17 @@ const LOSS: &str = "Loss";
 const ACCURACY: &str = "Accuracy";
 const LEARNING_RATE: &str = "Learning Rate";
 
-/// Why training was stopped early by the guard, shared with the caller.
-pub type Divergence = Arc<Mutex<Option<String>>>;
+/// Why the logger stopped training, shared with the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// The loss stopped being a finite number.
+    Diverged(String),
+    /// An epoch's row could not be written to `metrics.csv`.
+    Unlogged(String),
+}
+
+/// Where the logger leaves why it stopped training.
+pub type Divergence = Arc<Mutex<Option<Stop>>>;
 
 /// Writes one CSV row per epoch and watches every batch loss.
 pub struct EpochCsvLogger {
@@ -84,7 +93,7 @@ impl MetricLogger for EpochCsvLogger {
             {
                 let reason = format!("the {split} loss became {} in epoch {epoch}", batch.current());
                 if let Ok(mut d) = self.divergence.lock() {
-                    *d = Some(reason.clone());
+                    *d = Some(Stop::Diverged(reason.clone()));
                 }
                 self.interrupter.stop(Some(&reason));
             }
@@ -126,7 +135,12 @@ impl MetricLogger for EpochCsvLogger {
         let written =
             std::fs::OpenOptions::new().append(true).open(&self.path).and_then(|mut f| f.write_all(row.as_bytes()));
         if let Err(e) = written {
-            log::warn!("cannot append to {}: {e}", self.path.display());
+            // A run whose log misses epochs cannot be resumed or reported: stop it.
+            let reason = format!("cannot append epoch {} to {}: {e}", summary.epoch_number, self.path.display());
+            if let Ok(mut d) = self.divergence.lock() {
+                d.get_or_insert(Stop::Unlogged(reason.clone()));
+            }
+            self.interrupter.stop(Some(&reason));
         }
         self.latest.clear();
     }
@@ -190,6 +204,22 @@ pub fn truncate_after(path: &Path, epoch: usize) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_epoch_that_cannot_be_logged_stops_the_run_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.csv");
+        let (interrupter, stop) = (Interrupter::new(), Divergence::default());
+        let mut logger = EpochCsvLogger::new(&path, Task::Regression, interrupter.clone(), stop.clone()).unwrap();
+        logger.log_epoch_summary(EpochSummary { epoch_number: 1, split: Split::Valid });
+        assert_eq!(read_epochs(&path).unwrap().len(), 1);
+        assert!(!interrupter.should_stop() && stop.lock().unwrap().is_none());
+        std::fs::remove_file(&path).unwrap();
+        logger.log_epoch_summary(EpochSummary { epoch_number: 2, split: Split::Valid });
+        assert!(interrupter.should_stop());
+        let Some(Stop::Unlogged(why)) = stop.lock().unwrap().clone() else { unreachable!("{stop:?}") };
+        assert!(why.starts_with("cannot append epoch 2 to") && why.contains("metrics.csv"), "{why}");
+    }
 
     #[test]
     fn rows_read_back_and_truncate() {

@@ -25,7 +25,7 @@ use crate::config::stages::{self, Stage, Trainable};
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
 use crate::fit::checkpointing::{Cadence, checkpoint_files, model_checkpoints};
-use crate::fit::epoch_log::{Divergence, EpochCsvLogger, EpochRow, read_epochs, truncate_after};
+use crate::fit::epoch_log::{Divergence, EpochCsvLogger, EpochRow, Stop, read_epochs, truncate_after};
 use crate::fit::progress::ProgressPrinter;
 use crate::fit::supervised::Supervised;
 use crate::init::pretrained_model;
@@ -254,8 +254,10 @@ impl StageSession<'_> {
             );
         }
         let result = training.launch(learner);
-        if let Some(reason) = divergence.lock().ok().and_then(|d| d.clone()) {
-            return Err(RunError::Diverged(reason));
+        match divergence.lock().ok().and_then(|d| d.clone()) {
+            Some(Stop::Diverged(reason)) => return Err(RunError::Diverged(reason)),
+            Some(Stop::Unlogged(reason)) => return Err(RunError::Run(format!("training stopped: {reason}"))),
+            None => {}
         }
         if let Some(error) = result.error {
             return Err(RunError::Run(format!("training stopped: {error}")));

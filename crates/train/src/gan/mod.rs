@@ -125,25 +125,33 @@ impl GanSummary {
 pub fn train_gan(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget) -> Result<GanSummary, RunError> {
     let (data, _) = prepare(config)?;
     let (run, resume_from) = match target {
-        RunTarget::New(root) => (RunDir::create(root, &config.experiment.name)?, 0),
-        RunTarget::At(path) => (RunDir::create_at(path)?, 0),
+        RunTarget::New(root) => (RunDir::create(root, &config.experiment.name)?, None),
+        RunTarget::At(path) => (RunDir::create_at(path)?, None),
         RunTarget::Resume(path) => {
             let run = RunDir::open(path)?;
             if run.status().is_some_and(|s| s.state == RunState::Complete) {
                 return Err(RunError::Run(format!("{} has already finished; start a new run instead", path.display())));
             }
-            let epoch = last_gan_checkpoint(path).unwrap_or(0);
-            (run, epoch)
+            let epoch = last_gan_checkpoint(path);
+            if epoch.is_none() {
+                // Killed before its first checkpoint: nothing to go on from, so say so.
+                eprintln!(
+                    "{}: no complete checkpoint to resume from; training starts again at epoch 1",
+                    path.display()
+                );
+            }
+            (run, Some(epoch.unwrap_or(0)))
         }
     };
-    if resume_from == 0 {
+    // A resumed run keeps the config and environment it was started with.
+    if resume_from.is_none() {
         let text = toml::to_string_pretty(config)
             .map_err(|e| RunError::Run(format!("cannot write the resolved config: {e}")))?;
         run.write("config.toml", &text)?;
         run.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
     }
     run.set_status(RunState::Running, None)?;
-    let result = run_gan(config, hardware, &run, &data, resume_from);
+    let result = run_gan(config, hardware, &run, &data, resume_from.unwrap_or(0));
     match &result {
         Ok(_) => run.set_status(RunState::Complete, None)?,
         Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
