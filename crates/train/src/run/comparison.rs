@@ -114,6 +114,9 @@ pub struct ComparisonSummary {
     pub relative_gain: Option<f64>,
     /// The paired test on the test items (classification).
     pub paired_test: Option<PairedTest>,
+    /// Why there is no paired test, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_test_missing: Option<String>,
     /// The conclusion, in one sentence.
     pub verdict: String,
 }
@@ -195,7 +198,10 @@ fn compare_into(config: &ExperimentConfig, hardware: &Hardware, top: &RunDir) ->
     let transfer = results.pop().expect("two arms");
     let scratch = results.pop().expect("two arms");
     let metric = config.experiment.paper.as_ref().map_or("accuracy".to_string(), |p| p.metric.clone());
-    let paired_test = paired_test(&top.file("scratch"), &top.file("transfer"));
+    let (paired_test, paired_test_missing) = match paired_test(&top.file("scratch"), &top.file("transfer")) {
+        Ok(test) => (Some(test), None),
+        Err(why) => (None, Some(why)),
+    };
     let relative_gain = match (scratch.value, transfer.value) {
         (Some(s), Some(t)) if s != 0.0 => Some(if lower_is_better(&metric) { (s - t) / s } else { (t - s) / s }),
         _ => None,
@@ -207,11 +213,12 @@ fn compare_into(config: &ExperimentConfig, hardware: &Hardware, top: &RunDir) ->
         paper: config.experiment.paper.as_ref().map(PaperNumber::of),
         paper_scratch: config.comparison.as_ref().and_then(|c| c.paper_scratch),
         initial_weights: initial_weights(config),
-        verdict: verdict(&metric, &scratch, &transfer, paired_test.as_ref()),
+        verdict: verdict(&metric, &scratch, &transfer, paired_test.as_ref(), paired_test_missing.as_deref()),
         scratch,
         transfer,
         relative_gain,
         paired_test,
+        paired_test_missing,
     };
     let curves = [
         ("scratch", read_epochs(&top.file("scratch/metrics.csv"))),
@@ -245,32 +252,55 @@ fn initial_weights(config: &ExperimentConfig) -> String {
 }
 
 /// The predicted and true class of every test item of a finished classification run.
-fn test_outcomes(run: &Path) -> Option<HashMap<String, bool>> {
-    let mut reader = csv::Reader::from_path(run.join("test_predictions.csv")).ok()?;
-    let headers = reader.headers().ok()?.clone();
-    let column = |name: &str| headers.iter().position(|h| h == name);
+fn test_outcomes(run: &Path) -> Result<HashMap<String, bool>, String> {
+    let file = run.join("test_predictions.csv");
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot read {}: {e}", file.display());
+    let mut reader = csv::Reader::from_path(&file).map_err(|e| cannot(&e))?;
+    let headers = reader.headers().map_err(|e| cannot(&e))?.clone();
+    let column = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| format!("{} has no `{name}` column", file.display()))
+    };
     let (id, predicted, truth) = (column("id")?, column("predicted")?, column("true")?);
-    reader.records().flatten().map(|r| Some((r.get(id)?.to_string(), r.get(predicted)? == r.get(truth)?))).collect()
+    let mut outcomes = HashMap::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| cannot(&e))?;
+        let field =
+            |k: usize| record.get(k).ok_or_else(|| format!("{} row {}: too few columns", file.display(), line + 2));
+        outcomes.insert(field(id)?.to_string(), field(predicted)? == field(truth)?);
+    }
+    Ok(outcomes)
 }
 
-/// McNemar's test of the two arms on their shared test items.
-fn paired_test(scratch: &Path, transfer: &Path) -> Option<PairedTest> {
+/// McNemar's test of the two arms on their test items, which must be the same items; the
+/// error says why it cannot be computed.
+fn paired_test(scratch: &Path, transfer: &Path) -> Result<PairedTest, String> {
     let (a, b) = (test_outcomes(scratch)?, test_outcomes(transfer)?);
     let (mut only_scratch_right, mut only_transfer_right) = (0, 0);
     for (id, right) in &a {
-        match (right, b.get(id)?) {
+        let other =
+            b.get(id).ok_or_else(|| format!("test item {id} of the scratch run is missing from the transfer run"))?;
+        match (right, other) {
             (true, false) => only_scratch_right += 1,
             (false, true) => only_transfer_right += 1,
             _ => {}
         }
     }
+    if let Some(id) = b.keys().find(|id| !a.contains_key(*id)) {
+        return Err(format!("test item {id} of the transfer run is missing from the scratch run"));
+    }
     let n = (only_scratch_right + only_transfer_right) as f64;
     let z = if n > 0.0 { (only_transfer_right as f64 - only_scratch_right as f64) / n.sqrt() } else { 0.0 };
-    Some(PairedTest { only_scratch_right, only_transfer_right, z })
+    Ok(PairedTest { only_scratch_right, only_transfer_right, z })
 }
 
 /// One sentence: does transfer beat scratch, and is the difference more than chance?
-fn verdict(metric: &str, scratch: &ArmResult, transfer: &ArmResult, test: Option<&PairedTest>) -> String {
+fn verdict(
+    metric: &str,
+    scratch: &ArmResult,
+    transfer: &ArmResult,
+    test: Option<&PairedTest>,
+    no_test: Option<&str>,
+) -> String {
     let (Some(s), Some(t)) = (scratch.value, transfer.value) else {
         let why = [scratch, transfer].iter().find_map(|a| a.missing.clone());
         return format!("no {metric} to compare{}", why.map_or(String::new(), |w| format!(": {w}")));
@@ -289,7 +319,7 @@ fn verdict(metric: &str, scratch: &ArmResult, transfer: &ArmResult, test: Option
             "; McNemar z = {:.1} ({} vs {} items only one of them gets right): within chance",
             p.z, p.only_transfer_right, p.only_scratch_right
         ),
-        None => String::new(),
+        None => no_test.map_or(String::new(), |why| format!("; no McNemar test: {why}")),
     };
     if better {
         format!("transfer learning beats training from scratch: {numbers}{noise}")
@@ -423,23 +453,35 @@ mod tests {
         let test = paired_test(&dir.path().join("s"), &dir.path().join("t")).unwrap();
         assert_eq!((test.only_scratch_right, test.only_transfer_right), (1, 5));
         assert!((test.z - 4.0 / 6f64.sqrt()).abs() < 1e-12, "{test:?}");
+        // One item fewer in an arm: no test, and the reason names the item.
+        predictions(&dir.path().join("t"), &transfer[..9]);
+        let why = paired_test(&dir.path().join("s"), &dir.path().join("t")).unwrap_err();
+        assert_eq!(why, "test item 9 of the scratch run is missing from the transfer run");
+        let v = verdict("error_rate", &arm(0.04), &arm(0.03), None, Some(&why));
+        assert!(
+            v.ends_with("; no McNemar test: test item 9 of the scratch run is missing from the transfer run"),
+            "{v}"
+        );
     }
 
     #[test]
     fn the_verdict_says_which_is_better_and_whether_it_is_chance() {
         let strong = PairedTest { only_scratch_right: 5, only_transfer_right: 30, z: 25.0 / 35f64.sqrt() };
-        let v = verdict("error_rate", &arm(0.04), &arm(0.03), Some(&strong));
+        let v = verdict("error_rate", &arm(0.04), &arm(0.03), Some(&strong), None);
         assert!(v.starts_with("transfer learning beats training from scratch: error_rate 0.0300"), "{v}");
         assert!(v.ends_with("more than chance"), "{v}");
         let weak = PairedTest { only_scratch_right: 10, only_transfer_right: 12, z: 2.0 / 22f64.sqrt() };
-        let v = verdict("error_rate", &arm(0.03), &arm(0.035), Some(&weak));
+        let v = verdict("error_rate", &arm(0.03), &arm(0.035), Some(&weak), None);
         assert!(v.starts_with("transfer learning does not beat training from scratch here"), "{v}");
         assert!(v.ends_with("within chance"), "{v}");
         // Higher is better for accuracy-like metrics.
-        assert!(verdict("roc_auc", &arm(0.9), &arm(0.95), None).starts_with("transfer learning beats"));
+        assert!(verdict("roc_auc", &arm(0.9), &arm(0.95), None, None).starts_with("transfer learning beats"));
         // An arm that did not measure the paper's metric is compared on nothing else.
         let unmeasured = ArmResult { value: None, missing: Some("no items: ...".into()), ..arm(0.0) };
-        assert_eq!(verdict("error_rate", &arm(0.03), &unmeasured, None), "no error_rate to compare: no items: ...");
+        assert_eq!(
+            verdict("error_rate", &arm(0.03), &unmeasured, None, None),
+            "no error_rate to compare: no items: ..."
+        );
     }
 
     #[test]
