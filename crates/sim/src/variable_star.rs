@@ -387,7 +387,37 @@ mod tests {
         assert_eq!(config.simulate(1, 5), config.simulate(1, 5));
         let star = config.simulate(1, 5);
         assert_eq!(star.curve.time.len(), star.curve.mag.len());
-        assert!(star.curve.err.iter().all(|&e| (e - config.cadence.error(star.params.mean_mag)).abs() < 0.5));
+        // Each point's error is the cadence's error at the star's true magnitude then.
+        for (&t, &e) in star.curve.time.iter().zip(&star.curve.err) {
+            assert!((e - config.cadence.error(star.params.magnitude_at(t))).abs() < 1e-12, "t = {t}: {e}");
+        }
+        // Over many stars: the residuals from the true curve are that error's Gaussian (the
+        // median |residual| / error is 0.674 for a normal), and the faintest quarter of the
+        // stars scatters several times more than the brightest quarter.
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let mut pooled = Vec::new();
+        let mut stars: Vec<(f64, f64)> = (0..200)
+            .map(|i| {
+                let s = config.simulate(7, i);
+                let residuals: Vec<f64> = s
+                    .curve
+                    .time
+                    .iter()
+                    .zip(&s.curve.mag)
+                    .map(|(&t, &m)| (m - s.params.magnitude_at(t)).abs())
+                    .collect();
+                pooled.extend(residuals.iter().zip(&s.curve.err).map(|(r, e)| r / e));
+                (s.params.mean_mag, median(residuals))
+            })
+            .collect();
+        assert!((median(pooled) - 0.674).abs() < 0.03, "median |residual| / error");
+        stars.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let quarter = |q: &[(f64, f64)]| q.iter().map(|s| s.1).sum::<f64>() / q.len() as f64;
+        let (bright, faint) = (quarter(&stars[..50]), quarter(&stars[150..]));
+        assert!(faint > 3.0 * bright, "faint stars scatter {faint:.4} mag, bright ones {bright:.4}");
         assert!(config.validate().is_ok());
         let bad = VariableStarSimConfig { class_fractions: [0.5, 0.5, 0.2, 0.0], ..Default::default() };
         assert_eq!(bad.validate().unwrap_err().field, "class_fractions");
