@@ -248,12 +248,9 @@ pub fn parse_config(
         .map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
     let mut config: ExperimentConfig =
         serde_path_to_error::deserialize(de).map_err(|e| name_the_key(deserialize_error(e, at_span), text, path))?;
-    if smoke {
-        config.shrink_for_smoke();
-    }
     config = with_overrides(&config, overrides)?;
-    if smoke && !overrides.is_empty() {
-        // Shrink what the overrides brought (another data source, say), then let them win again.
+    if smoke {
+        // Shrink after the overrides, which may bring another data source, then let them win.
         config.shrink_for_smoke();
         config = with_overrides(&config, overrides)?;
     }

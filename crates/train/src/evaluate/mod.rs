@@ -179,12 +179,7 @@ pub struct Headline {
 impl TestScores {
     /// This run's value of `metric` (see `PAPER_METRICS`), on the positives of `subset` for
     /// detector scores, on the items of `subset` for per-class scores (of `class`, by default
-    /// the second of two); `None` where it was not measured.
-    pub fn metric_value(&self, metric: &str, subset: Option<&str>, class: Option<&str>) -> Option<f64> {
-        self.measure(metric, subset, class).ok()
-    }
-
-    /// [`Self::metric_value`], or why it was not measured (a subset without items, a class the
+    /// the second of two); or why it was not measured (a subset without items, a class the
     /// data does not have, a metric the task does not report).
     pub fn measure(&self, metric: &str, subset: Option<&str>, class: Option<&str>) -> Result<f64, String> {
         let no_subset = |name: &str| format!("no [[evaluation.subsets]] entry {name:?} was scored");
@@ -621,8 +616,8 @@ mod tests {
         };
         let names = ["non-lens".to_string(), "lens".to_string()];
         let scores = score(Task::Classification, &predictions, &[0.5, 0.5], &names, &evaluation);
-        assert_eq!(scores.metric_value("completeness", None, None), Some(1.0));
-        assert_eq!(scores.metric_value("completeness", Some("big"), None), None);
+        assert_eq!(scores.measure("completeness", None, None).ok(), Some(1.0));
+        assert_eq!(scores.measure("completeness", Some("big"), None).ok(), None);
         let why = scores.measure("completeness", Some("big"), None).unwrap_err();
         assert!(why.starts_with("no items: the test split has no positives in subset \"big\""), "{why}");
         let why = scores.measure("completeness", Some("huge"), None).unwrap_err();
