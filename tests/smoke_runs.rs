@@ -121,7 +121,8 @@ fn check_comparison_folder(run: &Path) {
 #[test]
 fn every_config_trains_a_smoke_run_with_a_complete_run_folder() {
     let out = tempfile::tempdir().unwrap();
-    let configs = configs();
+    // Configs on real data by default train in their own tests, where the data is.
+    let configs = simulated_configs();
     assert!(!configs.is_empty(), "configs/ holds no experiment");
     for config in configs {
         let name = experiment_name(&config);
@@ -548,6 +549,114 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
     let err = assert_fails_with(&output, "was trained on light curves, not images");
     // The command it suggests is one the CLI parses.
     assert!(err.contains(&format!("`trainer eval --run {} --data <data.toml>`", run_dir.display())), "{err}");
+}
+
+/// The `--set`s that point `rrlyrae_feh` at a simulator-written light-curve folder in `data`.
+fn light_curve_folder_sets(data: &Path) -> Vec<String> {
+    [
+        "data.source=light_curve_folder".to_string(),
+        format!("data.list={}", data.join("list.txt").display()),
+        "data.suffix=.dat".into(),
+        "data.fold=true".into(),
+        "data.label=feh".into(),
+        "data.task=regression".into(),
+        "data.filter=[\"class == RRab\"]".into(),
+    ]
+    .to_vec()
+}
+
+#[test]
+fn a_cross_validated_run_predicts_every_star_once_out_of_fold_and_resumes_its_unfinished_folds() {
+    let data = tempfile::tempdir().unwrap();
+    let sim: astro_data::sources::simulated_light_curves::SimulatedLightCurvesConfig =
+        toml::from_str("[simulator]\nclass_fractions = [1.0, 0.0, 0.0, 0.0]\n").unwrap();
+    sim.write_list_and_files(5, 45, data.path()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut sets = light_curve_folder_sets(data.path());
+    sets.extend(["validation.folds=3".to_string(), "evaluation.published=snr".to_string()]);
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let output = smoke("rrlyrae_feh", out.path(), &sets);
+    assert_ok(&output, "a 3-fold run");
+    let (stdout, stderr) = text(&output);
+    assert!(stdout.contains("per-fold rmse:") && stdout.contains("mean +- sd over 3 folds"), "{stdout}");
+    assert!(stderr.contains("fold 2 (3 of 3)"), "{stderr}");
+    let run_dir = only_run(out.path(), "rrlyrae_feh");
+    let ids: Vec<String> = csv_rows(&run_dir.join("predictions.csv")).into_iter().map(|r| r[0].clone()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((ids.len(), unique.len()), (45, 45), "every star predicted once, out of its fold");
+    let summary = json(&run_dir.join("summary.json"));
+    let folds = summary["cross_validation"]["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    assert_eq!(folds.iter().map(|f| f["samples"].as_u64().unwrap()).sum::<u64>(), 45);
+    assert!(summary["test"]["rmse"].as_f64().is_some_and(f64::is_finite), "{summary}");
+    let published = &summary["test"]["published"];
+    assert_eq!((published["property"].as_str(), published["samples"].as_u64()), (Some("snr"), Some(45)), "{summary}");
+    for k in 0..3 {
+        check_run_folder(&run_dir.join(format!("fold-{k}")));
+    }
+    for file in ["report.md", "predicted_vs_true.png", "status.json", "config.toml"] {
+        assert!(run_dir.join(file).is_file(), "{file} is missing");
+    }
+    // Killed during fold 2: --resume trains fold 2 only and writes the same out-of-fold rows.
+    let fold0_metrics = std::fs::read(run_dir.join("fold-0/metrics.csv")).unwrap();
+    let fold0_time = std::fs::metadata(run_dir.join("fold-0/summary.json")).unwrap().modified().unwrap();
+    std::fs::remove_dir_all(run_dir.join("fold-2")).unwrap();
+    std::fs::write(run_dir.join("status.json"), "{\"state\": \"running\"}").unwrap();
+    let output = run(&["--resume", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "resuming the 3-fold run");
+    let (_, stderr) = text(&output);
+    assert!(!stderr.contains("fold 0 (") && stderr.contains("fold 2 (3 of 3)"), "{stderr}");
+    assert_eq!(std::fs::read(run_dir.join("fold-0/metrics.csv")).unwrap(), fold0_metrics);
+    assert_eq!(std::fs::metadata(run_dir.join("fold-0/summary.json")).unwrap().modified().unwrap(), fold0_time);
+    assert_eq!(csv_rows(&run_dir.join("predictions.csv")).len(), 45);
+    assert_eq!(json(&run_dir.join("status.json"))["state"], "complete");
+}
+
+#[test]
+fn a_published_column_with_missing_values_and_a_bad_fold_column_are_refused_before_training() {
+    let data = tempfile::tempdir().unwrap();
+    let sim: astro_data::sources::simulated_light_curves::SimulatedLightCurvesConfig =
+        toml::from_str("[simulator]\nclass_fractions = [0.5, 0.2, 0.2, 0.1]\n").unwrap();
+    sim.write_list_and_files(5, 40, data.path()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut sets = light_curve_folder_sets(data.path());
+    // Regress the period of every star; `feh` is "nan" for all but the RRab.
+    sets.retain(|s| !s.starts_with("data.filter") && !s.starts_with("data.label"));
+    sets.extend(["data.label=period".to_string(), "evaluation.published=feh".to_string()]);
+    let sets_ref: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let err = assert_fails_with(&smoke("rrlyrae_feh", out.path(), &sets_ref), "evaluation.published: item star-");
+    assert!(err.contains("no numeric property `feh` (a missing or NaN value in the list?)"), "{err}");
+    sets.pop();
+    sets.push("validation.fold_column=snr".into());
+    let sets_ref: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let err = assert_fails_with(&smoke("rrlyrae_feh", out.path(), &sets_ref), "data.fold_column: item star-");
+    assert!(err.contains("is not a whole number"), "{err}");
+    assert!(run_dirs(out.path(), "rrlyrae_feh").is_empty(), "nothing half-written");
+}
+
+#[test]
+fn the_gaia_feh_config_cross_validates_on_the_authors_stars_beside_their_predictions() {
+    let Some(real) = real_data("the_gaia_feh_config_cross_validates_on_the_authors_stars") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let root = format!("data.root={}", real.join("rrlyrae_gaia_g").display());
+    let output = smoke("rrlyrae_feh_gaia", out.path(), &[&root, "validation.run_folds=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"]);
+    assert_ok(&output, "rrlyrae_feh_gaia on the shared Gaia stars");
+    let (stdout, _) = text(&output);
+    assert!(stdout.contains("published predictions (`published_feh`) on the same 80 items"), "{stdout}");
+    let run_dir = only_run(out.path(), "rrlyrae_feh_gaia");
+    let rows = csv_rows(&run_dir.join("predictions.csv"));
+    let mut ids: Vec<&String> = rows.iter().map(|r| &r[0]).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((rows.len(), ids.len()), (80, 80), "the smoke run's 80 stars, each once");
+    let summary = json(&run_dir.join("summary.json"));
+    assert_eq!(summary["cross_validation"]["folds"].as_array().unwrap().len(), 10, "the authors' 10 folds");
+    let published = summary["test"]["published"]["rmse"].as_f64().unwrap();
+    // The authors' out-of-fold predictions on these stars: about their published 0.18 dex.
+    assert!(published > 0.1 && published < 0.3, "{published}");
+    assert!(run_dir.join("predicted_vs_true.png").is_file());
 }
 
 #[test]

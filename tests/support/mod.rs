@@ -102,6 +102,33 @@ pub fn configs() -> Vec<PathBuf> {
     files
 }
 
+/// The `[data] source` kinds that read files: configs using one by default need real data.
+const FILE_SOURCES: [&str; 5] = ["light_curve_folder", "image_csv", "image_folder", "galaxy10_h5", "lens_challenge"];
+
+/// The configs whose default data needs no files (simulated), which every machine can train.
+pub fn simulated_configs() -> Vec<PathBuf> {
+    configs()
+        .into_iter()
+        .filter(|c| {
+            let table: toml::Table = toml::from_str(&std::fs::read_to_string(c).unwrap()).unwrap();
+            let source = table["data"]["source"].as_str().unwrap_or_default().to_string();
+            !FILE_SOURCES.contains(&source.as_str())
+        })
+        .collect()
+}
+
+/// The folder of the real survey data sets (`ASTRO_REAL_DATA`, which `.ci/run` sets to
+/// `../shared/data` when that exists), or `None` with a line saying the test did not run.
+pub fn real_data(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("ASTRO_REAL_DATA") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            eprintln!("{test}: NOT RUN: set ASTRO_REAL_DATA to the folder of the real data sets (../shared/data)");
+            None
+        }
+    }
+}
+
 /// Data rows (without header) of a CSV file.
 pub fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));

@@ -11,6 +11,7 @@ pub mod augment;
 pub mod batcher;
 pub mod cache;
 pub mod error;
+pub mod folds;
 pub mod formats;
 pub mod item;
 pub mod opened;

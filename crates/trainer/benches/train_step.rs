@@ -79,10 +79,10 @@ fn model_steps(group: &mut BenchmarkGroup<WallTime>, config: &ExperimentConfig, 
     let (data, _) = prepare(config).expect("data opens");
     for (name, device) in devices() {
         let ad = device.clone().autodiff();
-        let mut model = Supervised {
-            model: config.model.init(input_shape(&data), data.info.target_names.len(), &ad).expect("model builds"),
-            task: data.info.task,
-        };
+        let mut model = Supervised::new(
+            config.model.init(input_shape(&data), data.info.target_names.len(), &ad).expect("model builds"),
+            data.info.task,
+        );
         let mut optim = config.optimizer.build();
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
         group.bench_function(format!("train_step/{name}"), |b| {
@@ -93,10 +93,10 @@ fn model_steps(group: &mut BenchmarkGroup<WallTime>, config: &ExperimentConfig, 
                 std::hint::black_box(&model);
             })
         });
-        let inference = Supervised {
-            model: config.model.init(input_shape(&data), data.info.target_names.len(), &device).expect("model builds"),
-            task: data.info.task,
-        }
+        let inference = Supervised::new(
+            config.model.init(input_shape(&data), data.info.target_names.len(), &device).expect("model builds"),
+            data.info.task,
+        )
         .valid();
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &device);
         group.bench_function(format!("inference/{name}"), |b| {

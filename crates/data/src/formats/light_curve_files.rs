@@ -3,8 +3,10 @@
 //! with `#` and names them (at least `id`), and one file per star at `<dir>/<id><suffix>`
 //! with columns (time or phase, magnitude, optional error), separated by whitespace or commas
 //! (one CSV per star; a header line is skipped); or, instead of per-star files, one long CSV
-//! with `id,time,mag[,err]` named in its header. Curves already folded (phase in [0, 1)) are
-//! read as they are; others can be folded by the list's `period`.
+//! with `id,time,mag[,err]` named in its header. The per-star files may be gzipped or sit in a
+//! tar archive ([`crate::formats::star_files`]). Curves already folded are read as they are,
+//! points at phases from `max_phase` on dropped (published curves often repeat the start of the
+//! cycle past phase 1); others can be folded by the list's `period`.
 //!
 //! Every problem is reported with its file and line; stars with a missing file, an unparsable
 //! line or too few points are skipped (and listed) or refused, as the settings say.
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::formats::catalogue::open_csv;
+use crate::formats::star_files::StarFiles;
 use crate::sequence::SequenceConfig;
 use crate::sources::shared::{HeldOutShares, RandomSplit};
 use crate::task::Task;
@@ -45,20 +48,31 @@ impl HeldOutShares for TenthAndFifth {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LightCurveFolder {
+    /// The folder that relative `list`, `dir` and `long_csv` paths start from (default: the
+    /// working directory).
+    #[serde(default)]
+    pub root: Option<PathBuf>,
     /// The list file.
     pub list: PathBuf,
-    /// Folder of the per-star files (default: the list's folder).
+    /// Folder of the per-star files, or a tar archive of them (`.tar`, `.tar.gz`, `.tgz`; a
+    /// folder that does not exist is looked for as `<dir>.tar.gz`). Default: the list's folder.
     #[serde(default)]
     pub dir: Option<PathBuf>,
     /// Appended to the id to name a star's file (`.dat`).
     #[serde(default)]
     pub suffix: String,
     /// 0-based columns of time (or phase), magnitude and, optionally, error in the star files.
-    #[serde(default = "default_columns")]
-    pub columns: Vec<usize>,
+    /// Default: columns 0 and 1, and column 2 as the error where a line has it.
+    #[serde(default)]
+    pub columns: Option<Vec<usize>>,
     /// Fold by the list's `period` column (times become phases in [0, 1)).
     #[serde(default)]
     pub fold: bool,
+    /// For curves read as phases (already folded in the files): points at this phase or later
+    /// are dropped, as Dekany & Grebel do with their curves that run to phase 1.2. Must be in
+    /// (0, 1]; phases below 0 are refused.
+    #[serde(default = "default_max_phase")]
+    pub max_phase: f64,
     /// Stars with fewer points are unusable.
     #[serde(default = "default_min_points")]
     pub min_points: usize,
@@ -91,7 +105,7 @@ pub struct LightCurveFolder {
     /// 0.1 and 0.2).
     #[serde(flatten)]
     pub held_out: RandomSplit<TenthAndFifth>,
-    /// Use at most this many stars of the list (after the filter).
+    /// Use at most this many stars of the list (after the filter), spread evenly over it.
     #[serde(default)]
     pub limit: Option<usize>,
     /// Model inputs (`[data.sequence]`).
@@ -103,8 +117,8 @@ fn default_task() -> Task {
     Task::Classification
 }
 
-fn default_columns() -> Vec<usize> {
-    vec![0, 1, 2]
+fn default_max_phase() -> f64 {
+    1.0
 }
 fn default_min_points() -> usize {
     20
@@ -164,10 +178,15 @@ pub fn read_list(path: &Path) -> Result<Vec<HashMap<String, String>>, DataError>
     Ok(rows)
 }
 
-/// Reads one star file: columns `columns` = (time, mag[, err]) separated by whitespace or
-/// commas, `#` comments allowed, a first line that is not numbers taken as a header.
-pub fn read_star_file(path: &Path, columns: &[usize]) -> Result<LightCurve, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// Parses one star file's text (`name` says where it came from in messages): columns `columns`
+/// = (time, mag[, err]) separated by whitespace or commas, `#` comments allowed, a first line
+/// that is not numbers taken as a header. Without `columns`, (0, 1) and column 2 as the error
+/// where a line has it (NaN elsewhere).
+pub fn parse_star_file(text: &str, name: &str, columns: Option<&[usize]>) -> Result<LightCurve, String> {
+    let (columns, optional_error) = match columns {
+        Some(c) => (c, false),
+        None => (&[0, 1, 2][..], true),
+    };
     let mut curve = LightCurve { time: Vec::new(), mag: Vec::new(), err: Vec::new() };
     let mut first = true;
     for (i, line) in text.lines().enumerate() {
@@ -183,15 +202,16 @@ pub fn read_star_file(path: &Path, columns: &[usize]) -> Result<LightCurve, Stri
         }
         let value = |k: usize| -> Result<f64, String> {
             let col = columns[k];
-            let raw = fields.get(col).ok_or_else(|| format!("{}:{}: no column {col}", path.display(), i + 1))?;
+            let raw = fields.get(col).ok_or_else(|| format!("{name}:{}: no column {col}", i + 1))?;
             raw.parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| format!("{}:{}: {raw:?} is not a number", path.display(), i + 1))
+                .ok_or_else(|| format!("{name}:{}: {raw:?} is not a number", i + 1))
         };
         curve.time.push(value(0)?);
         curve.mag.push(value(1)?);
-        curve.err.push(if columns.len() > 2 { value(2)? } else { f64::NAN });
+        let has_error = columns.len() > 2 && !(optional_error && fields.len() <= columns[2]);
+        curve.err.push(if has_error { value(2)? } else { f64::NAN });
     }
     Ok(curve)
 }
@@ -208,49 +228,70 @@ impl LightCurveFolder {
     /// Reads the list and every star's file; returns the usable stars (folded and sorted by
     /// phase when asked) and those skipped, with reasons.
     pub fn load(&self) -> Result<(Vec<Star>, Vec<Skipped>), DataError> {
-        if !(2..=3).contains(&self.columns.len()) {
+        if let Some(columns) = self.columns.as_ref().filter(|c| !(2..=3).contains(&c.len())) {
             return Err(DataError::setting(
                 "columns",
-                format!("give 2 or 3 column indices (time, mag[, err]), got {:?}", self.columns),
+                format!("give 2 or 3 column indices (time, mag[, err]), got {columns:?}"),
             ));
         }
-        let mut rows = read_list(&self.list)?;
+        if !(self.max_phase > 0.0 && self.max_phase <= 1.0) {
+            return Err(DataError::setting("max_phase", format!("must be in (0, 1], got {}", self.max_phase)));
+        }
+        let list = self.under_root(&self.list);
+        let mut rows = read_list(&list)?;
         let filters = self.filter.iter().map(|f| RowFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
         if let (Some(first), Some(f)) = (rows.first(), filters.iter().find(|f| !rows[0].contains_key(&f.column))) {
             let mut names: Vec<&String> = first.keys().collect();
             names.sort();
             return Err(DataError::setting(
                 "filter",
-                format!("{}: the list has no column `{}` (it has {names:?})", self.list.display(), f.column),
+                format!("{}: the list has no column `{}` (it has {names:?})", list.display(), f.column),
             ));
         }
         rows.retain(|row| filters.iter().all(|f| f.passes(row)));
-        if let Some(limit) = self.limit {
-            rows.truncate(limit);
+        if let Some(limit) = self.limit.filter(|l| *l < rows.len()) {
+            // Evenly spread over the list, so that a list sorted by class or fold keeps them all.
+            let n = rows.len();
+            let mut all: Vec<Option<HashMap<String, String>>> = rows.into_iter().map(Some).collect();
+            rows = (0..limit).filter_map(|k| all[k * n / limit].take()).collect();
         }
         if self.fold && rows.first().is_some_and(|r| !r.contains_key("period")) {
-            return Err(DataError::setting(
-                "fold",
-                format!("{} has no `period` column to fold by", self.list.display()),
-            ));
+            return Err(DataError::setting("fold", format!("{} has no `period` column to fold by", list.display())));
         }
-        let dir = self.dir.clone().unwrap_or_else(|| self.list.parent().map(Path::to_path_buf).unwrap_or_default());
-        let mut long = match &self.long_csv {
-            Some(path) => Some(read_long_csv(path)?),
-            None => None,
+        let mut points = match &self.long_csv {
+            Some(path) => {
+                let path = self.under_root(path);
+                Points::Long(read_long_csv(&path)?, path)
+            }
+            None => {
+                let dir = match &self.dir {
+                    Some(dir) => self.under_root(dir),
+                    None => list.parent().map(Path::to_path_buf).unwrap_or_default(),
+                };
+                let wanted = rows.iter().map(|r| format!("{}{}", r["id"], self.suffix)).collect();
+                Points::Files(StarFiles::open(&dir, &wanted)?)
+            }
         };
         let (mut stars, mut skipped) = (Vec::new(), Vec::new());
         for row in rows {
             let id = row["id"].clone();
-            let from_long = long.as_mut().map(|all| {
-                all.remove(&id).unwrap_or_else(|| {
-                    Err(format!(
-                        "{} has no points of star {id}",
-                        self.long_csv.as_ref().map_or(String::new(), |p| p.display().to_string())
-                    ))
-                })
-            });
-            match self.star(&dir, &id, &row, from_long) {
+            let read = points.take(&id, &self.suffix, self.columns.as_deref());
+            // Phases past 1 are a repeated cycle; past 2 they are times: the config forgot to fold.
+            if let Ok((curve, name)) = &read
+                && !self.fold
+                && self.sequence.inputs.folded()
+                && let Some(t) = curve.time.iter().find(|t| **t >= 2.0)
+            {
+                return Err(DataError::setting(
+                    "fold",
+                    format!(
+                        "star {id}: the model reads phases but {name} holds times (up to {t}), not phases in \
+                         [0, max_phase): set fold = true (with a `period` list column) or sequence.inputs = \
+                         \"time_mag_err\""
+                    ),
+                ));
+            }
+            match read.and_then(|(curve, name)| self.star(curve, &name, &id, &row)) {
                 Ok(curve) => stars.push(Star { id, row, curve }),
                 Err(reason) if self.on_bad_star == OnBadStar::Skip => skipped.push(Skipped { id, reason }),
                 Err(reason) => {
@@ -264,17 +305,30 @@ impl LightCurveFolder {
         Ok((stars, skipped))
     }
 
+    /// `path` under `root`, unless it is absolute or there is no root.
+    pub fn under_root(&self, path: &Path) -> PathBuf {
+        match &self.root {
+            Some(root) if path.is_relative() => root.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// One star's curve as read from `name`, trimmed at `max_phase`, checked, folded and sorted.
     fn star(
         &self,
-        dir: &Path,
+        mut curve: LightCurve,
+        name: &str,
         id: &str,
         row: &HashMap<String, String>,
-        from_long: Option<Result<LightCurve, String>>,
     ) -> Result<LightCurve, String> {
-        let mut curve = match from_long {
-            Some(curve) => curve?,
-            None => read_star_file(&dir.join(format!("{id}{}", self.suffix)), &self.columns)?,
-        };
+        if !self.fold && self.sequence.inputs.folded() {
+            if let Some(k) = curve.time.iter().position(|p| *p < 0.0) {
+                return Err(format!("{name}: phase {} is negative (phases run from 0)", curve.time[k]));
+            }
+            let keep: Vec<bool> = curve.time.iter().map(|p| *p < self.max_phase).collect();
+            let pick = |v: &[f64]| v.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect::<Vec<_>>();
+            curve = LightCurve { time: pick(&curve.time), mag: pick(&curve.mag), err: pick(&curve.err) };
+        }
         if curve.time.len() < self.min_points {
             return Err(format!("{id}: {} points, fewer than min_points = {}", curve.time.len(), self.min_points));
         }
@@ -288,6 +342,31 @@ impl LightCurveFolder {
         }
         sort_by_time(&mut curve);
         Ok(curve)
+    }
+}
+
+/// Where the stars' points come from: one long CSV, or per-star files.
+enum Points {
+    /// Every star's points (or the error of its unreadable line), and the CSV's path.
+    Long(HashMap<String, Result<LightCurve, String>>, PathBuf),
+    /// Per-star files.
+    Files(StarFiles),
+}
+
+impl Points {
+    /// Star `id`'s curve and the name of the file it came from.
+    fn take(&mut self, id: &str, suffix: &str, columns: Option<&[usize]>) -> Result<(LightCurve, String), String> {
+        match self {
+            Self::Long(all, path) => {
+                let curve =
+                    all.remove(id).unwrap_or_else(|| Err(format!("{} has no points of star {id}", path.display())))?;
+                Ok((curve, path.display().to_string()))
+            }
+            Self::Files(files) => {
+                let (text, name) = files.read(&format!("{id}{suffix}"))?;
+                Ok((parse_star_file(&text, &name, columns)?, name))
+            }
+        }
     }
 }
 
@@ -391,9 +470,67 @@ mod tests {
             .collect()
     }
 
+    /// Reads the files' times as times (the tests that fold say so).
     fn config(dir: &Path) -> LightCurveFolder {
-        toml::from_str(&format!("list = \"{}\"\nsuffix = \".dat\"\nmin_points = 5\n", dir.join("list.txt").display()))
-            .unwrap()
+        toml::from_str(&format!(
+            "list = \"{}\"\nsuffix = \".dat\"\nmin_points = 5\n[sequence]\ninputs = \"time_mag_err\"\n",
+            dir.join("list.txt").display()
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn phased_files_lose_points_from_max_phase_and_may_have_two_columns() {
+        // Dekany & Grebel's binned Gaia curves: (phase, mag), the cycle's start repeated to 1.2.
+        let curve: String = (0..12).map(|i| format!("{:.3} {:.3}\n", 0.1 * i as f64, 15.0 + 0.01 * i as f64)).collect();
+        let dir = folder(
+            &[("a1", &curve), ("b2", "-0.1 15.0\n0.5 15.1\n0.7 15.2\n0.8 15.1\n0.9 15.0\n")],
+            "# id feh\na1 -1.5\nb2 -1.0\n",
+        );
+        let phased = LightCurveFolder { sequence: SequenceConfig::default(), ..config(dir.path()) };
+        let (stars, skipped) = phased.load().unwrap();
+        assert_eq!(stars[0].curve.time.len(), 10, "phases 1.0 and 1.1 dropped");
+        assert!(stars[0].curve.time.iter().all(|p| *p < 1.0));
+        assert!(stars[0].curve.err.iter().all(|e| e.is_nan()), "no error column: errors unknown");
+        assert_eq!(stars[0].curve.mag[9], 15.09);
+        assert!(skipped[0].reason.contains("b2.dat: phase -0.1 is negative"), "{skipped:?}");
+        let half = LightCurveFolder { max_phase: 0.5, ..phased.clone() };
+        assert_eq!(half.load().unwrap().0[0].curve.time.len(), 5);
+        let err = LightCurveFolder { max_phase: 1.2, ..phased.clone() }.load().unwrap_err().to_string();
+        assert!(err.starts_with("data.max_phase: must be in (0, 1], got 1.2"), "{err}");
+        // Explicit columns demand the error column.
+        let three = LightCurveFolder { columns: Some(vec![0, 1, 2]), ..phased.clone() };
+        assert!(three.load().unwrap().1[0].reason.contains("a1.dat:1: no column 2"));
+        // Times where phases are expected: the config forgot to fold.
+        let dir = folder(&[("a1", &curve_text(30, 0.6))], "# id period\na1 0.6\n");
+        let unfolded = LightCurveFolder { sequence: SequenceConfig::default(), ..config(dir.path()) };
+        let err = unfolded.load().unwrap_err().to_string();
+        assert!(err.starts_with("data.fold: star a1: the model reads phases") && err.contains("time_mag_err"), "{err}");
+    }
+
+    #[test]
+    fn a_root_and_an_archive_of_star_files_read_like_a_folder() {
+        use flate2::Compression;
+        use flate2::write::GzEncoder;
+        let dir =
+            folder(&[("a1", &curve_text(30, 0.6)), ("b2", &curve_text(12, 0.4))], "# id period\na1 0.5731\nb2 0.4\n");
+        let plain = LightCurveFolder { fold: true, ..config(dir.path()) };
+        let archive = dir.path().join("curves.tar.gz");
+        let mut builder =
+            tar::Builder::new(GzEncoder::new(std::fs::File::create(&archive).unwrap(), Compression::fast()));
+        for id in ["a1", "b2"] {
+            builder.append_path_with_name(dir.path().join(format!("{id}.dat")), format!("curves/{id}.dat")).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap();
+        let from_archive = LightCurveFolder {
+            root: Some(dir.path().to_path_buf()),
+            list: "list.txt".into(),
+            dir: Some("curves".into()),
+            ..plain.clone()
+        };
+        let (a, b) = (plain.load().unwrap().0, from_archive.load().unwrap().0);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a, b);
     }
 
     #[test]
@@ -486,7 +623,7 @@ mod tests {
         long.push_str("z9,1.0,bad,0.1\n");
         std::fs::write(dir.path().join("all.csv"), long).unwrap();
         let per_star: LightCurveFolder = toml::from_str(&format!(
-            "list = \"{}\"\nsuffix = \".csv\"\nmin_points = 5\n",
+            "list = \"{}\"\nsuffix = \".csv\"\nmin_points = 5\n[sequence]\ninputs = \"time_mag_err\"\n",
             dir.path().join("list.txt").display()
         ))
         .unwrap();

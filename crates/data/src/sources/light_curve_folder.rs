@@ -134,20 +134,6 @@ impl Source for LightCurveFolder {
                 format!("{}: the list has no column `{label}` (it has {names:?})", self.list.display()),
             ));
         }
-        let unfolded = |s: &&Star| s.curve.time.iter().any(|t| !(0.0..1.0).contains(t));
-        if self.sequence.inputs.folded()
-            && !self.fold
-            && let Some(star) = stars.iter().find(unfolded)
-        {
-            return Err(DataError::setting(
-                "fold",
-                format!(
-                    "star {}: the model reads phases but the file holds times outside [0, 1): set fold = true \
-                     (with a `period` list column) or sequence.inputs = \"time_mag_err\"",
-                    star.id
-                ),
-            ));
-        }
         let target_names = match self.task {
             Task::Classification => self.class_names(&stars, label),
             Task::Regression | Task::Reconstruction => vec![label.to_string()],

@@ -403,6 +403,24 @@ impl ExperimentConfig {
                 "must be at least 1 (leave it out to never stop early)",
             ));
         }
+        for (field, v) in [
+            ("l1_penalty", t.l1_penalty),
+            ("l2_penalty", t.l2_penalty),
+            ("early_stopping_min_delta", t.early_stopping_min_delta),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(ConfigError::invalid(
+                    format!("training.{field}"),
+                    format!("must be zero or positive, got {v}"),
+                ));
+            }
+        }
+        if let Some(cutoff) = t.weigh_by_density.filter(|c| !(*c > 0.0 && c.is_finite())) {
+            return Err(ConfigError::invalid(
+                "training.weigh_by_density",
+                format!("is a density cutoff, positive, got {cutoff}"),
+            ));
+        }
         if let Some((field, problem)) = self.evaluation.validate().err() {
             return Err(ConfigError::invalid(format!("evaluation.{field}"), problem));
         }
@@ -458,6 +476,16 @@ impl ExperimentConfig {
                 "model.kind",
                 "a GAN trains from fresh weights in one stage: [init], [[stages]] and [comparison] do not apply",
             ));
+        }
+        if let Some(v) = &self.validation {
+            v.validate()?;
+            if self.model.is_gan() || self.model.reconstructs() || self.comparison.is_some() {
+                return Err(ConfigError::invalid(
+                    "validation",
+                    "cross-validates supervised predictions (regression, classification); GANs, autoencoders and \
+                     [comparison] runs are not cross-validated",
+                ));
+            }
         }
         if self.comparison.is_some() {
             if self.init.is_none() {

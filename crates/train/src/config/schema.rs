@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::optimizer::OptimizerConfig;
 use super::schedule::ScheduleConfig;
 use super::stages::StageConfig;
+use super::validation::ValidationConfig;
 
 /// A whole experiment: what to learn, from which data, with which model, how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +54,10 @@ pub struct ExperimentConfig {
     /// absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<ComparisonConfig>,
+    /// k-fold cross-validation: one run per fold, scored on every item out of fold (none:
+    /// one run on the data's own splits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<ValidationConfig>,
     /// Epochs, batches, early stopping, checkpoints, data workers.
     #[serde(default)]
     pub training: TrainingConfig,
@@ -140,6 +145,10 @@ pub struct TrainingConfig {
     /// Stop when the validation loss has not improved for this many epochs (none: never).
     #[serde(default)]
     pub early_stopping_patience: Option<usize>,
+    /// With early stopping: an epoch improves only when its validation loss is lower than the
+    /// best by more than this (Keras' `min_delta`; Dekany & Grebel: 1e-5).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub early_stopping_min_delta: f64,
     /// Save a resumable checkpoint every N epochs (the last epoch is always saved).
     #[serde(default = "default_checkpoint_every")]
     pub checkpoint_every: usize,
@@ -153,6 +162,23 @@ pub struct TrainingConfig {
     /// (classification; the batch size must be a multiple of the number of classes).
     #[serde(default)]
     pub stratified: bool,
+    /// Adds this times the sum of |w| over every weight matrix and kernel (rank 2 or more:
+    /// dense, convolution, recurrent input and state weights; not biases or norm scales) to the
+    /// training loss, as Keras' L1 kernel and recurrent regularisers (Dekany & Grebel: 5e-6).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub l1_penalty: f64,
+    /// The same with the sum of w^2 (L2).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub l2_penalty: f64,
+    /// Weighs each training sample by the inverse density of its (single regression) target,
+    /// held constant where the density is below this value, scaled to [0.01, 1] (Dekany &
+    /// Grebel's `weighing_by_density`, 0.5 for [Fe/H]). The validation loss is unweighted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weigh_by_density: Option<f64>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl Default for TrainingConfig {
@@ -161,10 +187,14 @@ impl Default for TrainingConfig {
             epochs: default_epochs(),
             batch_size: default_batch_size(),
             early_stopping_patience: None,
+            early_stopping_min_delta: 0.0,
             checkpoint_every: default_checkpoint_every(),
             keep_checkpoints: default_keep_checkpoints(),
             workers: default_workers(),
             stratified: false,
+            l1_penalty: 0.0,
+            l2_penalty: 0.0,
+            weigh_by_density: None,
         }
     }
 }

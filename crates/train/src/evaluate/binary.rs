@@ -23,6 +23,10 @@ pub struct EvaluationConfig {
     /// Regression targets that are angles, by name: their scatter leaves out true values near
     /// the wrap (Aragon-Calvo & Carvajal 2020 leave out angles within 10 degrees of 0 and 180).
     pub periodic: BTreeMap<String, PeriodicTarget>,
+    /// An item property that holds a published model's prediction of the (single) regression
+    /// target, e.g. a list column `published_feh`: scored on the same test items beside this
+    /// run and drawn in `predicted_vs_true.png`. Every item must have it.
+    pub published: Option<String>,
 }
 
 /// A target whose values wrap around (an angle).
@@ -38,7 +42,13 @@ pub struct PeriodicTarget {
 
 impl Default for EvaluationConfig {
     fn default() -> Self {
-        Self { fpr: vec![0.01, 0.001], bins: BTreeMap::new(), subsets: Vec::new(), periodic: BTreeMap::new() }
+        Self {
+            fpr: vec![0.01, 0.001],
+            bins: BTreeMap::new(),
+            subsets: Vec::new(),
+            periodic: BTreeMap::new(),
+            published: None,
+        }
     }
 }
 
@@ -267,6 +277,7 @@ mod tests {
                 above: [("einstein_radius".to_string(), 1.4)].into_iter().collect(),
             }],
             periodic: BTreeMap::new(),
+            published: None,
         };
         let b = score_binary(&scores, &positive, &attributes, &config);
         // Threshold 0.98: positives 0.995, 0.999, 0.985 pass: 3 of 5.

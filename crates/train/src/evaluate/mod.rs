@@ -305,6 +305,43 @@ pub struct RegressionMetrics {
     /// RMSE per group of targets named `<group>.<n>` (per question for Galaxy Zoo's
     /// `Class1.1` ...), in order of first appearance; empty for other names.
     pub per_group: Vec<GroupScore>,
+    /// A published model's scores on the same items (`[evaluation] published`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<PublishedScores>,
+}
+
+/// The scores of a published model's predictions, read from an item property.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedScores {
+    /// The property that holds them.
+    pub property: String,
+    /// Items that have it (every item, as the data is checked when it opens).
+    pub samples: usize,
+    /// Their RMSE against the first target.
+    pub rmse: f64,
+    /// Their mean absolute error.
+    pub mae: f64,
+}
+
+impl PublishedScores {
+    /// Scores the values of property `name` in `predictions.attributes` against the first target.
+    pub fn of(name: &str, predictions: &Predictions) -> Self {
+        let (published, truth): (Vec<Vec<f32>>, Vec<Vec<f32>>) = predictions
+            .attributes
+            .iter()
+            .zip(&predictions.targets)
+            .filter_map(|(a, t)| {
+                let (_, v) = a.iter().find(|(k, _)| k == name)?;
+                Some((vec![*v as f32], vec![*t.first()?]))
+            })
+            .unzip();
+        Self {
+            property: name.to_string(),
+            samples: published.len(),
+            rmse: rmse(&published, &truth),
+            mae: mae(&published, &truth),
+        }
+    }
 }
 
 /// The RMSE of a group of targets.
@@ -440,6 +477,7 @@ pub fn score_regression(
         baseline_mae: mae(&baseline, &predictions.targets),
         rmse_per_target,
         per_group,
+        published: evaluation.published.as_deref().map(|name| PublishedScores::of(name, predictions)),
     }
 }
 
@@ -560,7 +598,7 @@ mod tests {
         .unwrap();
         let device = Device::flex();
         let shape = FeatureShape::Image { channels: 3, height: 6, width: 6 };
-        let model = Supervised { model: model.init(shape, 2, &device).unwrap(), task: Task::Regression };
+        let model = Supervised::new(model.init(shape, 2, &device).unwrap(), Task::Regression);
         let items: Vec<ImageItem> = (0..5)
             .map(|i| ImageItem {
                 id: i.to_string(),

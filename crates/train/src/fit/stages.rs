@@ -16,18 +16,17 @@ use burn::train::checkpoint::{Checkpoint, ComposedCheckpointingStrategy, MetricC
 use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
-use burn::train::{
-    ExecutionStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
-    SupervisedTraining,
-};
+use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining};
 
 use crate::config::stages::{self, Stage, Trainable};
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
 use crate::fit::checkpointing::{Cadence, checkpoint_files, model_checkpoints};
+use crate::fit::early_stop::PatienceWithMinDelta;
 use crate::fit::epoch_log::{Divergence, EpochCsvLogger, EpochRow, Stop, read_epochs, truncate_after};
 use crate::fit::progress::ProgressPrinter;
-use crate::fit::supervised::Supervised;
+use crate::fit::sample_weights::DensityWeights;
+use crate::fit::supervised::{LossRecipe, Supervised};
 use crate::init::pretrained_model;
 use crate::run::folder::RunDir;
 use crate::run::model_io::input_feature_shape;
@@ -135,7 +134,8 @@ impl StageSession<'_> {
         let last_stage = self.index + 1 == self.stages;
         // Parameters track gradients only when created on an autodiff device.
         let autodiff = self.device.clone().autodiff();
-        let mut model = Supervised { model: config.model.init(input, outputs, &autodiff)?, task };
+        let mut model = Supervised::new(config.model.init(input, outputs, &autodiff)?, task);
+        model.recipe = loss_recipe(config, data)?;
         // Later stages and resumed runs load their checkpoint instead.
         if let (Some(init), 0) = (&config.init, start) {
             let (pretrained, what) = pretrained_model(init, config, &data.info, &autodiff)?;
@@ -235,15 +235,8 @@ impl StageSession<'_> {
         if task == Task::Classification {
             training = training.metrics((AccuracyMetric::new(),));
         }
-        if let (Some(n_epochs), true) = (t.early_stopping_patience, last_stage) {
-            let condition = StoppingCondition::NoImprovementSince { n_epochs };
-            training = training.early_stopping(MetricEarlyStoppingStrategy::new(
-                &LossMetric::new(),
-                Aggregate::Mean,
-                Direction::Lowest,
-                Split::Valid,
-                condition,
-            ));
+        if let (Some(patience), true) = (t.early_stopping_patience, last_stage) {
+            training = training.early_stopping(PatienceWithMinDelta::new(patience, t.early_stopping_min_delta));
         }
         if start > 0 {
             training = training.checkpoint(start);
@@ -268,6 +261,33 @@ impl StageSession<'_> {
         Ok(())
     }
 }
+/// What `[training]` adds to the loss: weight penalties, and sample weights by inverse density
+/// of the training split's (single regression) target.
+pub fn loss_recipe(config: &ExperimentConfig, data: &OpenedData) -> Result<LossRecipe, RunError> {
+    let t = &config.training;
+    let weights = match t.weigh_by_density {
+        None => None,
+        Some(cutoff) => {
+            if data.info.task != Task::Regression || data.info.target_names.len() != 1 {
+                return Err(ConfigError::invalid(
+                    "training.weigh_by_density",
+                    format!(
+                        "weighs by the density of one regression target; this data has {:?}",
+                        data.info.target_names
+                    ),
+                )
+                .into());
+            }
+            let targets: Vec<f64> =
+                (0..data.train.len()).filter_map(|i| data.train.targets(i).first().map(|v| f64::from(*v))).collect();
+            let fitted = DensityWeights::fit(&targets, cutoff)
+                .map_err(|e| ConfigError::invalid("training.weigh_by_density", e))?;
+            Some(Arc::new(fitted))
+        }
+    };
+    Ok(LossRecipe { l1: t.l1_penalty, l2: t.l2_penalty, weights })
+}
+
 /// Replaces the optimiser and schedule state of checkpoint `epoch` with fresh ones, so that the
 /// stage starting there loads the previous stage's weights with its own optimiser.
 fn fresh_optimizer_checkpoint(

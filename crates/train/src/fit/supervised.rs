@@ -3,12 +3,20 @@
 //! image-space loss). The loss is kept per sample, so that Burn's
 //! epoch mean is the exact mean over all samples (for regression its square root is the RMSE
 //! the papers report).
+//!
+//! The training step can add what [`LossRecipe`] asks: sample weights by inverse target density
+//! ([`crate::fit::sample_weights`]) and L1 / L2 penalties on the weight matrices. The logged
+//! per-sample loss stays the plain one, so that training and validation losses compare.
+
+use std::sync::Arc;
 
 use astro_data::{ImageBatch, Task};
 use astro_models::Model;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::{ExecutionError, Int, Tensor};
+use burn::tensor::{ExecutionError, Int, Tensor, TensorData};
+
+use crate::fit::sample_weights::DensityWeights;
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
@@ -20,6 +28,51 @@ pub struct Supervised {
     /// What its outputs mean (not a weight: not saved in checkpoints).
     #[module(skip)]
     pub task: Task,
+    /// What the training step adds to the loss (not saved in checkpoints).
+    #[module(skip)]
+    pub recipe: LossRecipe,
+}
+
+/// Additions to the training loss.
+#[derive(Debug, Clone, Default)]
+pub struct LossRecipe {
+    /// Times the sum of |w| over every weight of rank 2 or more (dense, convolution and
+    /// recurrent input and state matrices; not biases or norm scales), as Keras' L1 kernel
+    /// and recurrent regularisers.
+    pub l1: f64,
+    /// Times the sum of w^2 over the same weights.
+    pub l2: f64,
+    /// Per-sample weights from the (single regression) target.
+    pub weights: Option<Arc<DensityWeights>>,
+}
+
+/// Sums |w| and w^2 over the float parameters of rank 2 or more, in the autodiff graph.
+struct WeightNorms {
+    l1: Option<Tensor<1>>,
+    l2: Option<Tensor<1>>,
+    want_l1: bool,
+    want_l2: bool,
+}
+
+impl ModuleVisitor for WeightNorms {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if D < 2 {
+            return;
+        }
+        let w = param.val();
+        let add = |sum: &mut Option<Tensor<1>>, term: Tensor<1>| {
+            *sum = Some(match sum.take() {
+                Some(s) => s + term,
+                None => term,
+            });
+        };
+        if self.want_l1 {
+            add(&mut self.l1, w.clone().abs().sum());
+        }
+        if self.want_l2 {
+            add(&mut self.l2, w.square().sum());
+        }
+    }
 }
 
 /// One batch's outputs, as Burn's metrics read them.
@@ -33,6 +86,42 @@ pub struct StepOutput {
 }
 
 impl Supervised {
+    /// `model` for `task`, with no additions to its loss.
+    pub fn new(model: Model, task: Task) -> Self {
+        Self { model, task, recipe: LossRecipe::default() }
+    }
+
+    /// The loss the optimiser minimises for one batch: the per-sample losses, weighted when
+    /// the recipe weighs samples, averaged, plus the weight penalties.
+    pub fn training_loss(&self, item: &StepOutput) -> Tensor<1> {
+        let loss = match &self.recipe.weights {
+            Some(weights) => {
+                let targets =
+                    item.targets.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                let k = item.targets.dims()[1].max(1);
+                let w: Vec<f32> = targets.chunks(k).map(|t| weights.weight(f64::from(t[0])) as f32).collect();
+                let n = w.len();
+                let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &item.loss.device());
+                (item.loss.clone() * w).mean()
+            }
+            None => item.loss.clone().mean(),
+        };
+        let (want_l1, want_l2) = (self.recipe.l1 > 0.0, self.recipe.l2 > 0.0);
+        if !want_l1 && !want_l2 {
+            return loss;
+        }
+        let mut norms = WeightNorms { l1: None, l2: None, want_l1, want_l2 };
+        self.model.visit(&mut norms);
+        let mut total = loss;
+        if let Some(l1) = norms.l1 {
+            total = total + l1.mul_scalar(self.recipe.l1);
+        }
+        if let Some(l2) = norms.l2 {
+            total = total + l2.mul_scalar(self.recipe.l2);
+        }
+        total
+    }
+
     /// Raw outputs `[batch, outputs]` for images `[batch, channels, height, width]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         self.model.forward(images)
@@ -93,7 +182,7 @@ impl TrainStep for Supervised {
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<StepOutput> {
         let item = self.forward_step(batch);
-        let grads = item.loss.clone().mean().backward();
+        let grads = self.training_loss(&item).backward();
         TrainOutput::new(self, grads, item)
     }
 }
@@ -119,7 +208,7 @@ mod tests {
         )
         .unwrap();
         let shape = FeatureShape::Image { channels: 1, height: 2, width: 2 };
-        Supervised { model: config.init(shape, outputs, &Device::flex()).unwrap(), task }
+        Supervised::new(config.init(shape, outputs, &Device::flex()).unwrap(), task)
     }
 
     #[test]
@@ -139,6 +228,75 @@ mod tests {
             let log_sum = z.iter().map(|v| f64::from(*v).exp()).sum::<f64>().ln();
             let expected = log_sum - f64::from(z[class]);
             assert!((f64::from(loss[row]) - expected).abs() < 1e-5, "row {row}: {} vs {expected}", loss[row]);
+        }
+    }
+
+    /// Every float parameter's rank, values and gradient.
+    struct Gradients<'a> {
+        grads: &'a burn::tensor::Gradients,
+        out: Vec<(usize, Vec<f32>, Vec<f32>)>,
+    }
+
+    impl ModuleVisitor for Gradients<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            let grad = value.grad(self.grads).map(|g| g.into_data().try_to_vec::<f32>().unwrap()).unwrap_or_default();
+            self.out.push((D, value.into_data().try_to_vec::<f32>().unwrap(), grad));
+        }
+    }
+
+    fn gradients(model: &Supervised, batch: ImageBatch) -> Vec<(usize, Vec<f32>, Vec<f32>)> {
+        let item = model.forward_step(batch);
+        let grads = model.training_loss(&item).backward();
+        let mut collect = Gradients { grads: &grads, out: Vec::new() };
+        model.model.visit(&mut collect);
+        collect.out
+    }
+
+    #[test]
+    fn penalties_add_their_gradients_to_weight_matrices_only_and_weights_scale_samples() {
+        let device = Device::flex().autodiff();
+        let config: ModelConfig = toml::from_str(
+            "kind = \"sequential\"\n[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dense\"\nunits = 3\n",
+        )
+        .unwrap();
+        let shape = FeatureShape::Image { channels: 1, height: 2, width: 2 };
+        let mut model = Supervised::new(config.init(shape, 1, &device).unwrap(), Task::Regression);
+        let images = Tensor::<4>::from_data(
+            TensorData::new(vec![0.1f32, 0.2, 0.3, 0.4, -1.0, 0.5, 2.0, 0.0], [2, 1, 2, 2]),
+            &device,
+        );
+        let targets = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [2, 1]), &device);
+        let batch = ImageBatch { ids: vec!["a".into(), "b".into()], images, targets };
+        let plain = gradients(&model, batch.clone());
+        model.recipe = LossRecipe { l1: 0.5, l2: 0.25, weights: None };
+        let penalised = gradients(&model, batch.clone());
+        assert!(plain.iter().any(|(d, ..)| *d == 1) && plain.iter().any(|(d, ..)| *d == 2));
+        for ((rank, w, g0), (_, _, g1)) in plain.iter().zip(&penalised) {
+            for ((w, g0), g1) in w.iter().zip(g0).zip(g1) {
+                // d/dw (0.5 |w| + 0.25 w^2) = 0.5 sign(w) + 0.5 w, on matrices only.
+                let extra = if *rank >= 2 { 0.5 * w.signum() + 0.5 * w } else { 0.0 };
+                assert!((g1 - g0 - extra).abs() < 1e-5, "rank {rank}: {g1} vs {g0} + {extra}");
+            }
+        }
+        // Sample weights: a weight of 1 on the first sample and ~0 on the second leaves the
+        // first sample's gradient, halved by the batch mean.
+        let weights = DensityWeights::fit(&[1.0, 1.0, 1.0, 1.0, -1.0], 1e-9).unwrap();
+        assert!((weights.weight(1.0) - 0.01).abs() < 1e-9 && (weights.weight(-1.0) - 1.0).abs() < 1e-9);
+        model.recipe = LossRecipe { weights: Some(Arc::new(weights)), ..LossRecipe::default() };
+        let weighted = gradients(&model, batch.clone());
+        let first = |i: usize| ImageBatch {
+            ids: vec![batch.ids[i].clone()],
+            images: batch.images.clone().narrow(0, i, 1),
+            targets: batch.targets.clone().narrow(0, i, 1),
+        };
+        model.recipe = LossRecipe::default();
+        let (only_a, only_b) = (gradients(&model, first(0)), gradients(&model, first(1)));
+        for ((w, a), b) in weighted.iter().zip(&only_a).zip(&only_b) {
+            for ((w, a), b) in w.2.iter().zip(&a.2).zip(&b.2) {
+                let expected = (0.01 * a + 1.0 * b) / 2.0;
+                assert!((w - expected).abs() < 1e-5, "{w} vs {expected}");
+            }
         }
     }
 

@@ -36,7 +36,13 @@ pub fn test_figures(
         }
         TestScores::Regression(_) => {
             let title = format!("{}: predicted vs true (test)", config.experiment.name);
-            predicted_vs_true(&run.file("predicted_vs_true.png"), &title, &data.info.target_names, predictions)?;
+            predicted_vs_true(
+                &run.file("predicted_vs_true.png"),
+                &title,
+                &data.info.target_names,
+                predictions,
+                config.evaluation.published.as_deref(),
+            )?;
         }
         TestScores::Reconstruction(_) => {}
     }

@@ -100,6 +100,51 @@ pub struct Summary {
     /// The paper's metric per target beside this run's (`[experiment.paper.per_target]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub paper_targets: Vec<TargetNumber>,
+    /// The folds of a cross-validated run (`test` then holds the out-of-fold scores over every
+    /// item; `best_epoch` is not one number and is 0, `epochs_trained` and `train_seconds` are
+    /// the folds' sums).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_validation: Option<CrossValidationScores>,
+}
+
+/// Each fold's score and their spread.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossValidationScores {
+    /// The metric of each fold (the task's headline metric).
+    pub metric: String,
+    /// One row per fold.
+    pub folds: Vec<FoldScore>,
+    /// The mean of the folds' values.
+    pub mean: f64,
+    /// Their sample standard deviation (none with one fold).
+    pub std: Option<f64>,
+}
+
+impl CrossValidationScores {
+    /// "mean +- sd over N folds", or the one fold's value.
+    pub fn spread_text(&self) -> String {
+        match self.std {
+            Some(sd) => format!("{:.5} +- {:.5} (mean +- sd over {} folds)", self.mean, sd, self.folds.len()),
+            None => format!("{:.5} (one fold trained: spread not measured)", self.mean),
+        }
+    }
+}
+
+/// One fold of a cross-validated run.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldScore {
+    /// The fold (its value in the fold column, or its number).
+    pub fold: i64,
+    /// Its run folder.
+    pub run_dir: String,
+    /// Test items (the fold's items).
+    pub samples: usize,
+    /// The metric on them.
+    pub value: f64,
+    /// The evaluated epoch of its run.
+    pub best_epoch: usize,
+    /// Epochs its run trained.
+    pub epochs_trained: usize,
 }
 
 /// One training stage, as the summary records it.
@@ -128,6 +173,14 @@ impl StageSummary {
             lr: stage.optimizer.lr,
         }
     }
+}
+
+/// The published model's scores as one line.
+fn published_line(p: &crate::evaluate::PublishedScores) -> String {
+    format!(
+        "published predictions (`{}`) on the same {} items: RMSE {:.5}, MAE {:.5}",
+        p.property, p.samples, p.rmse, p.mae
+    )
 }
 
 /// A paper's value as printed: five decimals, or a dash where the paper gives none.
@@ -161,6 +214,9 @@ impl Summary {
         }
         if let TestScores::Regression(m) = &self.test {
             lines.push(format!("MAE: {:.5} (baseline {:.5})", m.mae, m.baseline_mae));
+            if let Some(p) = &m.published {
+                lines.push(published_line(p));
+            }
         }
         if let TestScores::Classification(m) = &self.test {
             lines.push(format!("macro F1: {:.4}", m.macro_f1));
@@ -208,10 +264,27 @@ impl Summary {
                 ));
             }
         }
-        lines.push(format!(
-            "best epoch {} of {}, {:.0} s, {:.0} img/s",
-            self.best_epoch, self.epochs_trained, self.train_seconds, self.images_per_second
-        ));
+        match &self.cross_validation {
+            Some(cv) => {
+                lines.push(format!(
+                    "per-fold {}: {}; above: over all {} items out of fold",
+                    cv.metric,
+                    cv.spread_text(),
+                    self.test.samples()
+                ));
+                lines.push(format!(
+                    "per fold: {}; {} epochs in all, {:.0} s, {:.0} img/s",
+                    cv.folds.iter().map(|f| format!("{} {:.4}", f.fold, f.value)).collect::<Vec<_>>().join(", "),
+                    self.epochs_trained,
+                    self.train_seconds,
+                    self.images_per_second
+                ));
+            }
+            None => lines.push(format!(
+                "best epoch {} of {}, {:.0} s, {:.0} img/s",
+                self.best_epoch, self.epochs_trained, self.train_seconds, self.images_per_second
+            )),
+        }
         lines.push(format!("run folder: {}", self.run_dir));
         lines
     }
@@ -344,6 +417,9 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
     match &summary.test {
         TestScores::Regression(m) => {
             md.push_str(&format!("Mean absolute error: {:.5} (baseline {:.5}).\n\n", m.mae, m.baseline_mae));
+            if let Some(p) = &m.published {
+                md.push_str(&format!("{}.\n\n", published_line(p)));
+            }
             if !m.per_group.is_empty() {
                 md.push_str(&per_group_table(&m.per_group));
             }

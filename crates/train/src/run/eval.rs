@@ -56,7 +56,7 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
     }
     let io = ModelIo::read(&run)?;
     let model_file = run.file("model.bpk");
-    let model = Supervised { model: config.model.init(io.input_shape(), io.outputs(), device)?, task: io.task }
+    let model = Supervised::new(config.model.init(io.input_shape(), io.outputs(), device)?, io.task)
         .try_load_file(&model_file)
         .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
     Ok(TrainedRun { run, config, io, model })

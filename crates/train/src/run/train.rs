@@ -67,7 +67,35 @@ pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>
         )
         .into());
     }
+    check_published(config, &data)?;
     Ok((data, shapes))
+}
+
+/// Checks `[evaluation] published`: a regression of one target, and the property on every item.
+fn check_published(config: &ExperimentConfig, data: &OpenedData) -> Result<(), RunError> {
+    let Some(name) = &config.evaluation.published else { return Ok(()) };
+    let bad = |problem: String| RunError::from(ConfigError::invalid("evaluation.published", problem));
+    if data.info.task != Task::Regression || data.info.target_names.len() != 1 {
+        return Err(bad(format!(
+            "published predictions are scored against one regression target; this data's task is {:?} with \
+             targets {:?}",
+            data.info.task, data.info.target_names
+        )));
+    }
+    for split in [&data.train, &data.valid, &data.test] {
+        for i in 0..split.len() {
+            let attributes = split.attributes(i);
+            if !attributes.iter().any(|(k, v)| k == name && v.is_finite()) {
+                let names: Vec<&str> = attributes.iter().map(|(k, _)| k.as_str()).collect();
+                return Err(bad(format!(
+                    "item {} has no numeric property `{name}` (a missing or NaN value in the list?); its numeric \
+                     properties: {names:?}",
+                    split.id(i)
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks what the config asks of training that depends on the data and the model: stratified
@@ -86,6 +114,7 @@ pub fn check_training(config: &ExperimentConfig, data: &OpenedData, device: &Dev
         StratifiedLoader::new(data.train.clone(), outputs, t.batch_size, 0, 0, ImageBatcher::default(), 0)
             .map_err(|e| ConfigError::invalid("training.stratified", e))?;
     }
+    crate::fit::stages::loss_recipe(config, data)?;
     let named: Vec<(usize, &Vec<String>)> = config
         .stages
         .iter()
@@ -114,12 +143,45 @@ pub fn model_table(config: &ExperimentConfig, input: FeatureShape, shapes: &[Lay
     md
 }
 
-/// Trains `config` on `hardware` into `target`, returning the test summary.
+/// Trains `config` on `hardware` into `target`, returning the test summary: one run on the
+/// data's splits, or one run per fold under `[validation]`.
 pub fn train(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget) -> Result<Summary, RunError> {
+    if let Some(validation) = &config.validation {
+        return crate::run::cross_validation::train_folds(config, validation, hardware, target);
+    }
     let (data, shapes) = prepare(config)?;
+    train_on(config, hardware, target, &data, &shapes)
+}
+
+/// Trains `config` on `data` (opened and checked by [`prepare`]) into `target`.
+pub fn train_on(
+    config: &ExperimentConfig,
+    hardware: &Hardware,
+    target: &RunTarget,
+    data: &OpenedData,
+    shapes: &[LayerShape],
+) -> Result<Summary, RunError> {
     let device = hardware.devices.first().ok_or_else(|| RunError::Run("no device to train on".into()))?;
-    check_training(config, &data, device)?;
-    let (run, resume_from) = match target {
+    check_training(config, data, device)?;
+    let (run, resume_from) = open_run(config, hardware, target)?;
+    record_warnings(&run, &data.info.warnings)?;
+    run.set_status(RunState::Running, None)?;
+    let result = run_training(config, hardware, &run, data, shapes, resume_from);
+    match &result {
+        Ok(_) => run.set_status(RunState::Complete, None)?,
+        Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
+    }
+    result
+}
+
+/// The run folder of `target`: created with the resolved config and the environment, or
+/// reopened to resume (after the last complete checkpoint, which it returns).
+pub fn open_run(
+    config: &ExperimentConfig,
+    hardware: &Hardware,
+    target: &RunTarget,
+) -> Result<(RunDir, Option<usize>), RunError> {
+    match target {
         RunTarget::New(_) | RunTarget::At(_) => {
             let run = match target {
                 RunTarget::At(path) => RunDir::create_at(path)?,
@@ -129,7 +191,7 @@ pub fn train(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget)
                 .map_err(|e| RunError::Run(format!("cannot write the resolved config: {e}")))?;
             run.write("config.toml", &text)?;
             run.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
-            (run, None)
+            Ok((run, None))
         }
         RunTarget::Resume(path) => {
             let run = RunDir::open(path)?;
@@ -138,24 +200,22 @@ pub fn train(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget)
             }
             let epoch = last_complete_checkpoint(&run.path);
             forget_epochs_after(&run.path, epoch.unwrap_or(0))?;
-            (run, epoch)
+            Ok((run, epoch))
         }
-    };
-    if !data.info.warnings.is_empty() {
-        for w in data.info.warnings.iter().take(5) {
-            eprintln!("data: {w}");
-        }
-        let file = run.file("data_warnings.txt");
-        eprintln!("data: {} warnings in all, listed in {}", data.info.warnings.len(), file.display());
-        run.write("data_warnings.txt", &(data.info.warnings.join("\n") + "\n"))?;
     }
-    run.set_status(RunState::Running, None)?;
-    let result = run_training(config, hardware, &run, &data, &shapes, resume_from);
-    match &result {
-        Ok(_) => run.set_status(RunState::Complete, None)?,
-        Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
+}
+
+/// Prints the first of the data's warnings and keeps them all in `data_warnings.txt`.
+pub fn record_warnings(run: &RunDir, warnings: &[String]) -> Result<(), RunError> {
+    if warnings.is_empty() {
+        return Ok(());
     }
-    result
+    for w in warnings.iter().take(5) {
+        eprintln!("data: {w}");
+    }
+    let file = run.file("data_warnings.txt");
+    eprintln!("data: {} warnings in all, listed in {}", warnings.len(), file.display());
+    run.write("data_warnings.txt", &(warnings.join("\n") + "\n"))
 }
 
 /// The runs folder of a new run.
@@ -182,7 +242,7 @@ fn run_training(
     let task = data.info.task;
     let [best_file, ..] = checkpoint_files(&run.path, best_epoch);
     let eval_device = device.clone().inner();
-    let model = Supervised { model: config.model.init(input, outputs, &eval_device)?, task }
+    let model = Supervised::new(config.model.init(input, outputs, &eval_device)?, task)
         .try_load_file(&best_file)
         .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
     let parameters = model.num_params();
@@ -263,6 +323,7 @@ fn run_training(
         backend: format!("{} ({})", hardware.backend, hardware.names.join(", ")),
         stages: if plan.len() > 1 { plan.iter().map(StageSummary::of).collect() } else { Vec::new() },
         paper_targets,
+        cross_validation: None,
     };
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report_markdown(config, &summary, &model_table(config, input, shapes)))?;
@@ -310,7 +371,7 @@ keep_checkpoints = 3
     fn load(file: &Path, config: &ExperimentConfig) -> Model {
         let device = Device::flex();
         let input = FeatureShape::Image { channels: 1, height: 16, width: 16 };
-        let model = Supervised { model: config.model.init(input, 2, &device).unwrap(), task: Task::Classification };
+        let model = Supervised::new(config.model.init(input, 2, &device).unwrap(), Task::Classification);
         model.try_load_file(file).unwrap().model
     }
 

@@ -1,0 +1,272 @@
+//! A k-fold cross-validated run (`[validation]`): the data's items pooled and split into folds
+//! ([`astro_data::folds`]); for each fold a complete run in `fold-<k>/` (trained on the other
+//! folds, its best epoch tested on the fold); then every item's out-of-fold prediction in
+//! `predictions.csv`, scored over all items (`summary.json`, `report.md`,
+//! `predicted_vs_true.png` or `confusion.png`), with each fold's score and their spread.
+//! `--resume` skips the folds that finished and resumes the one that was cut short.
+
+use std::path::Path;
+
+use astro_data::OpenedData;
+use astro_data::folds::Folds;
+use astro_models::LayerShape;
+use burn::module::Module;
+
+use crate::config::ExperimentConfig;
+use crate::config::validation::ValidationConfig;
+use crate::error::RunError;
+use crate::evaluate::{Predictions, TestScores, predict, score, target_mean, write_predictions_csv};
+use crate::fit::supervised::Supervised;
+use crate::report::confusion_plot::confusion_png;
+use crate::report::scatter_plot::predicted_vs_true;
+use crate::report::{CrossValidationScores, FoldScore, PaperNumber, Summary};
+use crate::run::folder::{RunDir, RunState};
+use crate::run::train::{
+    Hardware, RunTarget, check_training, input_shape, open_run, prepare, record_warnings, train_on,
+};
+
+/// Trains one run per fold of `validation` into `target` and scores the out-of-fold predictions.
+pub fn train_folds(
+    config: &ExperimentConfig,
+    validation: &ValidationConfig,
+    hardware: &Hardware,
+    target: &RunTarget,
+) -> Result<Summary, RunError> {
+    let (data, shapes) = prepare(config)?;
+    let device = hardware.devices.first().ok_or_else(|| RunError::Run("no device to train on".into()))?;
+    check_training(config, &data, device)?;
+    let folds = Folds::new(&data, &validation.plan()?, config.experiment.seed)?;
+    let (run, _) = open_run(config, hardware, target)?;
+    record_warnings(&run, &data.info.warnings)?;
+    run.set_status(RunState::Running, None)?;
+    let result = run_folds(config, validation, hardware, &run, &folds, &shapes);
+    match &result {
+        Ok(_) => run.set_status(RunState::Complete, None)?,
+        Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
+    }
+    result
+}
+
+/// The folder of fold `label` in `run`.
+pub fn fold_dir(run: &Path, label: i64) -> std::path::PathBuf {
+    run.join(format!("fold-{label}"))
+}
+
+fn run_folds(
+    config: &ExperimentConfig,
+    validation: &ValidationConfig,
+    hardware: &Hardware,
+    run: &RunDir,
+    folds: &Folds,
+    shapes: &[LayerShape],
+) -> Result<Summary, RunError> {
+    let fold_config = ExperimentConfig { validation: None, ..config.clone() };
+    let (task, names) = (folds.info.task, folds.info.target_names.clone());
+    let eval_device = hardware.devices.first().ok_or_else(|| RunError::Run("no device".into()))?.clone().inner();
+    let mut out_of_fold = Predictions::default();
+    let mut rows = Vec::new();
+    let (mut epochs, mut seconds, mut seen) = (0usize, 0.0f64, 0.0f64);
+    let mut parameters = 0;
+    if let Some(unknown) = validation.run_folds.iter().flatten().find(|f| !folds.labels.contains(f)) {
+        return Err(RunError::Config(crate::config::ConfigError::invalid(
+            "validation.run_folds",
+            format!("there is no fold {unknown}; the folds are {:?}", folds.labels),
+        )));
+    }
+    let picked = |label: &i64| validation.run_folds.as_ref().is_none_or(|r| r.contains(label));
+    for k in (0..folds.count()).filter(|&k| picked(&folds.labels[k])) {
+        let label = folds.labels[k];
+        let mut data = folds.fold(k, validation.valid_fraction, config.experiment.seed)?;
+        // The pooled data's warnings are the parent run's.
+        data.info.warnings.clear();
+        let dir = fold_dir(&run.path, label);
+        let finished = RunDir::open(&dir).ok().and_then(|r| r.status()).is_some_and(|s| s.state == RunState::Complete);
+        if !finished {
+            eprintln!("fold {label} ({} of {}): {}", k + 1, folds.count(), data.info.description);
+            let target = if dir.join("config.toml").is_file() {
+                RunTarget::Resume(dir.clone())
+            } else {
+                RunTarget::At(dir.clone())
+            };
+            train_on(&fold_config, hardware, &target, &data, shapes)?;
+        }
+        let fold_summary = read_fold_summary(&dir)?;
+        epochs += fold_summary.epochs_trained;
+        seconds += fold_summary.train_seconds;
+        seen += fold_summary.images_per_second * fold_summary.train_seconds;
+        let (model, train_mean) = load_fold_model(&fold_config, &data, &dir, &eval_device)?;
+        parameters = model.num_params();
+        let t = &config.training;
+        let mut predictions =
+            predict(&model, data.test.clone(), t.batch_size, t.workers, config.test_time.as_ref(), &eval_device)?;
+        predictions.attach_attributes(&[&data.test]);
+        let scores = score(task, &predictions, &train_mean, &names, &config.evaluation);
+        rows.push(FoldScore {
+            fold: label,
+            run_dir: dir.display().to_string(),
+            samples: predictions.ids.len(),
+            value: scores.headline().value,
+            best_epoch: fold_summary.best_epoch,
+            epochs_trained: fold_summary.epochs_trained,
+        });
+        out_of_fold.ids.extend(predictions.ids);
+        out_of_fold.outputs.extend(predictions.outputs);
+        out_of_fold.targets.extend(predictions.targets);
+        out_of_fold.attributes.extend(predictions.attributes);
+    }
+    let mean_of_all = target_mean(&folds.all, task, folds.info.outputs());
+    let metrics = score(task, &out_of_fold, &mean_of_all, &names, &config.evaluation);
+    write_predictions_csv(&run.file("predictions.csv"), task, &names, &out_of_fold)?;
+    let title =
+        format!("{}: out-of-fold predictions ({} of {} folds)", config.experiment.name, rows.len(), folds.count());
+    match &metrics {
+        TestScores::Classification(m) => confusion_png(&run.file("confusion.png"), &title, &names, &m.confusion)?,
+        _ => predicted_vs_true(
+            &run.file("predicted_vs_true.png"),
+            &title,
+            &names,
+            &out_of_fold,
+            config.evaluation.published.as_deref(),
+        )?,
+    }
+    let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let std = (values.len() > 1)
+        .then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt());
+    let measured =
+        config.experiment.paper.as_ref().map(|p| metrics.measure(&p.metric, p.subset.as_deref(), p.class.as_deref()));
+    let (paper_metric, paper_metric_missing) = match measured {
+        Some(Ok(v)) => (Some(v), None),
+        Some(Err(why)) => (None, Some(why)),
+        None => (None, None),
+    };
+    let summary = Summary {
+        experiment: config.experiment.name.clone(),
+        run_dir: run.path.display().to_string(),
+        metric: task.metric().into(),
+        cross_validation: Some(CrossValidationScores {
+            metric: metrics.headline().metric.to_string(),
+            folds: rows,
+            mean,
+            std,
+        }),
+        test: metrics,
+        paper_metric,
+        paper_metric_missing,
+        paper: config.experiment.paper.as_ref().map(PaperNumber::of),
+        best_epoch: 0,
+        epochs_trained: epochs,
+        train_seconds: seconds,
+        images_per_second: seen / seconds.max(1e-9),
+        parameters,
+        data: format!("{} in {} folds", folds.info.description, folds.count()),
+        backend: format!("{} ({})", hardware.backend, hardware.names.join(", ")),
+        stages: Vec::new(),
+        paper_targets: Vec::new(),
+    };
+    run.write_json("summary.json", &summary)?;
+    run.write("report.md", &report_markdown(config, &summary))?;
+    Ok(summary)
+}
+
+/// What the parent run needs from a fold's `summary.json`.
+struct FoldRunSummary {
+    best_epoch: usize,
+    epochs_trained: usize,
+    train_seconds: f64,
+    images_per_second: f64,
+}
+
+fn read_fold_summary(dir: &Path) -> Result<FoldRunSummary, RunError> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io {
+        what: "fold summary",
+        path: path.clone(),
+        source,
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| RunError::Run(format!("{} is not a run summary: {e}", path.display())))?;
+    let number =
+        |key: &str| v[key].as_f64().ok_or_else(|| RunError::Run(format!("{} has no number `{key}`", path.display())));
+    Ok(FoldRunSummary {
+        best_epoch: number("best_epoch")? as usize,
+        epochs_trained: number("epochs_trained")? as usize,
+        train_seconds: number("train_seconds")?,
+        images_per_second: number("images_per_second")?,
+    })
+}
+
+/// A finished fold's model and its training-split target mean.
+fn load_fold_model(
+    config: &ExperimentConfig,
+    data: &OpenedData,
+    dir: &Path,
+    device: &burn::tensor::Device,
+) -> Result<(Supervised, Vec<f32>), RunError> {
+    let file = dir.join("model.bpk");
+    let task = data.info.task;
+    let model = Supervised::new(config.model.init(input_shape(data), data.info.outputs(), device)?, task)
+        .try_load_file(&file)
+        .map_err(|e| RunError::Run(format!("cannot load fold model {}: {e}", file.display())))?;
+    Ok((model, target_mean(&data.train, task, data.info.outputs())))
+}
+
+/// `report.md` of a cross-validated run.
+fn report_markdown(config: &ExperimentConfig, summary: &Summary) -> String {
+    let e = &config.experiment;
+    let h = summary.test.headline();
+    let mut md = format!(
+        "# {} ({}-fold cross-validation)\n\n{}\n\n",
+        e.name,
+        summary.cross_validation.as_ref().map_or(0, |c| c.folds.len()),
+        e.description
+    );
+    md.push_str(&format!(
+        "## Result\n\nOut-of-fold predictions of every item: [predictions.csv](predictions.csv).\n\n| | {} (all {} items, out of fold) |\n|---|---|\n| this run | {:.5} |\n| baseline: {} | {:.5} |\n",
+        h.metric,
+        summary.test.samples(),
+        h.value,
+        h.baseline_name,
+        h.baseline
+    ));
+    if let TestScores::Regression(m) = &summary.test {
+        if let Some(p) = &m.published {
+            md.push_str(&format!("| published predictions (`{}`) | {:.5} |\n", p.property, p.rmse));
+        }
+        md.push_str(&format!("\nMean absolute error: {:.5} (baseline {:.5}", m.mae, m.baseline_mae));
+        if let Some(p) = &m.published {
+            md.push_str(&format!(", published {:.5}", p.mae));
+        }
+        md.push_str(").\n\n![predicted against true, out of fold](predicted_vs_true.png)\n\n");
+    } else {
+        md.push_str("\n![confusion matrix, out of fold](confusion.png)\n\n");
+    }
+    if let Some(p) = &summary.paper {
+        let ours = summary.paper_metric.map_or_else(
+            || format!("not measured ({})", summary.paper_metric_missing.clone().unwrap_or_default()),
+            |v| format!("{v:.5}"),
+        );
+        let theirs = p.value.map_or("none published".to_string(), |v| format!("{v:.5}"));
+        md.push_str(&format!("Paper ({}): {} {theirs}; this run: {ours}. _{}_\n\n", p.citation, p.metric, p.note));
+    }
+    if let Some(cv) = &summary.cross_validation {
+        md.push_str(&format!(
+            "## Folds\n\n{}: {}\n\n| fold | items | {} | best epoch | epochs | run |\n|---|---|---|---|---|---|\n",
+            cv.metric,
+            cv.spread_text(),
+            cv.metric
+        ));
+        for f in &cv.folds {
+            let name = Path::new(&f.run_dir).file_name().map_or(String::new(), |n| n.to_string_lossy().to_string());
+            md.push_str(&format!(
+                "| {} | {} | {:.5} | {} | {} | [{name}]({name}/report.md) |\n",
+                f.fold, f.samples, f.value, f.best_epoch, f.epochs_trained
+            ));
+        }
+    }
+    md.push_str(&format!(
+        "\n## Training\n\n- {} epochs over all folds, {:.0} s, {:.0} images/s\n- backend: {}\n- parameters: {}\n- data: {}\n",
+        summary.epochs_trained, summary.train_seconds, summary.images_per_second, summary.backend, summary.parameters, summary.data
+    ));
+    md
+}
