@@ -599,6 +599,29 @@ fn a_cross_validated_run_predicts_every_star_once_out_of_fold_and_resumes_its_un
     for file in ["report.md", "predicted_vs_true.png", "status.json", "config.toml"] {
         assert!(run_dir.join(file).is_file(), "{file} is missing");
     }
+    // `eval` predicts every star with its fold's model again; on other data it averages the
+    // three fold models.
+    let rmse = summary["test"]["rmse"].as_f64().unwrap();
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval of the 3-fold run");
+    let (stdout, _) = text(&output);
+    assert!(stdout.contains(&format!("{rmse:.5}")), "eval gives the out-of-fold rmse {rmse:.5}:\n{stdout}");
+    let data_file = data.path().join("data.toml");
+    let list = data.path().join("list.txt");
+    std::fs::write(
+        &data_file,
+        format!(
+            "[data]\nsource = \"light_curve_folder\"\nlist = \"{}\"\nsuffix = \".dat\"\nfold = true\nlabel = \"feh\"\ntask = \"regression\"\n[data.sequence]\nlength = 60\nresample = true\nsmooth = true\nalign = true\n",
+            list.display()
+        ),
+    )
+    .unwrap();
+    let output =
+        run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval of the 3-fold run on a data file");
+    let (stdout, _) = text(&output);
+    assert!(stdout.contains("(mean of the 3 fold models)"), "{stdout}");
+
     // Killed during fold 2: --resume trains fold 2 only and writes the same out-of-fold rows.
     let fold0_metrics = std::fs::read(run_dir.join("fold-0/metrics.csv")).unwrap();
     let fold0_time = std::fs::metadata(run_dir.join("fold-0/summary.json")).unwrap().modified().unwrap();
@@ -657,6 +680,12 @@ fn the_gaia_feh_config_cross_validates_on_the_authors_stars_beside_their_predict
     // The authors' out-of-fold predictions on these stars: about their published 0.18 dex.
     assert!(published > 0.1 && published < 0.3, "{published}");
     assert!(run_dir.join("predicted_vs_true.png").is_file());
+    // The ten fold models predict their own folds again in `eval`.
+    let rmse = summary["test"]["rmse"].as_f64().unwrap();
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval of the Gaia run");
+    let (stdout, _) = text(&output);
+    assert!(stdout.contains(&format!("{rmse:.5}")) && stdout.contains("out of fold (10 folds)"), "{stdout}");
 }
 
 #[test]

@@ -43,12 +43,12 @@ pub struct Manifest {
 }
 
 /// One expected file or folder, relative to the data folder.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
     /// Path inside the data folder.
     pub path: String,
-    /// `csv`, `folder` or `hdf5`.
+    /// `file` (present), `csv`, `folder` or `hdf5`.
     pub kind: String,
     /// CSV: the header must start with this.
     #[serde(default)]
@@ -71,6 +71,9 @@ pub struct Expected {
     /// Missing is fine (e.g. the unlabelled test images).
     #[serde(default)]
     pub optional: bool,
+    /// The file's SHA-256, checked when given.
+    #[serde(default)]
+    pub sha256: String,
 }
 
 /// The first bytes of every HDF5 file.
@@ -101,9 +104,27 @@ pub fn check(dir: &Path, e: &Expected) -> Result<Option<String>> {
         }
         bail!("{} is missing", path.display());
     }
+    let line = check_kind(&path, e)?;
+    if e.sha256.is_empty() {
+        return Ok(Some(line));
+    }
+    let got = sha256(&path)?;
+    if got != e.sha256 {
+        bail!(
+            "{}: SHA-256 {got} does not match the manifest's {} (another version of the file?)",
+            path.display(),
+            e.sha256
+        );
+    }
+    Ok(Some(format!("{line}, SHA-256 ok")))
+}
+
+/// Checks what `e.kind` says of the file or folder at `path`; returns what was found.
+fn check_kind(path: &Path, e: &Expected) -> Result<String> {
     match e.kind.as_str() {
+        "file" => Ok(format!("{}: {} bytes", e.path, std::fs::metadata(path)?.len())),
         "csv" => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             let mut lines = text.lines();
             let header = lines.next().unwrap_or_default();
             if !header.starts_with(&e.header_starts) {
@@ -121,10 +142,10 @@ pub fn check(dir: &Path, e: &Expected) -> Result<Option<String>> {
             {
                 bail!("{}: {rows} data rows, expected at least {min} (incomplete copy?)", path.display());
             }
-            Ok(Some(format!("{}: {rows} rows, {columns} columns", e.path)))
+            Ok(format!("{}: {rows} rows, {columns} columns", e.path))
         }
         "folder" => {
-            let count = std::fs::read_dir(&path)
+            let count = std::fs::read_dir(path)
                 .with_context(|| format!("cannot list {}", path.display()))?
                 .filter_map(|entry| entry.ok())
                 .filter(|entry| entry.path().extension().is_some_and(|x| x.eq_ignore_ascii_case(&e.extension)))
@@ -134,13 +155,13 @@ pub fn check(dir: &Path, e: &Expected) -> Result<Option<String>> {
             {
                 bail!("{}: {count} .{} files, expected at least {min} (incomplete copy?)", path.display(), e.extension);
             }
-            Ok(Some(format!("{}: {count} .{} files", e.path, e.extension)))
+            Ok(format!("{}: {count} .{} files", e.path, e.extension))
         }
         "hdf5" => {
-            let bytes = std::fs::metadata(&path)?.len();
+            let bytes = std::fs::metadata(path)?.len();
             let mut head = [0u8; 8];
             use std::io::Read;
-            std::fs::File::open(&path)?.read_exact(&mut head).ok();
+            std::fs::File::open(path)?.read_exact(&mut head).ok();
             if head != HDF5_SIGNATURE {
                 bail!("{} is not an HDF5 file (no HDF5 signature)", path.display());
             }
@@ -149,9 +170,9 @@ pub fn check(dir: &Path, e: &Expected) -> Result<Option<String>> {
             {
                 bail!("{}: {bytes} bytes, expected at least {min} (interrupted download?)", path.display());
             }
-            Ok(Some(format!("{}: HDF5, {bytes} bytes", e.path)))
+            Ok(format!("{}: HDF5, {bytes} bytes", e.path))
         }
-        other => bail!("unknown kind {other:?} for {} (csv, folder or hdf5)", e.path),
+        other => bail!("unknown kind {other:?} for {} (file, csv, folder or hdf5)", e.path),
     }
 }
 
@@ -211,7 +232,7 @@ pub fn fetch(root: &Path, name: &str, dir: Option<PathBuf>) -> Result<()> {
             println!("  ok  {line}");
         }
     }
-    if m.checksum.is_empty() {
+    if m.checksum.is_empty() && m.files.iter().all(|e| e.sha256.is_empty()) {
         println!("  (no checksum recorded in the manifest: contents checked, not hashed)");
     }
     if !m.config.is_empty() {
@@ -231,7 +252,7 @@ mod tests {
         // checkout that shares the target folder still looks at this one.
         let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
         let root = Path::new(&manifest).parent().unwrap();
-        for name in ["galaxy_zoo2", "galaxy10_decals", "lens_challenge", "ackermann_mergers"] {
+        for name in ["galaxy_zoo2", "galaxy10_decals", "lens_challenge", "ackermann_mergers", "rrlyrae_gaia_g"] {
             let m = read_manifest(root, name).unwrap();
             assert_eq!(m.name, name);
         }
@@ -249,6 +270,7 @@ mod tests {
             min_count: None,
             min_bytes: None,
             optional: false,
+            sha256: String::new(),
         };
         assert_eq!(check(&dir, &csv).unwrap().unwrap(), "t.csv: 2 rows, 2 columns");
         let too_many = Expected { min_rows: Some(3), ..csv };
@@ -263,8 +285,19 @@ mod tests {
             min_count: Some(2),
             min_bytes: None,
             optional: false,
+            sha256: String::new(),
         };
         assert!(check(&dir, &folder).unwrap_err().to_string().contains("1 .jpg files, expected at least 2"));
+        // A file's SHA-256 (computed by hand with sha256sum), right and wrong.
+        let hashed = Expected {
+            path: "t.csv".into(),
+            kind: "file".into(),
+            sha256: "891dc62fd3dc4f3b8f132d41091a9b28f28f70a2edef571e321a4360f6fc3bca".into(),
+            ..folder.clone()
+        };
+        assert_eq!(check(&dir, &hashed).unwrap().unwrap(), "t.csv: 31 bytes, SHA-256 ok");
+        let wrong = Expected { sha256: "0".repeat(64), ..hashed };
+        assert!(check(&dir, &wrong).unwrap_err().to_string().contains("does not match the manifest's 000"));
         let absent = Expected { path: "nope".into(), optional: true, ..folder };
         assert!(check(&dir, &absent).unwrap().is_none());
         std::fs::remove_dir_all(&dir).unwrap();

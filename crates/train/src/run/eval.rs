@@ -1,10 +1,14 @@
 //! `trainer eval` and `trainer predict`: a finished run's weights applied to its test split,
-//! to another data set, or to image files.
+//! to another data set, or to image files. A cross-validated run is applied as the ensemble of
+//! its folds' models (their outputs, values or class probabilities, averaged); its own "test
+//! split" is every item, each predicted by the model of its fold (out of fold).
 
 use std::path::{Path, PathBuf};
 
-use astro_data::DataConfig;
+use astro_data::folds::Folds;
 use astro_data::formats::files::{ImageFiles, collect_images};
+use astro_data::{DataConfig, ImageItem};
+use burn::data::dataset::Dataset;
 use burn::data::dataset::transform::ComposedDataset;
 use burn::module::Module;
 use burn::tensor::Device;
@@ -12,7 +16,7 @@ use serde::Serialize;
 
 use crate::config::{ExperimentConfig, load_config, load_data_config};
 use crate::error::RunError;
-use crate::evaluate::{TestScores, predict, score, write_predictions_csv};
+use crate::evaluate::{Predictions, TestScores, predict, score, write_predictions_csv};
 use crate::fit::supervised::Supervised;
 use crate::run::folder::{RunDir, RunState};
 use crate::run::model_io::ModelIo;
@@ -23,10 +27,73 @@ pub struct TrainedRun {
     pub run: RunDir,
     /// Its resolved config.
     pub config: ExperimentConfig,
-    /// Its interface.
+    /// Its interface (of a cross-validated run: the first fold's, with the folds' mean target).
     pub io: ModelIo,
-    /// Its evaluated weights, on the inference device.
+    /// Its evaluated weights, on the inference device (of a cross-validated run: the first
+    /// fold's model).
     pub model: Supervised,
+    /// The folds of a cross-validated run: each fold's value and model (empty otherwise).
+    pub folds: Vec<(i64, Supervised)>,
+}
+
+impl TrainedRun {
+    /// The run's predictions of every item of `data`: its model's, or the mean of its folds'.
+    fn predict<D: Dataset<ImageItem> + 'static>(&self, data: D, device: &Device) -> Result<Predictions, RunError> {
+        let data = std::sync::Arc::new(data);
+        let t = &self.config.training;
+        let models: Vec<&Supervised> =
+            if self.folds.is_empty() { vec![&self.model] } else { self.folds.iter().map(|(_, m)| m).collect() };
+        let mut mean: Option<Predictions> = None;
+        for model in &models {
+            let p = predict(model, data.clone(), t.batch_size, t.workers, self.config.test_time.as_ref(), device)?;
+            mean = Some(match mean {
+                None => p,
+                Some(mut sum) => {
+                    for (row, add) in sum.outputs.iter_mut().zip(&p.outputs) {
+                        row.iter_mut().zip(add).for_each(|(a, b)| *a += b);
+                    }
+                    sum
+                }
+            });
+        }
+        let mut mean = mean.unwrap_or_default();
+        let n = models.len() as f32;
+        mean.outputs.iter_mut().for_each(|row| row.iter_mut().for_each(|v| *v /= n));
+        Ok(mean)
+    }
+}
+
+/// The finished folds of the cross-validated run `run`: each fold's value, run folder and model.
+fn load_folds(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    device: &Device,
+) -> Result<Vec<(i64, ModelIo, Supervised)>, RunError> {
+    let mut folds = Vec::new();
+    for entry in std::fs::read_dir(&run.path).map_err(|source| RunError::Io {
+        what: "run folder",
+        path: run.path.clone(),
+        source,
+    })? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(label) = name.strip_prefix("fold-").and_then(|k| k.parse::<i64>().ok()) else { continue };
+        let fold = RunDir::open(&entry.path())?;
+        if fold.status().map(|s| s.state) != Some(RunState::Complete) {
+            continue;
+        }
+        let io = ModelIo::read(&fold)?;
+        let file = fold.file("model.bpk");
+        let model = Supervised::new(config.model.init(io.input_shape(), io.outputs(), device)?, io.task)
+            .try_load_file(&file)
+            .map_err(|e| RunError::Run(format!("cannot load {}: {e}", file.display())))?;
+        folds.push((label, io, model));
+    }
+    folds.sort_by_key(|(label, ..)| *label);
+    if folds.is_empty() {
+        return Err(RunError::Run(format!("{} is cross-validated but none of its folds finished", run.path.display())));
+    }
+    Ok(folds)
 }
 
 /// Loads the run at `path` onto `device`.
@@ -54,12 +121,23 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
             path.display()
         )));
     }
+    if config.validation.is_some() {
+        let folds = load_folds(&run, &config, device)?;
+        let mut io = folds[0].1.clone();
+        let n = folds.len() as f32;
+        for (j, mean) in io.train_mean.iter_mut().enumerate() {
+            *mean = folds.iter().map(|(_, io, _)| io.train_mean.get(j).copied().unwrap_or(f32::NAN)).sum::<f32>() / n;
+        }
+        let model = folds[0].2.clone();
+        let folds = folds.into_iter().map(|(label, _, model)| (label, model)).collect();
+        return Ok(TrainedRun { run, config, io, model, folds });
+    }
     let io = ModelIo::read(&run)?;
     let model_file = run.file("model.bpk");
     let model = Supervised::new(config.model.init(io.input_shape(), io.outputs(), device)?, io.task)
         .try_load_file(&model_file)
         .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
-    Ok(TrainedRun { run, config, io, model })
+    Ok(TrainedRun { run, config, io, model, folds: Vec::new() })
 }
 
 /// What `trainer eval` writes to `<run>/eval/<timestamp>.json`.
@@ -80,14 +158,12 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
     let trained = load_run(path, device)?;
     refuse_reconstruction(&trained.io, path)?;
     let seed = trained.config.experiment.seed;
-    let batch = trained.config.training.batch_size;
-    let workers = trained.config.training.workers;
     let (predictions, description) = match data_file {
+        None if !trained.folds.is_empty() => out_of_fold(&trained, device)?,
         None => {
             let data = trained.config.data.open(seed)?;
             let description = format!("test split of {}", data.info.description);
-            let mut p =
-                predict(&trained.model, data.test.clone(), batch, workers, trained.config.test_time.as_ref(), device)?;
+            let mut p = trained.predict(data.test.clone(), device)?;
             p.attach_attributes(&[&data.test]);
             (p, description)
         }
@@ -95,9 +171,14 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
             let data_config: DataConfig = load_data_config(file)?;
             let data = data_config.open(seed)?;
             check_compatible(&trained.io, &data.info, file)?;
-            let description = format!("all of {}", data.info.description);
+            let models = if trained.folds.is_empty() {
+                String::new()
+            } else {
+                format!(" (mean of the {} fold models)", trained.folds.len())
+            };
+            let description = format!("all of {}{models}", data.info.description);
             let all = ComposedDataset::new(vec![data.train.clone(), data.valid.clone(), data.test.clone()]);
-            let mut p = predict(&trained.model, all, batch, workers, trained.config.test_time.as_ref(), device)?;
+            let mut p = trained.predict(all, device)?;
             p.attach_attributes(&[&data.train, &data.valid, &data.test]);
             (p, description)
         }
@@ -122,6 +203,33 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
         source,
     })?;
     Ok(report)
+}
+
+/// A cross-validated run's own items, each predicted by the model of its fold.
+fn out_of_fold(trained: &TrainedRun, device: &Device) -> Result<(Predictions, String), RunError> {
+    let config = &trained.config;
+    let seed = config.experiment.seed;
+    let (validation, data) = match &config.validation {
+        Some(v) => (v, config.data.open(seed)?),
+        None => return Err(RunError::Run("not a cross-validated run".into())),
+    };
+    let folds = Folds::new(&data, &validation.plan()?, seed)?;
+    let mut all = Predictions::default();
+    for (label, model) in &trained.folds {
+        let k = folds.labels.iter().position(|l| l == label).ok_or_else(|| {
+            RunError::Run(format!("the run has fold {label}, but the data's folds are {:?}", folds.labels))
+        })?;
+        let fold = folds.fold(k, validation.valid_fraction, seed)?;
+        let t = &config.training;
+        let mut p = predict(model, fold.test.clone(), t.batch_size, t.workers, config.test_time.as_ref(), device)?;
+        p.attach_attributes(&[&fold.test]);
+        all.ids.extend(p.ids);
+        all.outputs.extend(p.outputs);
+        all.targets.extend(p.targets);
+        all.attributes.extend(p.attributes);
+    }
+    let description = format!("{} out of fold ({} folds)", data.info.description, trained.folds.len());
+    Ok((all, description))
 }
 
 /// `eval` and `predict` score and apply regressors and classifiers; an autoencoder's scores
@@ -197,14 +305,7 @@ pub fn predict_images(
     }
     let files = ImageFiles { paths: collect_images(inputs)?, preprocess };
     let n = files.paths.len();
-    let predictions = predict(
-        &trained.model,
-        files,
-        trained.config.training.batch_size,
-        trained.config.training.workers,
-        trained.config.test_time.as_ref(),
-        device,
-    )?;
+    let predictions = trained.predict(files, device)?;
     let out = match out {
         Some(p) => p.to_path_buf(),
         None => {
