@@ -84,6 +84,10 @@ pub struct SequenceConfig {
     /// phi1)`, has `phi1 = 0` (least-squares fit): every star starts its cycle alike, as the
     /// phase-aligned curves of Dekany & Grebel (2022).
     pub align: bool,
+    /// The first channel is phase x period (days since phase 0) instead of the phase, so that
+    /// the network sees each star's period, as in Dekany & Grebel's input. Needs the period:
+    /// a list's `period` column, or the simulator's.
+    pub phase_times_period: bool,
 }
 
 impl Default for SequenceConfig {
@@ -95,6 +99,7 @@ impl Default for SequenceConfig {
             resample: false,
             smooth: false,
             align: false,
+            phase_times_period: false,
         }
     }
 }
@@ -111,10 +116,17 @@ impl SequenceConfig {
                 "smoothing applies to resampled curves: set resample = true",
             ));
         }
-        if (self.resample || self.align) && !self.inputs.folded() {
+        if (self.resample || self.align || self.phase_times_period) && !self.inputs.folded() {
             return Err(DataError::setting(
-                if self.resample { "sequence.resample" } else { "sequence.align" },
-                "resampling and aligning work on folded curves: use inputs = \"phase_mag\" or \"phase_mag_err\"",
+                if self.resample {
+                    "sequence.resample"
+                } else if self.align {
+                    "sequence.align"
+                } else {
+                    "sequence.phase_times_period"
+                },
+                "resampling, aligning and phase x period work on folded curves: use inputs = \"phase_mag\" or \
+                 \"phase_mag_err\"",
             ));
         }
         Ok(())
@@ -130,9 +142,19 @@ impl SequenceConfig {
         [self.channels(), 1, self.length]
     }
 
+    /// Encodes a curve folded with `period` (days): [`Self::encode`], with the phase channel
+    /// multiplied by the period when `phase_times_period` asks.
+    pub fn encode_with_period(&self, curve: &LightCurve, period: f64) -> Vec<f32> {
+        let mut out = self.encode(curve);
+        if self.phase_times_period {
+            out[..self.length].iter_mut().for_each(|p| *p = (f64::from(*p) * period) as f32);
+        }
+        out
+    }
+
     /// Encodes a curve. `curve.time` holds phases in [0, 1) when the inputs are folded (the
     /// source folded it), times otherwise; points need not be sorted. Errors that are NaN (files
-    /// without an error column) become 0.
+    /// without an error column) become 0. Phases stay phases (see [`Self::encode_with_period`]).
     pub fn encode(&self, curve: &LightCurve) -> Vec<f32> {
         let aligned;
         let curve = if self.align {
@@ -302,6 +324,21 @@ mod tests {
         assert_eq!(&out[..5], &[0.1, 0.5, 0.9, 0.0, 0.0]);
         assert_eq!(&out[5..10], &[-1.0, 0.0, 1.0, 0.0, 0.0], "centred on the mean 15");
         assert_eq!(&out[10..], &[1.0, 1.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn phase_times_period_scales_the_first_channel_only() {
+        let c = curve(vec![0.5, 0.1, 0.9], vec![15.0, 14.0, 16.0]);
+        let plain = SequenceConfig { length: 4, ..SequenceConfig::default() };
+        let scaled = SequenceConfig { phase_times_period: true, ..plain.clone() };
+        let (a, b) = (plain.encode_with_period(&c, 0.6), scaled.encode_with_period(&c, 0.6));
+        assert_eq!(a, plain.encode(&c), "without the setting the period is ignored");
+        for (got, want) in b[..4].iter().zip([0.06f32, 0.3, 0.54, 0.0]) {
+            assert!((got - want).abs() < 1e-6, "{:?}", &b[..4]);
+        }
+        assert_eq!(&a[4..], &b[4..], "magnitudes and mask unchanged");
+        let unfolded = SequenceConfig { inputs: StepInputs::TimeMagErr, ..scaled };
+        assert!(unfolded.validate().unwrap_err().to_string().starts_with("data.sequence.phase_times_period"));
     }
 
     #[test]

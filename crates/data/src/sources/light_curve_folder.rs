@@ -147,11 +147,26 @@ impl Source for LightCurveFolder {
         let mut encoded = Vec::with_capacity(stars.len());
         let mut warnings: Vec<String> =
             skipped.iter().map(|s| format!("skipped star {}: {}", s.id, s.reason)).collect();
+        if self.sequence.phase_times_period && stars.first().is_some_and(|s| !s.row.contains_key("period")) {
+            return Err(DataError::setting(
+                "sequence.phase_times_period",
+                format!("needs a `period` column in {}", self.list.display()),
+            ));
+        }
         for star in &stars {
+            let period = match star.row.get("period").map(|p| p.parse::<f64>()) {
+                Some(Ok(p)) if p > 0.0 && p.is_finite() => p,
+                _ if !self.sequence.phase_times_period => 1.0,
+                other => {
+                    let text = star.row.get("period").cloned().unwrap_or_default();
+                    warnings.push(format!("skipped star {}: period {text:?} is not a positive number{}", star.id, if other.is_none() { " (missing)" } else { "" }));
+                    continue;
+                }
+            };
             match self.target(star, label, &target_names) {
                 Ok(target) => encoded.push(EncodedStar {
                     id: star.id.clone(),
-                    pixels: self.sequence.encode(&star.curve),
+                    pixels: self.sequence.encode_with_period(&star.curve, period),
                     target,
                     attributes: numeric_columns(star, label),
                 }),

@@ -145,10 +145,12 @@ pub struct SimulatedLightCurves {
 
 impl LabelledImages for SimulatedLightCurves {
     fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
-        let (star, curve) = self.config.star(self.seed, self.first + index as u64);
+        let i = self.first + index as u64;
+        let (star, curve) = self.config.star(self.seed, i);
+        let period = self.config.folding_period(self.seed, i, &star.params);
         Ok(ImageItem {
             id: self.id(index),
-            pixels: self.config.sequence.encode(&curve),
+            pixels: self.config.sequence.encode_with_period(&curve, period),
             shape: self.config.sequence.shape(),
             targets: vec![self.config.labels.target(&star.params)],
         })

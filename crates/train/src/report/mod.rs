@@ -112,7 +112,9 @@ pub struct Summary {
 pub struct CrossValidationScores {
     /// The metric of each fold (the task's headline metric).
     pub metric: String,
-    /// One row per fold.
+    /// The folds the data was split into.
+    pub total: usize,
+    /// One row per fold trained (all of them unless `run_folds` picks some).
     pub folds: Vec<FoldScore>,
     /// The mean of the folds' values.
     pub mean: f64,

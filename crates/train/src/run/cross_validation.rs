@@ -146,6 +146,7 @@ fn run_folds(
         metric: task.metric().into(),
         cross_validation: Some(CrossValidationScores {
             metric: metrics.headline().metric.to_string(),
+            total: folds.count(),
             folds: rows,
             mean,
             std,
@@ -215,18 +216,16 @@ fn load_fold_model(
 fn report_markdown(config: &ExperimentConfig, summary: &Summary) -> String {
     let e = &config.experiment;
     let h = summary.test.headline();
-    let mut md = format!(
-        "# {} ({}-fold cross-validation)\n\n{}\n\n",
-        e.name,
-        summary.cross_validation.as_ref().map_or(0, |c| c.folds.len()),
-        e.description
-    );
+    let (total, trained) = summary.cross_validation.as_ref().map_or((0, 0), |c| (c.total, c.folds.len()));
+    let which = if trained == total { String::new() } else { format!(", {trained} of the folds trained") };
+    let mut md = format!("# {} ({total}-fold cross-validation{which})\n\n{}\n\n", e.name, e.description);
     md.push_str(&format!(
         "## Result\n\nOut-of-fold predictions of every item: [predictions.csv](predictions.csv).\n\n| | {} (all {} items, out of fold) |\n|---|---|\n| this run | {:.5} |\n| baseline: {} | {:.5} |\n",
         h.metric,
         summary.test.samples(),
         h.value,
-        h.baseline_name,
+        // The folds' training means differ a little; one baseline for all items is their pool's.
+        if h.metric == "rmse" { "mean of all items' targets".to_string() } else { h.baseline_name.clone() },
         h.baseline
     ));
     if let TestScores::Regression(m) = &summary.test {
