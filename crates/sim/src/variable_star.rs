@@ -394,13 +394,10 @@ mod tests {
         for col in 0..7 {
             let pivot = (col..7).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs())).unwrap();
             a.swap(col, pivot);
-            for row in 0..7 {
-                if row != col {
-                    let f = a[row][col] / a[col][col];
-                    for k in col..8 {
-                        a[row][k] -= f * a[col][k];
-                    }
-                }
+            let pivot_row = a[col];
+            for (_, values) in a.iter_mut().enumerate().filter(|(row, _)| *row != col) {
+                let f = values[col] / pivot_row[col];
+                values.iter_mut().zip(pivot_row).skip(col).for_each(|(v, p)| *v -= f * p);
             }
         }
         let x: Vec<f64> = (0..7).map(|i| a[i][7] / a[i][i]).collect();

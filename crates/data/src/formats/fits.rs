@@ -58,8 +58,12 @@ fn read_header(bytes: &[u8], offset: usize) -> Result<(Header, usize), String> {
         if at + CARD > bytes.len() {
             return Err(format!("the header starting at byte {offset} has no END card"));
         }
-        let card =
-            std::str::from_utf8(&bytes[at..at + CARD]).map_err(|_| format!("non-ASCII header card at byte {at}"))?;
+        // FITS headers are ASCII: checked first, so that slicing a card at fixed offsets is safe.
+        let raw = &bytes[at..at + CARD];
+        if !raw.is_ascii() {
+            return Err(format!("non-ASCII header card at byte {at}"));
+        }
+        let card = std::str::from_utf8(raw).map_err(|_| format!("non-ASCII header card at byte {at}"))?;
         at += CARD;
         let key = card[..8].trim_end().to_string();
         if key == "END" {
@@ -81,21 +85,30 @@ fn read_header(bytes: &[u8], offset: usize) -> Result<(Header, usize), String> {
     Ok((header, at.div_ceil(BLOCK) * BLOCK))
 }
 
-/// The data bytes of an HDU, from its header.
+/// The most axes the FITS standard allows.
+const MAX_AXES: i64 = 999;
+
+/// The data bytes of an HDU, from its header (refusing sizes that overflow).
 fn data_bytes(h: &Header) -> Result<usize, String> {
     let bitpix = h.int("BITPIX").ok_or("no BITPIX card")?;
     let naxis = h.int("NAXIS").ok_or("no NAXIS card")?;
+    if !(0..=MAX_AXES).contains(&naxis) {
+        return Err(format!("NAXIS = {naxis} is not 0 to {MAX_AXES}"));
+    }
     if naxis == 0 {
         return Ok(0);
     }
+    let too_big = || format!("the data size announced by the header overflows (NAXIS = {naxis})");
     let mut n: usize = 1;
     for i in 1..=naxis {
-        n *= usize::try_from(h.int(&format!("NAXIS{i}")).ok_or(format!("no NAXIS{i} card"))?)
-            .map_err(|_| "negative axis length")?;
+        let axis = usize::try_from(h.int(&format!("NAXIS{i}")).ok_or(format!("no NAXIS{i} card"))?)
+            .map_err(|_| format!("NAXIS{i} is negative"))?;
+        n = n.checked_mul(axis).ok_or_else(too_big)?;
     }
-    let gcount = h.int("GCOUNT").unwrap_or(1).max(1) as usize;
-    let pcount = h.int("PCOUNT").unwrap_or(0).max(0) as usize;
-    Ok((bitpix.unsigned_abs() as usize / 8) * gcount * (pcount + n))
+    let gcount = usize::try_from(h.int("GCOUNT").unwrap_or(1).max(1)).map_err(|_| too_big())?;
+    let pcount = usize::try_from(h.int("PCOUNT").unwrap_or(0).max(0)).map_err(|_| too_big())?;
+    let width = usize::try_from(bitpix.unsigned_abs() / 8).map_err(|_| too_big())?;
+    pcount.checked_add(n).and_then(|v| v.checked_mul(gcount)).and_then(|v| v.checked_mul(width)).ok_or_else(too_big)
 }
 
 /// Reads the first 2-D image of `path`: the primary HDU if it has one, else the first `IMAGE`
@@ -127,7 +140,11 @@ pub fn parse_fits(bytes: &[u8], hdu: Option<usize>) -> Result<FitsImage, String>
             return decode_image(&header, bytes, data_at, size, index, &kind);
         }
         seen.push(format!("{index}: {kind}, NAXIS {naxis}"));
-        offset = data_at + size.div_ceil(BLOCK) * BLOCK;
+        offset = size
+            .div_ceil(BLOCK)
+            .checked_mul(BLOCK)
+            .and_then(|padded| data_at.checked_add(padded))
+            .ok_or_else(|| format!("HDU {index}'s data size overflows"))?;
         index += 1;
     }
     Err(match hdu {
@@ -154,13 +171,15 @@ fn decode_image(
     }
     let (width, height) = (axes[0], axes[1]);
     let bitpix = h.int("BITPIX").unwrap_or(0);
-    if at + size > bytes.len() {
+    if at.checked_add(size).is_none_or(|end| end > bytes.len()) {
         return Err(format!(
             "HDU {index} is truncated: {size} data bytes announced, {} present",
             bytes.len().saturating_sub(at)
         ));
     }
-    let raw = &bytes[at..at + width * height * (bitpix.unsigned_abs() as usize / 8)];
+    // Within the announced size, which the header's axes and BITPIX gave without overflow.
+    let image_bytes = width * height * (bitpix.unsigned_abs() as usize / 8);
+    let raw = &bytes[at..at + image_bytes.min(size)];
     let stored: Vec<f64> = match bitpix {
         8 => raw.iter().map(|&b| f64::from(b)).collect(),
         16 => raw.chunks_exact(2).map(|c| f64::from(i16::from_be_bytes([c[0], c[1]]))).collect(),

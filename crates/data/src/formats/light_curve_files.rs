@@ -184,7 +184,8 @@ pub fn read_list(path: &Path) -> Result<Vec<HashMap<String, String>>, DataError>
 /// where a line has it (NaN elsewhere).
 pub fn parse_star_file(text: &str, name: &str, columns: Option<&[usize]>) -> Result<LightCurve, String> {
     let (columns, optional_error) = match columns {
-        Some(c) => (c, false),
+        Some(c) if (2..=3).contains(&c.len()) => (c, false),
+        Some(c) => return Err(format!("{name}: give 2 or 3 column indices (time, mag[, err]), got {c:?}")),
         None => (&[0, 1, 2][..], true),
     };
     let mut curve = LightCurve { time: Vec::new(), mag: Vec::new(), err: Vec::new() };
