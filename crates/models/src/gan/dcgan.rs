@@ -218,8 +218,22 @@ mod tests {
         let (g, d) = config.init(input, &device).unwrap();
         let images = g.forward(g.noise(3, &device));
         assert_eq!(images.dims(), [3, 1, 64, 64]);
-        assert!(images.clone().abs().max().into_scalar::<f32>() <= 1.0);
-        assert_eq!(d.forward(images).dims(), [3, 1]);
+        // In training (batch norms on batch statistics), each latent draw gives its own image,
+        // with values of both signs in (-1, 1) that tanh has not saturated (a generator
+        // ignoring z, or stuck at +-1, fails here).
+        let training = Device::flex().autodiff();
+        let (g_train, _) = config.init(input, &training).unwrap();
+        let values = g_train.forward(g_train.noise(3, &training)).into_data().try_to_vec::<f32>().unwrap();
+        let scale = values.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+        let (first, second) = (&values[..4096], &values[4096..8192]);
+        let differ = first.iter().zip(second).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(differ > 0.1 * scale, "two latent draws differ by {differ}, values up to {scale}");
+        assert!(values.iter().any(|v| *v > 0.0) && values.iter().any(|v| *v < 0.0));
+        let saturated = values.iter().filter(|v| v.abs() > 0.999).count();
+        assert!(values.iter().all(|v| v.abs() < 1.0) || saturated < values.len() / 2, "{saturated} saturated");
+        let logits = d.forward(images).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(logits.len(), 3);
+        assert!(logits.iter().all(|l| l.is_finite()) && logits[0] != logits[1], "{logits:?}");
         // The paper's 256-pixel slices: 512 channels at 16 x 16 from z.
         let paper = DcganConfig { filters: 64, latent: 100 };
         let big = FeatureShape::Image { channels: 1, height: 256, width: 256 };
