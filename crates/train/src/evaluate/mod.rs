@@ -39,6 +39,14 @@ pub struct Predictions {
 }
 
 impl Predictions {
+    /// Adds `more`'s rows after these.
+    pub fn append(&mut self, more: Predictions) {
+        self.ids.extend(more.ids);
+        self.outputs.extend(more.outputs);
+        self.targets.extend(more.targets);
+        self.attributes.extend(more.attributes);
+    }
+
     /// Looks up each item's properties in the splits it came from (by id).
     pub fn attach_attributes(&mut self, splits: &[&ImageSplit]) {
         let mut index = std::collections::HashMap::new();

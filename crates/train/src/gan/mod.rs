@@ -150,13 +150,7 @@ pub fn train_gan(config: &ExperimentConfig, hardware: &Hardware, target: &RunTar
         run.write("config.toml", &text)?;
         run.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
     }
-    run.set_status(RunState::Running, None)?;
-    let result = run_gan(config, hardware, &run, &data, resume_from.unwrap_or(0));
-    match &result {
-        Ok(_) => run.set_status(RunState::Complete, None)?,
-        Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
-    }
-    result
+    run.track(|| run_gan(config, hardware, &run, &data, resume_from.unwrap_or(0)))
 }
 
 fn run_gan(

@@ -177,6 +177,18 @@ impl StageSummary {
     }
 }
 
+/// This run's value of the paper's metric, or why it was not measured (both none without a
+/// paper).
+pub fn paper_metric_of(config: &ExperimentConfig, scores: &TestScores) -> (Option<f64>, Option<String>) {
+    let measured =
+        config.experiment.paper.as_ref().map(|p| scores.measure(&p.metric, p.subset.as_deref(), p.class.as_deref()));
+    match measured {
+        Some(Ok(v)) => (Some(v), None),
+        Some(Err(why)) => (None, Some(why)),
+        None => (None, None),
+    }
+}
+
 /// The published model's scores as one line.
 fn published_line(p: &crate::evaluate::PublishedScores) -> String {
     format!(

@@ -54,14 +54,7 @@ impl ArmResult {
     /// The numbers of a finished run's `summary.json`: its value of the paper's metric when
     /// `paper` (never another number in its place), else its accuracy.
     fn read(run: &Path, paper: bool) -> Result<Self, RunError> {
-        let file = run.join("summary.json");
-        let text = std::fs::read_to_string(&file).map_err(|source| RunError::Io {
-            what: "run summary",
-            path: file.clone(),
-            source,
-        })?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| RunError::Run(format!("{} is not a run summary: {e}", file.display())))?;
+        let v = RunDir::read_summary(run)?;
         let test = &v["test"];
         let number = |x: &serde_json::Value| x.as_f64();
         Ok(Self {
@@ -167,13 +160,7 @@ pub fn train_comparison(
         top.write("config.toml", &text)?;
         top.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
     }
-    top.set_status(RunState::Running, None)?;
-    let result = compare_into(config, hardware, &top);
-    match &result {
-        Ok(_) => top.set_status(RunState::Complete, None)?,
-        Err(e) => top.set_status(RunState::Failed, Some(e.to_string()))?,
-    }
-    result
+    top.track(|| compare_into(config, hardware, &top))
 }
 
 fn compare_into(config: &ExperimentConfig, hardware: &Hardware, top: &RunDir) -> Result<ComparisonSummary, RunError> {

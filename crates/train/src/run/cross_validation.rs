@@ -7,23 +7,20 @@
 
 use std::path::Path;
 
-use astro_data::OpenedData;
 use astro_data::folds::Folds;
 use astro_models::LayerShape;
 use burn::module::Module;
 
-use crate::config::ExperimentConfig;
 use crate::config::validation::ValidationConfig;
+use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
 use crate::evaluate::{Predictions, TestScores, predict, score, target_mean, write_predictions_csv};
-use crate::fit::supervised::Supervised;
 use crate::report::confusion_plot::confusion_png;
 use crate::report::scatter_plot::predicted_vs_true;
-use crate::report::{CrossValidationScores, FoldScore, PaperNumber, Summary};
+use crate::report::{CrossValidationScores, FoldScore, PaperNumber, Summary, paper_metric_of};
 use crate::run::folder::{RunDir, RunState};
-use crate::run::train::{
-    Hardware, RunTarget, check_training, input_shape, open_run, prepare, record_warnings, train_on,
-};
+use crate::run::model_io::ModelIo;
+use crate::run::train::{Hardware, RunTarget, check_training, open_run, prepare, record_warnings, train_on};
 
 /// Trains one run per fold of `validation` into `target` and scores the out-of-fold predictions.
 pub fn train_folds(
@@ -36,15 +33,16 @@ pub fn train_folds(
     let device = hardware.devices.first().ok_or_else(|| RunError::Run("no device to train on".into()))?;
     check_training(config, &data, device)?;
     let folds = Folds::new(&data, &validation.plan()?, config.experiment.seed)?;
+    // A fold the data does not have is a config mistake: refused before the run folder exists.
+    if let Some(unknown) = validation.run_folds.iter().flatten().find(|f| !folds.labels.contains(f)) {
+        return Err(RunError::Config(ConfigError::invalid(
+            "validation.run_folds",
+            format!("there is no fold {unknown}; the folds are {:?}", folds.labels),
+        )));
+    }
     let (run, _) = open_run(config, hardware, target)?;
     record_warnings(&run, &data.info.warnings)?;
-    run.set_status(RunState::Running, None)?;
-    let result = run_folds(config, validation, hardware, &run, &folds, &shapes);
-    match &result {
-        Ok(_) => run.set_status(RunState::Complete, None)?,
-        Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
-    }
-    result
+    run.track(|| run_folds(config, validation, hardware, &run, &folds, &shapes))
 }
 
 /// The folder of fold `label` in `run`.
@@ -67,12 +65,6 @@ fn run_folds(
     let mut rows = Vec::new();
     let (mut epochs, mut seconds, mut seen) = (0usize, 0.0f64, 0.0f64);
     let mut parameters = 0;
-    if let Some(unknown) = validation.run_folds.iter().flatten().find(|f| !folds.labels.contains(f)) {
-        return Err(RunError::Config(crate::config::ConfigError::invalid(
-            "validation.run_folds",
-            format!("there is no fold {unknown}; the folds are {:?}", folds.labels),
-        )));
-    }
     let picked = |label: &i64| validation.run_folds.as_ref().is_none_or(|r| r.contains(label));
     for k in (0..folds.count()).filter(|&k| picked(&folds.labels[k])) {
         let label = folds.labels[k];
@@ -94,13 +86,14 @@ fn run_folds(
         epochs += fold_summary.epochs_trained;
         seconds += fold_summary.train_seconds;
         seen += fold_summary.images_per_second * fold_summary.train_seconds;
-        let (model, train_mean) = load_fold_model(&fold_config, &data, &dir, &eval_device)?;
+        let io = ModelIo::read(&RunDir::open(&dir)?)?;
+        let model = io.load_model(&fold_config, &dir.join("model.bpk"), &eval_device)?;
         parameters = model.num_params();
         let t = &config.training;
         let mut predictions =
             predict(&model, data.test.clone(), t.batch_size, t.workers, config.test_time.as_ref(), &eval_device)?;
         predictions.attach_attributes(&[&data.test]);
-        let scores = score(task, &predictions, &train_mean, &names, &config.evaluation);
+        let scores = score(task, &predictions, &io.train_mean, &names, &config.evaluation);
         rows.push(FoldScore {
             fold: label,
             run_dir: dir.display().to_string(),
@@ -109,10 +102,7 @@ fn run_folds(
             best_epoch: fold_summary.best_epoch,
             epochs_trained: fold_summary.epochs_trained,
         });
-        out_of_fold.ids.extend(predictions.ids);
-        out_of_fold.outputs.extend(predictions.outputs);
-        out_of_fold.targets.extend(predictions.targets);
-        out_of_fold.attributes.extend(predictions.attributes);
+        out_of_fold.append(predictions);
     }
     let mean_of_all = target_mean(&folds.all, task, folds.info.outputs());
     let metrics = score(task, &out_of_fold, &mean_of_all, &names, &config.evaluation);
@@ -133,13 +123,7 @@ fn run_folds(
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     let std = (values.len() > 1)
         .then(|| (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64).sqrt());
-    let measured =
-        config.experiment.paper.as_ref().map(|p| metrics.measure(&p.metric, p.subset.as_deref(), p.class.as_deref()));
-    let (paper_metric, paper_metric_missing) = match measured {
-        Some(Ok(v)) => (Some(v), None),
-        Some(Err(why)) => (None, Some(why)),
-        None => (None, None),
-    };
+    let (paper_metric, paper_metric_missing) = paper_metric_of(config, &metrics);
     let summary = Summary {
         experiment: config.experiment.name.clone(),
         run_dir: run.path.display().to_string(),
@@ -179,37 +163,16 @@ struct FoldRunSummary {
 }
 
 fn read_fold_summary(dir: &Path) -> Result<FoldRunSummary, RunError> {
-    let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io {
-        what: "fold summary",
-        path: path.clone(),
-        source,
-    })?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| RunError::Run(format!("{} is not a run summary: {e}", path.display())))?;
-    let number =
-        |key: &str| v[key].as_f64().ok_or_else(|| RunError::Run(format!("{} has no number `{key}`", path.display())));
+    let v = RunDir::read_summary(dir)?;
+    let number = |key: &str| {
+        v[key].as_f64().ok_or_else(|| RunError::Run(format!("{}/summary.json has no number `{key}`", dir.display())))
+    };
     Ok(FoldRunSummary {
         best_epoch: number("best_epoch")? as usize,
         epochs_trained: number("epochs_trained")? as usize,
         train_seconds: number("train_seconds")?,
         images_per_second: number("images_per_second")?,
     })
-}
-
-/// A finished fold's model and its training-split target mean.
-fn load_fold_model(
-    config: &ExperimentConfig,
-    data: &OpenedData,
-    dir: &Path,
-    device: &burn::tensor::Device,
-) -> Result<(Supervised, Vec<f32>), RunError> {
-    let file = dir.join("model.bpk");
-    let task = data.info.task;
-    let model = Supervised::new(config.model.init(input_shape(data), data.info.outputs(), device)?, task)
-        .try_load_file(&file)
-        .map_err(|e| RunError::Run(format!("cannot load fold model {}: {e}", file.display())))?;
-    Ok((model, target_mean(&data.train, task, data.info.outputs())))
 }
 
 /// `report.md` of a cross-validated run.

@@ -10,7 +10,6 @@ use astro_data::formats::files::{ImageFiles, collect_images};
 use astro_data::{DataConfig, ImageItem};
 use burn::data::dataset::Dataset;
 use burn::data::dataset::transform::ComposedDataset;
-use burn::module::Module;
 use burn::tensor::Device;
 use serde::Serialize;
 
@@ -83,10 +82,7 @@ fn load_folds(
             continue;
         }
         let io = ModelIo::read(&fold)?;
-        let file = fold.file("model.bpk");
-        let model = Supervised::new(config.model.init(io.input_shape(), io.outputs(), device)?, io.task)
-            .try_load_file(&file)
-            .map_err(|e| RunError::Run(format!("cannot load {}: {e}", file.display())))?;
+        let model = io.load_model(config, &fold.file("model.bpk"), device)?;
         folds.push((label, io, model));
     }
     folds.sort_by_key(|(label, ..)| *label);
@@ -133,10 +129,7 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
         return Ok(TrainedRun { run, config, io, model, folds });
     }
     let io = ModelIo::read(&run)?;
-    let model_file = run.file("model.bpk");
-    let model = Supervised::new(config.model.init(io.input_shape(), io.outputs(), device)?, io.task)
-        .try_load_file(&model_file)
-        .map_err(|e| RunError::Run(format!("cannot load {}: {e}", model_file.display())))?;
+    let model = io.load_model(&config, &run.file("model.bpk"), device)?;
     Ok(TrainedRun { run, config, io, model, folds: Vec::new() })
 }
 
@@ -223,10 +216,7 @@ fn out_of_fold(trained: &TrainedRun, device: &Device) -> Result<(Predictions, St
         let t = &config.training;
         let mut p = predict(model, fold.test.clone(), t.batch_size, t.workers, config.test_time.as_ref(), device)?;
         p.attach_attributes(&[&fold.test]);
-        all.ids.extend(p.ids);
-        all.outputs.extend(p.outputs);
-        all.targets.extend(p.targets);
-        all.attributes.extend(p.attributes);
+        all.append(p);
     }
     let description = format!("{} out of fold ({} folds)", data.info.description, trained.folds.len());
     Ok((all, description))

@@ -104,6 +104,29 @@ impl RunDir {
         self.write_json("status.json", &status)
     }
 
+    /// Marks the run running, does `work`, and records how it ended (complete, or failed with
+    /// the error).
+    pub fn track<T>(&self, work: impl FnOnce() -> Result<T, RunError>) -> Result<T, RunError> {
+        self.set_status(RunState::Running, None)?;
+        let result = work();
+        match &result {
+            Ok(_) => self.set_status(RunState::Complete, None)?,
+            Err(e) => self.set_status(RunState::Failed, Some(e.to_string()))?,
+        }
+        result
+    }
+
+    /// The `summary.json` of the finished run at `run`, as JSON.
+    pub fn read_summary(run: &Path) -> Result<serde_json::Value, RunError> {
+        let file = run.join("summary.json");
+        let text = std::fs::read_to_string(&file).map_err(|source| RunError::Io {
+            what: "run summary",
+            path: file.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| RunError::Run(format!("{} is not a run summary: {e}", file.display())))
+    }
+
     /// The run's recorded state.
     pub fn status(&self) -> Option<Status> {
         let text = std::fs::read_to_string(self.file("status.json")).ok()?;

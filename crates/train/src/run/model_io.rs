@@ -2,11 +2,17 @@
 //! data: the input shape, how image files are prepared, the task and target (or class) names,
 //! and the training mean (the baseline predictor; for classification the class shares).
 
+use std::path::Path;
+
 use astro_data::{Layout, Preprocess, Task};
 use astro_models::FeatureShape;
+use burn::module::Module;
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::config::ExperimentConfig;
 use crate::error::RunError;
+use crate::fit::supervised::Supervised;
 use crate::run::folder::RunDir;
 
 /// The model's interface to the world.
@@ -45,7 +51,14 @@ impl ModelIo {
         input_feature_shape(self.input, self.layout)
     }
 
-    /// Reads it from a run.
+    /// The model of `config` with this interface, its weights read from `file`.
+    pub fn load_model(&self, config: &ExperimentConfig, file: &Path, device: &Device) -> Result<Supervised, RunError> {
+        Supervised::new(config.model.init(self.input_shape(), self.outputs(), device)?, self.task)
+            .try_load_file(file)
+            .map_err(|e| RunError::Run(format!("cannot load {}: {e}", file.display())))
+    }
+
+    /// Reads `model_io.json` of `run`.
     pub fn read(run: &RunDir) -> Result<Self, RunError> {
         let path = run.file(FILE);
         let text = std::fs::read_to_string(&path).map_err(|source| RunError::Io {

@@ -25,7 +25,7 @@ use crate::fit::stages::{Fitted, fit_stages, forget_epochs_after};
 use crate::fit::supervised::Supervised;
 use crate::report::figures::test_figures;
 use crate::report::plot::{BaselineLoss, StageMark, learning_curves};
-use crate::report::{PaperNumber, StageSummary, Summary, TargetNumber, report_markdown};
+use crate::report::{PaperNumber, StageSummary, Summary, TargetNumber, paper_metric_of, report_markdown};
 use crate::run::folder::{Environment, RunDir, RunState};
 use crate::run::model_io::{self, ModelIo};
 
@@ -165,13 +165,7 @@ pub fn train_on(
     check_training(config, data, device)?;
     let (run, resume_from) = open_run(config, hardware, target)?;
     record_warnings(&run, &data.info.warnings)?;
-    run.set_status(RunState::Running, None)?;
-    let result = run_training(config, hardware, &run, data, shapes, resume_from);
-    match &result {
-        Ok(_) => run.set_status(RunState::Complete, None)?,
-        Err(e) => run.set_status(RunState::Failed, Some(e.to_string()))?,
-    }
-    result
+    run.track(|| run_training(config, hardware, &run, data, shapes, resume_from))
 }
 
 /// The run folder of `target`: created with the resolved config and the environment, or
@@ -284,13 +278,7 @@ fn run_training(
 
     let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let seen = (data.train.len() + data.valid.len()) * rows.len();
-    let measured =
-        config.experiment.paper.as_ref().map(|p| metrics.measure(&p.metric, p.subset.as_deref(), p.class.as_deref()));
-    let (paper_metric, paper_metric_missing) = match measured {
-        Some(Ok(v)) => (Some(v), None),
-        Some(Err(why)) => (None, Some(why)),
-        None => (None, None),
-    };
+    let (paper_metric, paper_metric_missing) = paper_metric_of(config, &metrics);
     let paper_targets = config.experiment.paper.as_ref().map_or_else(Vec::new, |p| {
         p.per_target
             .iter()
