@@ -943,7 +943,8 @@ fn the_galaxy_gan_recovers_degraded_galaxies_beside_richardson_lucy() {
 #[test]
 fn the_cosmic_gan_compares_power_spectra_and_a_killed_run_resumes() {
     let out = tempfile::tempdir().unwrap();
-    let output = smoke("cosmo_gan", out.path(), &["training.epochs=2"]);
+    let sets = ["training.epochs=4", "training.checkpoint_every=2", "training.keep_checkpoints=3"];
+    let output = smoke("cosmo_gan", out.path(), &sets);
     assert_ok(&output, "cosmo_gan smoke run");
     let run_dir = only_run(out.path(), "cosmo_gan");
     check_gan_folder(&run_dir);
@@ -957,9 +958,18 @@ fn the_cosmic_gan_compares_power_spectra_and_a_killed_run_resumes() {
     assert!(power.iter().all(|p| p["relative_error"].as_f64().is_some_and(f64::is_finite)), "{summary}");
     let steps = summary["steps"].as_u64().unwrap();
 
-    // Killed after epoch 1: the newest checkpoint is epoch 1; the run goes on from there.
+    // A checkpoint every second epoch, as configured.
+    let mut saved: Vec<String> = std::fs::read_dir(run_dir.join("checkpoint"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("generator-"))
+        .collect();
+    saved.sort();
+    assert_eq!(saved, ["generator-2.bpk", "generator-4.bpk"]);
+
+    // Killed after epoch 3: the newest checkpoint is epoch 2; the run goes on from there.
     for name in ["generator", "discriminator", "optim_g", "optim_d"] {
-        std::fs::remove_file(run_dir.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
+        std::fs::remove_file(run_dir.join(format!("checkpoint/{name}-4.bpk"))).unwrap();
     }
     std::fs::write(run_dir.join("status.json"), "{\"state\": \"running\", \"updated\": \"2026-01-01T00:00:00+00:00\"}")
         .unwrap();
@@ -967,7 +977,7 @@ fn the_cosmic_gan_compares_power_spectra_and_a_killed_run_resumes() {
     let output = run(&["--resume", run_dir.to_str().unwrap(), "--device", "flex"]);
     assert_ok(&output, "resume the GAN");
     let (_, stderr) = text(&output);
-    assert!(stderr.contains("resuming after epoch 1 of 2"), "{stderr}");
+    assert!(stderr.contains("resuming after epoch 2 of 4"), "{stderr}");
     let resumed = json(&run_dir.join("summary.json"));
     assert_eq!(resumed["steps"].as_u64().unwrap(), steps, "the same number of generator updates in all");
     assert_eq!(csv_rows(&run_dir.join("losses.csv")).len() as u64, steps);

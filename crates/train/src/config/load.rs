@@ -471,6 +471,9 @@ impl ExperimentConfig {
                 return Err(ConfigError::invalid("gan", "applies to GANs: [model] kind = \"pix2pix\" or \"dcgan\""));
             }
         }
+        if self.model.is_gan() {
+            crate::gan::config::refuse_unused_settings(self)?;
+        }
         if self.model.is_gan() && (self.comparison.is_some() || !self.stages.is_empty() || self.init.is_some()) {
             return Err(ConfigError::invalid(
                 "model.kind",

@@ -5,7 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::config::optimizer::OptimizerConfig;
+use crate::config::schedule::ScheduleConfig;
+use crate::config::{ConfigError, ExperimentConfig, TrainingConfig};
+use crate::evaluate::binary::EvaluationConfig;
 
 fn default_d_steps() -> usize {
     1
@@ -82,5 +85,81 @@ impl GanConfig {
             return Err(bad("l1_weight", format!("must be zero or positive, got {}", self.l1_weight)));
         }
         Ok(())
+    }
+}
+
+/// Refuses the settings of supervised training that a GAN run would not honour, each with the
+/// reason, so that none is silently ignored. A GAN run honours `[training]` `epochs`,
+/// `batch_size`, `workers`, `checkpoint_every` and `keep_checkpoints`, and `[gan]`.
+pub fn refuse_unused_settings(config: &ExperimentConfig) -> Result<(), ConfigError> {
+    let refuse = |field: &str, why: &str| Err(ConfigError::invalid(field, format!("does not apply to a GAN: {why}")));
+    if config.optimizer != OptimizerConfig::default() {
+        return refuse("optimizer", "both players use Adam with [gan] lr and beta1");
+    }
+    if config.schedule != ScheduleConfig::default() {
+        return refuse("schedule", "both players train at the constant [gan] lr");
+    }
+    if config.augment.is_some() {
+        return refuse("augment", "the GAN loop trains on the images as the data gives them");
+    }
+    if config.test_time.is_some() {
+        return refuse("test_time", "a generator's output is not averaged over views");
+    }
+    if config.evaluation != EvaluationConfig::default() {
+        return refuse("evaluation", "a GAN is scored by its own statistics (PSNR, SSIM, power spectrum)");
+    }
+    let t = &config.training;
+    let defaults = TrainingConfig::default();
+    let unused = [
+        ("early_stopping_patience", t.early_stopping_patience != defaults.early_stopping_patience),
+        ("early_stopping_min_delta", t.early_stopping_min_delta != defaults.early_stopping_min_delta),
+        ("stratified", t.stratified),
+        ("l1_penalty", t.l1_penalty != 0.0),
+        ("l2_penalty", t.l2_penalty != 0.0),
+        ("weigh_by_density", t.weigh_by_density.is_some()),
+    ];
+    if let Some((field, _)) = unused.iter().find(|(_, set)| *set) {
+        return refuse(
+            &format!("training.{field}"),
+            "a GAN has no validation loss to stop on and no single loss to weigh or penalise; it trains for training.epochs",
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::parse_config;
+
+    const GALAXY_GAN: &str = include_str!("../../../../configs/galaxy_gan.toml");
+
+    fn with(set: &str) -> String {
+        let sets = [set.to_string()];
+        parse_config(Path::new("galaxy_gan.toml"), GALAXY_GAN, &sets, false).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn settings_a_gan_run_would_ignore_are_refused_with_the_reason() {
+        parse_config(Path::new("galaxy_gan.toml"), GALAXY_GAN, &[], false).unwrap();
+        for (set, field, why) in [
+            ("optimizer.lr=0.1", "optimizer", "[gan] lr and beta1"),
+            ("schedule.kind=\"cosine\"", "schedule", "constant [gan] lr"),
+            ("augment.flip=true", "augment", "as the data gives them"),
+            ("test_time.rotations=4", "test_time", "not averaged"),
+            ("evaluation.fpr=[0.1]", "evaluation", "its own statistics"),
+            ("training.early_stopping_patience=5", "training.early_stopping_patience", "no validation loss"),
+            ("training.stratified=true", "training.stratified", "training.epochs"),
+            ("training.l2_penalty=0.001", "training.l2_penalty", "no single loss"),
+            ("training.weigh_by_density=0.5", "training.weigh_by_density", "no single loss"),
+        ] {
+            let error = with(set);
+            assert!(error.contains(field) && error.contains("does not apply to a GAN") && error.contains(why), "{set}: {error}");
+        }
+        // What a GAN run honours is accepted.
+        for set in ["training.checkpoint_every=3", "training.keep_checkpoints=1", "training.workers=0"] {
+            parse_config(Path::new("galaxy_gan.toml"), GALAXY_GAN, &[set.to_string()], false).unwrap();
+        }
     }
 }

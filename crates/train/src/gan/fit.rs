@@ -2,9 +2,9 @@
 //! generator update, each player with its own Adam. It logs every generator update
 //! (`losses.csv`), prints progress, saves a grid of generated samples every `sample_every`
 //! updates (`samples/step-NNNNNN.png`), stops with a message when a loss stops being a finite
-//! number, and at the end of every epoch writes a checkpoint of both networks and both
-//! optimisers (`checkpoint/{generator,discriminator,optim_g,optim_d}-E.bpk`), from which a killed
-//! run resumes.
+//! number, and every `checkpoint_every` epochs (and at the last) writes a checkpoint of both
+//! networks and both optimisers (`checkpoint/{generator,discriminator,optim_g,optim_d}-E.bpk`),
+//! keeping the newest `keep_checkpoints`, from which a killed run resumes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,10 +15,12 @@ use burn::data::dataloader::{DataLoaderBuilder, Dataset};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
+use burn::train::checkpoint::CheckpointingAction;
 
 use super::config::GanConfig;
 use super::pair::{GanBatch, GanPair};
 use crate::error::RunError;
+use crate::fit::checkpointing::Cadence;
 use crate::fit::progress::clock;
 
 /// The four files of the checkpoint of `epoch`.
@@ -27,8 +29,8 @@ pub fn gan_checkpoint_files(run: &Path, epoch: usize) -> [PathBuf; 4] {
     ["generator", "discriminator", "optim_g", "optim_d"].map(|name| dir.join(format!("{name}-{epoch}.bpk")))
 }
 
-/// The newest epoch whose four checkpoint files all exist.
-pub fn last_gan_checkpoint(run: &Path) -> Option<usize> {
+/// Epochs that have a generator checkpoint, ascending.
+fn gan_checkpoints(run: &Path) -> Vec<usize> {
     let mut epochs: Vec<usize> = std::fs::read_dir(run.join("checkpoint"))
         .into_iter()
         .flatten()
@@ -36,7 +38,12 @@ pub fn last_gan_checkpoint(run: &Path) -> Option<usize> {
         .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("generator-")?.strip_suffix(".bpk")?.parse().ok())
         .collect();
     epochs.sort_unstable();
-    epochs.into_iter().rev().find(|&e| gan_checkpoint_files(run, e).iter().all(|f| f.is_file()))
+    epochs
+}
+
+/// The newest epoch whose four checkpoint files all exist.
+pub fn last_gan_checkpoint(run: &Path) -> Option<usize> {
+    gan_checkpoints(run).into_iter().rev().find(|&e| gan_checkpoint_files(run, e).iter().all(|f| f.is_file()))
 }
 
 /// The header of `losses.csv`.
@@ -72,6 +79,10 @@ pub struct Fit<'a> {
     pub workers: usize,
     /// Seed of the data order.
     pub seed: u64,
+    /// Write a checkpoint every this many epochs (and at the last).
+    pub checkpoint_every: usize,
+    /// Checkpoints kept (the newest).
+    pub keep_checkpoints: usize,
     /// The autodiff device.
     pub device: &'a Device,
 }
@@ -120,6 +131,8 @@ impl Fit<'_> {
             std::fs::write(&losses_path, format!("{LOSSES_HEADER}\n")).map_err(io(&losses_path))?;
         }
         let fixed = self.fixed_inputs();
+        let kept = gan_checkpoints(self.run).into_iter().filter(|&e| e <= resume_epoch).collect();
+        let mut cadence = Cadence::new(self.checkpoint_every, self.keep_checkpoints, self.epochs, kept);
         let per_epoch = self.train.len().div_ceil(self.batch_size);
         let started = Instant::now();
         for epoch in resume_epoch + 1..=self.epochs {
@@ -175,7 +188,18 @@ impl Fit<'_> {
                 }
             }
             append(&losses_path, &lines)?;
-            self.checkpoint(&generator, &discriminator, &optim_g, &optim_d, epoch)?;
+            for action in cadence.decide(epoch) {
+                match action {
+                    CheckpointingAction::Save => {
+                        self.checkpoint(&generator, &discriminator, &optim_g, &optim_d, epoch)?
+                    }
+                    CheckpointingAction::Delete(old) => {
+                        for file in gan_checkpoint_files(self.run, old) {
+                            let _ = std::fs::remove_file(file);
+                        }
+                    }
+                }
+            }
             eprintln!(
                 "epoch {epoch}/{} done: {} generator updates, {}",
                 self.epochs,
@@ -237,12 +261,6 @@ impl Fit<'_> {
         discriminator.clone().save_file(&d).map_err(|e| fail(&d, e.to_string()))?;
         optim_g.save(&og).map_err(|e| fail(&og, e.to_string()))?;
         optim_d.save(&od).map_err(|e| fail(&od, e.to_string()))?;
-        // Keep the two newest checkpoints.
-        if epoch > 2 {
-            for old in gan_checkpoint_files(self.run, epoch - 2) {
-                let _ = std::fs::remove_file(old);
-            }
-        }
         Ok(())
     }
 }

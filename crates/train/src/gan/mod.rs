@@ -15,6 +15,7 @@ pub mod recovery;
 use astro_data::DataConfig;
 use astro_models::ModelConfig;
 use serde::Serialize;
+use burn::tensor::Device;
 
 use crate::config::ExperimentConfig;
 use crate::error::RunError;
@@ -121,8 +122,21 @@ impl GanSummary {
     }
 }
 
+/// The device a GAN trains on: refuses several (the loop is not data-parallel).
+fn the_one_device(hardware: &Hardware) -> Result<Device, RunError> {
+    match hardware.devices.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(RunError::Run("no device to train on".into())),
+        _ => Err(RunError::Run(format!(
+            "a GAN trains on one device, not data-parallel; give one with --device or [hardware] devices (got {})",
+            hardware.names.join(", ")
+        ))),
+    }
+}
+
 /// Trains the GAN of `config` on `hardware` into `target` and tests it.
 pub fn train_gan(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget) -> Result<GanSummary, RunError> {
+    the_one_device(hardware)?;
     let (data, _) = prepare(config)?;
     let (run, resume_from) = match target {
         RunTarget::New(root) => (RunDir::create(root, &config.experiment.name)?, None),
@@ -160,7 +174,7 @@ fn run_gan(
     data: &astro_data::OpenedData,
     resume_from: usize,
 ) -> Result<GanSummary, RunError> {
-    let device = hardware.devices.first().cloned().ok_or_else(|| RunError::Run("no device to train on".into()))?;
+    let device = the_one_device(hardware)?;
     device.seed(config.experiment.seed);
     let autodiff = device.clone().autodiff();
     let t = &config.training;
@@ -174,6 +188,8 @@ fn run_gan(
         batch_size: t.batch_size,
         workers: t.workers,
         seed: config.experiment.seed,
+        checkpoint_every: t.checkpoint_every,
+        keep_checkpoints: t.keep_checkpoints,
         device: &autodiff,
     };
     let input = input_shape(data);
