@@ -494,6 +494,15 @@ fn the_lens_config_trains_on_a_folder_in_the_challenge_layout() {
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("completeness at 1% FPR") && report.contains("(roc.png)"), "{report}");
     assert!(report.contains("not measured (no items"), "{report}");
+    // The bins and the subset are on properties the catalogue lacks: said when the data opens,
+    // naming the catalogue's properties, and their table cells are not numbers.
+    let (_, stderr) = text(&output);
+    assert!(
+        stderr.contains("evaluation.bins: no item has the property \"einstein_radius\"")
+            && stderr.contains("the data's item properties are Einstein_area, numb_pix_lensed_image"),
+        "{stderr}"
+    );
+    assert!(report.contains("| einstein_radius | [0.5, 1) | 0 | not measured (no items) |"), "{report}");
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! of the positives (Lanusse et al. 2018 report completeness at 1% false positives for lenses
 //! with Einstein radius > 1.4" and S/N > 20).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use astro_data::Task;
 use serde::{Deserialize, Serialize};
 
 use crate::evaluate::classification::roc_auc;
@@ -82,6 +83,50 @@ impl EvaluationConfig {
             }
         }
         Ok(())
+    }
+    /// Checks the names that refer to the data (`properties`: every numeric property name of
+    /// its items). Bins and subsets score classes, so a regression or reconstruction refuses
+    /// them, and periodic names must be regression targets: errors. A bin or subset property
+    /// that no item has (a typo, or a catalogue without it: the lens challenge's has no
+    /// `einstein_radius`) is a warning returned naming the properties there are; its groups are
+    /// then empty and reported as not measured.
+    pub fn check_names(
+        &self,
+        task: Task,
+        target_names: &[String],
+        properties: &BTreeSet<String>,
+    ) -> Result<Vec<String>, (&'static str, String)> {
+        if task != Task::Classification && (!self.bins.is_empty() || !self.subsets.is_empty()) {
+            let field = if self.bins.is_empty() { "subsets" } else { "bins" };
+            return Err((field, format!("score a classifier's classes per property; this data's task is {task:?}")));
+        }
+        if let Some(name) = self.periodic.keys().find(|name| !target_names.contains(name)) {
+            return Err((
+                "periodic",
+                format!("{name:?} is not a regression target; the targets are {}", target_names.join(", ")),
+            ));
+        }
+        let available = if properties.is_empty() {
+            "the data's items have no numeric properties".to_string()
+        } else {
+            format!("the data's item properties are {}", properties.iter().cloned().collect::<Vec<_>>().join(", "))
+        };
+        let mut warnings = Vec::new();
+        for name in self.bins.keys().filter(|name| !properties.contains(*name)) {
+            warnings.push(format!(
+                "evaluation.bins: no item has the property {name:?}, so its bins are empty (not measured); {available}"
+            ));
+        }
+        for subset in &self.subsets {
+            for name in subset.above.keys().filter(|name| !properties.contains(*name)) {
+                warnings.push(format!(
+                    "evaluation.subsets {:?}: no item has the property {name:?}, so the bound on it selects nothing \
+                     (a detector's positives) or everything (a classifier's items); {available}",
+                    subset.name
+                ));
+            }
+        }
+        Ok(warnings)
     }
 }
 
@@ -289,5 +334,32 @@ mod tests {
         assert!((b.subsets[0].roc_auc - 299.0 / 300.0).abs() < 1e-12);
         assert_eq!(b.roc.first(), Some(&(0.0, 0.0)));
         assert_eq!(b.roc.last(), Some(&(1.0, 1.0)));
+    }
+
+    #[test]
+    fn names_that_cannot_apply_are_errors_and_missing_properties_warnings_naming_what_there_is() {
+        let properties: BTreeSet<String> = ["Einstein_area".to_string(), "snr".to_string()].into();
+        let config = EvaluationConfig {
+            bins: [("einstein_radius".to_string(), vec![0.5, 1.0]), ("snr".to_string(), vec![0.0, 10.0])].into(),
+            subsets: vec![SubsetConfig { name: "big".into(), above: [("einstien_radius".to_string(), 1.4)].into() }],
+            ..EvaluationConfig::default()
+        };
+        let warnings = config.check_names(Task::Classification, &[], &properties).unwrap();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("evaluation.bins: no item has the property \"einstein_radius\""));
+        assert!(warnings[1].contains("evaluation.subsets \"big\": no item has the property \"einstien_radius\""));
+        assert!(warnings.iter().all(|w| w.ends_with("the data's item properties are Einstein_area, snr")));
+
+        let (field, why) = config.check_names(Task::Regression, &["feh".into()], &properties).unwrap_err();
+        assert_eq!(field, "bins");
+        assert!(why.contains("score a classifier's classes") && why.contains("Regression"), "{why}");
+
+        let angles = EvaluationConfig {
+            periodic: [("angel".to_string(), PeriodicTarget { period: 180.0, exclude_within: 10.0 })].into(),
+            ..EvaluationConfig::default()
+        };
+        let (field, why) = angles.check_names(Task::Regression, &["angle".into()], &properties).unwrap_err();
+        assert_eq!((field, why.as_str()), ("periodic", "\"angel\" is not a regression target; the targets are angle"));
+        assert!(EvaluationConfig::default().check_names(Task::Regression, &[], &properties).unwrap().is_empty());
     }
 }

@@ -20,6 +20,9 @@ use crate::evaluate::binary::{AtFpr, BinaryScores};
 use crate::evaluate::classification::ClassificationMetrics;
 use crate::evaluate::{GroupScore, TestScores};
 
+/// What a table cell of a bin or subset without items says instead of a number.
+const NO_ITEMS: &str = "not measured (no items)";
+
 /// The paper's number, as the summary repeats it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PaperNumber {
@@ -344,7 +347,10 @@ fn group_table(m: &ClassificationMetrics) -> String {
     for g in &m.groups {
         let name =
             if g.name.is_empty() { format!("{} in [{}, {})", g.attribute, g.low, g.high) } else { g.name.clone() };
-        for c in &g.per_class {
+        if g.items == 0 {
+            md.push_str(&format!("| {name} | 0 | {NO_ITEMS} | | | | | |\n"));
+        }
+        for c in g.per_class.iter().filter(|_| g.items > 0) {
             md.push_str(&format!(
                 "| {name} | {} | {:.4} | {} | {} | {:.4} | {:.4} | {:.4} |\n",
                 g.items, g.accuracy, c.class, c.support, c.precision, c.recall, c.f1
@@ -362,25 +368,27 @@ fn binary_tables(b: &BinaryScores) -> String {
         md.push_str(&format!(" completeness at {}% FPR |", 100.0 * a.fpr));
     }
     md.push_str(&format!("\n|---|---|---|{}\n", "---|".repeat(b.at_fpr.len())));
-    let row = |name: &str, n: String, auc: f64, at: &[AtFpr]| {
+    let row = |name: &str, n: usize, auc: f64, at: &[AtFpr]| {
+        if n == 0 {
+            return format!("| {name} | 0 | {NO_ITEMS} |{}\n", " |".repeat(at.len()));
+        }
         let mut r = format!("| {name} | {n} | {auc:.4} |");
         for a in at {
             r.push_str(&format!(" {:.4} |", a.completeness));
         }
         r + "\n"
     };
-    md.push_str(&row("all", b.positives.to_string(), b.roc_auc, &b.at_fpr));
+    md.push_str(&row("all", b.positives, b.roc_auc, &b.at_fpr));
     for s in &b.subsets {
-        md.push_str(&row(&s.name, s.positives.to_string(), s.roc_auc, &s.at_fpr));
+        md.push_str(&row(&s.name, s.positives, s.roc_auc, &s.at_fpr));
     }
     if !b.bins.is_empty() {
         let fpr = b.at_fpr.first().map_or(String::new(), |a| format!(" at {}% FPR", 100.0 * a.fpr));
         md.push_str(&format!("\n| property | bin | positives | completeness{fpr} |\n|---|---|---|---|\n"));
         for x in &b.bins {
-            md.push_str(&format!(
-                "| {} | [{}, {}) | {} | {:.4} |\n",
-                x.attribute, x.low, x.high, x.positives, x.completeness
-            ));
+            let completeness =
+                if x.positives == 0 { NO_ITEMS.to_string() } else { format!("{:.4}", x.completeness) };
+            md.push_str(&format!("| {} | [{}, {}) | {} | {completeness} |\n", x.attribute, x.low, x.high, x.positives));
         }
     }
     md.push_str("\n![ROC curve](roc.png)\n");

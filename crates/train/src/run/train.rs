@@ -68,7 +68,35 @@ pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>
         .into());
     }
     check_published(config, &data)?;
+    check_evaluation_names(config, &mut data)?;
     Ok((data, shapes))
+}
+
+/// Checks the property and target names of `[evaluation]` against the opened data: a name that
+/// cannot apply is an error; a property no item has becomes the data's first warning.
+fn check_evaluation_names(config: &ExperimentConfig, data: &mut OpenedData) -> Result<(), RunError> {
+    let e = &config.evaluation;
+    if e.bins.is_empty() && e.subsets.is_empty() && e.periodic.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<&String> = e.bins.keys().chain(e.subsets.iter().flat_map(|s| s.above.keys())).collect();
+    let mut properties = std::collections::BTreeSet::new();
+    // Stops at the first item set that has every wanted name (a simulated item's properties
+    // cost a simulation); scans everything only to list what there is.
+    'scan: for split in [&data.test, &data.train, &data.valid] {
+        for i in 0..split.len() {
+            properties.extend(split.attributes(i).into_iter().map(|(name, _)| name));
+            if wanted.iter().all(|name| properties.contains(*name)) {
+                break 'scan;
+            }
+        }
+    }
+    let warnings = e
+        .check_names(data.info.task, &data.info.target_names, &properties)
+        .map_err(|(field, problem)| ConfigError::invalid(format!("evaluation.{field}"), problem))?;
+    // First, so that they are among the warnings printed.
+    data.info.warnings.splice(0..0, warnings);
+    Ok(())
 }
 
 /// Checks `[evaluation] published`: a regression of one target, and the property on every item.
