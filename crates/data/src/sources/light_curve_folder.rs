@@ -16,7 +16,7 @@ use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
 use crate::item::{ImageItem, Layout};
 pub use crate::formats::light_curve_files::LightCurveFolder;
-use crate::formats::light_curve_files::Star;
+use crate::formats::light_curve_files::{OnBadStar, Star};
 use crate::split::{ImageSplit, LabelledImages};
 use crate::sources::Source;
 use crate::sources::shared::limit_to;
@@ -147,6 +147,17 @@ impl Source for LightCurveFolder {
         let mut encoded = Vec::with_capacity(stars.len());
         let mut warnings: Vec<String> =
             skipped.iter().map(|s| format!("skipped star {}: {}", s.id, s.reason)).collect();
+        // A star whose label or period cannot be used is skipped and listed, or refused.
+        let mut bad_star = |id: &str, reason: String| -> Result<(), DataError> {
+            if self.on_bad_star == OnBadStar::Refuse {
+                return Err(DataError::setting(
+                    "on_bad_star",
+                    format!("star {id}: {reason} (set on_bad_star = \"skip\" to leave such stars out)"),
+                ));
+            }
+            warnings.push(format!("skipped star {id}: {reason}"));
+            Ok(())
+        };
         if self.sequence.phase_times_period && stars.first().is_some_and(|s| !s.row.contains_key("period")) {
             return Err(DataError::setting(
                 "sequence.phase_times_period",
@@ -159,7 +170,8 @@ impl Source for LightCurveFolder {
                 _ if !self.sequence.phase_times_period => 1.0,
                 other => {
                     let text = star.row.get("period").cloned().unwrap_or_default();
-                    warnings.push(format!("skipped star {}: period {text:?} is not a positive number{}", star.id, if other.is_none() { " (missing)" } else { "" }));
+                    let missing = if other.is_none() { " (missing)" } else { "" };
+                    bad_star(&star.id, format!("period {text:?} is not a positive number{missing}"))?;
                     continue;
                 }
             };
@@ -170,7 +182,7 @@ impl Source for LightCurveFolder {
                     target,
                     attributes: numeric_columns(star, label),
                 }),
-                Err(reason) => warnings.push(format!("skipped star {}: {reason}", star.id)),
+                Err(reason) => bad_star(&star.id, reason)?,
             }
         }
         if encoded.len() < 3 {
@@ -282,6 +294,10 @@ mod tests {
         let data = rrab.open(1).unwrap();
         assert!(data.info.warnings.is_empty());
         assert_eq!(data.train.len() + data.valid.len() + data.test.len(), kept);
+        // on_bad_star = "refuse" stops at the first star without a value, naming it.
+        let refuse = config(dir.path(), "label = \"feh\"\ntask = \"regression\"\non_bad_star = \"refuse\"\n");
+        let err = refuse.open(1).unwrap_err().to_string();
+        assert!(err.contains("on_bad_star") && err.contains("feh = \"nan\" is not a number"), "{err}");
     }
 
     #[test]
