@@ -9,7 +9,8 @@
 //! `(seed, e)`, so a resumed run draws the batches an uninterrupted one would have.
 //!
 //! Items are read and batched by worker threads ahead of training, and batches come out in
-//! order.
+//! order; an item that cannot be read, or a worker that panics, gives an error in its batch's
+//! place, never a shorter epoch.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -182,8 +183,17 @@ impl Iterator for EpochIter {
             return None;
         }
         while !self.pending.contains_key(&self.next) {
-            // A closed channel before the last batch means a worker died: end the epoch.
-            let (position, batch) = self.receiver.recv().ok()?;
+            // Workers turn their panics into errors, so a closed channel before the last batch
+            // is a worker gone without a word: an error, and the epoch ends after it.
+            let Ok((position, batch)) = self.receiver.recv() else {
+                let missing = self.next;
+                self.next = self.sizes.len();
+                return Some(Err(DatasetError::new(std::io::Error::other(format!(
+                    "a data-loader worker stopped before making batch {} of {}",
+                    missing + 1,
+                    self.sizes.len()
+                )))));
+            };
             self.pending.insert(position, batch);
         }
         let batch = self.pending.remove(&self.next)?;
@@ -210,8 +220,24 @@ impl DataLoader<ImageBatch> for StratifiedLoader {
                 (sender.clone(), batches.clone(), self.split.clone(), self.batcher.clone(), self.device.clone());
             std::thread::spawn(move || {
                 for position in (w..batches.len()).step_by(workers) {
-                    let items: Result<Vec<_>, _> = batches[position].iter().map(|&i| split.get(i)).collect();
-                    let batch = items.map(|items| batcher.batch(items, &device));
+                    let make = || -> Result<ImageBatch, DatasetError> {
+                        let items: Vec<_> =
+                            batches[position].iter().map(|&i| split.get(i)).collect::<Result<_, _>>()?;
+                        Ok(batcher.batch(items, &device))
+                    };
+                    // A panic while reading or batching becomes this batch's error.
+                    let batch = std::panic::catch_unwind(std::panic::AssertUnwindSafe(make)).unwrap_or_else(|panic| {
+                        let why = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "no message".into());
+                        Err(DatasetError::new(std::io::Error::other(format!(
+                            "a data-loader worker panicked making batch {} of {}: {why}",
+                            position + 1,
+                            batches.len()
+                        ))))
+                    });
                     // The receiver is gone when training stops early: stop too.
                     if sender.send((position, batch)).is_err() {
                         return;
@@ -343,5 +369,53 @@ mod tests {
         assert!(err.to_string().contains("a multiple of the 2 classes, got 5"), "{err}");
         let err = StratifiedLoader::new(split, 3, 6, 0, 0, ImageBatcher::default(), 1).unwrap_err();
         assert!(err.to_string().contains("class 2 has no training item"), "{err}");
+    }
+
+    /// Items that panic when read (a reader bug), from item `from` on.
+    #[derive(Debug)]
+    struct Panicking {
+        labels: Vec<usize>,
+        from: usize,
+    }
+
+    impl LabelledImages for Panicking {
+        fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
+            assert!(index < self.from, "item {index} cannot be read");
+            Labelled(self.labels.clone()).item(index)
+        }
+        fn count(&self) -> usize {
+            self.labels.len()
+        }
+        fn targets(&self, index: usize) -> Vec<f32> {
+            vec![self.labels[index] as f32]
+        }
+        fn id(&self, index: usize) -> String {
+            index.to_string()
+        }
+    }
+
+    #[test]
+    fn a_worker_that_panics_gives_errors_in_place_of_its_batches_not_a_shorter_epoch() {
+        let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
+        for (from, workers) in [(0, 1), (0, 3), (20, 2)] {
+            let split = ImageSplit::new(Panicking { labels: labels.clone(), from });
+            let l = StratifiedLoader::new(split, 2, 8, 7, 0, ImageBatcher::default(), workers).unwrap();
+            let expected = l.epoch_batches(0);
+            let got: Vec<_> = l.iter().collect();
+            assert_eq!(got.len(), 5, "every batch of the epoch, read or not");
+            for (batch, result) in expected.iter().zip(&got) {
+                match result {
+                    Ok(_) => assert!(batch.iter().all(|&i| i < from), "{batch:?} was read"),
+                    Err(e) => {
+                        let e = e.to_string();
+                        assert!(
+                            e.contains("a data-loader worker panicked making batch") && e.contains("cannot be read"),
+                            "{e}"
+                        );
+                        assert!(batch.iter().any(|&i| i >= from), "{batch:?}: {e}");
+                    }
+                }
+            }
+        }
     }
 }

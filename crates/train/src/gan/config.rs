@@ -155,7 +155,10 @@ mod tests {
             ("training.weigh_by_density=0.5", "training.weigh_by_density", "no single loss"),
         ] {
             let error = with(set);
-            assert!(error.contains(field) && error.contains("does not apply to a GAN") && error.contains(why), "{set}: {error}");
+            assert!(
+                error.contains(field) && error.contains("does not apply to a GAN") && error.contains(why),
+                "{set}: {error}"
+            );
         }
         // What a GAN run honours is accepted.
         for set in ["training.checkpoint_every=3", "training.keep_checkpoints=1", "training.workers=0"] {

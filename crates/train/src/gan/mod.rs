@@ -14,8 +14,8 @@ pub mod recovery;
 
 use astro_data::DataConfig;
 use astro_models::ModelConfig;
-use serde::Serialize;
 use burn::tensor::Device;
+use serde::Serialize;
 
 use crate::config::ExperimentConfig;
 use crate::error::RunError;

@@ -386,8 +386,7 @@ fn binary_tables(b: &BinaryScores) -> String {
         let fpr = b.at_fpr.first().map_or(String::new(), |a| format!(" at {}% FPR", 100.0 * a.fpr));
         md.push_str(&format!("\n| property | bin | positives | completeness{fpr} |\n|---|---|---|---|\n"));
         for x in &b.bins {
-            let completeness =
-                if x.positives == 0 { NO_ITEMS.to_string() } else { format!("{:.4}", x.completeness) };
+            let completeness = if x.positives == 0 { NO_ITEMS.to_string() } else { format!("{:.4}", x.completeness) };
             md.push_str(&format!("| {} | [{}, {}) | {} | {completeness} |\n", x.attribute, x.low, x.high, x.positives));
         }
     }
