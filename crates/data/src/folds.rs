@@ -52,7 +52,7 @@ impl LabelledImages for Pooled {
     fn count(&self) -> usize {
         self.parts.iter().map(Dataset::len).sum()
     }
-    fn targets(&self, index: usize) -> Vec<f32> {
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
         let (part, i) = self.locate(index);
         part.targets(i)
     }
@@ -84,7 +84,7 @@ impl LabelledImages for Rows {
     fn count(&self) -> usize {
         self.rows.len()
     }
-    fn targets(&self, index: usize) -> Vec<f32> {
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
         self.all.targets(self.rows[index])
     }
     fn id(&self, index: usize) -> String {
@@ -109,6 +109,8 @@ pub struct Folds {
     pub fold_of: Vec<usize>,
     /// The value of the fold property that each fold stands for (`0..k` when dealt at random).
     pub labels: Vec<i64>,
+    /// The class of each item for classification (splits are stratified by it); 0 otherwise.
+    groups: Vec<usize>,
 }
 
 impl Folds {
@@ -116,6 +118,7 @@ impl Folds {
     pub fn new(data: &OpenedData, plan: &FoldPlan, seed: u64) -> Result<Self, DataError> {
         let all = ImageSplit::new(Pooled { parts: vec![data.train.clone(), data.valid.clone(), data.test.clone()] });
         let n = all.len();
+        let groups = class_groups(&all, data.info.task, data.info.outputs())?;
         let (fold_of, labels) = match plan {
             FoldPlan::Random(k) => {
                 if *k < 2 || *k > n {
@@ -124,7 +127,7 @@ impl Folds {
                         format!("must be between 2 and the number of items ({n}), got {k}"),
                     ));
                 }
-                (deal(&all, data.info.task, data.info.outputs(), *k, seed), (0..*k as i64).collect())
+                (deal(&groups, *k, seed), (0..*k as i64).collect())
             }
             FoldPlan::Column(name) => from_property(&all, name)?,
         };
@@ -135,7 +138,7 @@ impl Folds {
                 format!("every item is in the same fold ({:?}): cross-validation needs two folds or more", labels),
             ));
         }
-        Ok(Self { info: data.info.clone(), all, fold_of, labels })
+        Ok(Self { info: data.info.clone(), all, fold_of, labels, groups })
     }
 
     /// The number of folds.
@@ -154,8 +157,7 @@ impl Folds {
         }
         let cut = match self.info.task {
             Task::Classification => {
-                let labels: Vec<usize> =
-                    rest.iter().map(|&i| class_of(&self.all.targets(i), self.info.outputs()).unwrap_or(0)).collect();
+                let labels: Vec<usize> = rest.iter().map(|&i| self.groups[i]).collect();
                 stratified_split(&labels, valid_fraction, 0.0, seed.wrapping_add(k as u64))
             }
             _ => split_indices(rest.len(), valid_fraction, 0.0, seed.wrapping_add(k as u64)),
@@ -187,15 +189,28 @@ impl Folds {
     }
 }
 
-/// `k` folds of equal size dealt from a shuffle, class by class for classification.
-fn deal(all: &ImageSplit, task: Task, outputs: usize, k: usize, seed: u64) -> Vec<usize> {
-    let n = all.len();
-    let groups: Vec<usize> = match task {
-        Task::Classification => (0..n).map(|i| class_of(&all.targets(i), outputs).unwrap_or(0)).collect(),
-        _ => vec![0; n],
-    };
+/// The class of every item for classification (an item whose targets cannot be read, or hold
+/// no class, is an error naming it); 0 for every item otherwise.
+fn class_groups(all: &ImageSplit, task: Task, outputs: usize) -> Result<Vec<usize>, DataError> {
+    if task != Task::Classification {
+        return Ok(vec![0; all.len()]);
+    }
+    (0..all.len())
+        .map(|i| {
+            let targets = all
+                .targets(i)
+                .map_err(|e| DataError::setting("folds", format!("item {}: cannot read its label: {e}", all.id(i))))?;
+            class_of(&targets, outputs)
+                .ok_or_else(|| DataError::setting("folds", format!("item {} has no class label", all.id(i))))
+        })
+        .collect()
+}
+
+/// `k` folds of equal size dealt from a shuffle of each group (class) of `groups`.
+fn deal(groups: &[usize], k: usize, seed: u64) -> Vec<usize> {
+    let n = groups.len();
     // A shuffle of each group (the splitter's, all rows "test"), dealt round the folds in turn.
-    let order = stratified_split(&groups, 0.0, 1.0, seed ^ 0xF01D);
+    let order = stratified_split(groups, 0.0, 1.0, seed ^ 0xF01D);
     let mut fold_of = vec![0; n];
     for (position, &i) in order.test.iter().enumerate() {
         fold_of[i] = position % k;
@@ -243,13 +258,13 @@ mod tests {
 
     impl LabelledImages for Numbered {
         fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
-            Ok(ImageItem { id: self.id(index), pixels: vec![0.0], shape: [1, 1, 1], targets: self.targets(index) })
+            Ok(ImageItem { id: self.id(index), pixels: vec![0.0], shape: [1, 1, 1], targets: self.targets(index)? })
         }
         fn count(&self) -> usize {
             self.n
         }
-        fn targets(&self, index: usize) -> Vec<f32> {
-            vec![((self.from + index) % 2) as f32]
+        fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+            Ok(vec![((self.from + index) % 2) as f32])
         }
         fn id(&self, index: usize) -> String {
             format!("item-{}", self.from + index)
@@ -280,7 +295,7 @@ mod tests {
             let test = ids(&fold.test);
             assert_eq!(test.len(), 25);
             // Stratified: half of each fold's items are of each class.
-            let positives = (0..fold.test.len()).filter(|&i| fold.test.targets(i) == [1.0]).count();
+            let positives = (0..fold.test.len()).filter(|&i| fold.test.targets(i).unwrap() == [1.0]).count();
             assert!((12..=13).contains(&positives), "fold {k}: {positives} of class 1");
             let (train, valid) = (ids(&fold.train), ids(&fold.valid));
             assert_eq!(train.len() + valid.len(), 75);

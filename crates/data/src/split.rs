@@ -15,7 +15,7 @@ pub trait LabelledImages: Send + Sync + Debug {
     /// Number of items.
     fn count(&self) -> usize;
     /// The targets of item `index`, without its image.
-    fn targets(&self, index: usize) -> Vec<f32>;
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError>;
     /// The identifier of item `index`, without its image.
     fn id(&self, index: usize) -> String;
     /// Named properties of item `index` that metrics can be binned by (an Einstein radius, an
@@ -41,8 +41,16 @@ impl ImageSplit {
     }
 
     /// The targets of item `index` without loading or rendering its image.
-    pub fn targets(&self, index: usize) -> Vec<f32> {
+    pub fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
         self.0.targets(index)
+    }
+
+    /// The targets of every item, in order; the first item whose targets cannot be read (an
+    /// image that does not decode, where the targets are an image) is an error naming it.
+    pub fn every_target(&self) -> Result<Vec<Vec<f32>>, String> {
+        (0..self.len())
+            .map(|i| self.targets(i).map_err(|e| format!("item {}: cannot read its targets: {e}", self.id(i))))
+            .collect()
     }
 
     /// The identifier of item `index`, without its image.
@@ -84,8 +92,8 @@ impl LabelledImages for Reconstructing {
     }
 
     /// The pixels (rendered or decoded: sources that cache keep them).
-    fn targets(&self, index: usize) -> Vec<f32> {
-        self.0.get(index).map(|item| item.pixels).unwrap_or_default()
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        self.0.get(index).map(|item| item.pixels)
     }
 
     fn id(&self, index: usize) -> String {

@@ -72,7 +72,9 @@ impl StratifiedLoader {
         }
         let mut by_class = vec![Vec::new(); classes];
         for i in 0..split.len() {
-            match class_of(&split.targets(i), classes) {
+            let targets =
+                split.targets(i).map_err(|e| format!("training item {}: cannot read its label: {e}", split.id(i)))?;
+            match class_of(&targets, classes) {
                 Some(c) => by_class[c].push(i),
                 None => return Err(format!("training item {} has no class label", split.id(i))),
             }
@@ -287,14 +289,14 @@ mod tests {
                 id: index.to_string(),
                 pixels: vec![index as f32],
                 shape: [1, 1, 1],
-                targets: self.targets(index),
+                targets: self.targets(index)?,
             })
         }
         fn count(&self) -> usize {
             self.0.len()
         }
-        fn targets(&self, index: usize) -> Vec<f32> {
-            vec![self.0[index] as f32]
+        fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+            Ok(vec![self.0[index] as f32])
         }
         fn id(&self, index: usize) -> String {
             index.to_string()
@@ -386,8 +388,8 @@ mod tests {
         fn count(&self) -> usize {
             self.labels.len()
         }
-        fn targets(&self, index: usize) -> Vec<f32> {
-            vec![self.labels[index] as f32]
+        fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+            Ok(vec![self.labels[index] as f32])
         }
         fn id(&self, index: usize) -> String {
             index.to_string()

@@ -287,8 +287,8 @@ impl LabelledImages for FolderSplit {
         self.rows.len()
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        self.item(index).map(|item| item.targets).unwrap_or_default()
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        self.item(index).map(|item| item.targets)
     }
 
     fn id(&self, index: usize) -> String {
@@ -370,6 +370,21 @@ mod tests {
         assert_eq!(item.shape, [3, 32, 32]);
         // The blue band is 90 everywhere: its original is 90/255 exactly.
         assert!(item.targets[2 * 1024..].iter().all(|&v| (v - 90.0 / 255.0).abs() < 1e-6));
+        // A file that no longer decodes: its targets are an error naming it, not an empty list.
+        std::fs::write(dir.path().join("3.png"), b"not a png any more").unwrap();
+        let failures: Vec<String> = opened
+            .splits
+            .iter()
+            .flat_map(|split| (0..split.len()).filter_map(|i| split.targets(i).err()))
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("3.png"), "{failures:?}");
+        let split = opened.splits.iter().find(|s| s.every_target().is_err()).unwrap();
+        assert!(split.every_target().unwrap_err().starts_with("item 3: cannot read its targets: "));
+        image::RgbImage::from_fn(48, 48, |x, y| image::Rgb([((x + y) as u8).wrapping_mul(2), 43, 90]))
+            .save(dir.path().join("3.png"))
+            .unwrap();
 
         let err = |text: &str, dir: &Path| {
             config(dir, text)

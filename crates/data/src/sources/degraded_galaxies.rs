@@ -166,8 +166,8 @@ impl LabelledImages for DegradedGalaxies {
         self.len
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        self.item(index).map(|item| item.targets).unwrap_or_default()
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        self.item(index).map(|item| item.targets)
     }
 
     fn id(&self, index: usize) -> String {

@@ -114,8 +114,8 @@ impl LabelledImages for DensitySlices {
         self.len
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        self.item(index).map(|item| item.targets).unwrap_or_default()
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        self.item(index).map(|item| item.targets)
     }
 
     fn id(&self, index: usize) -> String {

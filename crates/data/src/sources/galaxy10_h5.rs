@@ -205,8 +205,8 @@ mod reader {
             self.rows.len()
         }
 
-        fn targets(&self, index: usize) -> Vec<f32> {
-            vec![self.labels[self.rows[index]] as f32]
+        fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+            Ok(vec![self.labels[self.rows[index]] as f32])
         }
 
         fn id(&self, index: usize) -> String {

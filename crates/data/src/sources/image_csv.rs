@@ -79,8 +79,8 @@ impl LabelledImages for ImageCsvDataset {
         self.rows.len()
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        self.catalogue.rows[self.rows[index]].1.clone()
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        Ok(self.catalogue.rows[self.rows[index]].1.clone())
     }
 
     fn id(&self, index: usize) -> String {

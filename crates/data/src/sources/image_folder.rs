@@ -134,8 +134,8 @@ impl LabelledImages for ImageFolderDataset {
         self.rows.len()
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        vec![self.files[self.rows[index]].1 as f32]
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        Ok(vec![self.files[self.rows[index]].1 as f32])
     }
 
     /// The path below the root without its extension: `merger/test/images/587`.
@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(data.info.target_names, ["elliptical", "spiral"]);
         // 10 spirals: 6/2/2; 5 ellipticals: 3/1/1.
         assert_eq!((data.train.len(), data.valid.len(), data.test.len()), (9, 3, 3));
-        let labels: Vec<f32> = (0..data.test.len()).map(|i| data.test.targets(i)[0]).collect();
+        let labels: Vec<f32> = (0..data.test.len()).map(|i| data.test.targets(i).unwrap()[0]).collect();
         assert_eq!(labels.iter().filter(|&&c| c == 0.0).count(), 1);
         for i in 0..data.train.len() {
             let item = data.train.get(i).unwrap();

@@ -209,7 +209,7 @@ impl LabelledImages for ChallengeSplit {
             id: self.id(index),
             pixels,
             shape: [self.layout.bands.len(), self.side, self.side],
-            targets: self.targets(index),
+            targets: self.targets(index)?,
         })
     }
 
@@ -217,8 +217,8 @@ impl LabelledImages for ChallengeSplit {
         self.rows.len()
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        vec![if self.layout.rows[self.rows[index]].is_lens { 1.0 } else { 0.0 }]
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        Ok(vec![if self.layout.rows[self.rows[index]].is_lens { 1.0 } else { 0.0 }])
     }
 
     fn id(&self, index: usize) -> String {

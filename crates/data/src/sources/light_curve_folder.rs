@@ -93,8 +93,8 @@ impl LabelledImages for StarRows {
         self.rows.len()
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        vec![self.stars[self.rows[index]].target]
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        Ok(vec![self.stars[self.rows[index]].target])
     }
 
     fn id(&self, index: usize) -> String {

@@ -159,7 +159,7 @@ mod tests {
         assert_eq!((data.train.len(), data.valid.len(), data.test.len()), (6, 2, 2));
         let item = data.train.get(0).unwrap();
         assert_eq!(item.shape, [3, 8, 8]);
-        assert_eq!(item.targets, data.train.targets(0));
+        assert_eq!(item.targets, data.train.targets(0).unwrap());
         assert_eq!(data.info.target_names, ["a", "b"]);
     }
 

@@ -124,7 +124,7 @@ impl LabelledImages for SimulatedGalaxies {
         let size = self.config.image_size;
         let pixels =
             self.cache.get_or_make(index, || Ok::<_, DatasetError>(self.config.simulate(self.seed, source).rgb))?;
-        Ok(ImageItem { id: self.id(index), pixels, shape: [3, size, size], targets: self.targets(index) })
+        Ok(ImageItem { id: self.id(index), pixels, shape: [3, size, size], targets: self.targets(index)? })
     }
 
     fn count(&self) -> usize {
@@ -137,12 +137,12 @@ impl LabelledImages for SimulatedGalaxies {
 
     /// The answer fractions, or the class index (NaN in the 2e-12 case of no accepted candidate,
     /// which the loss then reports).
-    fn targets(&self, index: usize) -> Vec<f32> {
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
         let (source, class) = self.draw(index);
-        match self.labels {
+        Ok(match self.labels {
             GalaxyLabels::GalaxyZoo => self.config.answers(self.seed, source).iter().map(|&v| v as f32).collect(),
             GalaxyLabels::Galaxy10 => vec![class.map_or(f32::NAN, |c| c as f32)],
-        }
+        })
     }
 }
 
@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(a.id, "sim-103");
         assert_eq!(a.shape, [3, 24, 24]);
         assert_eq!(a.pixels.len(), 3 * 24 * 24);
-        assert_eq!(a.targets, ds.targets(3));
+        assert_eq!(a.targets, ds.targets(3).unwrap());
         assert_eq!(a.targets.len(), 37);
         assert_eq!(a.pixels, config.simulate(5, 103).rgb);
         // The cached set gives the same image to 8 bits, every time.
@@ -234,7 +234,7 @@ mod tests {
             assert_eq!(class, galaxy10_class(&config.answers(3, source)));
             assert!((global * CANDIDATES..source).all(|k| galaxy10_class(&config.answers(3, k)).is_none()));
             counts[class.unwrap()] += 1;
-            assert_eq!(ds.targets(i), [class.unwrap() as f32]);
+            assert_eq!(ds.targets(i).unwrap(), [class.unwrap() as f32]);
         }
         assert!(counts.iter().filter(|&&c| c > 0).count() >= 6, "too few classes drawn: {counts:?}");
         let item = ds.item(7).unwrap();

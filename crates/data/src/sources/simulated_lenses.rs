@@ -68,8 +68,8 @@ impl LabelledImages for SimulatedLenses {
         self.len
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        vec![if self.config.sample_params(self.seed, self.first + index as u64).is_lens { 1.0 } else { 0.0 }]
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        Ok(vec![if self.config.sample_params(self.seed, self.first + index as u64).is_lens { 1.0 } else { 0.0 }])
     }
 
     fn id(&self, index: usize) -> String {
@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(data.info.target_names, ["non-lens", "lens"]);
         let item = data.test.get(1).unwrap();
         assert_eq!(item.id, "lens-9");
-        assert_eq!(item.targets, data.test.targets(1));
+        assert_eq!(item.targets, data.test.targets(1).unwrap());
         let scene = config.simulator.simulate(9, 9);
         assert_eq!(item.targets, [f32::from(u8::from(scene.params.is_lens))]);
         assert!((item.pixels[0] - stretch(scene.bands[0].data[0], scene.sigma)).abs() < 1e-7);

@@ -160,8 +160,8 @@ impl LabelledImages for SimulatedLightCurves {
         self.len
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        vec![self.config.labels.target(&self.config.simulator.sample_params(self.seed, self.first + index as u64))]
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        Ok(vec![self.config.labels.target(&self.config.simulator.sample_params(self.seed, self.first + index as u64))])
     }
 
     fn id(&self, index: usize) -> String {
@@ -250,7 +250,7 @@ mod tests {
         let mut rrab = 0;
         for i in 0..30 {
             let item = data.train.get(i).unwrap();
-            assert_eq!(item.targets, data.train.targets(i));
+            assert_eq!(item.targets, data.train.targets(i).unwrap());
             let (star, _) = c.star(4, i as u64);
             rrab += usize::from(star.params.class == StarClass::Rrab);
             assert_eq!(item.targets[0] == 1.0, star.params.class == StarClass::Rrab);
@@ -277,7 +277,7 @@ mod tests {
         );
         let data = c.open(0).unwrap();
         assert_eq!(data.info.task, Task::Regression);
-        let feh = data.train.targets(2)[0];
+        let feh = data.train.targets(2).unwrap()[0];
         assert!((-2.5..=0.0).contains(&feh), "{feh}");
         assert!(data.train.attributes(2).iter().any(|(k, v)| k == "feh" && (*v as f32 - feh).abs() < 1e-6));
     }
@@ -288,7 +288,7 @@ mod tests {
         let data = c.open(2).unwrap();
         let mut seen = [0usize; 5];
         for i in 0..200 {
-            seen[data.train.targets(i)[0] as usize] += 1;
+            seen[data.train.targets(i).unwrap()[0] as usize] += 1;
         }
         assert!(seen.iter().all(|n| *n > 10), "{seen:?}");
     }

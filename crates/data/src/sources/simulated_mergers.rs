@@ -68,15 +68,15 @@ impl LabelledImages for SimulatedMergers {
         let size = self.config.galaxies.image_size;
         let pixels =
             self.cache.get_or_make(index, || Ok::<_, DatasetError>(self.config.simulate(self.seed, global).rgb))?;
-        Ok(ImageItem { id: self.id(index), pixels, shape: [3, size, size], targets: self.targets(index) })
+        Ok(ImageItem { id: self.id(index), pixels, shape: [3, size, size], targets: self.targets(index)? })
     }
 
     fn count(&self) -> usize {
         self.len
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
-        vec![label(&self.config.sample_params(self.seed, self.first + index as u64))]
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
+        Ok(vec![label(&self.config.sample_params(self.seed, self.first + index as u64))])
     }
 
     fn id(&self, index: usize) -> String {

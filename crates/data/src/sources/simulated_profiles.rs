@@ -68,9 +68,9 @@ impl LabelledImages for SimulatedProfiles {
         self.len
     }
 
-    fn targets(&self, index: usize) -> Vec<f32> {
+    fn targets(&self, index: usize) -> Result<Vec<f32>, DatasetError> {
         let p = self.config.sample_params(self.seed, self.first + index as u64);
-        p.as_targets(self.config.profile).iter().map(|&v| v as f32).collect()
+        Ok(p.as_targets(self.config.profile).iter().map(|&v| v as f32).collect())
     }
 
     fn id(&self, index: usize) -> String {
@@ -123,7 +123,7 @@ mod tests {
         let item = data.test.get(1).unwrap();
         assert_eq!(item.id, "profile-7");
         let sample = config.simulator.simulate(2, 7);
-        assert_eq!(item.targets, data.test.targets(1));
+        assert_eq!(item.targets, data.test.targets(1).unwrap());
         assert!((f64::from(item.targets[2]) - sample.params.angle_deg).abs() < 1e-4);
         assert!((f64::from(item.pixels[100]) - sample.noisy.data[100]).abs() < 1e-6);
         let sersic: SimulatedProfilesConfig = toml::from_str("[simulator]\nprofile = \"sersic\"\n").unwrap();

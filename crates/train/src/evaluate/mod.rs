@@ -133,13 +133,13 @@ pub fn mae(outputs: &[Vec<f32>], targets: &[Vec<f32>]) -> f64 {
 
 /// The per-target mean over the training split (the baseline predictor); for classification,
 /// the share of each of `outputs` classes (the mean of the one-hot targets).
-pub fn target_mean(train: &ImageSplit, task: Task, outputs: usize) -> Vec<f32> {
+pub fn target_mean(train: &ImageSplit, task: Task, outputs: usize) -> Result<Vec<f32>, String> {
     let n = train.len();
     let mut mean: Vec<f64> = Vec::new();
-    for i in 0..n {
+    for targets in train.every_target()? {
         let t = match task {
-            Task::Regression | Task::Reconstruction => train.targets(i),
-            Task::Classification => one_hot(&train.targets(i), outputs),
+            Task::Regression | Task::Reconstruction => targets,
+            Task::Classification => one_hot(&targets, outputs),
         };
         if mean.is_empty() {
             mean = vec![0.0; t.len()];
@@ -148,7 +148,7 @@ pub fn target_mean(train: &ImageSplit, task: Task, outputs: usize) -> Vec<f32> {
             *m += f64::from(v);
         }
     }
-    mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect()
+    Ok(mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect())
 }
 
 fn one_hot(targets: &[f32], classes: usize) -> Vec<f32> {

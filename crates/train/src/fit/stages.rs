@@ -278,8 +278,13 @@ pub fn loss_recipe(config: &ExperimentConfig, data: &OpenedData) -> Result<LossR
                 )
                 .into());
             }
-            let targets: Vec<f64> =
-                (0..data.train.len()).filter_map(|i| data.train.targets(i).first().map(|v| f64::from(*v))).collect();
+            let targets: Vec<f64> = data
+                .train
+                .every_target()
+                .map_err(RunError::Run)?
+                .iter()
+                .filter_map(|t| t.first().map(|v| f64::from(*v)))
+                .collect();
             let fitted = DensityWeights::fit(&targets, cutoff)
                 .map_err(|e| ConfigError::invalid("training.weigh_by_density", e))?;
             Some(Arc::new(fitted))

@@ -104,7 +104,7 @@ fn run_folds(
         });
         out_of_fold.append(predictions);
     }
-    let mean_of_all = target_mean(&folds.all, task, folds.info.outputs());
+    let mean_of_all = target_mean(&folds.all, task, folds.info.outputs()).map_err(RunError::Run)?;
     let metrics = score(task, &out_of_fold, &mean_of_all, &names, &config.evaluation);
     write_predictions_csv(&run.file("predictions.csv"), task, &names, &out_of_fold)?;
     let title =

@@ -275,7 +275,11 @@ fn run_training(
         .map_err(|e| RunError::Run(format!("cannot save {}: {e}", model_file.display())))?;
 
     // An autoencoder's baseline is the mean training image, which its evaluation computes.
-    let train_mean = if task == Task::Reconstruction { Vec::new() } else { target_mean(&data.train, task, outputs) };
+    let train_mean = if task == Task::Reconstruction {
+        Vec::new()
+    } else {
+        target_mean(&data.train, task, outputs).map_err(RunError::Run)?
+    };
     let io = ModelIo {
         input: data.info.input,
         layout: data.info.layout,
