@@ -293,9 +293,18 @@ fn data_parallel_training_on_two_devices_completes() {
     let output =
         run(&["--config", "galaxy_cnn", "--smoke", "--device", "flex,flex", "--out", out.path().to_str().unwrap()]);
     assert_ok(&output, "two-device smoke run");
-    check_run_folder(&only_run(out.path(), "galaxy_cnn"));
-    let env = json(&only_run(out.path(), "galaxy_cnn").join("environment.json"));
+    let run_dir = only_run(out.path(), "galaxy_cnn");
+    check_run_folder(&run_dir);
+    let env = json(&run_dir.join("environment.json"));
     assert_eq!(env["devices"], serde_json::json!(["flex", "flex"]));
+    // Both devices stepped batches: each its share of the epoch's.
+    let summary = json(&run_dir.join("summary.json"));
+    let counts: Vec<u64> =
+        summary["batches_per_device"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+    assert_eq!(counts.len(), 2, "{summary}");
+    assert!(counts.iter().all(|&n| n > 0), "{summary}");
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("- training batches per device: "), "{report}");
 }
 
 /// The GPU code path, on Mesa's software Vulkan driver (lavapipe): the same kernels a GPU runs.

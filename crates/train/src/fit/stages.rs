@@ -72,6 +72,8 @@ pub struct Fitted {
     pub rows: Vec<EpochRow>,
     /// The last stage's epoch with the lowest validation loss.
     pub best_epoch: usize,
+    /// Training batches each device stepped in this session, all stages together (most first).
+    pub batches_per_device: Vec<usize>,
 }
 
 /// Trains every stage of `config` that is not finished (all of them, or those after epoch
@@ -87,9 +89,13 @@ pub fn fit_stages(
     device.seed(config.experiment.seed);
     let plan = stages::plan(&config.stages, &config.optimizer, &config.schedule, config.training.epochs);
     let done = resume_from.unwrap_or(0);
+    let mut batches_per_device: Vec<usize> = Vec::new();
     for (k, stage) in plan.iter().enumerate().filter(|(_, s)| s.last_epoch > done) {
         let session = StageSession { config, hardware, run, data, device: &device, stages: plan.len(), index: k };
-        session.train(stage, done.max(stage.after_epoch))?;
+        let mut counts = session.train(stage, done.max(stage.after_epoch))?;
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        batches_per_device.resize(batches_per_device.len().max(counts.len()), 0);
+        batches_per_device.iter_mut().zip(counts).for_each(|(total, n)| *total += n);
     }
     let metrics_path = run.file("metrics.csv");
     let rows = read_epochs(&metrics_path).map_err(|source| RunError::Io {
@@ -105,7 +111,7 @@ pub fn fit_stages(
         .min_by(|a, b| a.valid_loss.total_cmp(&b.valid_loss))
         .map(|r| r.epoch)
         .ok_or_else(|| RunError::Run(format!("{} has no finished epoch", metrics_path.display())))?;
-    Ok(Fitted { plan, rows, best_epoch })
+    Ok(Fitted { plan, rows, best_epoch, batches_per_device })
 }
 
 /// What training one stage needs.
@@ -123,8 +129,9 @@ struct StageSession<'a> {
 
 impl StageSession<'_> {
     /// Trains `stage` from epoch `start` (its first epoch, or where a killed run stopped) to its
-    /// last, through Burn's `SupervisedTraining`.
-    fn train(&self, stage: &Stage, start: usize) -> Result<(), RunError> {
+    /// last, through Burn's `SupervisedTraining`; returns the training batches each device
+    /// stepped.
+    fn train(&self, stage: &Stage, start: usize) -> Result<Vec<usize>, RunError> {
         let (config, run, data) = (self.config, self.run, self.data);
         let t = &config.training;
         let seed = config.experiment.seed;
@@ -202,6 +209,7 @@ impl StageSession<'_> {
             .batch_size(t.batch_size)
             .num_workers(t.workers)
             .build(data.valid.clone());
+        let batches = model.batches.clone();
         let learner = Learner::new(model, optimizer, schedule);
 
         let interrupter = Interrupter::new();
@@ -258,7 +266,7 @@ impl StageSession<'_> {
         if let Some(stop) = result.interrupted {
             return Err(RunError::Run(format!("training was interrupted: {}", stop.reason.unwrap_or_default())));
         }
-        Ok(())
+        Ok(batches.counts())
     }
 }
 /// What `[training]` adds to the loss: weight penalties, and sample weights by inverse density

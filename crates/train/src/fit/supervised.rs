@@ -8,7 +8,8 @@
 //! ([`crate::fit::sample_weights`]) and L1 / L2 penalties on the weight matrices. The logged
 //! per-sample loss stays the plain one, so that training and validation losses compare.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 use astro_data::{ImageBatch, Task};
 use astro_models::Model;
@@ -31,6 +32,33 @@ pub struct Supervised {
     /// What the training step adds to the loss (not saved in checkpoints).
     #[module(skip)]
     pub recipe: LossRecipe,
+    /// Training batches stepped by each worker thread (shared by the copies each device's
+    /// worker makes; not saved in checkpoints).
+    #[module(skip)]
+    pub batches: WorkerBatches,
+}
+
+/// Training batches per worker thread, in the order the threads first stepped one. Burn's
+/// data-parallel strategy steps each device's batches on that device's own thread, and a
+/// single device steps them on the training thread: one count per device either way.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerBatches(Arc<Mutex<Vec<(ThreadId, usize)>>>);
+
+impl WorkerBatches {
+    /// Counts one batch for the calling thread.
+    fn count(&self) {
+        let Ok(mut counts) = self.0.lock() else { return };
+        let me = std::thread::current().id();
+        match counts.iter_mut().find(|(id, _)| *id == me) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((me, 1)),
+        }
+    }
+
+    /// The counts, one per thread that stepped a batch.
+    pub fn counts(&self) -> Vec<usize> {
+        self.0.lock().map(|c| c.iter().map(|(_, n)| *n).collect()).unwrap_or_default()
+    }
 }
 
 /// Additions to the training loss.
@@ -88,7 +116,7 @@ pub struct StepOutput {
 impl Supervised {
     /// `model` for `task`, with no additions to its loss.
     pub fn new(model: Model, task: Task) -> Self {
-        Self { model, task, recipe: LossRecipe::default() }
+        Self { model, task, recipe: LossRecipe::default(), batches: WorkerBatches::default() }
     }
 
     /// The loss the optimiser minimises for one batch: the per-sample losses, weighted when
@@ -181,6 +209,7 @@ impl TrainStep for Supervised {
     type Output = StepOutput;
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<StepOutput> {
+        self.batches.count();
         let item = self.forward_step(batch);
         let grads = self.training_loss(&item).backward();
         TrainOutput::new(self, grads, item)

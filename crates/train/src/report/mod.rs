@@ -108,6 +108,10 @@ pub struct Summary {
     /// the folds' sums).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_validation: Option<CrossValidationScores>,
+    /// Training batches each device stepped in the session that finished the run (most first;
+    /// data-parallel runs show that every device worked). Empty for cross-validated runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batches_per_device: Vec<usize>,
 }
 
 /// Each fold's score and their spread.
@@ -475,6 +479,10 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         config.schedule.kind,
         config.training.batch_size
     ));
+    if summary.batches_per_device.len() > 1 {
+        let counts: Vec<String> = summary.batches_per_device.iter().map(usize::to_string).collect();
+        md.insert_str(md.len() - 1, &format!("- training batches per device: {}\n", counts.join(", ")));
+    }
     if let Some(init) = &config.init {
         let from = init.run.as_ref().or(init.weights.as_ref()).map_or(String::new(), |p| p.display().to_string());
         md.insert_str(md.len() - 1, &format!("- initial weights: {from} (`[init]`)\n"));

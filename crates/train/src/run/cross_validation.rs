@@ -148,6 +148,7 @@ fn run_folds(
         backend: format!("{} ({})", hardware.backend, hardware.names.join(", ")),
         stages: Vec::new(),
         paper_targets: Vec::new(),
+        batches_per_device: Vec::new(),
     };
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report_markdown(config, &summary))?;

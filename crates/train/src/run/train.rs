@@ -257,7 +257,7 @@ fn run_training(
     resume_from: Option<usize>,
 ) -> Result<Summary, RunError> {
     let t = &config.training;
-    let Fitted { plan, rows, best_epoch } = fit_stages(config, hardware, run, data, resume_from)?;
+    let Fitted { plan, rows, best_epoch, batches_per_device } = fit_stages(config, hardware, run, data, resume_from)?;
     let device = hardware.devices.first().ok_or_else(|| RunError::Run("no device to train on".into()))?;
     let input = input_shape(data);
     let outputs = data.info.outputs();
@@ -344,6 +344,7 @@ fn run_training(
         stages: if plan.len() > 1 { plan.iter().map(StageSummary::of).collect() } else { Vec::new() },
         paper_targets,
         cross_validation: None,
+        batches_per_device,
     };
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report_markdown(config, &summary, &model_table(config, input, shapes)))?;
