@@ -5,8 +5,8 @@
 //! A transform maps each output pixel back to a point of the input (about the image centre)
 //! and samples it bilinearly; points outside the image take the nearest edge pixel, which for
 //! a galaxy cutout is sky. Training draws are reproducible: the transform of an item depends on
-//! the seed, the item's id and how many times the item has been drawn, not on which worker
-//! thread draws it.
+//! the seed, the item's id, the epoch and (where an epoch may draw an item twice) the draw's
+//! place in the epoch, not on which worker thread draws it nor on whether the run was resumed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -196,31 +196,47 @@ impl TestTimeConfig {
     }
 }
 
-/// Draws reproducible random transforms for training items.
+/// Draws reproducible random transforms for training items: each draw is a pure function of
+/// the seed, the item's id, the epoch and the draw's place in it.
 #[derive(Debug)]
 pub struct Augmenter {
     config: AugmentConfig,
     seed: u64,
+    first_epoch: u64,
     draws: Mutex<HashMap<String, u64>>,
 }
 
 impl Augmenter {
-    /// An augmenter for `config`, seeded by the experiment seed.
+    /// An augmenter for `config`, seeded by the experiment seed, for a run from its first epoch.
     pub fn new(config: AugmentConfig, seed: u64) -> Self {
-        Self { config, seed, draws: Mutex::new(HashMap::new()) }
+        Self { config, seed, first_epoch: 0, draws: Mutex::new(HashMap::new()) }
     }
 
-    /// The next transform of the item `id`: its n-th draw gives the same transform in every run.
+    /// The same for a run that goes on after `epochs` finished epochs (a resumed run, or a
+    /// later stage): its draws are those an uninterrupted run makes from there.
+    pub fn after_epochs(self, epochs: u64) -> Self {
+        Self { first_epoch: epochs, ..self }
+    }
+
+    /// The transform of item `id` at its next draw, for loaders that draw every item once per
+    /// epoch: its n-th draw in this session is its draw of epoch `first_epoch + n - 1`, whichever
+    /// worker thread asks.
     pub fn next(&self, id: &str) -> Transform {
-        let draw = {
+        let epoch = {
             let mut draws = self.draws.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let n = draws.entry(id.to_string()).or_insert(0);
             *n += 1;
-            *n
+            self.first_epoch + *n - 1
         };
+        self.at(id, epoch, 0)
+    }
+
+    /// The transform of item `id` drawn at place `slot` of epoch `epoch` (0-based; for loaders
+    /// that know where each item sits in the epoch, and may draw an item more than once in it).
+    pub fn at(&self, id: &str, epoch: u64, slot: u64) -> Transform {
         let stream =
             id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        self.config.draw(&mut SampleRng::for_sample(self.seed ^ stream, 7, draw))
+        self.config.draw(&mut SampleRng::for_sample(self.seed ^ stream, epoch, slot))
     }
 }
 
@@ -271,6 +287,15 @@ mod tests {
         assert_ne!(first, a.next("x"), "the second draw of an item differs");
         b.next("y");
         assert_eq!(first, b.next("x"), "other items do not disturb an item's draws");
+        // A run resumed after two epochs draws what an uninterrupted one draws in its third.
+        let third = a.next("x");
+        let resumed = Augmenter::new(config.clone(), 3).after_epochs(2);
+        assert_eq!(resumed.next("x"), third);
+        assert_eq!(resumed.next("y"), a.at("y", 2, 0));
+        // Placed draws depend on the epoch and the place only.
+        assert_eq!(a.at("x", 4, 17), b.at("x", 4, 17));
+        assert_ne!(a.at("x", 4, 17), a.at("x", 4, 18));
+        assert_ne!(a.at("x", 4, 17), a.at("x", 5, 17));
         for i in 0..200 {
             let t = a.next(&i.to_string());
             assert!(t.angle.abs() <= std::f64::consts::PI && t.shift.0.abs() <= 4.0);

@@ -54,6 +54,27 @@ impl ImageBatcher {
         Self { mode: Mode::Views(Arc::new(views)) }
     }
 
+    /// Stacks `items`, the batch starting at place `first_slot` of epoch `epoch` (0-based):
+    /// random transforms are drawn for those places, so that a loader that knows them gives
+    /// the same batch whichever thread makes it.
+    pub fn batch_at(&self, items: Vec<ImageItem>, epoch: u64, first_slot: u64, device: &Device) -> ImageBatch {
+        match &self.mode {
+            Mode::Random(augmenter) => {
+                let transformed = items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, item)| {
+                        let pixels =
+                            augmenter.at(&item.id, epoch, first_slot + k as u64).apply(&item.pixels, item.shape);
+                        ImageItem { pixels, ..item }
+                    })
+                    .collect();
+                Self::default().batch(transformed, device)
+            }
+            _ => self.batch(items, device),
+        }
+    }
+
     /// Images per item in a batch.
     pub fn views(&self) -> usize {
         match &self.mode {

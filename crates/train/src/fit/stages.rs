@@ -182,10 +182,9 @@ impl StageSession<'_> {
             fresh_optimizer_checkpoint(&run.path, start, &optimizer, &schedule)?;
         }
 
-        let train_batcher = config
-            .augment
-            .clone()
-            .map_or_else(ImageBatcher::default, |a| ImageBatcher::augmented(Augmenter::new(a, seed)));
+        let train_batcher = config.augment.clone().map_or_else(ImageBatcher::default, |a| {
+            ImageBatcher::augmented(Augmenter::new(a, seed).after_epochs(start as u64))
+        });
         let train_loader: Arc<dyn DataLoader<ImageBatch>> = if t.stratified {
             let loader = StratifiedLoader::new(
                 data.train.clone(),
