@@ -302,8 +302,15 @@ mod tests {
     /// 70 items of class 0 and 30 of class 1.
     fn loader(batch: usize, workers: usize) -> StratifiedLoader {
         let labels: Vec<usize> = (0..100).map(|i| usize::from(i % 10 >= 7)).collect();
-        StratifiedLoader::new(ImageSplit::new(Labelled(labels)), 2, batch, 7, 0, ImageBatcher::default(), workers)
-            .unwrap()
+        on_flex(
+            StratifiedLoader::new(ImageSplit::new(Labelled(labels)), 2, batch, 7, 0, ImageBatcher::default(), workers)
+                .unwrap(),
+        )
+    }
+
+    /// Batches on the CPU device, whatever backends the test build enables.
+    fn on_flex(loader: StratifiedLoader) -> StratifiedLoader {
+        StratifiedLoader { device: Device::flex(), ..loader }
     }
 
     #[test]
@@ -397,7 +404,7 @@ mod tests {
         let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
         for (from, workers) in [(0, 1), (0, 3), (20, 2)] {
             let split = ImageSplit::new(Panicking { labels: labels.clone(), from });
-            let l = StratifiedLoader::new(split, 2, 8, 7, 0, ImageBatcher::default(), workers).unwrap();
+            let l = on_flex(StratifiedLoader::new(split, 2, 8, 7, 0, ImageBatcher::default(), workers).unwrap());
             let expected = l.epoch_batches(0);
             let got: Vec<_> = l.iter().collect();
             assert_eq!(got.len(), 5, "every batch of the epoch, read or not");
@@ -446,9 +453,10 @@ mod tests {
                 }
             }
             let batcher = ImageBatcher::augmented(crate::augment::Augmenter::new(config.clone(), 5));
-            let l =
+            let l = on_flex(
                 StratifiedLoader::new(ImageSplit::new(Ramp(labels.clone())), 2, 16, 7, first_epoch, batcher, workers)
-                    .unwrap();
+                    .unwrap(),
+            );
             // The epochs up to 2: a loader starting there (a resumed run) draws the last.
             (first_epoch..3)
                 .flat_map(|_| {
