@@ -532,6 +532,11 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
         "data.label=feh",
         "data.task=regression",
     ];
+    // A baseline feature that is no column of the list is refused, naming the columns.
+    let typo: Vec<&str> = sets.iter().copied().chain(["baseline.features=[\"perod\"]"]).collect();
+    let output = smoke("rrlyrae_feh", out.path(), &typo);
+    assert_fails_with(&output, "baseline.features: \"perod\" is not a property of any item");
+    let sets: Vec<&str> = sets.iter().copied().chain(["baseline.features=[\"period\"]"]).collect();
     let output = smoke("rrlyrae_feh", out.path(), &sets);
     assert_ok(&output, "rrlyrae_feh on a light-curve folder");
     let (_, stderr) = text(&output);
@@ -550,6 +555,15 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
     assert_eq!((sequence["length"].as_integer(), sequence["align"].as_bool()), (Some(60), Some(true)), "{sequence}");
     let ids: Vec<String> = csv_rows(&run_dir.join("test_predictions.csv")).into_iter().map(|r| r[0].clone()).collect();
     assert!(ids.iter().all(|id| id.starts_with("star-")), "{ids:?}");
+    // The shallow baseline ran on the same test stars, from the curves' statistics and the
+    // list's period, and the report shows it beside the network.
+    let shallow = &summary["shallow_baseline"];
+    assert_eq!(shallow["test_items"].as_u64(), Some(scored as u64), "{summary}");
+    assert!(shallow["value"].as_f64().is_some_and(f64::is_finite) && shallow["metric"] == "rmse", "{summary}");
+    let features: Vec<&str> = shallow["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(features.contains(&"curve_fourier_phi31") && features.contains(&"period"), "{features:?}");
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("| shallow baseline: random forest (100 trees) on 20 features"), "{report}");
 
     // `eval` scores the same stars again, and `predict` (images only) says how to score curves.
     let summary = json(&run_dir.join("summary.json"));

@@ -248,6 +248,18 @@ fn kernel_mean(phase: &[f64], mag: &[f64], err: &[f64], at: f64, width: f64) -> 
     (w_sum > 0.0 && wm.is_finite()).then(|| (wm / w_sum, w2e2.sqrt() / w_sum))
 }
 
+/// The prefix of the item properties that [`curve_statistics`] gives.
+pub const CURVE_STATISTIC_PREFIX: &str = "curve_";
+
+/// The simple statistics of a curve (`astro_sim::curve_features`) as item properties named
+/// `curve_<statistic>`: what the shallow baseline learns from, beside catalogue columns.
+/// `folded`: `curve.time` holds phases (the Fourier and phase-bin statistics then exist).
+pub fn curve_statistics(curve: &LightCurve, folded: bool) -> Vec<(String, f64)> {
+    let names = astro_sim::curve_features::feature_names(folded);
+    let values = astro_sim::curve_features::curve_features(curve, folded);
+    names.into_iter().zip(values).map(|(name, v)| (format!("{CURVE_STATISTIC_PREFIX}{name}"), v)).collect()
+}
+
 /// `phi1` of the least-squares fit `m = a + A sin(2 pi phase + phi1)` of a folded curve.
 fn first_harmonic_phase(curve: &LightCurve) -> f64 {
     // Normal equations of m = a + s sin(w) + c cos(w), w = 2 pi phase; s = A cos phi1, c = A sin phi1.

@@ -5,6 +5,7 @@
 //! are random-access, reproducible and parallel, and need no disk.
 
 pub mod components;
+pub mod curve_features;
 pub mod deconvolution;
 pub mod degrade;
 pub mod density_field;

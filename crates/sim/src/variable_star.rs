@@ -359,7 +359,9 @@ mod tests {
                 continue;
             }
             let phases: Vec<f64> = star.curve.time.iter().map(|t| (t / p.period).rem_euclid(1.0)).collect();
-            let [phi1, _, phi3] = fourier_phases(&phases, &star.curve.mag);
+            let points: Vec<(f64, f64)> = phases.iter().copied().zip(star.curve.mag.iter().copied()).collect();
+            let fit = crate::curve_features::fourier_fit(&points, 3).unwrap();
+            let (phi1, phi3) = (fit[0].1, fit[2].1);
             let phi31 = (phi3 - 3.0 * phi1).rem_euclid(TAU);
             let feh = -5.038 - 5.394 * p.period + 1.345 * phi31;
             residuals.push(feh - p.feh.unwrap());
@@ -370,38 +372,6 @@ mod tests {
         // The simulator's scatter in phi31 is 0.05 rad: 0.07 dex through the relation.
         assert!(rms < 0.15, "[Fe/H] from the measured phi31 scatters by {rms:.3} dex");
         assert!(residuals.iter().all(|r| r.abs() < 0.5), "{residuals:?}");
-    }
-
-    /// `phi_k` of the least-squares fit `m = a0 + sum_k A_k sin(2 pi k phase + phi_k)`, k = 1..3.
-    fn fourier_phases(phase: &[f64], mag: &[f64]) -> [f64; 3] {
-        // Normal equations in (a0, s1, c1, s2, c2, s3, c3), s_k = A_k cos phi_k, c_k = A_k sin phi_k.
-        let mut a = [[0.0f64; 8]; 7];
-        for (&p, &m) in phase.iter().zip(mag) {
-            let mut basis = [1.0; 7];
-            for k in 1..=3 {
-                let (sin, cos) = (TAU * k as f64 * p).sin_cos();
-                basis[2 * k - 1] = sin;
-                basis[2 * k] = cos;
-            }
-            for i in 0..7 {
-                for j in 0..7 {
-                    a[i][j] += basis[i] * basis[j];
-                }
-                a[i][7] += basis[i] * m;
-            }
-        }
-        // Gaussian elimination with partial pivoting.
-        for col in 0..7 {
-            let pivot = (col..7).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs())).unwrap();
-            a.swap(col, pivot);
-            let pivot_row = a[col];
-            for (_, values) in a.iter_mut().enumerate().filter(|(row, _)| *row != col) {
-                let f = values[col] / pivot_row[col];
-                values.iter_mut().zip(pivot_row).skip(col).for_each(|(v, p)| *v -= f * p);
-            }
-        }
-        let x: Vec<f64> = (0..7).map(|i| a[i][7] / a[i][i]).collect();
-        [1, 2, 3].map(|k| x[2 * k].atan2(x[2 * k - 1]))
     }
 
     #[test]

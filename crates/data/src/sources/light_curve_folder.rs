@@ -20,6 +20,7 @@ use crate::formats::light_curve_files::{OnBadStar, Star};
 use crate::split::{ImageSplit, LabelledImages};
 use crate::sources::Source;
 use crate::sources::shared::limit_to;
+use crate::sequence::curve_statistics;
 use crate::task::Task;
 
 /// One usable star, encoded.
@@ -180,7 +181,11 @@ impl Source for LightCurveFolder {
                     id: star.id.clone(),
                     pixels: self.sequence.encode_with_period(&star.curve, period),
                     target,
-                    attributes: numeric_columns(star, label),
+                    attributes: [
+                        numeric_columns(star, label),
+                        curve_statistics(&star.curve, self.sequence.inputs.folded()),
+                    ]
+                    .concat(),
                 }),
                 Err(reason) => bad_star(&star.id, reason)?,
             }

@@ -24,7 +24,7 @@ use crate::sources::Source;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
 use crate::item::{ImageItem, Layout};
-use crate::sequence::SequenceConfig;
+use crate::sequence::{SequenceConfig, curve_statistics};
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -169,8 +169,8 @@ impl LabelledImages for SimulatedLightCurves {
     }
 
     fn attributes(&self, index: usize) -> Vec<(String, f64)> {
-        // The S/N needs the observed epochs, so the star is simulated (62 us).
-        let star = self.config.simulator.simulate(self.seed, self.first + index as u64);
+        // The S/N and the curve statistics need the observed epochs, so the star is simulated.
+        let (star, curve) = self.config.star(self.seed, self.first + index as u64);
         let p = &star.params;
         let mut out = vec![
             ("snr".to_string(), star.snr),
@@ -180,6 +180,7 @@ impl LabelledImages for SimulatedLightCurves {
             ("points".to_string(), star.curve.time.len() as f64),
         ];
         out.extend(p.feh.map(|f| ("feh".to_string(), f)));
+        out.extend(curve_statistics(&curve, self.config.sequence.inputs.folded()));
         out
     }
 }

@@ -421,6 +421,9 @@ impl ExperimentConfig {
                 format!("is a density cutoff, positive, got {cutoff}"),
             ));
         }
+        if let Some((field, problem)) = self.baseline.validate().err() {
+            return Err(ConfigError::invalid(format!("baseline.{field}"), problem));
+        }
         if let Some((field, problem)) = self.evaluation.validate().err() {
             return Err(ConfigError::invalid(format!("evaluation.{field}"), problem));
         }

@@ -5,6 +5,7 @@ use astro_data::{AugmentConfig, DataConfig, TestTimeConfig};
 use astro_models::ModelConfig;
 
 use crate::evaluate::binary::EvaluationConfig;
+use crate::evaluate::shallow_baseline::ShallowBaselineConfig;
 use crate::init::InitConfig;
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,10 @@ pub struct ExperimentConfig {
     /// one run on the data's own splits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<ValidationConfig>,
+    /// The shallow baseline trained beside the network on light-curve statistics and catalogue
+    /// columns (a random forest by default).
+    #[serde(default)]
+    pub baseline: ShallowBaselineConfig,
     /// Epochs, batches, early stopping, checkpoints, data workers.
     #[serde(default)]
     pub training: TrainingConfig,

@@ -3,13 +3,14 @@
 //! mean for every image; for classification the scores of [`crate::evaluate::classification`].
 //!
 //! The folder: [`test_split`] (a run's test), [`classification`], [`binary`] (detectors: ROC,
-//! completeness at fixed false-positive rates, bins), [`class_bins`] and [`reconstruction`]
-//! (autoencoders).
+//! completeness at fixed false-positive rates, bins), [`class_bins`], [`reconstruction`]
+//! (autoencoders) and [`shallow_baseline`] (a random forest on light-curve statistics).
 
 pub mod binary;
 pub mod class_bins;
 pub mod classification;
 pub mod reconstruction;
+pub mod shallow_baseline;
 pub mod test_split;
 
 use astro_data::ImageSplit;

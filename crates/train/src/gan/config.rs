@@ -105,6 +105,9 @@ pub fn refuse_unused_settings(config: &ExperimentConfig) -> Result<(), ConfigErr
     if config.test_time.is_some() {
         return refuse("test_time", "a generator's output is not averaged over views");
     }
+    if config.baseline.features != Vec::<String>::new() {
+        return refuse("baseline", "a generator has no shallow baseline");
+    }
     if config.evaluation != EvaluationConfig::default() {
         return refuse("evaluation", "a GAN is scored by its own statistics (PSNR, SSIM, power spectrum)");
     }

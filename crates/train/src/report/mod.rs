@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::config::ExperimentConfig;
 use crate::evaluate::binary::{AtFpr, BinaryScores};
 use crate::evaluate::classification::ClassificationMetrics;
+use crate::evaluate::shallow_baseline::ShallowScore;
 use crate::evaluate::{GroupScore, TestScores};
 
 /// What a table cell of a bin or subset without items says instead of a number.
@@ -112,6 +113,9 @@ pub struct Summary {
     /// data-parallel runs show that every device worked). Empty for cross-validated runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub batches_per_device: Vec<usize>,
+    /// The shallow baseline (`[baseline]`) on the same test items, where it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shallow_baseline: Option<ShallowScore>,
 }
 
 /// Each fold's score and their spread.
@@ -225,6 +229,7 @@ impl Summary {
             format!("test {} (n = {}): {:.5}", h.metric, self.test.samples(), h.value),
             format!("baseline ({}): {:.5}", h.baseline_name, h.baseline),
         ];
+        lines.extend(self.shallow_baseline.as_ref().map(ShallowScore::line));
         if let TestScores::Reconstruction(m) = &self.test {
             lines.push(format!(
                 "MAE: {:.5}; latent vectors of {} values; worst reconstructed: {}",
@@ -407,6 +412,15 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
     md.push_str(&format!("## Result\n\n| | {metric} (test) |\n|---|---|\n"));
     md.push_str(&format!("| this run (epoch {}) | {:.5} |\n", summary.best_epoch, h.value));
     md.push_str(&format!("| baseline: {} | {:.5} |\n", h.baseline_name, h.baseline));
+    if let Some(b) = summary.shallow_baseline.as_ref().filter(|b| b.metric == h.metric) {
+        md.push_str(&format!(
+            "| shallow baseline: {} on {} features ({} s) | {:.5} |\n",
+            b.model,
+            b.features.len(),
+            b.seconds.round(),
+            b.value
+        ));
+    }
     match &summary.paper {
         Some(p) if p.metric == h.metric && p.subset.is_none() => {
             md.push_str(&format!("| paper: {} | {} |\n\n_{}_\n", p.citation, value_text(p.value), p.note));

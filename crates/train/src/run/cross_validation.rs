@@ -14,6 +14,7 @@ use burn::module::Module;
 use crate::config::validation::ValidationConfig;
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
+use crate::evaluate::shallow_baseline::{ShallowPredictions, fit_and_predict, score_shallow};
 use crate::evaluate::{Predictions, TestScores, predict, score, target_mean, write_predictions_csv};
 use crate::report::confusion_plot::confusion_png;
 use crate::report::scatter_plot::predicted_vs_true;
@@ -62,6 +63,7 @@ fn run_folds(
     let (task, names) = (folds.info.task, folds.info.target_names.clone());
     let eval_device = hardware.devices.first().ok_or_else(|| RunError::Run("no device".into()))?.clone().inner();
     let mut out_of_fold = Predictions::default();
+    let mut shallow_out_of_fold: Option<ShallowPredictions> = None;
     let mut rows = Vec::new();
     let (mut epochs, mut seconds, mut seen) = (0usize, 0.0f64, 0.0f64);
     let mut parameters = 0;
@@ -103,7 +105,12 @@ fn run_folds(
             epochs_trained: fold_summary.epochs_trained,
         });
         out_of_fold.append(predictions);
+        let seed = config.experiment.seed;
+        if let Some(p) = fit_and_predict(&config.baseline, task, folds.info.outputs(), &data.train, &data.test, seed)? {
+            shallow_out_of_fold.get_or_insert_with(ShallowPredictions::default).append(p);
+        }
     }
+    let shallow_baseline = shallow_out_of_fold.map(|p| score_shallow(&config.baseline, task, folds.info.outputs(), &p));
     let mean_of_all = target_mean(&folds.all, task, folds.info.outputs()).map_err(RunError::Run)?;
     let metrics = score(task, &out_of_fold, &mean_of_all, &names, &config.evaluation);
     write_predictions_csv(&run.file("predictions.csv"), task, &names, &out_of_fold)?;
@@ -149,6 +156,7 @@ fn run_folds(
         stages: Vec::new(),
         paper_targets: Vec::new(),
         batches_per_device: Vec::new(),
+        shallow_baseline,
     };
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report_markdown(config, &summary))?;

@@ -17,6 +17,7 @@ use crate::config::stages::Trainable;
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
 use crate::evaluate::reconstruction::evaluate_reconstruction;
+use crate::evaluate::shallow_baseline::{fit_and_predict, score_shallow};
 use crate::evaluate::test_split::evaluate_test_split;
 use crate::evaluate::{TestScores, target_mean};
 use crate::fit::checkpointing::{checkpoint_files, last_complete_checkpoint};
@@ -72,14 +73,16 @@ pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>
     Ok((data, shapes))
 }
 
-/// Checks the property and target names of `[evaluation]` against the opened data: a name that
-/// cannot apply is an error; a property no item has becomes the data's first warning.
+/// Checks the property and target names of `[evaluation]` and `[baseline]` against the opened
+/// data: a name that cannot apply is an error; a bin or subset property no item has becomes the
+/// data's first warning.
 fn check_evaluation_names(config: &ExperimentConfig, data: &mut OpenedData) -> Result<(), RunError> {
     let e = &config.evaluation;
-    if e.bins.is_empty() && e.subsets.is_empty() && e.periodic.is_empty() {
+    if e.bins.is_empty() && e.subsets.is_empty() && e.periodic.is_empty() && config.baseline.features.is_empty() {
         return Ok(());
     }
-    let wanted: Vec<&String> = e.bins.keys().chain(e.subsets.iter().flat_map(|s| s.above.keys())).collect();
+    let wanted: Vec<&String> =
+        e.bins.keys().chain(e.subsets.iter().flat_map(|s| s.above.keys())).chain(&config.baseline.features).collect();
     let mut properties = std::collections::BTreeSet::new();
     // Stops at the first item set that has every wanted name (a simulated item's properties
     // cost a simulation); scans everything only to list what there is.
@@ -94,6 +97,10 @@ fn check_evaluation_names(config: &ExperimentConfig, data: &mut OpenedData) -> R
     let warnings = e
         .check_names(data.info.task, &data.info.target_names, &properties)
         .map_err(|(field, problem)| ConfigError::invalid(format!("evaluation.{field}"), problem))?;
+    config
+        .baseline
+        .check_names(&data.info.target_names, e.published.as_deref(), &properties)
+        .map_err(|(field, problem)| ConfigError::invalid(format!("baseline.{field}"), problem))?;
     // First, so that they are among the warnings printed.
     data.info.warnings.splice(0..0, warnings);
     Ok(())
@@ -308,6 +315,9 @@ fn run_training(
         &plan.iter().map(|s| StageMark { after_epoch: s.after_epoch, name: &s.name }).collect::<Vec<_>>(),
     )?;
 
+    let shallow_baseline =
+        fit_and_predict(&config.baseline, task, outputs, &data.train, &data.test, config.experiment.seed)?
+            .map(|p| score_shallow(&config.baseline, task, outputs, &p));
     let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let seen = (data.train.len() + data.valid.len()) * rows.len();
     let (paper_metric, paper_metric_missing) = paper_metric_of(config, &metrics);
@@ -345,6 +355,7 @@ fn run_training(
         paper_targets,
         cross_validation: None,
         batches_per_device,
+        shallow_baseline,
     };
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report_markdown(config, &summary, &model_table(config, input, shapes)))?;
