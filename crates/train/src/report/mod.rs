@@ -229,7 +229,6 @@ impl Summary {
             format!("test {} (n = {}): {:.5}", h.metric, self.test.samples(), h.value),
             format!("baseline ({}): {:.5}", h.baseline_name, h.baseline),
         ];
-        lines.extend(self.shallow_baseline.as_ref().map(ShallowScore::line));
         if let TestScores::Reconstruction(m) = &self.test {
             lines.push(format!(
                 "MAE: {:.5}; latent vectors of {} values; worst reconstructed: {}",
@@ -253,6 +252,8 @@ impl Summary {
                 }
             }
         }
+        // After the network's own scores (MAE, F1, ...), so that each line reads as the network's.
+        lines.extend(self.shallow_baseline.as_ref().map(ShallowScore::line));
         if let (Some(p), TestScores::Classification(m)) = (&self.paper, &self.test)
             && let Some(class) = &p.class
         {
