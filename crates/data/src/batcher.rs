@@ -20,6 +20,9 @@ pub struct ImageBatch {
     pub images: Tensor<4>,
     /// `[batch, targets]`.
     pub targets: Tensor<2>,
+    /// `[batch * views, features]`: each item's catalogue features, once per view; `None`
+    /// when the items carry none.
+    pub features: Option<Tensor<2>>,
 }
 
 /// What the batcher does to each image.
@@ -91,6 +94,8 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
         let views = self.views();
         let mut pixels = Vec::with_capacity(items.len() * views * c * h * w);
         let mut targets = Vec::with_capacity(items.len() * n_targets);
+        let n_features = items[0].features.len();
+        let mut features = Vec::with_capacity(items.len() * views * n_features);
         for item in &items {
             // Every item of a data set has the same shape: the data set built them so.
             debug_assert_eq!(item.shape, [c, h, w]);
@@ -104,12 +109,17 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
                 }
             }
             targets.extend_from_slice(&item.targets);
+            for _ in 0..views {
+                features.extend_from_slice(&item.features);
+            }
         }
         let b = items.len();
         ImageBatch {
             ids: items.iter().map(|i| i.id.clone()).collect(),
             images: Tensor::from_data(TensorData::new(pixels, [b * views, c, h, w]), device),
             targets: Tensor::from_data(TensorData::new(targets, [b, n_targets]), device),
+            features: (n_features > 0)
+                .then(|| Tensor::from_data(TensorData::new(features, [b * views, n_features]), device)),
         }
     }
 }
@@ -125,12 +135,14 @@ mod tests {
             pixels: vec![v; 2 * 3 * 3],
             shape: [2, 3, 3],
             targets: vec![v, -v],
+            features: Vec::new(),
         };
         let batch = ImageBatcher::default().batch(vec![item(1.0), item(2.0)], &Device::flex());
         assert_eq!(batch.images.dims(), [2, 2, 3, 3]);
         assert_eq!(batch.targets.into_data().try_to_vec::<f32>().unwrap(), [1.0, -1.0, 2.0, -2.0]);
         let second = batch.images.narrow(0, 1, 1).into_data().try_to_vec::<f32>().unwrap();
         assert!(second.iter().all(|v| *v == 2.0));
+        assert!(batch.features.is_none());
     }
 
     #[test]
@@ -140,6 +152,7 @@ mod tests {
             pixels: (0..9).map(|v| v as f32).collect(),
             shape: [1, 3, 3],
             targets: vec![1.0],
+            features: vec![0.5, 7.0],
         };
         let views = crate::augment::TestTimeConfig { rotations: 2, zooms: vec![1.0], flip: false }.views();
         let batcher = ImageBatcher::with_views(views);
@@ -148,5 +161,8 @@ mod tests {
         assert_eq!(batch.targets.dims(), [2, 1]);
         let half_turn = batch.images.narrow(0, 1, 1).into_data().try_to_vec::<f32>().unwrap();
         assert!((half_turn[0] - 8.0).abs() < 1e-4, "{half_turn:?}");
+        // The catalogue features go with every view.
+        let features = batch.features.expect("the items carry features");
+        assert_eq!(features.into_data().try_to_vec::<f32>().unwrap(), [0.5, 7.0].repeat(4));
     }
 }

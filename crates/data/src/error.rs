@@ -41,6 +41,14 @@ pub enum DataError {
         /// What is wrong.
         problem: String,
     },
+    /// A bad `[features]` setting, or an item whose features cannot be read.
+    #[error("features.{field}: {problem}")]
+    Feature {
+        /// The field under `[features]`.
+        field: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A bad simulator setting.
     #[error("data.{0}")]
     Simulator(#[from] astro_sim::SimConfigError),

@@ -68,6 +68,10 @@ impl LabelledImages for Pooled {
         let (part, i) = self.locate(index);
         part.baseline(i)
     }
+    fn features(&self, index: usize) -> Vec<f32> {
+        let (part, i) = self.locate(index);
+        part.features(i)
+    }
 }
 
 /// Some rows of a split.
@@ -95,6 +99,9 @@ impl LabelledImages for Rows {
     }
     fn baseline(&self, index: usize) -> Option<Vec<f32>> {
         self.all.baseline(self.rows[index])
+    }
+    fn features(&self, index: usize) -> Vec<f32> {
+        self.all.features(self.rows[index])
     }
 }
 
@@ -258,7 +265,13 @@ mod tests {
 
     impl LabelledImages for Numbered {
         fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
-            Ok(ImageItem { id: self.id(index), pixels: vec![0.0], shape: [1, 1, 1], targets: self.targets(index)? })
+            Ok(ImageItem {
+                id: self.id(index),
+                pixels: vec![0.0],
+                shape: [1, 1, 1],
+                targets: self.targets(index)?,
+                features: Vec::new(),
+            })
         }
         fn count(&self) -> usize {
             self.n

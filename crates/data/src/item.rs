@@ -11,6 +11,8 @@ pub struct ImageItem {
     pub shape: [usize; 3],
     /// Target values (empty for unlabelled images).
     pub targets: Vec<f32>,
+    /// Catalogue features beside the image (`[features]`; empty without them).
+    pub features: Vec<f32>,
 }
 
 /// What an item's `[channels, height, width]` array holds.

@@ -23,6 +23,16 @@ pub trait LabelledImages: Send + Sync + Debug {
     fn attributes(&self, _index: usize) -> Vec<(String, f64)> {
         Vec::new()
     }
+    /// The catalogue features of item `index` (`[features]`), without its image; none by
+    /// default.
+    fn features(&self, _index: usize) -> Vec<f32> {
+        Vec::new()
+    }
+    /// The text of item `index`'s catalogue column `name` where it is not a number (for
+    /// messages that name what is there instead); none by default.
+    fn text_property(&self, _index: usize, _name: &str) -> Option<String> {
+        None
+    }
     /// A classical answer for item `index` to compare a model with, in the targets' form (the
     /// Richardson-Lucy deconvolution of a degraded image); none by default.
     fn baseline(&self, _index: usize) -> Option<Vec<f32>> {
@@ -61,6 +71,16 @@ impl ImageSplit {
     /// Named properties of item `index` for binned metrics.
     pub fn attributes(&self, index: usize) -> Vec<(String, f64)> {
         self.0.attributes(index)
+    }
+
+    /// The catalogue features of item `index`, without its image.
+    pub fn features(&self, index: usize) -> Vec<f32> {
+        self.0.features(index)
+    }
+
+    /// The text of item `index`'s column `name`, where the source keeps text.
+    pub fn text_property(&self, index: usize, name: &str) -> Option<String> {
+        self.0.text_property(index, name)
     }
 
     /// The source's classical answer for item `index`, if it has one.
@@ -102,6 +122,14 @@ impl LabelledImages for Reconstructing {
 
     fn attributes(&self, index: usize) -> Vec<(String, f64)> {
         self.0.attributes(index)
+    }
+
+    fn text_property(&self, index: usize, name: &str) -> Option<String> {
+        self.0.text_property(index, name)
+    }
+
+    fn features(&self, index: usize) -> Vec<f32> {
+        self.0.features(index)
     }
 }
 

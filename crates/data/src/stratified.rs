@@ -285,6 +285,7 @@ mod tests {
                 pixels: vec![index as f32],
                 shape: [1, 1, 1],
                 targets: self.targets(index)?,
+                features: Vec::new(),
             })
         }
         fn count(&self) -> usize {
@@ -439,6 +440,7 @@ mod tests {
                         pixels,
                         shape: [1, 8, 8],
                         targets: vec![self.0[index] as f32],
+                        features: Vec::new(),
                     })
                 }
                 fn count(&self) -> usize {

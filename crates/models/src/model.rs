@@ -110,14 +110,42 @@ impl ModelConfig {
     /// Checks that the model takes `input` and produces `outputs` values per sample; returns
     /// every stage's output shape (for the run report).
     pub fn check(&self, input: FeatureShape, outputs: usize, why: &str) -> Result<Vec<LayerShape>, ShapeError> {
+        self.check_with_side(input, 0, outputs, why)
+    }
+
+    /// Refuses `side` catalogue features for a model that cannot take them.
+    fn takes_side(&self, side: usize) -> Result<(), ShapeError> {
+        match self {
+            _ if side == 0 => Ok(()),
+            ModelConfig::Recurrent(_) | ModelConfig::Resnet(_) => Ok(()),
+            _ => Err(ShapeError::Setting {
+                field: "kind".into(),
+                problem: format!(
+                    "{:?} takes no catalogue features ([features]); the \"recurrent\" and \"resnet\" models do",
+                    self.kind()
+                ),
+            }),
+        }
+    }
+
+    /// As [`Self::check`], with `side` catalogue features beside the input (`[features]`),
+    /// concatenated to the body's output before the head.
+    pub fn check_with_side(
+        &self,
+        input: FeatureShape,
+        side: usize,
+        outputs: usize,
+        why: &str,
+    ) -> Result<Vec<LayerShape>, ShapeError> {
+        self.takes_side(side)?;
         let table = match self {
             ModelConfig::Sequential { layers } => {
                 let shapes = SequentialConfig { layers: layers.clone() }.shapes(input)?;
                 layers.iter().zip(shapes).map(|(l, s)| LayerShape::new(l.type_name(), s)).collect()
             }
             ModelConfig::Dieleman(config) => config.shapes(input, outputs)?,
-            ModelConfig::Resnet(config) => config.shapes(input, outputs)?,
-            ModelConfig::Recurrent(config) => config.shapes(input, outputs)?,
+            ModelConfig::Resnet(config) => config.shapes_with_side(input, side, outputs)?,
+            ModelConfig::Recurrent(config) => config.shapes_with_side(input, side, outputs)?,
             ModelConfig::SemanticAutoencoder(config) => config.shapes(input, outputs)?,
             ModelConfig::Autoencoder(config) => config.shapes(input)?,
             ModelConfig::Pix2pix(config) => config.shapes(input)?,
@@ -132,14 +160,28 @@ impl ModelConfig {
 
     /// Builds the model with freshly initialised weights on `device`.
     pub fn init(&self, input: FeatureShape, outputs: usize, device: &Device) -> Result<Model, ShapeError> {
+        self.init_with_side(input, 0, outputs, device)
+    }
+
+    /// As [`Self::init`], the head reading `side` catalogue features beside the body's output.
+    pub fn init_with_side(
+        &self,
+        input: FeatureShape,
+        side: usize,
+        outputs: usize,
+        device: &Device,
+    ) -> Result<Model, ShapeError> {
+        self.takes_side(side)?;
         match self {
             ModelConfig::Sequential { layers } => {
                 let config = SequentialConfig { layers: layers.clone() };
                 Ok(Model::Sequential(config.init(input, device)?))
             }
             ModelConfig::Dieleman(config) => Ok(Model::Dieleman(config.init(input, outputs, device)?)),
-            ModelConfig::Resnet(config) => Ok(Model::Resnet(config.init(input, outputs, device)?)),
-            ModelConfig::Recurrent(config) => Ok(Model::Recurrent(config.init(input, outputs, device)?)),
+            ModelConfig::Resnet(config) => Ok(Model::Resnet(config.init_with_side(input, side, outputs, device)?)),
+            ModelConfig::Recurrent(config) => {
+                Ok(Model::Recurrent(config.init_with_side(input, side, outputs, device)?))
+            }
             ModelConfig::SemanticAutoencoder(config) => {
                 Ok(Model::SemanticAutoencoder(config.init(input, outputs, device)?))
             }
@@ -163,11 +205,18 @@ impl Model {
     ///   `[batch, channels, 1, steps]` whose last channel is the padding mask
     /// - output: `[batch, outputs]`
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
+        self.forward_with_side(input, None)
+    }
+
+    /// As [`Self::forward`], with catalogue features `[batch, side]` for the models built to
+    /// take them ([`ModelConfig::init_with_side`]); other models never get any (refused when
+    /// built).
+    pub fn forward_with_side(&self, input: Tensor<4>, side: Option<Tensor<2>>) -> Tensor<2> {
         match self {
             Model::Sequential(net) => net.forward_tensor(input),
             Model::Dieleman(net) => net.forward(input),
-            Model::Resnet(net) => net.forward(input),
-            Model::Recurrent(net) => net.forward(input),
+            Model::Resnet(net) => net.forward_with_side(input, side),
+            Model::Recurrent(net) => net.forward_with_side(input, side),
             Model::SemanticAutoencoder(net) => net.forward(input),
             Model::Autoencoder(net) => net.forward(input),
         }

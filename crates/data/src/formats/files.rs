@@ -70,6 +70,7 @@ impl Dataset<ImageItem> for ImageFiles {
             pixels,
             shape: [p.channels as usize, p.size as usize, p.size as usize],
             targets: Vec::new(),
+            features: Vec::new(),
         })
     }
 

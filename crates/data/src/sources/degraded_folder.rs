@@ -280,6 +280,7 @@ impl LabelledImages for FolderSplit {
             pixels: both[..half].to_vec(),
             shape: [channels, size, size],
             targets: both[half..].to_vec(),
+            features: Vec::new(),
         })
     }
 

@@ -159,6 +159,7 @@ impl LabelledImages for DegradedGalaxies {
             pixels: both[..half].to_vec(),
             shape: [3, size, size],
             targets: both[half..].to_vec(),
+            features: Vec::new(),
         })
     }
 

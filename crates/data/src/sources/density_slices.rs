@@ -107,7 +107,7 @@ impl LabelledImages for DensitySlices {
             Ok::<_, DatasetError>(slice.iter().map(|&x| (0.5 * (self.config.map(x) + 1.0)) as f32).collect())
         })?;
         let n = self.config.grid;
-        Ok(ImageItem { id: self.id(index), targets: pixels.clone(), pixels, shape: [1, n, n] })
+        Ok(ImageItem { id: self.id(index), targets: pixels.clone(), pixels, shape: [1, n, n], features: Vec::new() })
     }
 
     fn count(&self) -> usize {

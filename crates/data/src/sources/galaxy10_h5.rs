@@ -198,6 +198,7 @@ mod reader {
                 pixels,
                 shape: self.preprocess.shape(),
                 targets: vec![self.labels[row] as f32],
+                features: Vec::new(),
             })
         }
 

@@ -72,7 +72,7 @@ impl LabelledImages for ImageCsvDataset {
         let row = self.rows[index];
         let (id, targets) = &self.catalogue.rows[row];
         let pixels = self.preprocess.load(&self.path_of(row)).map_err(DatasetError::new)?;
-        Ok(ImageItem { id: id.clone(), pixels, shape: self.preprocess.shape(), targets: targets.clone() })
+        Ok(ImageItem { id: id.clone(), pixels, shape: self.preprocess.shape(), targets: targets.clone(), features: Vec::new() })
     }
 
     fn count(&self) -> usize {

@@ -127,7 +127,7 @@ impl LabelledImages for ImageFolderDataset {
     fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
         let (path, class) = &self.files[self.rows[index]];
         let pixels = self.preprocess.load(path).map_err(DatasetError::new)?;
-        Ok(ImageItem { id: self.id(index), pixels, shape: self.preprocess.shape(), targets: vec![*class as f32] })
+        Ok(ImageItem { id: self.id(index), pixels, shape: self.preprocess.shape(), targets: vec![*class as f32], features: Vec::new() })
     }
 
     fn count(&self) -> usize {

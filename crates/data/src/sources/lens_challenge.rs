@@ -210,6 +210,7 @@ impl LabelledImages for ChallengeSplit {
             pixels,
             shape: [self.layout.bands.len(), self.side, self.side],
             targets: self.targets(index)?,
+            features: Vec::new(),
         })
     }
 

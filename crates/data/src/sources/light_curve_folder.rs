@@ -30,6 +30,8 @@ struct EncodedStar {
     pixels: Vec<f32>,
     target: f32,
     attributes: Vec<(String, f64)>,
+    /// The list's columns that are not numbers (for messages about them).
+    texts: Vec<(String, String)>,
 }
 
 impl LightCurveFolder {
@@ -71,6 +73,12 @@ fn numeric_columns(star: &Star, label: &str) -> Vec<(String, f64)> {
     out
 }
 
+/// The list's columns whose values are not finite numbers.
+fn text_columns(star: &Star) -> Vec<(String, String)> {
+    let number = |v: &String| v.parse::<f64>().is_ok_and(f64::is_finite);
+    star.row.iter().filter(|(_, v)| !number(v)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 /// Some rows of the encoded stars.
 #[derive(Debug)]
 struct StarRows {
@@ -87,6 +95,7 @@ impl LabelledImages for StarRows {
             pixels: star.pixels.clone(),
             shape: self.shape,
             targets: vec![star.target],
+            features: Vec::new(),
         })
     }
 
@@ -104,6 +113,11 @@ impl LabelledImages for StarRows {
 
     fn attributes(&self, index: usize) -> Vec<(String, f64)> {
         self.stars[self.rows[index]].attributes.clone()
+    }
+
+    fn text_property(&self, index: usize, name: &str) -> Option<String> {
+        let texts = &self.stars[self.rows[index]].texts;
+        texts.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 }
 
@@ -186,6 +200,7 @@ impl Source for LightCurveFolder {
                         curve_statistics(&star.curve, self.sequence.inputs.folded()),
                     ]
                     .concat(),
+                    texts: text_columns(star),
                 }),
                 Err(reason) => bad_star(&star.id, reason)?,
             }

@@ -124,7 +124,7 @@ impl LabelledImages for SimulatedGalaxies {
         let size = self.config.image_size;
         let pixels =
             self.cache.get_or_make(index, || Ok::<_, DatasetError>(self.config.simulate(self.seed, source).rgb))?;
-        Ok(ImageItem { id: self.id(index), pixels, shape: [3, size, size], targets: self.targets(index)? })
+        Ok(ImageItem { id: self.id(index), pixels, shape: [3, size, size], targets: self.targets(index)?, features: Vec::new() })
     }
 
     fn count(&self) -> usize {

@@ -61,6 +61,7 @@ impl LabelledImages for SimulatedLenses {
             pixels,
             shape: [scene.bands.len(), size, size],
             targets: vec![if scene.params.is_lens { 1.0 } else { 0.0 }],
+            features: Vec::new(),
         })
     }
 

@@ -153,6 +153,7 @@ impl LabelledImages for SimulatedLightCurves {
             pixels: self.config.sequence.encode_with_period(&curve, period),
             shape: self.config.sequence.shape(),
             targets: vec![self.config.labels.target(&star.params)],
+            features: Vec::new(),
         })
     }
 

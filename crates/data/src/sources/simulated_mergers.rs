@@ -68,7 +68,7 @@ impl LabelledImages for SimulatedMergers {
         let size = self.config.galaxies.image_size;
         let pixels =
             self.cache.get_or_make(index, || Ok::<_, DatasetError>(self.config.simulate(self.seed, global).rgb))?;
-        Ok(ImageItem { id: self.id(index), pixels, shape: [3, size, size], targets: self.targets(index)? })
+        Ok(ImageItem { id: self.id(index), pixels, shape: [3, size, size], targets: self.targets(index)?, features: Vec::new() })
     }
 
     fn count(&self) -> usize {

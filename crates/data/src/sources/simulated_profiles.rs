@@ -61,6 +61,7 @@ impl LabelledImages for SimulatedProfiles {
             pixels: sample.noisy.data.iter().map(|&v| v as f32).collect(),
             shape: [1, size, size],
             targets: sample.params.as_targets(self.config.profile).iter().map(|&v| v as f32).collect(),
+            features: Vec::new(),
         })
     }
 

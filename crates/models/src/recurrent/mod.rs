@@ -83,6 +83,17 @@ impl RecurrentConfig {
 
     /// The shape after every layer, or the first setting that does not fit `input`.
     pub fn shapes(&self, input: FeatureShape, outputs: usize) -> Result<Vec<LayerShape>, ShapeError> {
+        self.shapes_with_side(input, 0, outputs)
+    }
+
+    /// As [`Self::shapes`], with `side` catalogue features concatenated to the final state
+    /// before the dense layer.
+    pub fn shapes_with_side(
+        &self,
+        input: FeatureShape,
+        side: usize,
+        outputs: usize,
+    ) -> Result<Vec<LayerShape>, ShapeError> {
         let FeatureShape::Sequence { channels, length } = input else {
             return Err(Self::setting(
                 "kind",
@@ -115,13 +126,32 @@ impl RecurrentConfig {
             let what = if last { "final state" } else { "sequence" };
             table.push(LayerShape::new(format!("{name}({units}), {what}, dropout {}", self.dropout), shape));
         }
+        if side > 0 {
+            let state = ways * self.units.last().copied().unwrap_or(0);
+            table.push(LayerShape::new(
+                format!("concatenate {side} catalogue features"),
+                FeatureShape::Vector(state + side),
+            ));
+        }
         table.push(LayerShape::new(format!("dense {outputs}"), FeatureShape::Vector(outputs)));
         Ok(table)
     }
 
     /// Builds the network on `device`.
     pub fn init(&self, input: FeatureShape, outputs: usize, device: &Device) -> Result<Recurrent, ShapeError> {
-        self.shapes(input, outputs)?;
+        self.init_with_side(input, 0, outputs, device)
+    }
+
+    /// Builds the network on `device`, its dense layer reading the final state and `side`
+    /// catalogue features.
+    pub fn init_with_side(
+        &self,
+        input: FeatureShape,
+        side: usize,
+        outputs: usize,
+        device: &Device,
+    ) -> Result<Recurrent, ShapeError> {
+        self.shapes_with_side(input, side, outputs)?;
         let ways = if self.bidirectional { 2 } else { 1 };
         let mut features = input.channels() - 1;
         let mut layers = Vec::new();
@@ -135,7 +165,7 @@ impl RecurrentConfig {
         Ok(Recurrent {
             layers,
             dropout: DropoutConfig::new(self.dropout).init(),
-            head: LinearConfig::new(features, outputs).init(device),
+            head: LinearConfig::new(features + side, outputs).init(device),
         })
     }
 }
@@ -144,6 +174,12 @@ impl Recurrent {
     /// Outputs `[batch, outputs]` for sequences `[batch, channels, 1, steps]`, mask last, real
     /// steps first (every sequence has at least one).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward_with_side(x, None)
+    }
+
+    /// As [`Self::forward`], with catalogue features `[batch, side]` concatenated to the final
+    /// state (after its dropout) before the dense layer.
+    pub fn forward_with_side(&self, x: Tensor<4>, side: Option<Tensor<2>>) -> Tensor<2> {
         let [batch, channels, _, steps] = x.dims();
         // The input carries no gradient, so cutting it into steps is free.
         let x = x.reshape([batch, channels, steps]);
@@ -170,8 +206,11 @@ impl Recurrent {
                 seq = seq.into_iter().map(|s| self.dropout.forward(s)).collect();
             }
         }
-        let last = last.expect("a recurrent network has at least one layer (checked)");
-        self.head.forward(self.dropout.forward(last))
+        let last = self.dropout.forward(last.expect("a recurrent network has at least one layer (checked)"));
+        match side {
+            Some(side) => self.head.forward(Tensor::cat(vec![last, side], 1)),
+            None => self.head.forward(last),
+        }
     }
 }
 
@@ -242,6 +281,26 @@ mod tests {
         let first = net.layers[0].forward.input.weight.val().grad(&grads).expect("input weights get a gradient");
         let hidden = net.layers[0].forward.hidden.weight.val().grad(&grads).expect("recurrent weights get a gradient");
         assert!(first.abs().sum().into_scalar::<f32>() > 0.0 && hidden.abs().sum().into_scalar::<f32>() > 0.0);
+    }
+
+    #[test]
+    fn catalogue_features_join_the_final_state_before_the_dense_layer() {
+        let device = Device::flex();
+        let config = RecurrentConfig { units: vec![3], bidirectional: true, dropout: 0.0, ..Default::default() };
+        let input = FeatureShape::Sequence { channels: 2, length: 5 };
+        let table = config.shapes_with_side(input, 2, 1).unwrap();
+        assert_eq!(table[2].name, "concatenate 2 catalogue features");
+        assert_eq!(table[2].shape, FeatureShape::Vector(8));
+        let net = config.init_with_side(input, 2, 1, &device).unwrap();
+        // Dense(1) on 6 state values and 2 features.
+        assert_eq!(net.head.weight.dims(), [8, 1]);
+        let x = sequences(vec![0.3, -0.1, 0.4, 0.2, 0.0], vec![1.0; 5], 1, 5);
+        let side = |a: f32, b: f32| Tensor::<2>::from_data(TensorData::new(vec![a, b], [1, 2]), &device);
+        let base = net.forward_with_side(x.clone(), Some(side(0.0, 0.0))).into_scalar::<f32>();
+        let moved = net.forward_with_side(x, Some(side(1.0, 0.0))).into_scalar::<f32>();
+        // The output moves by the dense weight of the first feature, nothing else.
+        let w = net.head.weight.val().narrow(0, 6, 1).into_data().try_to_vec::<f32>().unwrap()[0];
+        assert!((moved - base - w).abs() < 1e-5, "{moved} - {base} vs {w}");
     }
 
     #[test]

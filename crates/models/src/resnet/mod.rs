@@ -127,6 +127,16 @@ impl ResNetConfig {
 
     /// The shape after every stage, or the first setting that does not fit `input`.
     pub fn shapes(&self, input: FeatureShape, outputs: usize) -> Result<Vec<LayerShape>, ShapeError> {
+        self.shapes_with_side(input, 0, outputs)
+    }
+
+    /// As [`Self::shapes`], with `side` catalogue features concatenated to the pooled features.
+    pub fn shapes_with_side(
+        &self,
+        input: FeatureShape,
+        side: usize,
+        outputs: usize,
+    ) -> Result<Vec<LayerShape>, ShapeError> {
         let spec = self.spec()?;
         let FeatureShape::Image { height, width, .. } = input else {
             return Err(ShapeError::Setting {
@@ -170,6 +180,12 @@ impl ResNetConfig {
             table.push(LayerShape::new(format!("bn, {stem_act}"), image(last, h, w)));
         }
         table.push(LayerShape::new("global average pool", FeatureShape::Vector(last)));
+        if side > 0 {
+            table.push(LayerShape::new(
+                format!("concatenate {side} catalogue features"),
+                FeatureShape::Vector(last + side),
+            ));
+        }
         for &units in &self.head_units {
             table.push(LayerShape::new(format!("dense {units}, relu"), FeatureShape::Vector(units)));
         }
@@ -179,7 +195,19 @@ impl ResNetConfig {
 
     /// Builds the network with He-normal convolutions on `device`.
     pub fn init(&self, input: FeatureShape, outputs: usize, device: &Device) -> Result<ResNet, ShapeError> {
-        self.shapes(input, outputs)?;
+        self.init_with_side(input, 0, outputs, device)
+    }
+
+    /// Builds the network, its dense layers reading the pooled features and `side` catalogue
+    /// features.
+    pub fn init_with_side(
+        &self,
+        input: FeatureShape,
+        side: usize,
+        outputs: usize,
+        device: &Device,
+    ) -> Result<ResNet, ShapeError> {
+        self.shapes_with_side(input, side, outputs)?;
         let spec = self.spec()?;
         let channels = input.channels();
         let mut layers = Vec::new();
@@ -213,11 +241,11 @@ impl ResNetConfig {
             head: self
                 .head_units
                 .iter()
-                .scan(width_in, |from, &units| {
+                .scan(width_in + side, |from, &units| {
                     Some(LinearConfig::new(std::mem::replace(from, units), units).init(device))
                 })
                 .collect(),
-            fc: LinearConfig::new(self.head_units.last().copied().unwrap_or(width_in), outputs).init(device),
+            fc: LinearConfig::new(self.head_units.last().copied().unwrap_or(width_in + side), outputs).init(device),
             activation: spec.activation,
         })
     }
@@ -250,6 +278,12 @@ pub struct ResNet {
 impl ResNet {
     /// `[batch, channels, h, w]` -> `[batch, outputs]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward_with_side(images, None)
+    }
+
+    /// As [`Self::forward`], with catalogue features `[batch, side]` concatenated to the pooled
+    /// features before the dense layers.
+    pub fn forward_with_side(&self, images: Tensor<4>, side: Option<Tensor<2>>) -> Tensor<2> {
         let mut x = self.activation.apply(self.bn1.forward(self.conv1.forward(images)));
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
@@ -263,6 +297,9 @@ impl ResNet {
             x = self.activation.apply(bn.forward(x));
         }
         let mut features: Tensor<2> = self.pool.forward(x).flatten(1, 3); // [batch, width]
+        if let Some(side) = side {
+            features = Tensor::cat(vec![features, side], 1); // [batch, width + side]
+        }
         for dense in &self.head {
             features = burn::tensor::activation::relu(dense.forward(features)); // [batch, units]
         }

@@ -421,6 +421,21 @@ impl ExperimentConfig {
                 format!("is a density cutoff, positive, got {cutoff}"),
             ));
         }
+        if let Some(features) = &self.features {
+            features.validate().map_err(|e| match e {
+                astro_data::DataError::Feature { field, problem } => {
+                    ConfigError::invalid(format!("features.{field}"), problem)
+                }
+                other => ConfigError::invalid("features", other.to_string()),
+            })?;
+            if self.init.is_some() {
+                return Err(ConfigError::invalid(
+                    "features",
+                    "a run that starts from other weights ([init]) cannot take catalogue features yet: its \
+                     head was built without them",
+                ));
+            }
+        }
         if let Some((field, problem)) = self.baseline.validate().err() {
             return Err(ConfigError::invalid(format!("baseline.{field}"), problem));
         }

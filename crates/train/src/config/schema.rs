@@ -59,6 +59,10 @@ pub struct ExperimentConfig {
     /// one run on the data's own splits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<ValidationConfig>,
+    /// Catalogue features beside the image or curve, concatenated to the body's output before
+    /// the head (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<astro_data::catalogue_features::FeaturesConfig>,
     /// The shallow baseline trained beside the network on light-curve statistics and catalogue
     /// columns (a random forest by default).
     #[serde(default)]

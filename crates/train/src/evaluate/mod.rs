@@ -83,7 +83,7 @@ pub fn predict<D: Dataset<ImageItem> + 'static>(
         let batch = batch.map_err(|e| RunError::Run(format!("cannot load data: {e}")))?;
         let [b, k] = batch.targets.dims();
         let outputs = model
-            .predict(batch.images)
+            .predict(batch.images, batch.features)
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| RunError::Run(format!("cannot read predictions: {e:?}")))?;
@@ -614,6 +614,7 @@ mod tests {
                 pixels: (0..108).map(|k| ((k * (i + 2)) % 11) as f32 / 10.0).collect(),
                 shape: [3, 6, 6],
                 targets: vec![0.0, 0.0],
+                features: Vec::new(),
             })
             .collect();
         let plain = predict(&model, InMemDataset::new(items.clone()), 2, 0, None, &device).unwrap();

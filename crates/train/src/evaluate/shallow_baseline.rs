@@ -69,6 +69,18 @@ impl ShallowBaselineConfig {
         Ok(())
     }
 
+    /// The baseline of a run whose network also reads the catalogue columns of `[features]`:
+    /// the forest learns from them too, so that the two compare on the same information.
+    pub fn with_catalogue_features(&self, features: Option<&astro_data::catalogue_features::FeaturesConfig>) -> Self {
+        let mut out = self.clone();
+        for column in features.map_or(&[][..], |f| &f.columns[..]) {
+            if !out.features.contains(column) {
+                out.features.push(column.clone());
+            }
+        }
+        out
+    }
+
     /// Checks `features` against the data's targets and item properties (`properties`: every
     /// property name of the data) and `published` (the published-prediction property, which
     /// would leak the answer).
@@ -304,7 +316,13 @@ mod tests {
 
     impl LabelledImages for Curves {
         fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
-            Ok(ImageItem { id: self.id(index), pixels: vec![0.0], shape: [1, 1, 1], targets: self.targets(index)? })
+            Ok(ImageItem {
+                id: self.id(index),
+                pixels: vec![0.0],
+                shape: [1, 1, 1],
+                targets: self.targets(index)?,
+                features: Vec::new(),
+            })
         }
         fn count(&self) -> usize {
             self.values.len()

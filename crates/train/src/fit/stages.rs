@@ -141,7 +141,10 @@ impl StageSession<'_> {
         let last_stage = self.index + 1 == self.stages;
         // Parameters track gradients only when created on an autodiff device.
         let autodiff = self.device.clone().autodiff();
-        let mut model = Supervised::new(config.model.init(input, outputs, &autodiff)?, task);
+        let side = crate::run::train::side_features(config);
+        let scaling = crate::run::train::feature_scaling(config, data)?;
+        let mut model =
+            Supervised::new(config.model.init_with_side(input, side, outputs, &autodiff)?, task).with_scaling(scaling);
         model.recipe = loss_recipe(config, data)?;
         // Later stages and resumed runs load their checkpoint instead.
         if let (Some(init), 0) = (&config.init, start) {

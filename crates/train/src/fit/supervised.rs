@@ -18,6 +18,7 @@ use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{ExecutionError, Int, Tensor, TensorData};
 
 use crate::fit::sample_weights::DensityWeights;
+use astro_data::catalogue_features::FeatureScaling;
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
@@ -32,6 +33,11 @@ pub struct Supervised {
     /// What the training step adds to the loss (not saved in checkpoints).
     #[module(skip)]
     pub recipe: LossRecipe,
+    /// The training split's mean and spread of the catalogue features (`[features]`), which
+    /// every batch's features are standardised with (saved in `model_io.json`, not in
+    /// checkpoints).
+    #[module(skip)]
+    pub scaling: Option<Arc<FeatureScaling>>,
     /// Training batches stepped by each worker thread (shared by the copies each device's
     /// worker makes; not saved in checkpoints).
     #[module(skip)]
@@ -116,7 +122,12 @@ pub struct StepOutput {
 impl Supervised {
     /// `model` for `task`, with no additions to its loss.
     pub fn new(model: Model, task: Task) -> Self {
-        Self { model, task, recipe: LossRecipe::default(), batches: WorkerBatches::default() }
+        Self { model, task, recipe: LossRecipe::default(), scaling: None, batches: WorkerBatches::default() }
+    }
+
+    /// The same model, standardising the catalogue features with `scaling`.
+    pub fn with_scaling(self, scaling: Option<FeatureScaling>) -> Self {
+        Self { scaling: scaling.map(Arc::new), ..self }
     }
 
     /// The loss the optimiser minimises for one batch: the per-sample losses, weighted when
@@ -150,14 +161,26 @@ impl Supervised {
         total
     }
 
-    /// Raw outputs `[batch, outputs]` for images `[batch, channels, height, width]`.
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.model.forward(images)
+    /// Raw outputs `[batch, outputs]` for images `[batch, channels, height, width]` and their
+    /// catalogue features `[batch, features]` (raw: standardised here), when the model takes
+    /// them.
+    pub fn forward(&self, images: Tensor<4>, features: Option<Tensor<2>>) -> Tensor<2> {
+        let side = match (&self.scaling, features) {
+            (Some(scaling), Some(features)) => {
+                let [batch, n] = features.dims();
+                let device = features.device();
+                let row = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, n]), &device);
+                let (mean, std) = (row(&scaling.mean), row(&scaling.std));
+                Some((features - mean.expand([batch, n])) / std.expand([batch, n]))
+            }
+            _ => None,
+        };
+        self.model.forward_with_side(images, side)
     }
 
     /// What users read: the values (regression) or the class probabilities (classification).
-    pub fn predict(&self, images: Tensor<4>) -> Tensor<2> {
-        let output = self.forward(images);
+    pub fn predict(&self, images: Tensor<4>, features: Option<Tensor<2>>) -> Tensor<2> {
+        let output = self.forward(images, features);
         match self.task {
             Task::Regression | Task::Reconstruction => output,
             Task::Classification => softmax(output, 1),
@@ -166,7 +189,7 @@ impl Supervised {
 
     /// Outputs and the per-sample loss.
     pub fn forward_step(&self, batch: ImageBatch) -> StepOutput {
-        let output = self.forward(batch.images.clone());
+        let output = self.forward(batch.images.clone(), batch.features.clone());
         let loss = self.model.own_loss(&batch.images, &output, &batch.targets).unwrap_or_else(|| match self.task {
             Task::Regression | Task::Reconstruction => {
                 (output.clone() - batch.targets.clone()).square().mean_dim(1).flatten(0, 1)
@@ -248,9 +271,9 @@ mod tests {
             TensorData::new(vec![0.1f32, 0.2, 0.3, 0.4, -1.0, 0.5, 2.0, 0.0], [2, 1, 2, 2]),
             &device,
         );
-        let logits = model.forward(images.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let logits = model.forward(images.clone(), None).into_data().try_to_vec::<f32>().unwrap();
         let targets = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 0.0], [2, 1]), &device);
-        let batch = ImageBatch { ids: vec!["a".into(), "b".into()], images, targets };
+        let batch = ImageBatch { ids: vec!["a".into(), "b".into()], images, targets, features: None };
         let loss = model.forward_step(batch).loss.into_data().try_to_vec::<f32>().unwrap();
         for (row, class) in [(0, 2), (1, 0)] {
             let z = &logits[row * 3..row * 3 + 3];
@@ -296,7 +319,7 @@ mod tests {
             &device,
         );
         let targets = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [2, 1]), &device);
-        let batch = ImageBatch { ids: vec!["a".into(), "b".into()], images, targets };
+        let batch = ImageBatch { ids: vec!["a".into(), "b".into()], images, targets, features: None };
         let plain = gradients(&model, batch.clone());
         model.recipe = LossRecipe { l1: 0.5, l2: 0.25, weights: None };
         let penalised = gradients(&model, batch.clone());
@@ -318,6 +341,7 @@ mod tests {
             ids: vec![batch.ids[i].clone()],
             images: batch.images.clone().narrow(0, i, 1),
             targets: batch.targets.clone().narrow(0, i, 1),
+            features: None,
         };
         model.recipe = LossRecipe::default();
         let (only_a, only_b) = (gradients(&model, first(0)), gradients(&model, first(1)));
@@ -333,10 +357,10 @@ mod tests {
     fn classification_predictions_are_probabilities_and_regression_raw() {
         let device = Device::flex();
         let images = Tensor::<4>::from_data(TensorData::new(vec![0.3f32, -0.2, 0.9, 0.1], [1, 1, 2, 2]), &device);
-        let p = dense(Task::Classification, 3).predict(images.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let p = dense(Task::Classification, 3).predict(images.clone(), None).into_data().try_to_vec::<f32>().unwrap();
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5 && p.iter().all(|v| *v > 0.0), "{p:?}");
         let model = dense(Task::Regression, 3);
-        let raw = model.forward(images.clone()).into_data().try_to_vec::<f32>().unwrap();
-        assert_eq!(model.predict(images).into_data().try_to_vec::<f32>().unwrap(), raw);
+        let raw = model.forward(images.clone(), None).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(model.predict(images, None).into_data().try_to_vec::<f32>().unwrap(), raw);
     }
 }

@@ -108,6 +108,9 @@ pub fn refuse_unused_settings(config: &ExperimentConfig) -> Result<(), ConfigErr
     if config.baseline.features != Vec::<String>::new() {
         return refuse("baseline", "a generator has no shallow baseline");
     }
+    if config.features.is_some() {
+        return refuse("features", "a generator reads images only, no catalogue columns");
+    }
     if config.evaluation != EvaluationConfig::default() {
         return refuse("evaluation", "a GAN is scored by its own statistics (PSNR, SSIM, power spectrum)");
     }

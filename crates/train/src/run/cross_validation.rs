@@ -64,6 +64,7 @@ fn run_folds(
     let eval_device = hardware.devices.first().ok_or_else(|| RunError::Run("no device".into()))?.clone().inner();
     let mut out_of_fold = Predictions::default();
     let mut shallow_out_of_fold: Option<ShallowPredictions> = None;
+    let baseline = config.baseline.with_catalogue_features(config.features.as_ref());
     let mut rows = Vec::new();
     let (mut epochs, mut seconds, mut seen) = (0usize, 0.0f64, 0.0f64);
     let mut parameters = 0;
@@ -106,11 +107,11 @@ fn run_folds(
         });
         out_of_fold.append(predictions);
         let seed = config.experiment.seed;
-        if let Some(p) = fit_and_predict(&config.baseline, task, folds.info.outputs(), &data.train, &data.test, seed)? {
+        if let Some(p) = fit_and_predict(&baseline, task, folds.info.outputs(), &data.train, &data.test, seed)? {
             shallow_out_of_fold.get_or_insert_with(ShallowPredictions::default).append(p);
         }
     }
-    let shallow_baseline = shallow_out_of_fold.map(|p| score_shallow(&config.baseline, task, folds.info.outputs(), &p));
+    let shallow_baseline = shallow_out_of_fold.map(|p| score_shallow(&baseline, task, folds.info.outputs(), &p));
     let mean_of_all = target_mean(&folds.all, task, folds.info.outputs()).map_err(RunError::Run)?;
     let metrics = score(task, &out_of_fold, &mean_of_all, &names, &config.evaluation);
     write_predictions_csv(&run.file("predictions.csv"), task, &names, &out_of_fold)?;

@@ -19,6 +19,7 @@ use crate::evaluate::{Predictions, TestScores, predict, score, write_predictions
 use crate::fit::supervised::Supervised;
 use crate::run::folder::{RunDir, RunState};
 use crate::run::model_io::ModelIo;
+use crate::run::train::open_data;
 
 /// A finished run, loaded for inference.
 pub struct TrainedRun {
@@ -150,11 +151,10 @@ pub struct EvalReport {
 pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> Result<EvalReport, RunError> {
     let trained = load_run(path, device)?;
     refuse_reconstruction(&trained.io, path)?;
-    let seed = trained.config.experiment.seed;
     let (predictions, description) = match data_file {
         None if !trained.folds.is_empty() => out_of_fold(&trained, device)?,
         None => {
-            let data = trained.config.data.open(seed)?;
+            let data = open_data(&trained.config, &trained.config.data)?;
             let description = format!("test split of {}", data.info.description);
             let mut p = trained.predict(data.test.clone(), device)?;
             p.attach_attributes(&[&data.test]);
@@ -162,7 +162,7 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
         }
         Some(file) => {
             let data_config: DataConfig = load_data_config(file)?;
-            let data = data_config.open(seed)?;
+            let data = open_data(&trained.config, &data_config)?;
             check_compatible(&trained.io, &data.info, file)?;
             let models = if trained.folds.is_empty() {
                 String::new()
@@ -203,7 +203,7 @@ fn out_of_fold(trained: &TrainedRun, device: &Device) -> Result<(Predictions, St
     let config = &trained.config;
     let seed = config.experiment.seed;
     let (validation, data) = match &config.validation {
-        Some(v) => (v, config.data.open(seed)?),
+        Some(v) => (v, open_data(config, &config.data)?),
         None => return Err(RunError::Run("not a cross-validated run".into())),
     };
     let folds = Folds::new(&data, &validation.plan()?, seed)?;
@@ -282,6 +282,15 @@ pub fn predict_images(
 ) -> Result<(PathBuf, usize), RunError> {
     let trained = load_run(path, device)?;
     refuse_reconstruction(&trained.io, path)?;
+    if let Some(features) = &trained.io.features {
+        return Err(RunError::Run(format!(
+            "{} reads catalogue features ({}) beside each image, which image files do not carry: score a \
+             catalogue with `trainer eval --run {} --data <data.toml>`",
+            path.display(),
+            features.names.join(", "),
+            path.display()
+        )));
+    }
     if trained.io.layout != astro_data::Layout::Image {
         return Err(RunError::Run(format!(
             "{} was trained on light curves, not images: score new curves with `trainer eval --run {} --data <data.toml>`",

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use astro_data::catalogue_features::FeatureScaling;
 use astro_data::{Layout, Preprocess, Task};
 use astro_models::FeatureShape;
 use burn::module::Module;
@@ -32,6 +33,10 @@ pub struct ModelIo {
     pub target_names: Vec<String>,
     /// Per-target mean of the training split (per class: its share).
     pub train_mean: Vec<f32>,
+    /// The catalogue features the model reads beside its input, with the training split's
+    /// mean and spread that standardise them (`[features]`; none without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<FeatureScaling>,
 }
 
 /// The file name inside a run folder.
@@ -53,7 +58,9 @@ impl ModelIo {
 
     /// The model of `config` with this interface, its weights read from `file`.
     pub fn load_model(&self, config: &ExperimentConfig, file: &Path, device: &Device) -> Result<Supervised, RunError> {
-        Supervised::new(config.model.init(self.input_shape(), self.outputs(), device)?, self.task)
+        let side = self.features.as_ref().map_or(0, |f| f.names.len());
+        Supervised::new(config.model.init_with_side(self.input_shape(), side, self.outputs(), device)?, self.task)
+            .with_scaling(self.features.clone())
             .try_load_file(file)
             .map_err(|e| RunError::Run(format!("cannot load {}: {e}", file.display())))
     }

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use astro_data::OpenedData;
+use astro_data::catalogue_features::FeatureScaling;
 use astro_data::stratified::StratifiedLoader;
 use astro_data::{ImageBatcher, Task};
 use astro_models::{FeatureShape, LayerShape};
@@ -46,9 +47,32 @@ pub fn input_shape(data: &OpenedData) -> FeatureShape {
     model_io::input_feature_shape(data.info.input, data.info.layout)
 }
 
+/// Opens `data` with `config`'s catalogue features (`[features]`) attached to every item.
+pub fn open_data(config: &ExperimentConfig, data: &astro_data::DataConfig) -> Result<OpenedData, RunError> {
+    let opened = data.open(config.experiment.seed)?;
+    match &config.features {
+        Some(features) => Ok(features.attach(opened)?),
+        None => Ok(opened),
+    }
+}
+
+/// How many catalogue features the model reads beside its input.
+pub fn side_features(config: &ExperimentConfig) -> usize {
+    config.features.as_ref().map_or(0, |f| f.columns.len())
+}
+
+/// The training split's statistics of the catalogue features, which the model standardises
+/// them with; `None` without `[features]`.
+pub fn feature_scaling(config: &ExperimentConfig, data: &OpenedData) -> Result<Option<FeatureScaling>, RunError> {
+    match &config.features {
+        Some(features) => Ok(Some(FeatureScaling::fit(features.names(), &data.train)?)),
+        None => Ok(None),
+    }
+}
+
 /// Opens the data and checks the model against it: everything `trainer check` verifies.
 pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>), RunError> {
-    let mut data = config.data.open(config.experiment.seed)?;
+    let mut data = open_data(config, &config.data)?;
     if config.model.reconstructs() {
         data = data.for_reconstruction();
     }
@@ -58,7 +82,7 @@ pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>
         Task::Reconstruction => format!("the input back: {outputs} values"),
         Task::Classification => format!("one logit per class: {outputs} classes"),
     };
-    let shapes = config.model.check(input_shape(&data), outputs, &wanted)?;
+    let shapes = config.model.check_with_side(input_shape(&data), side_features(config), outputs, &wanted)?;
     if let Some(p) = &config.experiment.paper
         && let Some(unknown) = p.per_target.keys().find(|t| !data.info.target_names.contains(t))
     {
@@ -160,7 +184,7 @@ pub fn check_training(config: &ExperimentConfig, data: &OpenedData, device: &Dev
         })
         .collect();
     if !named.is_empty() {
-        let model = config.model.init(input_shape(data), outputs, device)?;
+        let model = config.model.init_with_side(input_shape(data), side_features(config), outputs, device)?;
         for (i, names) in named {
             model.clone().freeze_all_but(names).map_err(|e| ConfigError::invalid(format!("stages[{i}].train"), e))?;
         }
@@ -271,9 +295,12 @@ fn run_training(
     let task = data.info.task;
     let [best_file, ..] = checkpoint_files(&run.path, best_epoch);
     let eval_device = device.clone().inner();
-    let model = Supervised::new(config.model.init(input, outputs, &eval_device)?, task)
-        .try_load_file(&best_file)
-        .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
+    let scaling = feature_scaling(config, data)?;
+    let model =
+        Supervised::new(config.model.init_with_side(input, side_features(config), outputs, &eval_device)?, task)
+            .with_scaling(scaling.clone())
+            .try_load_file(&best_file)
+            .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
     let parameters = model.num_params();
     let model_file = run.file("model.bpk");
     model
@@ -294,6 +321,7 @@ fn run_training(
         task,
         target_names: data.info.target_names.clone(),
         train_mean,
+        features: scaling,
     };
     run.write_json(model_io::FILE, &io)?;
     let (metrics, loss_name, baseline) = if task == Task::Reconstruction {
@@ -315,9 +343,9 @@ fn run_training(
         &plan.iter().map(|s| StageMark { after_epoch: s.after_epoch, name: &s.name }).collect::<Vec<_>>(),
     )?;
 
-    let shallow_baseline =
-        fit_and_predict(&config.baseline, task, outputs, &data.train, &data.test, config.experiment.seed)?
-            .map(|p| score_shallow(&config.baseline, task, outputs, &p));
+    let baseline = config.baseline.with_catalogue_features(config.features.as_ref());
+    let shallow_baseline = fit_and_predict(&baseline, task, outputs, &data.train, &data.test, config.experiment.seed)?
+        .map(|p| score_shallow(&baseline, task, outputs, &p));
     let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let seen = (data.train.len() + data.valid.len()) * rows.len();
     let (paper_metric, paper_metric_missing) = paper_metric_of(config, &metrics);
