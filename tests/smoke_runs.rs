@@ -583,6 +583,54 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
     assert!(err.contains(&format!("`trainer eval --run {} --data <data.toml>`", run_dir.display())), "{err}");
 }
 
+#[test]
+fn catalogue_features_feed_the_network_and_eval_applies_the_runs_own_scaling() {
+    let data = tempfile::tempdir().unwrap();
+    let sim: astro_data::sources::simulated_light_curves::SimulatedLightCurvesConfig =
+        toml::from_str("[simulator]\nclass_fractions = [0.5, 0.1, 0.1, 0.1]\n").unwrap();
+    sim.write_list_and_files(3, 90, data.path()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let sets = light_curve_folder_sets(data.path());
+    let with = |extra: &[&str]| -> Vec<String> {
+        sets.iter().cloned().chain(extra.iter().map(|s| s.to_string())).collect::<Vec<String>>()
+    };
+    // A text column is refused by name, with what it holds.
+    let text = with(&["features.columns=[\"period\", \"class\"]"]);
+    let output = smoke("rrlyrae_feh", out.path(), &text.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_fails_with(&output, "features.columns: column \"class\" holds text (\"RRab\" for item star-");
+    let good = with(&["features.columns=[\"period\", \"snr\"]", "features.log=[\"period\"]"]);
+    let output = smoke("rrlyrae_feh", out.path(), &good.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ok(&output, "rrlyrae_feh with catalogue features");
+    let run_dir = only_run(out.path(), "rrlyrae_feh");
+    check_run_folder(&run_dir);
+    // The scaling is the training split's, saved beside the model.
+    let io = json(&run_dir.join("model_io.json"));
+    assert_eq!(io["features"]["names"], serde_json::json!(["log10(period)", "snr"]), "{io}");
+    let mean_log_period = io["features"]["mean"][0].as_f64().unwrap();
+    assert!((-0.5..-0.1).contains(&mean_log_period), "RRab periods are 0.4-0.9 d: {io}");
+    assert!(io["features"]["std"].as_array().unwrap().iter().all(|s| s.as_f64().unwrap() > 0.0), "{io}");
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(report.contains("| concatenate 2 catalogue features | [66] |"), "{report}");
+    // The shallow baseline learns from the same columns.
+    let summary = json(&run_dir.join("summary.json"));
+    let features = summary["shallow_baseline"]["features"].as_array().unwrap();
+    assert!(features.iter().any(|f| f == "period") && features.iter().any(|f| f == "snr"), "{summary}");
+    // `eval` reproduces the test score with the saved scaling; `predict` on image files says
+    // why it cannot serve this model.
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval of the run with features");
+    let report = std::fs::read_dir(run_dir.join("eval"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"));
+    let again = json(&report.expect("an eval report").path())["metrics"]["rmse"].as_f64().unwrap();
+    let rmse = summary["test"]["rmse"].as_f64().unwrap();
+    assert!((again - rmse).abs() < 1e-5, "eval rmse {again} differs from the run's test rmse {rmse}");
+    let output =
+        run(&["predict", "--run", run_dir.to_str().unwrap(), data.path().to_str().unwrap(), "--device", "flex"]);
+    assert_fails_with(&output, "reads catalogue features (log10(period), snr) beside each image");
+}
+
 /// The `--set`s that point `rrlyrae_feh` at a simulator-written light-curve folder in `data`.
 fn light_curve_folder_sets(data: &Path) -> Vec<String> {
     [

@@ -236,3 +236,30 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_models_with_a_place_for_them_take_catalogue_features() {
+        let sequential: ModelConfig = toml::from_str(
+            "kind = \"sequential\"\n[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dense\"\nunits = 2\n",
+        )
+        .unwrap();
+        let image = FeatureShape::Image { channels: 1, height: 4, width: 4 };
+        let err = sequential.check_with_side(image, 2, 2, "two classes").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "model.kind: \"sequential\" takes no catalogue features ([features]); the \"recurrent\" and \"resnet\" \
+             models do"
+        );
+        assert!(sequential.init_with_side(image, 2, 2, &Device::flex()).is_err());
+        // Without features every model is as before.
+        assert!(sequential.check_with_side(image, 0, 2, "two classes").is_ok());
+        let recurrent: ModelConfig = toml::from_str("kind = \"recurrent\"").unwrap();
+        let curve = FeatureShape::Sequence { channels: 3, length: 10 };
+        let table = recurrent.check_with_side(curve, 2, 1, "one value").unwrap();
+        assert_eq!(table.last().unwrap().shape, FeatureShape::Vector(1));
+    }
+}

@@ -100,7 +100,7 @@ fn model_steps(group: &mut BenchmarkGroup<WallTime>, config: &ExperimentConfig, 
         .valid();
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &device);
         group.bench_function(format!("inference/{name}"), |b| {
-            b.iter(|| std::hint::black_box(inference.predict(batch.images.clone()).into_data()))
+            b.iter(|| std::hint::black_box(inference.predict(batch.images.clone(), None).into_data()))
         });
     }
 }

@@ -416,6 +416,26 @@ mod tests {
     }
 
     #[test]
+    fn catalogue_features_join_the_pooled_features_before_the_dense_layers() {
+        let small = ResNetConfig {
+            widths: Some(vec![8, 16]),
+            units: Some(vec![1, 1]),
+            stem_channels: Some(8),
+            head_units: vec![5],
+            ..config(ResNetPreset::Deeplens)
+        };
+        let table = small.shapes_with_side(image(1, 20), 3, 2).unwrap();
+        let pooled = table.iter().position(|r| r.name == "global average pool").unwrap();
+        assert_eq!(table[pooled + 1].name, "concatenate 3 catalogue features");
+        assert_eq!(table[pooled + 1].shape, FeatureShape::Vector(19));
+        let device = Device::flex();
+        let net = small.init_with_side(image(1, 20), 3, 2, &device).unwrap();
+        assert_eq!(net.head[0].weight.dims(), [19, 5]);
+        let side = Tensor::<2>::ones([4, 3], &device);
+        assert_eq!(net.forward_with_side(Tensor::ones([4, 1, 20, 20], &device), Some(side)).dims(), [4, 2]);
+    }
+
+    #[test]
     fn a_dense_head_sits_between_the_pool_and_the_output_layer() {
         // Ackermann et al.'s head on a narrow ResNet-18: pool 64 -> dense 1024, relu -> dense 2.
         let narrow = ResNetConfig {

@@ -246,9 +246,9 @@ pub fn parse_config(
     let at_span = |span| span_location(path, text, span);
     let de = toml::Deserializer::parse(text)
         .map_err(|e| ConfigError::At { location: at_span(e.span()), message: e.message().to_string() })?;
-    let mut config: ExperimentConfig =
-        serde_path_to_error::deserialize(de).map_err(|e| name_the_key(deserialize_error(e, at_span), text, path))?;
-    config = with_overrides(&config, overrides)?;
+    let mut config: ExperimentConfig = serde_path_to_error::deserialize(de)
+        .map_err(|e| point_to_features(name_the_key(deserialize_error(e, at_span), text, path)))?;
+    config = with_overrides(&config, overrides).map_err(point_to_features)?;
     if smoke {
         // Shrink after the overrides, which may bring another data source, then let them win.
         config.shrink_for_smoke();
@@ -256,6 +256,23 @@ pub fn parse_config(
     }
     config.validate().map_err(|e| place(e, path, text, overrides))?;
     Ok(config)
+}
+
+/// Catalogue features are a section of their own, not a `[data]` key: says so where a user
+/// wrote them under `[data]`.
+fn point_to_features(error: ConfigError) -> ConfigError {
+    match error {
+        ConfigError::At { location, message } if message.starts_with("data: unknown field `features`") => {
+            ConfigError::At {
+                location,
+                message: format!(
+                    "{message}: catalogue features beside the curve or image are their own section, \
+                     [features] columns = [...] (--set 'features.columns=[...]')"
+                ),
+            }
+        }
+        other => other,
+    }
 }
 
 /// `config` with the `--set` `overrides` applied.
@@ -600,6 +617,28 @@ epochs = 3
         assert!(err.contains("exp.toml:") && err.contains("unknown field `trian`"), "{err}");
         let line: usize = err.split(':').nth(1).unwrap().parse().unwrap();
         assert!((4..=7).contains(&line), "{err}");
+    }
+
+    #[test]
+    fn catalogue_feature_settings_are_checked_and_a_features_key_under_data_points_to_its_section() {
+        let err = parse(BASE, &["features.columns=[]"]).unwrap_err().to_string();
+        assert!(err.contains("features.columns: name one or more item properties"), "{err}");
+        let err = parse(BASE, &["features.columns=[\"snr\", \"snr\"]"]).unwrap_err().to_string();
+        assert!(err.contains("features.columns: \"snr\" is named twice"), "{err}");
+        let err = parse(BASE, &["features.columns=[\"snr\"]", "features.log=[\"period\"]"]).unwrap_err().to_string();
+        assert!(err.contains("features.log: \"period\" is not one of columns = [\"snr\"]"), "{err}");
+        let err = parse(BASE, &["features.columns=[\"snr\"]", "features.missing=\"drop\""]).unwrap_err().to_string();
+        assert!(err.contains("unknown variant `drop`, expected one of `error`, `skip`, `mean`"), "{err}");
+        let err = parse(BASE, &["features.columns=[\"snr\"]", "init.run=\"runs/x\""]).unwrap_err().to_string();
+        assert!(err.contains("features: a run that starts from other weights ([init])"), "{err}");
+        let text = BASE.replace("train = 10", "train = 10\nfeatures = [\"period\"]");
+        let err = parse(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains("data: unknown field `features`") && err.contains("[features] columns = [...]"), "{err}");
+        let err = parse(BASE, &["data.features=[\"period\"]"]).unwrap_err().to_string();
+        assert!(err.contains("their own section, [features] columns"), "{err}");
+        let c = parse(BASE, &["features.columns=[\"snr\", \"period\"]", "features.missing=\"skip\""]).unwrap();
+        let f = c.features.expect("[features]");
+        assert_eq!((f.columns.len(), f.missing), (2, astro_data::catalogue_features::MissingFeature::Skip));
     }
 
     #[test]

@@ -159,6 +159,7 @@ mod tests {
             ("training.stratified=true", "training.stratified", "training.epochs"),
             ("training.l2_penalty=0.001", "training.l2_penalty", "no single loss"),
             ("training.weigh_by_density=0.5", "training.weigh_by_density", "no single loss"),
+            ("features.columns=[\"snr\"]", "features", "no catalogue columns"),
         ] {
             let error = with(set);
             assert!(
