@@ -21,6 +21,7 @@ pub mod lensing;
 pub mod light_curve;
 pub mod merger;
 pub mod noise;
+pub mod period_search;
 pub mod profile;
 pub mod psf;
 pub mod rng;
