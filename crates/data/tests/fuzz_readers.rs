@@ -105,7 +105,7 @@ proptest! {
         .unwrap();
         let config = LightCurveFolder { limit, ..config };
         let _ = config.load();
-        let folded = LightCurveFolder { fold: true, ..config };
+        let folded = LightCurveFolder { fold: astro_data::formats::light_curve_files::Fold::ListPeriod, ..config };
         let _ = folded.load();
     }
 

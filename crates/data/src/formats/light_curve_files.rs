@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use astro_sim::light_curve::LightCurve;
+use astro_sim::period_search::{FoundPeriod, PeriodSearch};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
@@ -65,9 +66,16 @@ pub struct LightCurveFolder {
     /// Default: columns 0 and 1, and column 2 as the error where a line has it.
     #[serde(default)]
     pub columns: Option<Vec<usize>>,
-    /// Fold by the list's `period` column (times become phases in [0, 1)).
+    /// `true`: fold by the list's `period` column (times become phases in [0, 1));
+    /// `"periodogram"`: fold by the period each curve's periodogram finds (`[data.period_search]`),
+    /// kept as the `period` property with `period_power` and `period_fap_log10` (a list's own
+    /// `period` column becomes `list_period`); `false` (default): the files hold phases, or the
+    /// model reads times.
     #[serde(default)]
-    pub fold: bool,
+    pub fold: Fold,
+    /// How `fold = "periodogram"` searches (periods tried, grid, the binaries' alias).
+    #[serde(default)]
+    pub period_search: PeriodSearch,
     /// For curves read as phases (already folded in the files): points at this phase or later
     /// are dropped, as Dekany & Grebel do with their curves that run to phase 1.2. Must be in
     /// (0, 1]; phases below 0 are refused.
@@ -122,6 +130,57 @@ fn default_max_phase() -> f64 {
 }
 fn default_min_points() -> usize {
     20
+}
+
+/// How the curves are folded (`fold = false | true | "periodogram"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fold {
+    /// Not folded: the files hold phases, or the model reads times.
+    #[default]
+    No,
+    /// By the list's `period` column.
+    ListPeriod,
+    /// By the period each curve's periodogram finds.
+    Periodogram,
+}
+
+impl Fold {
+    /// Whether the curves are folded here (their files hold times).
+    pub fn folds(self) -> bool {
+        self != Fold::No
+    }
+}
+
+impl Serialize for Fold {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Fold::No => serializer.serialize_bool(false),
+            Fold::ListPeriod => serializer.serialize_bool(true),
+            Fold::Periodogram => serializer.serialize_str("periodogram"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Fold {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Fold;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true (by the list's period column), false, or \"periodogram\"")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Fold, E> {
+                Ok(if v { Fold::ListPeriod } else { Fold::No })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Fold, E> {
+                match v {
+                    "periodogram" => Ok(Fold::Periodogram),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// One star of the list: its list row (by column name) and its light curve.
@@ -238,6 +297,11 @@ impl LightCurveFolder {
         if !(self.max_phase > 0.0 && self.max_phase <= 1.0) {
             return Err(DataError::setting("max_phase", format!("must be in (0, 1], got {}", self.max_phase)));
         }
+        if self.fold == Fold::Periodogram {
+            self.period_search
+                .validate()
+                .map_err(|(field, problem)| DataError::setting(format!("period_search.{field}"), problem))?;
+        }
         let list = self.under_root(&self.list);
         let mut rows = read_list(&list)?;
         let filters = self.filter.iter().map(|f| RowFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
@@ -256,7 +320,7 @@ impl LightCurveFolder {
             let mut all: Vec<Option<HashMap<String, String>>> = rows.into_iter().map(Some).collect();
             rows = (0..limit).filter_map(|k| all[k * n / limit].take()).collect();
         }
-        if self.fold && rows.first().is_some_and(|r| !r.contains_key("period")) {
+        if self.fold == Fold::ListPeriod && rows.first().is_some_and(|r| !r.contains_key("period")) {
             return Err(DataError::setting("fold", format!("{} has no `period` column to fold by", list.display())));
         }
         let mut points = match &self.long_csv {
@@ -279,7 +343,7 @@ impl LightCurveFolder {
             let read = points.take(&id, &self.suffix, self.columns.as_deref());
             // Phases past 1 are a repeated cycle; past 2 they are times: the config forgot to fold.
             if let Ok((curve, name)) = &read
-                && !self.fold
+                && !self.fold.folds()
                 && self.sequence.inputs.folded()
                 && let Some(t) = curve.time.iter().find(|t| **t >= 2.0)
             {
@@ -287,7 +351,8 @@ impl LightCurveFolder {
                     "fold",
                     format!(
                         "star {id}: the model reads phases but {name} holds times (up to {t}), not phases in \
-                         [0, max_phase): set fold = true (with a `period` list column) or sequence.inputs = \
+                         [0, max_phase): set fold = true (with a `period` list column), fold = \"periodogram\" or \
+                         sequence.inputs = \
                          \"time_mag_err\""
                     ),
                 ));
@@ -303,7 +368,48 @@ impl LightCurveFolder {
                 }
             }
         }
+        if self.fold == Fold::Periodogram {
+            self.fold_by_periodogram(&mut stars, &mut skipped)?;
+        }
         Ok((stars, skipped))
+    }
+
+    /// Finds each star's period (in parallel), folds its curve by it and keeps it in the row;
+    /// a star without one is skipped with the reason (or refused, as `on_bad_star` says).
+    fn fold_by_periodogram(&self, stars: &mut Vec<Star>, skipped: &mut Vec<Skipped>) -> Result<(), DataError> {
+        use rayon::prelude::*;
+        let found: Vec<Result<FoundPeriod, String>> =
+            stars.par_iter().map(|star| self.period_search.find(&star.curve)).collect();
+        let mut kept = Vec::with_capacity(stars.len());
+        for (mut star, found) in std::mem::take(stars).into_iter().zip(found) {
+            match found {
+                Ok(f) => {
+                    if let Some(listed) = star.row.remove("period") {
+                        star.row.insert("list_period".into(), listed);
+                    }
+                    star.row.insert("period".into(), f.period.to_string());
+                    star.row.insert("period_power".into(), f.power.to_string());
+                    star.row.insert("period_fap_log10".into(), f.fap_log10.to_string());
+                    star.curve.time.iter_mut().for_each(|t| *t = (*t / f.period).rem_euclid(1.0));
+                    sort_by_time(&mut star.curve);
+                    kept.push(star);
+                }
+                Err(why) if self.on_bad_star == OnBadStar::Skip => {
+                    skipped.push(Skipped { id: star.id, reason: format!("no period found: {why}") });
+                }
+                Err(why) => {
+                    return Err(DataError::setting(
+                        "on_bad_star",
+                        format!(
+                            "star {}: no period found: {why} (set on_bad_star = \"skip\" to leave such stars out)",
+                            star.id
+                        ),
+                    ));
+                }
+            }
+        }
+        *stars = kept;
+        Ok(())
     }
 
     /// `path` under `root`, unless it is absolute or there is no root.
@@ -322,7 +428,7 @@ impl LightCurveFolder {
         id: &str,
         row: &HashMap<String, String>,
     ) -> Result<LightCurve, String> {
-        if !self.fold && self.sequence.inputs.folded() {
+        if !self.fold.folds() && self.sequence.inputs.folded() {
             if let Some(k) = curve.time.iter().position(|p| *p < 0.0) {
                 return Err(format!("{name}: phase {} is negative (phases run from 0)", curve.time[k]));
             }
@@ -333,7 +439,7 @@ impl LightCurveFolder {
         if curve.time.len() < self.min_points {
             return Err(format!("{id}: {} points, fewer than min_points = {}", curve.time.len(), self.min_points));
         }
-        if self.fold {
+        if self.fold == Fold::ListPeriod {
             let period: f64 = row["period"]
                 .parse()
                 .ok()
@@ -515,7 +621,7 @@ mod tests {
         use flate2::write::GzEncoder;
         let dir =
             folder(&[("a1", &curve_text(30, 0.6)), ("b2", &curve_text(12, 0.4))], "# id period\na1 0.5731\nb2 0.4\n");
-        let plain = LightCurveFolder { fold: true, ..config(dir.path()) };
+        let plain = LightCurveFolder { fold: Fold::ListPeriod, ..config(dir.path()) };
         let archive = dir.path().join("curves.tar.gz");
         let mut builder =
             tar::Builder::new(GzEncoder::new(std::fs::File::create(&archive).unwrap(), Compression::fast()));
@@ -545,7 +651,7 @@ mod tests {
         assert_eq!(stars.len(), 2);
         assert_eq!(stars[0].row["feh"], "-1.2");
         assert_eq!(stars[1].curve.time.len(), 12);
-        let folded = LightCurveFolder { fold: true, ..config(dir.path()) }.load().unwrap().0;
+        let folded = LightCurveFolder { fold: Fold::ListPeriod, ..config(dir.path()) }.load().unwrap().0;
         let phases = &folded[0].curve.time;
         assert!(phases.iter().all(|p| (0.0..1.0).contains(p)) && phases.windows(2).all(|w| w[0] <= w[1]));
         // Folding keeps each point's magnitude with its own time.
@@ -603,7 +709,7 @@ mod tests {
         let dir = folder(&[], "# id period\nx 1 2\n");
         assert!(config(dir.path()).load().unwrap_err().to_string().contains(":2: 3 columns, the header names 2"));
         let dir = folder(&[], "# id feh\nx 1\n");
-        let err = LightCurveFolder { fold: true, ..config(dir.path()) }.load().unwrap_err().to_string();
+        let err = LightCurveFolder { fold: Fold::ListPeriod, ..config(dir.path()) }.load().unwrap_err().to_string();
         assert!(err.contains("no `period` column"), "{err}");
     }
 

@@ -274,6 +274,60 @@ mod tests {
     }
 
     #[test]
+    fn a_list_without_periods_is_folded_by_each_curves_periodogram() {
+        use crate::formats::light_curve_files::Fold;
+        let dir = written(120);
+        // The list's own periods, to compare with; the loader is not told them.
+        let listed = config(dir.path(), "label = \"class\"\n").load().unwrap().0;
+        let search = LightCurveFolder { fold: Fold::Periodogram, ..config(dir.path(), "label = \"class\"\n") };
+        let (stars, skipped) = search.load().unwrap();
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let (mut rr, mut found) = (0, 0);
+        for (star, truth) in stars.iter().zip(&listed) {
+            assert_eq!(star.id, truth.id);
+            // The list's period is kept beside the one found.
+            assert_eq!(star.row["list_period"], truth.row["period"]);
+            assert!(star.row["period_fap_log10"].parse::<f64>().unwrap() <= 0.0);
+            assert!(star.curve.time.iter().all(|p| (0.0..1.0).contains(p)), "folded: phases in [0, 1)");
+            if truth.row["class"].starts_with("RR") {
+                rr += 1;
+                let (p, t): (f64, f64) = (star.row["period"].parse().unwrap(), truth.row["period"].parse().unwrap());
+                found += usize::from((p / t - 1.0).abs() < 1e-3);
+            }
+        }
+        assert!(rr > 30 && found as f64 >= 0.95 * rr as f64, "{found} of {rr} RR Lyrae periods within 0.1%");
+        // The found period is an item property, for evaluation bins and [features].
+        let data = LightCurveFolder { fold: Fold::Periodogram, ..config(dir.path(), "label = \"class\"\n") }.open(1).unwrap();
+        let names: Vec<String> = data.test.attributes(0).into_iter().map(|(k, _)| k).collect();
+        for name in ["period", "period_power", "period_fap_log10", "list_period"] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+    }
+
+    #[test]
+    fn the_fold_setting_reads_true_false_and_periodogram_and_names_the_choices() {
+        use crate::formats::light_curve_files::Fold;
+        let read = |value: &str| toml::from_str::<LightCurveFolder>(&format!("list = \"l\"\nfold = {value}\n"));
+        assert_eq!(read("true").unwrap().fold, Fold::ListPeriod);
+        assert_eq!(read("false").unwrap().fold, Fold::No);
+        let periodogram = read("\"periodogram\"").unwrap();
+        assert_eq!(periodogram.fold, Fold::Periodogram);
+        // Written back (the run's config.toml) as it was given.
+        let text = toml::to_string(&periodogram).unwrap();
+        assert!(text.contains("fold = \"periodogram\""), "{text}");
+        assert_eq!(toml::from_str::<LightCurveFolder>(&text).unwrap(), periodogram);
+        let err = read("\"lomb\"").unwrap_err().to_string();
+        assert!(err.contains("invalid value: string \"lomb\", expected true (by the list's period column), false, or \"periodogram\""), "{err}");
+        let bad = LightCurveFolder {
+            fold: Fold::Periodogram,
+            period_search: astro_sim::period_search::PeriodSearch { min_period: 0.0, ..Default::default() },
+            ..read("true").unwrap()
+        };
+        let err = bad.load().unwrap_err().to_string();
+        assert!(err.starts_with("data.period_search.min_period: must be a positive number of days"), "{err}");
+    }
+
+    #[test]
     fn classes_come_from_the_label_column_and_splits_keep_them() {
         let dir = written(60);
         let data =
@@ -327,7 +381,7 @@ mod tests {
         assert!(err.starts_with("data.label: name the list column"), "{err}");
         let err = config(dir.path(), "label = \"type\"\n").open(0).unwrap_err().to_string();
         assert!(err.contains("no column `type`") && err.contains("\"class\""), "{err}");
-        let unfolded = LightCurveFolder { fold: false, ..config(dir.path(), "label = \"class\"\n") };
+        let unfolded = LightCurveFolder { fold: crate::formats::light_curve_files::Fold::No, ..config(dir.path(), "label = \"class\"\n") };
         let err = unfolded.open(0).unwrap_err().to_string();
         assert!(err.starts_with("data.fold: star star-0") && err.contains("time_mag_err"), "{err}");
         let dir = written(30);
