@@ -1,5 +1,6 @@
 //! Simulator throughput: galaxies per second at the default 64-pixel size and at 128 pixels;
-//! strong-lens scenes (45 x 45, one band) per second; variable-star light curves per second.
+//! strong-lens scenes (45 x 45, one band) per second; variable-star light curves per second;
+//! periods found per second.
 //! `cargo bench -p astro-sim` (or `cargo xtask bench`).
 
 use astro_sim::GalaxySimConfig;
@@ -49,5 +50,23 @@ fn stars(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, galaxies, lenses, stars);
+/// The period search of `fold = "periodogram"`, per curve on one core (simulated stars of every
+/// kind, 50-300 epochs over 2-6 seasons).
+fn periods(c: &mut Criterion) {
+    let mut group = c.benchmark_group("period_search");
+    group.throughput(Throughput::Elements(1));
+    let config = astro_sim::variable_star::VariableStarSimConfig::default();
+    let curves: Vec<_> = (0..64).map(|i| config.simulate(42, i).curve).collect();
+    let search = astro_sim::period_search::PeriodSearch::default();
+    let mut index = 0usize;
+    group.bench_function("light_curve", |b| {
+        b.iter(|| {
+            index += 1;
+            std::hint::black_box(search.find(&curves[index % curves.len()]))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, galaxies, lenses, stars, periods);
 criterion_main!(benches);

@@ -156,27 +156,48 @@ pub fn false_alarm_log10(z: f64, m: f64) -> f64 {
 /// frequencies `start + k step` (cycles per day), of the mean-subtracted magnitudes `y`.
 pub fn power_grid(time: &[f64], y: &[f64], variance: f64, start: f64, step: f64, count: usize) -> Vec<f64> {
     let tau = std::f64::consts::TAU;
-    // Each point's (cos, sin) of w t at the current frequency, and the rotation by one step.
-    let mut cs: Vec<(f64, f64)> = time.iter().map(|&t| (tau * start * t).sin_cos()).map(|(s, c)| (c, s)).collect();
-    let turn: Vec<(f64, f64)> = time.iter().map(|&t| (tau * step * t).sin_cos()).map(|(s, c)| (c, s)).collect();
+    let n = time.len();
+    // Each point's cos and sin of w t at the current frequency, and of the rotation by one step;
+    // kept as separate arrays, summed in `LANES` independent lanes so that the compiler can use
+    // vector instructions.
+    let at =
+        |f: f64| -> (Vec<f64>, Vec<f64>) { time.iter().map(|&t| (tau * f * t).sin_cos()).map(|(s, c)| (c, s)).unzip() };
+    let (mut cos, mut sin) = at(start);
+    let (turn_cos, turn_sin) = at(step);
     let mut out = Vec::with_capacity(count);
     for k in 0..count {
         // Rounding in the rotations grows slowly; start afresh now and then.
         if k > 0 && k % 4096 == 0 {
-            let f = start + k as f64 * step;
-            for (p, &t) in cs.iter_mut().zip(time) {
-                let (s, c) = (tau * f * t).sin_cos();
-                *p = (c, s);
+            (cos, sin) = at(start + k as f64 * step);
+        }
+        let mut lanes = [[0.0f64; LANES]; 4];
+        let whole = n / LANES * LANES;
+        for ((((c, s), tc), ts), v) in cos[..whole]
+            .chunks_exact_mut(LANES)
+            .zip(sin[..whole].chunks_exact_mut(LANES))
+            .zip(turn_cos[..whole].chunks_exact(LANES))
+            .zip(turn_sin[..whole].chunks_exact(LANES))
+            .zip(y[..whole].chunks_exact(LANES))
+        {
+            for l in 0..LANES {
+                lanes[0][l] += v[l] * c[l];
+                lanes[1][l] += v[l] * s[l];
+                lanes[2][l] += c[l] * c[l];
+                lanes[3][l] += s[l] * c[l];
+                (c[l], s[l]) = (c[l] * tc[l] - s[l] * ts[l], s[l] * tc[l] + c[l] * ts[l]);
             }
         }
-        let (mut yc, mut ys, mut cc, mut ss, mut sc) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for (&(c, s), &v) in cs.iter().zip(y) {
-            yc += v * c;
-            ys += v * s;
+        let [mut yc, mut ys, mut cc, mut sc] = lanes.map(|lane| lane.iter().sum::<f64>());
+        for i in whole..n {
+            let (c, s) = (cos[i], sin[i]);
+            yc += y[i] * c;
+            ys += y[i] * s;
             cc += c * c;
-            ss += s * s;
             sc += s * c;
+            (cos[i], sin[i]) = (c * turn_cos[i] - s * turn_sin[i], s * turn_cos[i] + c * turn_sin[i]);
         }
+        // cos^2 + sin^2 = 1 at every point.
+        let ss = n as f64 - cc;
         // The time offset tau that decouples the sine and cosine terms: tan(2 w tau) =
         // sum sin 2wt / sum cos 2wt.
         let two_wtau = (2.0 * sc).atan2(cc - ss);
@@ -186,12 +207,12 @@ pub fn power_grid(time: &[f64], y: &[f64], variance: f64, start: f64, step: f64,
         let cc_t = ct * ct * cc + 2.0 * ct * st * sc + st * st * ss;
         let ss_t = st * st * cc - 2.0 * ct * st * sc + ct * ct * ss;
         out.push((yc_t * yc_t / cc_t.max(1e-12) + ys_t * ys_t / ss_t.max(1e-12)) / (2.0 * variance));
-        for (p, &(tc, ts)) in cs.iter_mut().zip(&turn) {
-            *p = (p.0 * tc - p.1 * ts, p.1 * tc + p.0 * ts);
-        }
     }
     out
 }
+
+/// Independent partial sums in [`power_grid`]'s inner loop.
+const LANES: usize = 4;
 
 /// The string length of `curve` folded on `period` (Lafler & Kinman 1965): the sum of squared
 /// differences between magnitudes neighbouring in phase, over the sum of squared deviations
@@ -293,7 +314,7 @@ mod tests {
         let [(contact, of_contact), (detached, of_detached)] = counts;
         assert!(of_contact > 30 && contact as f64 >= 0.9 * of_contact as f64, "{contact} of {of_contact} contact");
         // Narrow eclipses caught by few points are where a periodogram of sinusoids is weakest
-        // (measured: 85 of 129); a box search would do better.
+        // (measured: 86 of 130); a box search would do better.
         assert!(
             of_detached > 80 && detached as f64 >= 0.6 * of_detached as f64,
             "{detached} of {of_detached} detached"
