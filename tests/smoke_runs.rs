@@ -567,15 +567,7 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
 
     // `eval` scores the same stars again, and `predict` (images only) says how to score curves.
     let summary = json(&run_dir.join("summary.json"));
-    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
-    assert_ok(&output, "eval of the light-curve run");
-    let report = std::fs::read_dir(run_dir.join("eval"))
-        .unwrap()
-        .flatten()
-        .find(|e| e.path().extension().is_some_and(|x| x == "json"));
-    let again = json(&report.expect("an eval report").path())["metrics"]["rmse"].as_f64().unwrap();
-    let rmse = summary["test"]["rmse"].as_f64().unwrap();
-    assert!((again - rmse).abs() < 1e-5, "eval rmse {again} differs from the run's test rmse {rmse}");
+    eval_reproduces_the_test_rmse(&run_dir, &summary);
     let output =
         run(&["predict", "--run", run_dir.to_str().unwrap(), data.path().to_str().unwrap(), "--device", "flex"]);
     let err = assert_fails_with(&output, "was trained on light curves, not images");
@@ -617,8 +609,17 @@ fn catalogue_features_feed_the_network_and_eval_applies_the_runs_own_scaling() {
     assert!(features.iter().any(|f| f == "period") && features.iter().any(|f| f == "snr"), "{summary}");
     // `eval` reproduces the test score with the saved scaling; `predict` on image files says
     // why it cannot serve this model.
+    eval_reproduces_the_test_rmse(&run_dir, &summary);
+    let output =
+        run(&["predict", "--run", run_dir.to_str().unwrap(), data.path().to_str().unwrap(), "--device", "flex"]);
+    assert_fails_with(&output, "reads catalogue features (log10(period), snr) beside each image");
+}
+
+/// Runs `eval` on the finished regression run `run_dir` and checks that it scores its test split
+/// as the run did (`summary`).
+fn eval_reproduces_the_test_rmse(run_dir: &Path, summary: &serde_json::Value) {
     let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
-    assert_ok(&output, "eval of the run with features");
+    assert_ok(&output, "eval of the light-curve run");
     let report = std::fs::read_dir(run_dir.join("eval"))
         .unwrap()
         .flatten()
@@ -626,9 +627,6 @@ fn catalogue_features_feed_the_network_and_eval_applies_the_runs_own_scaling() {
     let again = json(&report.expect("an eval report").path())["metrics"]["rmse"].as_f64().unwrap();
     let rmse = summary["test"]["rmse"].as_f64().unwrap();
     assert!((again - rmse).abs() < 1e-5, "eval rmse {again} differs from the run's test rmse {rmse}");
-    let output =
-        run(&["predict", "--run", run_dir.to_str().unwrap(), data.path().to_str().unwrap(), "--device", "flex"]);
-    assert_fails_with(&output, "reads catalogue features (log10(period), snr) beside each image");
 }
 
 /// The `--set`s that point `rrlyrae_feh` at a simulator-written light-curve folder in `data`.

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::formats::catalogue::open_csv;
+use crate::formats::period_cache::PeriodCache;
 use crate::formats::star_files::StarFiles;
 use crate::sequence::SequenceConfig;
 use crate::sources::shared::{HeldOutShares, RandomSplit};
@@ -374,12 +375,39 @@ impl LightCurveFolder {
         Ok((stars, skipped))
     }
 
-    /// Finds each star's period (in parallel), folds its curve by it and keeps it in the row;
-    /// a star without one is skipped with the reason (or refused, as `on_bad_star` says).
+    /// What the period cache of these stars is named by: the list, where the curves are, and
+    /// the search settings.
+    pub fn period_cache_key(&self) -> String {
+        let list = self.under_root(&self.list);
+        format!(
+            "{}|{:?}|{:?}|{}|{:?}|{:?}",
+            list.canonicalize().unwrap_or(list).display(),
+            self.dir.as_ref().map(|d| self.under_root(d)),
+            self.long_csv.as_ref().map(|p| self.under_root(p)),
+            self.suffix,
+            self.columns,
+            self.period_search
+        )
+    }
+
+    /// Finds each star's period (in parallel; those found before for the same curves and
+    /// settings come from the period cache), folds its curve by it and keeps it in the row; a
+    /// star without one is skipped with the reason (or refused, as `on_bad_star` says).
     fn fold_by_periodogram(&self, stars: &mut Vec<Star>, skipped: &mut Vec<Skipped>) -> Result<(), DataError> {
         use rayon::prelude::*;
-        let found: Vec<Result<FoundPeriod, String>> =
-            stars.par_iter().map(|star| self.period_search.find(&star.curve)).collect();
+        let mut cache = PeriodCache::open(&self.period_cache_key());
+        let found: Vec<Result<FoundPeriod, String>> = stars
+            .par_iter()
+            .map(|star| cache.get(&star.id, &star.curve).map_or_else(|| self.period_search.find(&star.curve), Ok))
+            .collect();
+        for (star, found) in stars.iter().zip(&found) {
+            if let Ok(f) = found {
+                cache.insert(&star.id, &star.curve, *f);
+            }
+        }
+        if let Err(why) = cache.save() {
+            eprintln!("data: {why} (the periods will be searched again next time)");
+        }
         let mut kept = Vec::with_capacity(stars.len());
         for (mut star, found) in std::mem::take(stars).into_iter().zip(found) {
             match found {

@@ -9,4 +9,5 @@ pub mod files;
 pub mod fits;
 pub mod image_io;
 pub mod light_curve_files;
+pub mod period_cache;
 pub mod star_files;

@@ -296,6 +296,18 @@ mod tests {
             }
         }
         assert!(rr > 30 && found as f64 >= 0.95 * rr as f64, "{found} of {rr} RR Lyrae periods within 0.1%");
+        // A second load takes the periods from the cache: one altered there is the one used.
+        let again = LightCurveFolder { fold: Fold::Periodogram, ..config(dir.path(), "label = \"class\"\n") };
+        let cache = crate::formats::period_cache::PeriodCache::open(&again.period_cache_key());
+        if let Some(path) = cache.path() {
+            let text = std::fs::read_to_string(path).unwrap();
+            let row = text.lines().find(|l| l.starts_with("star-0\t")).expect("star-0 is cached");
+            let mut fields: Vec<&str> = row.split('\t').collect();
+            fields[2] = "0.4321";
+            std::fs::write(path, text.replace(row, &fields.join("\t"))).unwrap();
+            let (cached, _) = again.load().unwrap();
+            assert_eq!(cached[0].row["period"], "0.4321");
+        }
         // The found period is an item property, for evaluation bins and [features].
         let data = LightCurveFolder { fold: Fold::Periodogram, ..config(dir.path(), "label = \"class\"\n") }.open(1).unwrap();
         let names: Vec<String> = data.test.attributes(0).into_iter().map(|(k, _)| k).collect();
