@@ -84,16 +84,19 @@ impl PeriodSearch {
         if n < 5 {
             return Err(format!("{n} points are too few to find a period"));
         }
-        let (first, last) = (curve.time[0], curve.time[n - 1]);
+        if let Some(bad) = curve.time.iter().chain(&curve.mag).find(|v| !v.is_finite()) {
+            return Err(format!("a time or magnitude is {bad}"));
+        }
         let baseline = curve.time.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b))
             - curve.time.iter().fold(f64::INFINITY, |a, &b| a.min(b));
-        if !(baseline > 0.0) || !first.is_finite() || !last.is_finite() {
-            return Err("the points span no time: are they phases, already folded?".into());
+        // A day or less cannot fold periods of days; phases span less than 1.
+        if baseline <= 1.0 {
+            return Err(format!("the points span {baseline} days: are they phases, already folded?"));
         }
         let mean = curve.mag.iter().sum::<f64>() / n as f64;
         let y: Vec<f64> = curve.mag.iter().map(|m| m - mean).collect();
         let variance = y.iter().map(|v| v * v).sum::<f64>() / (n - 1) as f64;
-        if !(variance > 0.0) {
+        if variance <= 0.0 {
             return Err("the magnitudes do not vary".into());
         }
         let (low, high) = (1.0 / self.max_period, 1.0 / self.min_period);
@@ -326,8 +329,14 @@ mod tests {
         let search = PeriodSearch::default();
         let flat = LightCurve { time: (0..20).map(f64::from).collect(), mag: vec![15.0; 20], err: vec![0.01; 20] };
         assert_eq!(search.find(&flat).unwrap_err(), "the magnitudes do not vary");
-        let folded = LightCurve { time: vec![0.1; 20], mag: (0..20).map(f64::from).collect(), err: vec![0.01; 20] };
-        assert!(search.find(&folded).unwrap_err().contains("span no time"));
+        let folded = LightCurve {
+            time: (0..20).map(|k| f64::from(k) / 20.0).collect(),
+            mag: (0..20).map(f64::from).collect(),
+            err: vec![0.01; 20],
+        };
+        assert_eq!(search.find(&folded).unwrap_err(), "the points span 0.95 days: are they phases, already folded?");
+        let holed = LightCurve { mag: vec![f64::NAN; 20], ..folded.clone() };
+        assert_eq!(search.find(&holed).unwrap_err(), "a time or magnitude is NaN");
         let bad = PeriodSearch { max_period: 0.05, ..PeriodSearch::default() };
         assert_eq!(bad.validate().unwrap_err().0, "max_period");
     }
