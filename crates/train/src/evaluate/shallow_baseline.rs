@@ -70,11 +70,12 @@ impl ShallowBaselineConfig {
     }
 
     /// The baseline of a run whose network also reads the catalogue columns of `[features]`:
-    /// the forest learns from them too, so that the two compare on the same information.
+    /// the forest learns from them too, so that the two compare on the same information (the
+    /// curve statistics among them it has already).
     pub fn with_catalogue_features(&self, features: Option<&astro_data::catalogue_features::FeaturesConfig>) -> Self {
         let mut out = self.clone();
         for column in features.map_or(&[][..], |f| &f.columns[..]) {
-            if !out.features.contains(column) {
+            if !out.features.contains(column) && !column.starts_with(CURVE_STATISTIC_PREFIX) {
                 out.features.push(column.clone());
             }
         }
@@ -349,6 +350,17 @@ mod tests {
     fn split(range: std::ops::Range<usize>, classify: bool) -> ImageSplit {
         let values = range.map(|i| ((i * 37) % 200) as f64 / 100.0 - 1.0).collect();
         ImageSplit::new(Curves { values, classify })
+    }
+
+    #[test]
+    fn the_baseline_learns_from_the_networks_catalogue_columns_once() {
+        let features: astro_data::catalogue_features::FeaturesConfig =
+            toml::from_str("columns = [\"period\", \"curve_std\", \"snr\"]").unwrap();
+        let config = ShallowBaselineConfig { features: vec!["snr".into()], ..Default::default() };
+        let merged = config.with_catalogue_features(Some(&features));
+        // curve_std is one of the curve statistics the forest always reads.
+        assert_eq!(merged.features, ["snr", "period"]);
+        assert_eq!(config.with_catalogue_features(None), config);
     }
 
     #[test]
