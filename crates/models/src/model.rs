@@ -117,11 +117,12 @@ impl ModelConfig {
     fn takes_side(&self, side: usize) -> Result<(), ShapeError> {
         match self {
             _ if side == 0 => Ok(()),
-            ModelConfig::Recurrent(_) | ModelConfig::Resnet(_) => Ok(()),
+            ModelConfig::Recurrent(_) | ModelConfig::Resnet(_) | ModelConfig::Dieleman(_) => Ok(()),
             _ => Err(ShapeError::Setting {
                 field: "kind".into(),
                 problem: format!(
-                    "{:?} takes no catalogue features ([features]); the \"recurrent\" and \"resnet\" models do",
+                    "{:?} takes no catalogue features ([features]); the \"recurrent\", \"resnet\" and \"dieleman\" \
+                     models do",
                     self.kind()
                 ),
             }),
@@ -143,7 +144,7 @@ impl ModelConfig {
                 let shapes = SequentialConfig { layers: layers.clone() }.shapes(input)?;
                 layers.iter().zip(shapes).map(|(l, s)| LayerShape::new(l.type_name(), s)).collect()
             }
-            ModelConfig::Dieleman(config) => config.shapes(input, outputs)?,
+            ModelConfig::Dieleman(config) => config.shapes_with_side(input, side, outputs)?,
             ModelConfig::Resnet(config) => config.shapes_with_side(input, side, outputs)?,
             ModelConfig::Recurrent(config) => config.shapes_with_side(input, side, outputs)?,
             ModelConfig::SemanticAutoencoder(config) => config.shapes(input, outputs)?,
@@ -177,7 +178,7 @@ impl ModelConfig {
                 let config = SequentialConfig { layers: layers.clone() };
                 Ok(Model::Sequential(config.init(input, device)?))
             }
-            ModelConfig::Dieleman(config) => Ok(Model::Dieleman(config.init(input, outputs, device)?)),
+            ModelConfig::Dieleman(config) => Ok(Model::Dieleman(config.init_with_side(input, side, outputs, device)?)),
             ModelConfig::Resnet(config) => Ok(Model::Resnet(config.init_with_side(input, side, outputs, device)?)),
             ModelConfig::Recurrent(config) => {
                 Ok(Model::Recurrent(config.init_with_side(input, side, outputs, device)?))
@@ -214,7 +215,7 @@ impl Model {
     pub fn forward_with_side(&self, input: Tensor<4>, side: Option<Tensor<2>>) -> Tensor<2> {
         match self {
             Model::Sequential(net) => net.forward_tensor(input),
-            Model::Dieleman(net) => net.forward(input),
+            Model::Dieleman(net) => net.forward_with_side(input, side),
             Model::Resnet(net) => net.forward_with_side(input, side),
             Model::Recurrent(net) => net.forward_with_side(input, side),
             Model::SemanticAutoencoder(net) => net.forward(input),
@@ -251,8 +252,8 @@ mod tests {
         let err = sequential.check_with_side(image, 2, 2, "two classes").unwrap_err().to_string();
         assert_eq!(
             err,
-            "model.kind: \"sequential\" takes no catalogue features ([features]); the \"recurrent\" and \"resnet\" \
-             models do"
+            "model.kind: \"sequential\" takes no catalogue features ([features]); the \"recurrent\", \"resnet\" and \
+             \"dieleman\" models do"
         );
         assert!(sequential.init_with_side(image, 2, 2, &Device::flex()).is_err());
         // Without features every model is as before.

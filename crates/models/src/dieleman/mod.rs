@@ -228,6 +228,17 @@ impl DielemanConfig {
 
     /// The shape after every stage, or the first setting that does not fit `input`.
     pub fn shapes(&self, input: FeatureShape, outputs: usize) -> Result<Vec<LayerShape>, ShapeError> {
+        self.shapes_with_side(input, 0, outputs)
+    }
+
+    /// As [`Self::shapes`], with `side` catalogue features concatenated to the last dense
+    /// layer's output before the output layer.
+    pub fn shapes_with_side(
+        &self,
+        input: FeatureShape,
+        catalogue: usize,
+        outputs: usize,
+    ) -> Result<Vec<LayerShape>, ShapeError> {
         self.validate(input)?;
         if self.output == DielemanOutput::GalaxyZoo && outputs != astro_survey::galaxy_zoo::NUM_ANSWERS {
             return Err(Self::setting(
@@ -283,6 +294,12 @@ impl DielemanConfig {
                 if self.maxout_pieces > 1 { format!("maxout({})", self.maxout_pieces) } else { "relu".to_string() };
             table.push(LayerShape::new(name, FeatureShape::Vector(features)));
         }
+        if catalogue > 0 {
+            table.push(LayerShape::new(
+                format!("concatenate {catalogue} catalogue features"),
+                FeatureShape::Vector(features + catalogue),
+            ));
+        }
         let output = match self.output {
             DielemanOutput::GalaxyZoo => "galaxy zoo tree",
             DielemanOutput::Sigmoid => "sigmoid",
@@ -297,8 +314,20 @@ impl DielemanConfig {
 
     /// Builds the network with fresh weights (`init`) and biases `init_bias`.
     pub fn init(&self, input: FeatureShape, outputs: usize, device: &Device) -> Result<Dieleman, ShapeError> {
+        self.init_with_side(input, 0, outputs, device)
+    }
+
+    /// Builds the network, its output layer reading the last dense layer and `side` catalogue
+    /// features.
+    pub fn init_with_side(
+        &self,
+        input: FeatureShape,
+        side: usize,
+        outputs: usize,
+        device: &Device,
+    ) -> Result<Dieleman, ShapeError> {
         let input_size = self.validate(input)?;
-        let shapes = self.shapes(input, outputs)?;
+        let shapes = self.shapes_with_side(input, side, outputs)?;
         let weights = match self.init {
             WeightInit::Normal => Initializer::Normal { mean: 0.0, std: self.init_std },
             WeightInit::He => Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: false },
@@ -334,7 +363,7 @@ impl DielemanConfig {
             taps: Arc::new(PartTaps::new(input_size, self.view_size, self.part_size)),
             convs,
             hidden,
-            head: dense(features, outputs),
+            head: dense(features + side, outputs),
             dropout: DropoutConfig::new(self.dropout).init(),
             maxout_pieces: self.maxout_pieces,
             output: self.output,
@@ -355,6 +384,12 @@ impl Dieleman {
     /// - images: `[batch, channels, size, size]`
     /// - output: `[batch, outputs]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward_with_side(images, None)
+    }
+
+    /// As [`Self::forward`], with catalogue features `[batch, side]` concatenated to the last
+    /// dense layer's output (after its dropout) before the output layer.
+    pub fn forward_with_side(&self, images: Tensor<4>, side: Option<Tensor<2>>) -> Tensor<2> {
         let batch = images.dims()[0];
         let mut x = self.taps.apply(images);
         for layer in &self.convs {
@@ -370,7 +405,11 @@ impl Dieleman {
             v = layer.forward(self.dropout.forward(v));
             v = if self.maxout_pieces > 1 { maxout(v, self.maxout_pieces) } else { relu(v) };
         }
-        let raw = self.head.forward(self.dropout.forward(v));
+        let v = self.dropout.forward(v);
+        let raw = match side {
+            Some(side) => self.head.forward(Tensor::cat(vec![v, side], 1)),
+            None => self.head.forward(v),
+        };
         match self.output {
             DielemanOutput::GalaxyZoo => galaxy_zoo_output(raw),
             DielemanOutput::Sigmoid => sigmoid(raw),
@@ -436,6 +475,22 @@ mod tests {
         assert_eq!(y.len(), 2 * 37);
         let first: [f64; 37] = std::array::from_fn(|i| y[i] as f64);
         assert!(astro_survey::galaxy_zoo::tree_violation(&first) < 1e-5);
+    }
+
+    #[test]
+    fn catalogue_features_join_the_last_dense_layer_before_the_output_layer() {
+        let text = "view_size = 21\npart_size = 13\nconv_channels = [4, 8]\nconv_kernels = [3, 3]\npool_after = [true, false]\ndense_units = 16\n";
+        let config: DielemanConfig = toml::from_str(text).unwrap();
+        let device = Device::flex();
+        let input = FeatureShape::Image { channels: 3, height: 30, width: 30 };
+        let table = config.shapes_with_side(input, 2, 37).unwrap();
+        let row = &table[table.len() - 2];
+        assert_eq!((row.name.as_str(), row.shape), ("concatenate 2 catalogue features", FeatureShape::Vector(18)));
+        let net = config.init_with_side(input, 2, 37, &device).unwrap();
+        assert_eq!(net.head.weight.dims(), [18, 37]);
+        let x = Tensor::<4>::random([2, 3, 30, 30], Distribution::Default, &device);
+        let y = net.forward_with_side(x, Some(Tensor::ones([2, 2], &device)));
+        assert_eq!(y.dims(), [2, 37]);
     }
 
     #[test]
