@@ -354,6 +354,30 @@ mod tests {
     }
 
     #[test]
+    fn catalogue_features_are_standardised_with_the_saved_scaling_before_the_model_reads_them() {
+        let device = Device::flex();
+        let config: ModelConfig = toml::from_str("kind = \"recurrent\"\nunits = [3]\ndropout = 0.0").unwrap();
+        let shape = FeatureShape::Sequence { channels: 2, length: 4 };
+        let model = Supervised::new(config.init_with_side(shape, 2, 1, &device).unwrap(), Task::Regression);
+        let scaling =
+            FeatureScaling { names: vec!["a".into(), "b".into()], mean: vec![1.0, -2.0], std: vec![2.0, 0.5] };
+        let model = model.with_scaling(Some(scaling));
+        let curve = Tensor::<4>::from_data(
+            TensorData::new(
+                vec![0.1f32, 0.4, -0.2, 0.3, 1.0, 1.0, 1.0, 1.0, 0.0, 0.2, 0.1, 0.5, 1.0, 1.0, 1.0, 0.0],
+                [2, 2, 1, 4],
+            ),
+            &device,
+        );
+        let raw = Tensor::<2>::from_data(TensorData::new(vec![3.0f32, -1.0, 0.0, -2.5], [2, 2]), &device);
+        let got = model.forward(curve.clone(), Some(raw)).into_data().try_to_vec::<f32>().unwrap();
+        // (3 - 1) / 2, (-1 + 2) / 0.5; (0 - 1) / 2, (-2.5 + 2) / 0.5.
+        let standard = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, -0.5, -1.0], [2, 2]), &device);
+        let expected = model.model.forward_with_side(curve, Some(standard)).into_data().try_to_vec::<f32>().unwrap();
+        assert!(got.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6), "{got:?} vs {expected:?}");
+    }
+
+    #[test]
     fn classification_predictions_are_probabilities_and_regression_raw() {
         let device = Device::flex();
         let images = Tensor::<4>::from_data(TensorData::new(vec![0.3f32, -0.2, 0.9, 0.1], [1, 1, 2, 2]), &device);
