@@ -358,6 +358,21 @@ impl LightCurveFolder {
                     ),
                 ));
             }
+            // Times within [0, 2) are phases: folding them again would make noise of the curve.
+            if let Ok((curve, name)) = &read
+                && self.fold.folds()
+                && !curve.time.is_empty()
+                && curve.time.iter().all(|t| (0.0..2.0).contains(t))
+            {
+                let last = curve.time.iter().fold(0.0f64, |a, &b| a.max(b));
+                return Err(DataError::setting(
+                    "fold",
+                    format!(
+                        "star {id}: {name} holds phases (0 to {last}), already folded, not times: leave fold unset \
+                         (false) for such files"
+                    ),
+                ));
+            }
             match read.and_then(|(curve, name)| self.star(curve, &name, &id, &row)) {
                 Ok(curve) => stars.push(Star { id, row, curve }),
                 Err(reason) if self.on_bad_star == OnBadStar::Skip => skipped.push(Skipped { id, reason }),

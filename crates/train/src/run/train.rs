@@ -50,10 +50,19 @@ pub fn input_shape(data: &OpenedData) -> FeatureShape {
 /// Opens `data` with `config`'s catalogue features (`[features]`) attached to every item.
 pub fn open_data(config: &ExperimentConfig, data: &astro_data::DataConfig) -> Result<OpenedData, RunError> {
     let opened = data.open(config.experiment.seed)?;
-    match &config.features {
-        Some(features) => Ok(features.attach(opened)?),
-        None => Ok(opened),
+    let Some(features) = &config.features else { return Ok(opened) };
+    // A target or a published prediction as an input would hand the model its answer.
+    let published = config.evaluation.published.as_deref();
+    if let Some(answer) =
+        features.columns.iter().find(|c| opened.info.target_names.contains(c) || Some(c.as_str()) == published)
+    {
+        return Err(ConfigError::invalid(
+            "features.columns",
+            format!("{answer:?} is the answer the model is scored on, not a feature"),
+        )
+        .into());
     }
+    Ok(features.attach(opened)?)
 }
 
 /// How many catalogue features the model reads beside its input.
