@@ -4,6 +4,7 @@
 //! function of `(seed, index)` (see [`rng::SampleRng`]), so datasets built on these simulators
 //! are random-access, reproducible and parallel, and need no disk.
 
+pub mod bands;
 pub mod components;
 pub mod curve_features;
 pub mod deconvolution;

@@ -80,30 +80,54 @@ impl PeriodSearch {
     /// The period of `curve` (times in days), or why there is none: too few points, no time
     /// baseline, or no variation.
     pub fn find(&self, curve: &LightCurve) -> Result<FoundPeriod, String> {
-        let n = curve.time.len();
-        if n < 5 {
-            return Err(format!("{n} points are too few to find a period"));
+        self.find_in_bands(std::slice::from_ref(curve))
+    }
+
+    /// The one period of a star observed in several bands, each with its own epochs, mean and
+    /// noise: the multi-band periodogram of independent sinusoids per band sharing the frequency
+    /// (VanderPlas & Ivezic 2015 with no shared base term), whose power is the sum of the bands'
+    /// chi^2 reductions over their pooled variance (pure noise averages the number of bands).
+    /// Bands with fewer than 5 points or no variation are left out of the search.
+    pub fn find_in_bands(&self, bands: &[LightCurve]) -> Result<FoundPeriod, String> {
+        let mut usable = Vec::new();
+        let mut first_problem = None;
+        for curve in bands {
+            if let Some(bad) = curve.time.iter().chain(&curve.mag).find(|v| !v.is_finite()) {
+                return Err(format!("a time or magnitude is {bad}"));
+            }
+            match Centred::of(curve) {
+                Ok(centred) => usable.push((curve, centred)),
+                Err(why) => first_problem = first_problem.or(Some(why)),
+            }
         }
-        if let Some(bad) = curve.time.iter().chain(&curve.mag).find(|v| !v.is_finite()) {
-            return Err(format!("a time or magnitude is {bad}"));
+        if usable.is_empty() {
+            return Err(first_problem.unwrap_or_else(|| "no band has points".into()));
         }
-        let baseline = curve.time.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b))
-            - curve.time.iter().fold(f64::INFINITY, |a, &b| a.min(b));
+        let times = usable.iter().flat_map(|(c, _)| c.time.iter().copied());
+        let (low_t, high_t) = times.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), t| (l.min(t), h.max(t)));
+        let baseline = high_t - low_t;
         // A day or less cannot fold periods of days; phases span less than 1.
         if baseline <= 1.0 {
             return Err(format!("the points span {baseline} days: are they phases, already folded?"));
         }
-        let mean = curve.mag.iter().sum::<f64>() / n as f64;
-        let y: Vec<f64> = curve.mag.iter().map(|m| m - mean).collect();
-        let variance = y.iter().map(|v| v * v).sum::<f64>() / (n - 1) as f64;
-        if variance <= 0.0 {
-            return Err("the magnitudes do not vary".into());
-        }
+        // Each band's power weighted by its share of the pooled variance: one band's is its own.
+        let points: usize = usable.iter().map(|(c, _)| c.time.len()).sum();
+        let total: f64 = usable.iter().map(|(_, b)| b.variance * (b.y.len() - 1) as f64).sum();
+        let pooled = total / (points - usable.len()) as f64;
+        let grid = |start: f64, step: f64, count: usize| -> Vec<f64> {
+            let mut sum = vec![0.0; count];
+            for (curve, band) in &usable {
+                let power = power_grid(&curve.time, &band.y, band.variance, start, step, count);
+                let weight = if usable.len() == 1 { 1.0 } else { band.variance / pooled };
+                sum.iter_mut().zip(power).for_each(|(s, p)| *s += weight * p);
+            }
+            sum
+        };
         let (low, high) = (1.0 / self.max_period, 1.0 / self.min_period);
         // Coarse: half a peak width per step; fine: `oversample` steps per width.
         let coarse_step = 0.5 / baseline;
         let count = ((high - low) / coarse_step).floor() as usize + 1;
-        let coarse = power_grid(&curve.time, &y, variance, low, coarse_step, count);
+        let coarse = grid(low, coarse_step, count);
         let mut maxima: Vec<usize> = (0..count)
             .filter(|&k| (k == 0 || coarse[k] >= coarse[k - 1]) && (k + 1 == count || coarse[k] >= coarse[k + 1]))
             .collect();
@@ -114,7 +138,7 @@ impl PeriodSearch {
             let centre = low + k as f64 * coarse_step;
             let start = (centre - coarse_step).max(low);
             let steps = ((2.0 * coarse_step) / fine_step).ceil() as usize + 1;
-            let fine = power_grid(&curve.time, &y, variance, start, fine_step, steps);
+            let fine = grid(start, fine_step, steps);
             for (j, &p) in fine.iter().enumerate() {
                 let f = start + j as f64 * fine_step;
                 if p > best.1 && f <= high {
@@ -129,30 +153,73 @@ impl PeriodSearch {
         if self.double_below > 0.0 {
             // The peak's period, or a multiple of it whose fold is clearly tighter than the
             // tightest so far (two minima per orbit; narrow eclipses also put peaks at higher
-            // harmonics).
+            // harmonics). Several bands: their string lengths summed.
+            let length = |p: f64| usable.iter().map(|(c, _)| string_length(c, p)).sum::<f64>();
             let base = period;
-            let mut tightest = string_length(curve, base);
+            let mut tightest = length(base);
             for k in 2..=self.multiples {
                 let candidate = k as f64 * base;
                 if candidate > self.max_period {
                     break;
                 }
-                let length = string_length(curve, candidate);
+                let length = length(candidate);
                 if length < self.double_below * tightest {
                     (period, tightest, doubled) = (candidate, length, true);
                 }
             }
         }
-        Ok(FoundPeriod { period, power, fap_log10: false_alarm_log10(power, independent), doubled })
+        let fap_log10 = false_alarm_log10_of_bands(power, independent, usable.len());
+        Ok(FoundPeriod { period, power, fap_log10, doubled })
+    }
+}
+
+/// One band's magnitudes less their mean, and their variance.
+struct Centred {
+    y: Vec<f64>,
+    variance: f64,
+}
+
+impl Centred {
+    fn of(curve: &LightCurve) -> Result<Self, String> {
+        let n = curve.time.len();
+        if n < 5 {
+            return Err(format!("{n} points are too few to find a period"));
+        }
+        let mean = curve.mag.iter().sum::<f64>() / n as f64;
+        let y: Vec<f64> = curve.mag.iter().map(|m| m - mean).collect();
+        let variance = y.iter().map(|v| v * v).sum::<f64>() / (n - 1) as f64;
+        if variance <= 0.0 {
+            return Err("the magnitudes do not vary".into());
+        }
+        Ok(Self { y, variance })
     }
 }
 
 /// log10 of 1 - (1 - e^-z)^m, the chance that the highest of `m` independent powers of pure
 /// noise reaches `z`; accurate where it underflows (m e^-z tiny).
 pub fn false_alarm_log10(z: f64, m: f64) -> f64 {
-    let single = (-z).exp();
-    let fap = if m * single < 1e-6 { m * single } else { -((m * (-single).ln_1p()).exp_m1()) };
-    if fap > 0.0 { fap.log10().min(0.0) } else { (m.ln() - z) / std::f64::consts::LN_10 }
+    false_alarm_log10_of_bands(z, m, 1)
+}
+
+/// [`false_alarm_log10`] for the multi-band power of `bands` bands, a sum of `bands` unit
+/// exponentials for pure noise: one frequency's tail is `e^-z sum_{k < bands} z^k / k!`.
+pub fn false_alarm_log10_of_bands(z: f64, m: f64, bands: usize) -> f64 {
+    let mut term = 1.0;
+    let mut sum = 0.0;
+    for k in 0..bands.max(1) {
+        if k > 0 {
+            term *= z / k as f64;
+        }
+        sum += term;
+    }
+    let ln_single = -z + sum.ln();
+    let single = ln_single.exp();
+    let log10 = if m * single < 1e-6 {
+        (m.ln() + ln_single) / std::f64::consts::LN_10
+    } else {
+        (-((m * (-single).ln_1p()).exp_m1())).log10()
+    };
+    log10.min(0.0)
 }
 
 /// The Lomb-Scargle power (normalised by the variance: noise averages 1) at `count`
@@ -322,6 +389,31 @@ mod tests {
             of_detached > 80 && detached as f64 >= 0.6 * of_detached as f64,
             "{detached} of {of_detached} detached"
         );
+    }
+
+    #[test]
+    fn several_bands_share_one_period_and_one_band_is_the_plain_periodogram() {
+        // A sinusoid seen in V with much noise and few points, and in I with its own epochs.
+        let tau = std::f64::consts::TAU;
+        let period = 0.4137;
+        let band = |n: usize, offset: f64, amplitude: f64, noise: f64, seed: u64| {
+            let mut rng = crate::rng::SampleRng::for_sample(seed, 0, 0);
+            let time: Vec<f64> = (0..n).map(|_| rng.uniform_in(0.0, 700.0)).collect();
+            let mag = time.iter().map(|&t| offset + amplitude * (tau * t / period).sin() + noise * rng.normal()).collect();
+            LightCurve { err: vec![noise; n], time, mag }
+        };
+        let search = PeriodSearch { double_below: 0.0, ..PeriodSearch::default() };
+        let (v, i) = (band(60, 15.0, 0.3, 0.05, 1), band(40, 14.4, 0.19, 0.05, 2));
+        let both = search.find_in_bands(&[v.clone(), i.clone()]).unwrap();
+        assert!((both.period / period - 1.0).abs() < 1e-3, "{both:?}");
+        // One band alone gives that band's own periodogram.
+        assert_eq!(search.find_in_bands(std::slice::from_ref(&v)).unwrap(), search.find(&v).unwrap());
+        // Two bands of pure noise average a power of 2; their false alarm follows.
+        assert!((10f64.powf(false_alarm_log10_of_bands(2.0, 1.0, 2)) - 3.0 * (-2.0f64).exp()).abs() < 1e-12);
+        // A band with too few points is left out; all of them too few is an error.
+        let short = band(3, 15.0, 0.3, 0.05, 3);
+        assert_eq!(search.find_in_bands(&[v.clone(), short.clone()]).unwrap(), search.find(&v).unwrap());
+        assert_eq!(search.find_in_bands(&[short]).unwrap_err(), "3 points are too few to find a period");
     }
 
     #[test]

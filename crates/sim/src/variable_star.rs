@@ -11,17 +11,22 @@
 //! steeply and fade slowly, as fundamental-mode pulsators do. RRc are near-sinusoidal.
 //!
 //! A star is a pure function of `(seed, index)` and records its class, period, amplitude,
-//! [Fe/H] (RRab), mean magnitude and the S/N of its variability.
+//! [Fe/H] (RRab), mean magnitude, colour and the S/N of its variability. It is observed in one
+//! or more bands ([`crate::bands`]): each band has its own epochs and errors, its mean
+//! magnitude shifted by the star's colour and, for the pulsators, its amplitude scaled.
 
 use serde::{Deserialize, Serialize};
 
 use crate::SimConfigError;
+use crate::bands::{Band, band};
 use crate::galaxy::check_range;
 use crate::light_curve::{Cadence, LightCurve};
 use crate::rng::SampleRng;
 
 const STREAM_PARAMS: u64 = 20;
 const STREAM_OBSERVE: u64 = 21;
+/// Band `k` after the first is observed with stream `STREAM_MORE_BANDS + k`.
+const STREAM_MORE_BANDS: u64 = 40;
 const TAU: f64 = std::f64::consts::TAU;
 
 /// The kinds of star, in label order.
@@ -63,6 +68,11 @@ pub struct VariableStarSimConfig {
     pub rrc_period: [f64; 2],
     /// How the survey samples each star.
     pub cadence: Cadence,
+    /// The bands observed, each with its own epochs ([`crate::bands::BANDS`] names them); the
+    /// first is the one of the `curve`, magnitudes and S/N the star records.
+    pub bands: Vec<String>,
+    /// Reddening `E(V-I)` range added to every star's intrinsic colour, magnitudes (uniform).
+    pub reddening: [f64; 2],
 }
 
 impl Default for VariableStarSimConfig {
@@ -74,7 +84,22 @@ impl Default for VariableStarSimConfig {
             rrab_period: [0.28, 0.98],
             rrc_period: [0.2, 0.45],
             cadence: Cadence::default(),
+            bands: vec!["V".into()],
+            reddening: [0.0, 0.3],
         }
+    }
+}
+
+/// The intrinsic `(V-I)` colour range of each class: RR Lyrae sit in the instability strip
+/// (RRc, hotter, bluer than RRab), contact binaries are F-K dwarfs, detached binaries and
+/// constant stars span the main sequence and giants.
+fn intrinsic_colour(class: StarClass) -> [f64; 2] {
+    match class {
+        StarClass::Rrab => [0.45, 0.75],
+        StarClass::Rrc => [0.30, 0.50],
+        StarClass::Detached => [0.0, 1.2],
+        StarClass::Contact => [0.45, 1.1],
+        StarClass::Constant => [0.2, 2.0],
     }
 }
 
@@ -89,8 +114,10 @@ pub struct StarParams {
     pub amplitude: f64,
     /// [Fe/H] of an RRab, dex.
     pub feh: Option<f64>,
-    /// Mean magnitude.
+    /// Mean magnitude in V.
     pub mean_mag: f64,
+    /// `(V-I)` colour, reddening included.
+    pub colour: f64,
     /// Phase at time 0.
     pub phase0: f64,
     /// Sine Fourier amplitudes `A_k` (RR Lyrae) or the binary's shape parameters.
@@ -104,8 +131,10 @@ pub struct StarParams {
 pub struct SimulatedStar {
     /// What made it.
     pub params: StarParams,
-    /// What the survey saw.
+    /// What the survey saw in the first band.
     pub curve: LightCurve,
+    /// What it saw in the other bands, in the order of `bands`.
+    pub more_bands: Vec<LightCurve>,
     /// Matched-filter S/N of the variability: `sqrt(sum ((m - mean) / err)^2)` of the noiseless
     /// curve at the observed epochs.
     pub snr: f64,
@@ -148,6 +177,19 @@ impl StarParams {
         }
         self.magnitude_at_phase((t / self.period + self.phase0).rem_euclid(1.0))
     }
+
+    /// The noiseless magnitude in `band` at time `t` (days): the mean shifted by the colour, the
+    /// variation scaled for a pulsator (eclipses are grey).
+    pub fn magnitude_in(&self, band: &Band, t: f64) -> f64 {
+        let ratio = match self.class {
+            StarClass::Rrab | StarClass::Rrc => band.pulsation_amplitude_ratio,
+            _ => 1.0,
+        };
+        if band.colour_slope == 0.0 && ratio == 1.0 {
+            return self.magnitude_at(t);
+        }
+        self.mean_mag + band.colour_slope * self.colour + ratio * (self.magnitude_at(t) - self.mean_mag)
+    }
 }
 
 /// Peak-to-peak range of `f` over one phase cycle.
@@ -188,6 +230,19 @@ impl VariableStarSimConfig {
                 "season_days must be in (0, 365.25] and outlier_fraction in [0, 1]",
             ));
         }
+        if self.bands.is_empty() {
+            return Err(SimConfigError::new("bands", "name at least one band"));
+        }
+        let bands = self.observed_bands()?;
+        if let Some((k, b)) = bands.iter().enumerate().find(|(k, b)| bands[..*k].contains(b)) {
+            return Err(SimConfigError::new("bands", format!("{:?} is listed twice (at {k})", b.name)));
+        }
+        if !(self.reddening[0] >= 0.0 && self.reddening[1] >= self.reddening[0] && self.reddening[1] <= 5.0) {
+            return Err(SimConfigError::new(
+                "reddening",
+                format!("must be [low, high] with 0 <= low <= high <= 5, got {:?}", self.reddening),
+            ));
+        }
         Ok(())
     }
 
@@ -215,6 +270,7 @@ impl VariableStarSimConfig {
             amplitude: 0.0,
             feh: None,
             mean_mag,
+            colour: 0.0,
             phase0,
             shape: Vec::new(),
             phases: Vec::new(),
@@ -269,18 +325,34 @@ impl VariableStarSimConfig {
             }
             StarClass::Constant => {}
         }
+        // Drawn last, so that the other parameters are those of a one-band simulator.
+        let [low, high] = intrinsic_colour(class);
+        p.colour = rng.uniform_in(low, high) + rng.uniform_in(self.reddening[0], self.reddening[1]);
         p
     }
 
+    /// The configured bands, in order.
+    pub fn observed_bands(&self) -> Result<Vec<Band>, SimConfigError> {
+        self.bands.iter().map(|name| band(name).map_err(|e| SimConfigError::new("bands", e))).collect()
+    }
+
     /// Star `index` of the set seeded by `seed`: a pure function of its arguments.
+    /// Bands the simulator does not know are observed in V (`validate` refuses them).
     pub fn simulate(&self, seed: u64, index: u64) -> SimulatedStar {
         let params = self.sample_params(seed, index);
-        let curve =
-            self.cadence.observe(|t| params.magnitude_at(t), &mut SampleRng::for_sample(seed, STREAM_OBSERVE, index));
-        let model: Vec<f64> = curve.time.iter().map(|&t| params.magnitude_at(t)).collect();
+        let bands: Vec<Band> =
+            self.bands.iter().map(|name| band(name).unwrap_or(crate::bands::BANDS[1])).collect();
+        let observe = |k: usize, band: &Band| {
+            let stream = if k == 0 { STREAM_OBSERVE } else { STREAM_MORE_BANDS + k as u64 };
+            self.cadence.observe(|t| params.magnitude_in(band, t), &mut SampleRng::for_sample(seed, stream, index))
+        };
+        let first = bands.first().copied().unwrap_or(crate::bands::BANDS[1]);
+        let curve = observe(0, &first);
+        let more_bands = bands.iter().enumerate().skip(1).map(|(k, b)| observe(k, b)).collect();
+        let model: Vec<f64> = curve.time.iter().map(|&t| params.magnitude_in(&first, t)).collect();
         let mean = model.iter().sum::<f64>() / model.len().max(1) as f64;
         let snr = model.iter().zip(&curve.err).map(|(m, e)| ((m - mean) / e).powi(2)).sum::<f64>().sqrt();
-        SimulatedStar { params, curve, snr }
+        SimulatedStar { params, curve, more_bands, snr }
     }
 }
 
@@ -393,6 +465,49 @@ mod tests {
             recovered += usize::from((found / star.params.period - 1.0).abs() < 2e-3);
         }
         assert!(tried > 15 && recovered as f64 >= 0.9 * tried as f64, "{recovered} of {tried} periods recovered");
+    }
+
+    #[test]
+    fn each_band_has_its_own_epochs_colour_and_amplitude() {
+        let one = VariableStarSimConfig::default();
+        let two = VariableStarSimConfig { bands: vec!["V".into(), "I".into()], ..Default::default() };
+        assert!(two.validate().is_ok());
+        let (mut rr, mut binaries) = (0, 0);
+        for i in 0..200 {
+            let (a, b) = (one.simulate(5, i), two.simulate(5, i));
+            // The first band is the one-band simulator's curve, unchanged.
+            assert_eq!(a.curve, b.curve);
+            assert!(a.more_bands.is_empty() && b.more_bands.len() == 1);
+            let (p, i_band) = (&b.params, &b.more_bands[0]);
+            assert_ne!(i_band.time, b.curve.time, "each band has its own epochs");
+            assert!((0.0..=2.3).contains(&p.colour), "{}", p.colour);
+            let ib = band("I").unwrap();
+            // One whole cycle, evenly: the Fourier terms average to nothing.
+            let phases = (0..200).map(|k| k as f64 / 200.0 * p.period);
+            let (v, i): (Vec<f64>, Vec<f64>) = phases.map(|t| (p.magnitude_at(t), p.magnitude_in(&ib, t))).unzip();
+            let range = |m: &[f64]| m.iter().fold(f64::MIN, |a, &b| a.max(b)) - m.iter().fold(f64::MAX, |a, &b| a.min(b));
+            let mean = |m: &[f64]| m.iter().sum::<f64>() / m.len() as f64;
+            // V - I is the star's colour, in noiseless light and (within the noise) as observed.
+            assert!((mean(&v) - mean(&i) - p.colour).abs() < 1e-9);
+            let observed = mean(&b.curve.mag) - mean(&i_band.mag);
+            assert!((observed - p.colour).abs() < 0.35 + 2.0 * p.amplitude, "{observed} vs {}", p.colour);
+            match p.class {
+                StarClass::Rrab | StarClass::Rrc => {
+                    rr += 1;
+                    assert!((range(&i) / range(&v) - 0.63).abs() < 1e-6);
+                }
+                StarClass::Detached | StarClass::Contact if p.amplitude > 0.0 => {
+                    binaries += 1;
+                    assert!((range(&i) / range(&v) - 1.0).abs() < 1e-6, "grey eclipses");
+                }
+                _ => {}
+            }
+        }
+        assert!(rr > 50 && binaries > 30, "{rr} RR Lyrae, {binaries} binaries");
+        let bad = VariableStarSimConfig { bands: vec!["V".into(), "K".into()], ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "bands");
+        let twice = VariableStarSimConfig { bands: vec!["V".into(), "V".into()], ..Default::default() };
+        assert!(twice.validate().unwrap_err().to_string().contains("listed twice"));
     }
 
     #[test]
