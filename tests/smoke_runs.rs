@@ -615,6 +615,48 @@ fn catalogue_features_feed_the_network_and_eval_applies_the_runs_own_scaling() {
     assert_fails_with(&output, "reads catalogue features (log10(period), snr) beside each image");
 }
 
+#[test]
+fn two_bands_with_catalogue_features_train_beside_the_forest_and_a_missing_band_file_skips_its_star() {
+    let data = tempfile::tempdir().unwrap();
+    let sim: astro_data::sources::simulated_light_curves::SimulatedLightCurvesConfig =
+        toml::from_str("[simulator]\nbands = [\"V\", \"I\"]\n").unwrap();
+    sim.write_list_and_files(5, 90, data.path()).unwrap();
+    std::fs::remove_file(data.path().join("star-5_I.dat")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let list = format!("data.list={}", data.path().join("list.txt").display());
+    let sets = [
+        "data.source=light_curve_folder",
+        list.as_str(),
+        "data.suffix=_{band}.dat",
+        "data.bands=[\"V\", \"I\"]",
+        "data.fold=true",
+        "data.label=class",
+        "features.columns=[\"period\", \"curve_V_minus_I\"]",
+        "features.log=[\"period\"]",
+    ];
+    let output = smoke("rrlyrae_rnn", out.path(), &sets);
+    assert_ok(&output, "rrlyrae_rnn on two bands with features");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        format!("{stdout}{stderr}").contains("skipped star star-5:")
+            && format!("{stdout}{stderr}").contains("star-5_I.dat"),
+        "the star without its I file is named\n{stdout}\n{stderr}"
+    );
+    let run_dir = only_run(out.path(), "rrlyrae_rnn");
+    check_run_folder(&run_dir);
+    let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    // (phase, mag, mask) per band and the step mask; the mask is not a feature of the network.
+    assert!(report.contains("| mask (last channel) | [6, 64] |"), "{report}");
+    assert!(report.contains("| concatenate 2 catalogue features | [66] |"), "{report}");
+    let summary = json(&run_dir.join("summary.json"));
+    let features = summary["shallow_baseline"]["features"].as_array().unwrap();
+    for name in ["period", "curve_V_minus_I", "curve_I_amplitude_ratio"] {
+        assert!(features.iter().any(|f| f == name), "the forest reads {name}: {summary}");
+    }
+    assert_eq!(summary["shallow_baseline"]["metric"], "accuracy", "{summary}");
+    assert!(summary["shallow_baseline"]["value"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{summary}");
+}
+
 /// Runs `eval` on the finished regression run `run_dir` and checks that it scores its test split
 /// as the run did (`summary`).
 fn eval_reproduces_the_test_rmse(run_dir: &Path, summary: &serde_json::Value) {

@@ -5,6 +5,11 @@
 //! An encoded curve is stored like an image of one row: `[channels, 1, length]`, channel-major,
 //! whose last channel is the mask (1 for a real step, 0 for padding). Recurrent models skip the
 //! masked steps; other models see the mask as one more feature.
+//!
+//! Several bands are stacked as channels: each band's features and its own mask, band after
+//! band, then the step mask (1 where any band has a real step). Every band is put on the first
+//! band's magnitude scale (its mean, spread or range), so that the colours between the bands stay
+//! in the inputs, and aligned by the first band's Fourier phase.
 
 use astro_sim::light_curve::LightCurve;
 use serde::{Deserialize, Serialize};
@@ -146,9 +151,7 @@ impl SequenceConfig {
     /// multiplied by the period when `phase_times_period` asks.
     pub fn encode_with_period(&self, curve: &LightCurve, period: f64) -> Vec<f32> {
         let mut out = self.encode(curve);
-        if self.phase_times_period {
-            out[..self.length].iter_mut().for_each(|p| *p = (f64::from(*p) * period) as f32);
-        }
+        self.times_period(&mut out, period);
         out
     }
 
@@ -156,18 +159,66 @@ impl SequenceConfig {
     /// source folded it), times otherwise; points need not be sorted. Errors that are NaN (files
     /// without an error column) become 0. Phases stay phases (see [`Self::encode_with_period`]).
     pub fn encode(&self, curve: &LightCurve) -> Vec<f32> {
-        let aligned;
-        let curve = if self.align {
-            let shift = first_harmonic_phase(curve) / std::f64::consts::TAU;
+        self.encode_on(curve, self.phase_shift(curve), self.magnitude_scale(&curve.mag))
+    }
+
+    /// Channels of an encoded star observed in `bands` bands: one band's as [`Self::channels`];
+    /// several bands' each with its mask, and the step mask.
+    pub fn channels_for(&self, bands: usize) -> usize {
+        if bands <= 1 { self.channels() } else { bands * self.channels() + 1 }
+    }
+
+    /// `[channels, 1, length]` of a star observed in `bands` bands.
+    pub fn shape_for(&self, bands: usize) -> [usize; 3] {
+        [self.channels_for(bands), 1, self.length]
+    }
+
+    /// Encodes a star's curves in several bands, folded with `period` (days): one band as
+    /// [`Self::encode_with_period`]; several stacked as channels, each band on the first band's
+    /// magnitude scale and phase alignment, each with its own mask, then the step mask.
+    pub fn encode_bands(&self, curves: &[LightCurve], period: f64) -> Vec<f32> {
+        let [reference, ..] = curves else { return vec![0.0; self.channels() * self.length] };
+        if curves.len() == 1 {
+            return self.encode_with_period(reference, period);
+        }
+        let (shift, scale) = (self.phase_shift(reference), self.magnitude_scale(&reference.mag));
+        let n = self.length;
+        let mut out = Vec::with_capacity(self.channels_for(curves.len()) * n);
+        let mut any = vec![0.0f32; n];
+        for curve in curves {
+            let mut block = self.encode_on(curve, shift, scale);
+            self.times_period(&mut block, period);
+            any.iter_mut().zip(&block[block.len() - n..]).for_each(|(a, m)| *a = a.max(*m));
+            out.extend(block);
+        }
+        out.extend(any);
+        out
+    }
+
+    /// Multiplies the phase channel by the period when `phase_times_period` asks.
+    fn times_period(&self, encoded: &mut [f32], period: f64) {
+        if self.phase_times_period {
+            encoded[..self.length].iter_mut().for_each(|p| *p = (f64::from(*p) * period) as f32);
+        }
+    }
+
+    /// The phase shift [`Self::encode`] aligns `curve` by (0 without `align`).
+    fn phase_shift(&self, curve: &LightCurve) -> f64 {
+        if self.align { first_harmonic_phase(curve) / std::f64::consts::TAU } else { 0.0 }
+    }
+
+    /// Encodes `curve` with phases shifted by `shift` and magnitudes put on `(offset, scale)`.
+    fn encode_on(&self, curve: &LightCurve, shift: f64, (offset, scale): (f64, f64)) -> Vec<f32> {
+        let shifted;
+        let curve = if shift != 0.0 {
             let time = curve.time.iter().map(|p| (p + shift).rem_euclid(1.0)).collect();
-            aligned = LightCurve { time, ..curve.clone() };
-            &aligned
+            shifted = LightCurve { time, ..curve.clone() };
+            &shifted
         } else {
             curve
         };
         let mut order: Vec<usize> = (0..curve.time.len()).collect();
         order.sort_by(|&a, &b| curve.time[a].total_cmp(&curve.time[b]));
-        let (offset, scale) = self.magnitude_scale(&curve.mag);
         let time: Vec<f64> = order.iter().map(|&i| curve.time[i]).collect();
         let mag: Vec<f64> = order.iter().map(|&i| (curve.mag[i] - offset) / scale).collect();
         let err: Vec<f64> =
@@ -260,6 +311,22 @@ pub fn curve_statistics(curve: &LightCurve, folded: bool) -> Vec<(String, f64)> 
     names.into_iter().zip(values).map(|(name, v)| (format!("{CURVE_STATISTIC_PREFIX}{name}"), v)).collect()
 }
 
+/// Each band after the first against the first, as item properties: the colour
+/// `curve_<first>_minus_<band>` (the difference of their mean magnitudes) and
+/// `curve_<band>_amplitude_ratio` (of their 5-95% ranges; NaN where the first band's is 0).
+pub fn band_statistics(curves: &[LightCurve], names: &[String]) -> Vec<(String, f64)> {
+    let mean = |c: &LightCurve| c.mag.iter().sum::<f64>() / c.mag.len().max(1) as f64;
+    let range = |c: &LightCurve| astro_sim::curve_features::curve_features(c, false)[0];
+    let (Some(first), Some(first_name)) = (curves.first(), names.first()) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (curve, name) in curves.iter().zip(names).skip(1) {
+        out.push((format!("{CURVE_STATISTIC_PREFIX}{first_name}_minus_{name}"), mean(first) - mean(curve)));
+        let ratio = if range(first) > 0.0 { range(curve) / range(first) } else { f64::NAN };
+        out.push((format!("{CURVE_STATISTIC_PREFIX}{name}_amplitude_ratio"), ratio));
+    }
+    out
+}
+
 /// `phi1` of the least-squares fit `m = a + A sin(2 pi phase + phi1)` of a folded curve.
 fn first_harmonic_phase(curve: &LightCurve) -> f64 {
     // Normal equations of m = a + s sin(w) + c cos(w), w = 2 pi phase; s = A cos phi1, c = A sin phi1.
@@ -336,6 +403,29 @@ mod tests {
         assert_eq!(&out[..5], &[0.1, 0.5, 0.9, 0.0, 0.0]);
         assert_eq!(&out[5..10], &[-1.0, 0.0, 1.0, 0.0, 0.0], "centred on the mean 15");
         assert_eq!(&out[10..], &[1.0, 1.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn bands_stack_with_their_own_masks_on_the_first_bands_scale() {
+        let config = SequenceConfig { length: 4, ..SequenceConfig::default() };
+        let v = curve(vec![0.5, 0.1, 0.9], vec![15.0, 14.0, 16.0]);
+        let i = curve(vec![0.3, 0.7], vec![14.2, 14.6]);
+        assert_eq!(config.encode_bands(std::slice::from_ref(&v), 0.5), config.encode(&v), "one band: as before");
+        let out = config.encode_bands(&[v.clone(), i.clone()], 0.5);
+        assert_eq!(config.shape_for(2), [7, 1, 4]);
+        assert_eq!(out.len(), 7 * 4);
+        assert_eq!(&out[..12], &config.encode(&v)[..], "the first band as alone");
+        // The second band: its phases, its magnitudes less the first band's mean (colour kept).
+        assert_eq!(&out[12..16], &[0.3, 0.7, 0.0, 0.0]);
+        let mags: Vec<f64> = out[16..18].iter().map(|&m| f64::from(m)).collect();
+        assert!((mags[0] + 0.8).abs() < 1e-6 && (mags[1] + 0.4).abs() < 1e-6, "{mags:?}");
+        assert_eq!(&out[20..24], &[1.0, 1.0, 0.0, 0.0], "its own mask");
+        assert_eq!(&out[24..], &[1.0, 1.0, 1.0, 0.0], "the step mask: any band real");
+        let stats = band_statistics(&[v, i], &["V".into(), "I".into()]);
+        assert_eq!(stats[0].0, "curve_V_minus_I");
+        assert!((stats[0].1 - 0.6).abs() < 1e-12, "{stats:?}");
+        assert_eq!(stats[1].0, "curve_I_amplitude_ratio");
+        assert!((stats[1].1 - 0.2).abs() < 1e-9, "{stats:?}");
     }
 
     #[test]

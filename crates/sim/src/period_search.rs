@@ -399,7 +399,8 @@ mod tests {
         let band = |n: usize, offset: f64, amplitude: f64, noise: f64, seed: u64| {
             let mut rng = crate::rng::SampleRng::for_sample(seed, 0, 0);
             let time: Vec<f64> = (0..n).map(|_| rng.uniform_in(0.0, 700.0)).collect();
-            let mag = time.iter().map(|&t| offset + amplitude * (tau * t / period).sin() + noise * rng.normal()).collect();
+            let mag =
+                time.iter().map(|&t| offset + amplitude * (tau * t / period).sin() + noise * rng.normal()).collect();
             LightCurve { err: vec![noise; n], time, mag }
         };
         let search = PeriodSearch { double_below: 0.0, ..PeriodSearch::default() };

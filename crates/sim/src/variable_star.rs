@@ -340,8 +340,7 @@ impl VariableStarSimConfig {
     /// Bands the simulator does not know are observed in V (`validate` refuses them).
     pub fn simulate(&self, seed: u64, index: u64) -> SimulatedStar {
         let params = self.sample_params(seed, index);
-        let bands: Vec<Band> =
-            self.bands.iter().map(|name| band(name).unwrap_or(crate::bands::BANDS[1])).collect();
+        let bands: Vec<Band> = self.bands.iter().map(|name| band(name).unwrap_or(crate::bands::BANDS[1])).collect();
         let observe = |k: usize, band: &Band| {
             let stream = if k == 0 { STREAM_OBSERVE } else { STREAM_MORE_BANDS + k as u64 };
             self.cadence.observe(|t| params.magnitude_in(band, t), &mut SampleRng::for_sample(seed, stream, index))
@@ -485,7 +484,8 @@ mod tests {
             // One whole cycle, evenly: the Fourier terms average to nothing.
             let phases = (0..200).map(|k| k as f64 / 200.0 * p.period);
             let (v, i): (Vec<f64>, Vec<f64>) = phases.map(|t| (p.magnitude_at(t), p.magnitude_in(&ib, t))).unzip();
-            let range = |m: &[f64]| m.iter().fold(f64::MIN, |a, &b| a.max(b)) - m.iter().fold(f64::MAX, |a, &b| a.min(b));
+            let range =
+                |m: &[f64]| m.iter().fold(f64::MIN, |a, &b| a.max(b)) - m.iter().fold(f64::MAX, |a, &b| a.min(b));
             let mean = |m: &[f64]| m.iter().sum::<f64>() / m.len() as f64;
             // V - I is the star's colour, in noiseless light and (within the noise) as observed.
             assert!((mean(&v) - mean(&i) - p.colour).abs() < 1e-9);

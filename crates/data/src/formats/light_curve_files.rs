@@ -8,8 +8,12 @@
 //! points at phases from `max_phase` on dropped (published curves often repeat the start of the
 //! cycle past phase 1); others can be folded by the list's `period`.
 //!
-//! Every problem is reported with its file and line; stars with a missing file, an unparsable
-//! line or too few points are skipped (and listed) or refused, as the settings say.
+//! Several bands (`bands = ["G", "BP", "RP"]`): a file per star and band, named by a suffix
+//! holding `{band}` (`suffix = "_{band}.dat"`), or a `band` column in the long CSV. One period
+//! folds every band; each band must have `min_points`.
+//!
+//! Every problem is reported with its file and line; stars with a missing file (of any band), an
+//! unparsable line or too few points are skipped (and listed) or refused, as the settings say.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -60,9 +64,15 @@ pub struct LightCurveFolder {
     /// folder that does not exist is looked for as `<dir>.tar.gz`). Default: the list's folder.
     #[serde(default)]
     pub dir: Option<PathBuf>,
-    /// Appended to the id to name a star's file (`.dat`).
+    /// Appended to the id to name a star's file (`.dat`); with `bands`, it holds `{band}`, which
+    /// becomes each band's name (`"_{band}.dat"`: `<id>_G.dat`, `<id>_BP.dat`).
     #[serde(default)]
     pub suffix: String,
+    /// The bands of each star, stacked as channels in this order (the first one's magnitudes set
+    /// the scale); none: one band. Per-star files are named by `suffix`; a long CSV needs a
+    /// `band` column.
+    #[serde(default)]
+    pub bands: Vec<String>,
     /// 0-based columns of time (or phase), magnitude and, optionally, error in the star files.
     /// Default: columns 0 and 1, and column 2 as the error where a line has it.
     #[serde(default)]
@@ -184,15 +194,16 @@ impl<'de> Deserialize<'de> for Fold {
     }
 }
 
-/// One star of the list: its list row (by column name) and its light curve.
+/// One star of the list: its list row (by column name) and its light curves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Star {
     /// Its id.
     pub id: String,
     /// Its list row: column name -> text.
     pub row: HashMap<String, String>,
-    /// Times (or phases), magnitudes, errors (NaN where the file has none).
-    pub curve: LightCurve,
+    /// One curve per band, in the order of `bands` (one without bands): times (or phases),
+    /// magnitudes, errors (NaN where the file has none).
+    pub curves: Vec<LightCurve>,
 }
 
 /// A star left out, and why.
@@ -303,6 +314,7 @@ impl LightCurveFolder {
                 .validate()
                 .map_err(|(field, problem)| DataError::setting(format!("period_search.{field}"), problem))?;
         }
+        self.check_bands()?;
         let list = self.under_root(&self.list);
         let mut rows = read_list(&list)?;
         let filters = self.filter.iter().map(|f| RowFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
@@ -327,56 +339,42 @@ impl LightCurveFolder {
         let mut points = match &self.long_csv {
             Some(path) => {
                 let path = self.under_root(path);
-                Points::Long(read_long_csv(&path)?, path)
+                Points::Long(read_long_csv(&path, !self.bands.is_empty())?, path)
             }
             None => {
                 let dir = match &self.dir {
                     Some(dir) => self.under_root(dir),
                     None => list.parent().map(Path::to_path_buf).unwrap_or_default(),
                 };
-                let wanted = rows.iter().map(|r| format!("{}{}", r["id"], self.suffix)).collect();
+                let wanted = rows
+                    .iter()
+                    .flat_map(|r| self.band_names().into_iter().map(|band| self.file_name(&r["id"], band)))
+                    .collect();
                 Points::Files(StarFiles::open(&dir, &wanted)?)
             }
         };
         let (mut stars, mut skipped) = (Vec::new(), Vec::new());
         for row in rows {
             let id = row["id"].clone();
-            let read = points.take(&id, &self.suffix, self.columns.as_deref());
-            // Phases past 1 are a repeated cycle; past 2 they are times: the config forgot to fold.
-            if let Ok((curve, name)) = &read
-                && !self.fold.folds()
-                && self.sequence.inputs.folded()
-                && let Some(t) = curve.time.iter().find(|t| **t >= 2.0)
-            {
-                return Err(DataError::setting(
-                    "fold",
-                    format!(
-                        "star {id}: the model reads phases but {name} holds times (up to {t}), not phases in \
-                         [0, max_phase): set fold = true (with a `period` list column), fold = \"periodogram\" or \
-                         sequence.inputs = \
-                         \"time_mag_err\""
-                    ),
-                ));
+            let mut curves = Vec::new();
+            let mut problem = None;
+            for band in self.band_names() {
+                let read = points.take(&id, band, &self.file_name(&id, band), self.columns.as_deref());
+                if let Ok((curve, name)) = &read {
+                    self.check_fold(&id, curve, name)?;
+                }
+                match read.and_then(|(curve, name)| self.star(curve, &name, &id, &row)) {
+                    Ok(curve) => curves.push(curve),
+                    Err(reason) => {
+                        problem = Some(reason);
+                        break;
+                    }
+                }
             }
-            // Times within [0, 2) are phases: folding them again would make noise of the curve.
-            if let Ok((curve, name)) = &read
-                && self.fold.folds()
-                && !curve.time.is_empty()
-                && curve.time.iter().all(|t| (0.0..2.0).contains(t))
-            {
-                let last = curve.time.iter().fold(0.0f64, |a, &b| a.max(b));
-                return Err(DataError::setting(
-                    "fold",
-                    format!(
-                        "star {id}: {name} holds phases (0 to {last}), already folded, not times: leave fold unset \
-                         (false) for such files"
-                    ),
-                ));
-            }
-            match read.and_then(|(curve, name)| self.star(curve, &name, &id, &row)) {
-                Ok(curve) => stars.push(Star { id, row, curve }),
-                Err(reason) if self.on_bad_star == OnBadStar::Skip => skipped.push(Skipped { id, reason }),
-                Err(reason) => {
+            match problem {
+                None => stars.push(Star { id, row, curves }),
+                Some(reason) if self.on_bad_star == OnBadStar::Skip => skipped.push(Skipped { id, reason }),
+                Some(reason) => {
                     return Err(DataError::setting(
                         "on_bad_star",
                         format!("star {id}: {reason} (set on_bad_star = \"skip\" to leave such stars out)"),
@@ -390,34 +388,108 @@ impl LightCurveFolder {
         Ok((stars, skipped))
     }
 
+    /// Refuses a curve whose times do not fit the fold setting: times where phases are expected
+    /// (the config forgot to fold), or phases where times are to be folded.
+    fn check_fold(&self, id: &str, curve: &LightCurve, name: &str) -> Result<(), DataError> {
+        // Phases past 1 are a repeated cycle; past 2 they are times: the config forgot to fold.
+        if !self.fold.folds()
+            && self.sequence.inputs.folded()
+            && let Some(t) = curve.time.iter().find(|t| **t >= 2.0)
+        {
+            return Err(DataError::setting(
+                "fold",
+                format!(
+                    "star {id}: the model reads phases but {name} holds times (up to {t}), not phases in \
+                     [0, max_phase): set fold = true (with a `period` list column), fold = \"periodogram\" or \
+                     sequence.inputs = \"time_mag_err\""
+                ),
+            ));
+        }
+        // Times within [0, 2) are phases: folding them again would make noise of the curve.
+        if self.fold.folds() && !curve.time.is_empty() && curve.time.iter().all(|t| (0.0..2.0).contains(t)) {
+            let last = curve.time.iter().fold(0.0f64, |a, &b| a.max(b));
+            return Err(DataError::setting(
+                "fold",
+                format!(
+                    "star {id}: {name} holds phases (0 to {last}), already folded, not times: leave fold unset \
+                     (false) for such files"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bands to read: `bands`, or one unnamed band.
+    fn band_names(&self) -> Vec<Option<&str>> {
+        if self.bands.is_empty() { vec![None] } else { self.bands.iter().map(|b| Some(b.as_str())).collect() }
+    }
+
+    /// The file of star `id` in `band`: the id and the suffix, `{band}` replaced.
+    fn file_name(&self, id: &str, band: Option<&str>) -> String {
+        match band {
+            Some(band) => format!("{id}{}", self.suffix.replace("{band}", band)),
+            None => format!("{id}{}", self.suffix),
+        }
+    }
+
+    /// Checks `bands` against how the files are named.
+    fn check_bands(&self) -> Result<(), DataError> {
+        if let Some((k, band)) = self.bands.iter().enumerate().find(|(k, b)| self.bands[..*k].contains(b)) {
+            return Err(DataError::setting("bands", format!("{band:?} is listed twice (at {k})")));
+        }
+        if let Some(band) = self.bands.iter().find(|b| b.is_empty() || b.contains(char::is_whitespace)) {
+            return Err(DataError::setting("bands", format!("{band:?} is not a band name (empty or with spaces)")));
+        }
+        if !self.bands.is_empty() && self.long_csv.is_none() && !self.suffix.contains("{band}") {
+            return Err(DataError::setting(
+                "suffix",
+                format!(
+                    "{:?} does not say where the band goes in each star's file names: with bands, write \
+                     {{band}} in it (e.g. \"_{{band}}.dat\" for <id>_{}.dat)",
+                    self.suffix, self.bands[0]
+                ),
+            ));
+        }
+        if self.bands.is_empty() && self.suffix.contains("{band}") {
+            return Err(DataError::setting(
+                "bands",
+                format!("suffix {:?} names a {{band}}: list the bands", self.suffix),
+            ));
+        }
+        Ok(())
+    }
+
     /// What the period cache of these stars is named by: the list, where the curves are, and
     /// the search settings.
     pub fn period_cache_key(&self) -> String {
         let list = self.under_root(&self.list);
         format!(
-            "{}|{:?}|{:?}|{}|{:?}|{:?}",
+            "{}|{:?}|{:?}|{}|{:?}|{:?}{}",
             list.canonicalize().unwrap_or(list).display(),
             self.dir.as_ref().map(|d| self.under_root(d)),
             self.long_csv.as_ref().map(|p| self.under_root(p)),
             self.suffix,
             self.columns,
-            self.period_search
+            self.period_search,
+            if self.bands.is_empty() { String::new() } else { format!("|{:?}", self.bands) }
         )
     }
 
     /// Finds each star's period (in parallel; those found before for the same curves and
-    /// settings come from the period cache), folds its curve by it and keeps it in the row; a
+    /// settings come from the period cache; several bands searched together), folds its curves by it and keeps it in the row; a
     /// star without one is skipped with the reason (or refused, as `on_bad_star` says).
     fn fold_by_periodogram(&self, stars: &mut Vec<Star>, skipped: &mut Vec<Skipped>) -> Result<(), DataError> {
         use rayon::prelude::*;
         let mut cache = PeriodCache::open(&self.period_cache_key());
         let found: Vec<Result<FoundPeriod, String>> = stars
             .par_iter()
-            .map(|star| cache.get(&star.id, &star.curve).map_or_else(|| self.period_search.find(&star.curve), Ok))
+            .map(|star| {
+                cache.get(&star.id, &star.curves).map_or_else(|| self.period_search.find_in_bands(&star.curves), Ok)
+            })
             .collect();
         for (star, found) in stars.iter().zip(&found) {
             if let Ok(f) = found {
-                cache.insert(&star.id, &star.curve, *f);
+                cache.insert(&star.id, &star.curves, *f);
             }
         }
         if let Err(why) = cache.save() {
@@ -433,8 +505,10 @@ impl LightCurveFolder {
                     star.row.insert("period".into(), f.period.to_string());
                     star.row.insert("period_power".into(), f.power.to_string());
                     star.row.insert("period_fap_log10".into(), f.fap_log10.to_string());
-                    star.curve.time.iter_mut().for_each(|t| *t = (*t / f.period).rem_euclid(1.0));
-                    sort_by_time(&mut star.curve);
+                    for curve in &mut star.curves {
+                        curve.time.iter_mut().for_each(|t| *t = (*t / f.period).rem_euclid(1.0));
+                        sort_by_time(curve);
+                    }
                     kept.push(star);
                 }
                 Err(why) if self.on_bad_star == OnBadStar::Skip => {
@@ -497,23 +571,35 @@ impl LightCurveFolder {
 
 /// Where the stars' points come from: one long CSV, or per-star files.
 enum Points {
-    /// Every star's points (or the error of its unreadable line), and the CSV's path.
+    /// Every star's points by id (and band: `id\tband`), or the error of its unreadable line,
+    /// and the CSV's path.
     Long(HashMap<String, Result<LightCurve, String>>, PathBuf),
     /// Per-star files.
     Files(StarFiles),
 }
 
 impl Points {
-    /// Star `id`'s curve and the name of the file it came from.
-    fn take(&mut self, id: &str, suffix: &str, columns: Option<&[usize]>) -> Result<(LightCurve, String), String> {
+    /// Star `id`'s curve in `band` (from the long CSV, or the file `file`) and the name of the
+    /// file it came from.
+    fn take(
+        &mut self,
+        id: &str,
+        band: Option<&str>,
+        file: &str,
+        columns: Option<&[usize]>,
+    ) -> Result<(LightCurve, String), String> {
         match self {
             Self::Long(all, path) => {
+                let (key, what) = match band {
+                    Some(band) => (format!("{id}\t{band}"), format!("star {id} in band {band}")),
+                    None => (id.to_string(), format!("star {id}")),
+                };
                 let curve =
-                    all.remove(id).unwrap_or_else(|| Err(format!("{} has no points of star {id}", path.display())))?;
+                    all.remove(&key).unwrap_or_else(|| Err(format!("{} has no points of {what}", path.display())))?;
                 Ok((curve, path.display().to_string()))
             }
             Self::Files(files) => {
-                let (text, name) = files.read(&format!("{id}{suffix}"))?;
+                let (text, name) = files.read(file)?;
                 Ok((parse_star_file(&text, &name, columns)?, name))
             }
         }
@@ -561,8 +647,9 @@ impl RowFilter {
 }
 
 /// Reads a long CSV of every star's points: `id`, `time`, `mag` and optionally `err` columns
-/// named in its header. A star with an unreadable line gets that line's error instead of a curve.
-pub fn read_long_csv(path: &Path) -> Result<HashMap<String, Result<LightCurve, String>>, DataError> {
+/// named in its header, and with `bands` a `band` column (the curves are then keyed
+/// `id\tband`). A star with an unreadable line gets that line's error instead of a curve.
+pub fn read_long_csv(path: &Path, bands: bool) -> Result<HashMap<String, Result<LightCurve, String>>, DataError> {
     let (mut reader, header) = open_csv(path, "light-curve CSV")?;
     let at = |line: u64, message: String| DataError::Catalogue { path: path.to_path_buf(), line, message };
     let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
@@ -573,11 +660,21 @@ pub fn read_long_csv(path: &Path) -> Result<HashMap<String, Result<LightCurve, S
         ));
     };
     let err = column("err");
+    let band = column("band");
+    if bands && band.is_none() {
+        return Err(at(
+            1,
+            format!("with bands, the header needs a band column, it has {:?}", header.iter().collect::<Vec<_>>()),
+        ));
+    }
     let mut curves: HashMap<String, Result<LightCurve, String>> = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| at(e.position().map_or(0, |p| p.line()), e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
-        let star = record.get(id).unwrap_or("").to_string();
+        let star = match band.filter(|_| bands) {
+            Some(b) => format!("{}\t{}", record.get(id).unwrap_or(""), record.get(b).unwrap_or("")),
+            None => record.get(id).unwrap_or("").to_string(),
+        };
         let entry =
             curves.entry(star).or_insert_with(|| Ok(LightCurve { time: Vec::new(), mag: Vec::new(), err: Vec::new() }));
         let Ok(curve) = entry else { continue };
@@ -639,13 +736,13 @@ mod tests {
         );
         let phased = LightCurveFolder { sequence: SequenceConfig::default(), ..config(dir.path()) };
         let (stars, skipped) = phased.load().unwrap();
-        assert_eq!(stars[0].curve.time.len(), 10, "phases 1.0 and 1.1 dropped");
-        assert!(stars[0].curve.time.iter().all(|p| *p < 1.0));
-        assert!(stars[0].curve.err.iter().all(|e| e.is_nan()), "no error column: errors unknown");
-        assert_eq!(stars[0].curve.mag[9], 15.09);
+        assert_eq!(stars[0].curves[0].time.len(), 10, "phases 1.0 and 1.1 dropped");
+        assert!(stars[0].curves[0].time.iter().all(|p| *p < 1.0));
+        assert!(stars[0].curves[0].err.iter().all(|e| e.is_nan()), "no error column: errors unknown");
+        assert_eq!(stars[0].curves[0].mag[9], 15.09);
         assert!(skipped[0].reason.contains("b2.dat: phase -0.1 is negative"), "{skipped:?}");
         let half = LightCurveFolder { max_phase: 0.5, ..phased.clone() };
-        assert_eq!(half.load().unwrap().0[0].curve.time.len(), 5);
+        assert_eq!(half.load().unwrap().0[0].curves[0].time.len(), 5);
         let err = LightCurveFolder { max_phase: 1.2, ..phased.clone() }.load().unwrap_err().to_string();
         assert!(err.starts_with("data.max_phase: must be in (0, 1], got 1.2"), "{err}");
         // Explicit columns demand the error column.
@@ -693,15 +790,19 @@ mod tests {
         assert!(skipped.is_empty());
         assert_eq!(stars.len(), 2);
         assert_eq!(stars[0].row["feh"], "-1.2");
-        assert_eq!(stars[1].curve.time.len(), 12);
+        assert_eq!(stars[1].curves[0].time.len(), 12);
         let folded = LightCurveFolder { fold: Fold::ListPeriod, ..config(dir.path()) }.load().unwrap().0;
-        let phases = &folded[0].curve.time;
+        let phases = &folded[0].curves[0].time;
         assert!(phases.iter().all(|p| (0.0..1.0).contains(p)) && phases.windows(2).all(|w| w[0] <= w[1]));
         // Folding keeps each point's magnitude with its own time.
         let t = 3.0 * 7.0 + 0.1;
         let k = phases.iter().position(|&p| (p - (t / 0.5731f64).rem_euclid(1.0)).abs() < 1e-9).unwrap();
         let expected = 15.0 + 0.1 * (7.0 / 0.6f64).sin();
-        assert!((folded[0].curve.mag[k] - expected).abs() < 1e-3, "{} vs {expected} at {k}", folded[0].curve.mag[k]);
+        assert!(
+            (folded[0].curves[0].mag[k] - expected).abs() < 1e-3,
+            "{} vs {expected} at {k}",
+            folded[0].curves[0].mag[k]
+        );
     }
 
     #[test]
@@ -782,8 +883,31 @@ mod tests {
         let (b, skipped_b) = long_config.load().unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(a, b);
-        assert_eq!(a[1].curve.mag[3], 15.03);
+        assert_eq!(a[1].curves[0].mag[3], 15.03);
         assert!(skipped_a[0].reason.contains("z9.csv"), "{skipped_a:?}");
+        // Two bands in one long CSV, told apart by its band column.
+        let mut banded = String::from("id,band,time,mag\n");
+        for (band, offset) in [("g", 0.0), ("r", -0.4)] {
+            for i in 0..6 {
+                banded.push_str(&format!("a1,{band},{},{}\n", i as f64 * 2.3, 15.0 + offset + i as f64 * 0.01));
+            }
+        }
+        for i in 0..6 {
+            banded.push_str(&format!("b2,g,{},15.0\n", i as f64 * 3.1));
+        }
+        std::fs::write(dir.path().join("banded.csv"), &banded).unwrap();
+        let two = LightCurveFolder {
+            long_csv: Some(dir.path().join("banded.csv")),
+            bands: vec!["g".into(), "r".into()],
+            ..long_config.clone()
+        };
+        let (stars, skipped) = two.load().unwrap();
+        assert_eq!(stars.len(), 1);
+        assert_eq!((stars[0].curves[0].mag[0], stars[0].curves[1].mag[0]), (15.0, 14.6));
+        assert!(skipped[0].reason.contains("has no points of star b2 in band r"), "{skipped:?}");
+        let without_column = LightCurveFolder { long_csv: Some(dir.path().join("all.csv")), ..two };
+        let err = without_column.load().unwrap_err().to_string();
+        assert!(err.contains("with bands, the header needs a band column"), "{err}");
         assert!(
             skipped_b[0].reason.contains("all.csv:") && skipped_b[0].reason.contains("\"bad\" is not a number"),
             "{skipped_b:?}"

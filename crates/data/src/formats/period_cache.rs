@@ -36,8 +36,8 @@ fn fnv(bytes: impl IntoIterator<Item = u8>) -> u64 {
 }
 
 /// A hash of a curve's times and magnitudes.
-fn curve_hash(curve: &LightCurve) -> u64 {
-    fnv(curve.time.iter().chain(&curve.mag).flat_map(|v| v.to_bits().to_le_bytes()))
+fn curve_hash(bands: &[LightCurve]) -> u64 {
+    fnv(bands.iter().flat_map(|c| c.time.iter().chain(&c.mag)).flat_map(|v| v.to_bits().to_le_bytes()))
 }
 
 impl PeriodCache {
@@ -65,14 +65,14 @@ impl PeriodCache {
         self.path.as_deref()
     }
 
-    /// What was found for star `id` if its curve is the same as then.
-    pub fn get(&self, id: &str, curve: &LightCurve) -> Option<FoundPeriod> {
-        self.entries.get(id).filter(|(hash, _)| *hash == curve_hash(curve)).map(|(_, found)| *found)
+    /// What was found for star `id` if its curves (one per band) are the same as then.
+    pub fn get(&self, id: &str, bands: &[LightCurve]) -> Option<FoundPeriod> {
+        self.entries.get(id).filter(|(hash, _)| *hash == curve_hash(bands)).map(|(_, found)| *found)
     }
 
-    /// Keeps what was found for star `id`.
-    pub fn insert(&mut self, id: &str, curve: &LightCurve, found: FoundPeriod) {
-        let entry = (curve_hash(curve), found);
+    /// Keeps what was found for star `id` in `bands`.
+    pub fn insert(&mut self, id: &str, bands: &[LightCurve], found: FoundPeriod) {
+        let entry = (curve_hash(bands), found);
         if self.entries.get(id) != Some(&entry) {
             self.entries.insert(id.to_string(), entry);
             self.changed = true;
@@ -137,10 +137,10 @@ mod tests {
         let curve = LightCurve { time: vec![0.0, 2.0], mag: vec![15.0, 15.5], err: vec![0.01; 2] };
         let found = FoundPeriod { period: 0.61, power: 12.0, fap_log10: -3.5, doubled: false };
         let mut cache = PeriodCache::at(Some(path.clone()));
-        assert_eq!(cache.get("a", &curve), None);
-        cache.insert("a", &curve, found);
+        assert_eq!(cache.get("a", std::slice::from_ref(&curve)), None);
+        cache.insert("a", std::slice::from_ref(&curve), found);
         cache.save().unwrap();
-        assert_eq!(PeriodCache::at(Some(path.clone())).get("a", &curve), Some(found));
+        assert_eq!(PeriodCache::at(Some(path.clone())).get("a", std::slice::from_ref(&curve)), Some(found));
         assert!(!path.with_extension("tsv.partial").exists());
         // Nothing new: nothing written.
         std::fs::remove_file(&path).unwrap();
@@ -150,13 +150,15 @@ mod tests {
 
     #[test]
     fn rows_read_back_and_a_changed_curve_is_not_taken_from_the_cache() {
-        let curve = LightCurve { time: vec![0.0, 1.5, 3.0], mag: vec![15.0, 15.3, 14.9], err: vec![0.01; 3] };
+        let curve = [LightCurve { time: vec![0.0, 1.5, 3.0], mag: vec![15.0, 15.3, 14.9], err: vec![0.01; 3] }];
         let found = FoundPeriod { period: 0.5123456789, power: 42.5, fap_log10: -15.25, doubled: true };
         let mut cache = PeriodCache { path: None, entries: HashMap::new(), changed: false };
         cache.insert("star-1", &curve, found);
         assert_eq!(cache.get("star-1", &curve), Some(found));
-        let changed = LightCurve { mag: vec![15.0, 15.3, 14.8], ..curve.clone() };
+        let changed = [LightCurve { mag: vec![15.0, 15.3, 14.8], ..curve[0].clone() }];
         assert_eq!(cache.get("star-1", &changed), None);
+        // A second band is part of what the period was found in.
+        assert_eq!(cache.get("star-1", &[curve[0].clone(), curve[0].clone()]), None);
         assert_eq!(cache.get("star-2", &curve), None);
         let row = format!("star-1\t{:016x}\t{:e}\t{:e}\t{:e}\ttrue", curve_hash(&curve), 0.5123456789, 42.5, -15.25);
         assert_eq!(parse_row(&row), Some(("star-1".to_string(), (curve_hash(&curve), found))));

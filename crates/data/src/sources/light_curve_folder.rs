@@ -20,7 +20,7 @@ use crate::formats::light_curve_files::{OnBadStar, Star};
 use crate::split::{ImageSplit, LabelledImages};
 use crate::sources::Source;
 use crate::sources::shared::limit_to;
-use crate::sequence::curve_statistics;
+use crate::sequence::{band_statistics, curve_statistics};
 use crate::task::Task;
 
 /// One usable star, encoded.
@@ -193,11 +193,12 @@ impl Source for LightCurveFolder {
             match self.target(star, label, &target_names) {
                 Ok(target) => encoded.push(EncodedStar {
                     id: star.id.clone(),
-                    pixels: self.sequence.encode_with_period(&star.curve, period),
+                    pixels: self.sequence.encode_bands(&star.curves, period),
                     target,
                     attributes: [
                         numeric_columns(star, label),
-                        curve_statistics(&star.curve, self.sequence.inputs.folded()),
+                        curve_statistics(&star.curves[0], self.sequence.inputs.folded()),
+                        band_statistics(&star.curves, &self.bands),
                     ]
                     .concat(),
                     texts: text_columns(star),
@@ -224,11 +225,12 @@ impl Source for LightCurveFolder {
             Task::Regression | Task::Reconstruction => self.held_out.indices(encoded.len(), seed),
         };
         let all = Arc::new(encoded);
-        let shape = self.sequence.shape();
+        let shape = self.sequence.shape_for(self.bands.len());
         let description = format!(
-            "light curves from {} ({} stars{}, label `{label}`) as {} steps of {}: {}",
+            "light curves from {} ({} stars{}{}, label `{label}`) as {} steps of {}: {}",
             self.list.display(),
             all.len(),
+            if self.bands.is_empty() { String::new() } else { format!(" in {}", self.bands.join(", ")) },
             if warnings.is_empty() { String::new() } else { format!(", {} skipped", warnings.len()) },
             self.sequence.length,
             self.sequence.inputs.name(),
@@ -288,7 +290,7 @@ mod tests {
             // The list's period is kept beside the one found.
             assert_eq!(star.row["list_period"], truth.row["period"]);
             assert!(star.row["period_fap_log10"].parse::<f64>().unwrap() <= 0.0);
-            assert!(star.curve.time.iter().all(|p| (0.0..1.0).contains(p)), "folded: phases in [0, 1)");
+            assert!(star.curves[0].time.iter().all(|p| (0.0..1.0).contains(p)), "folded: phases in [0, 1)");
             if truth.row["class"].starts_with("RR") {
                 rr += 1;
                 let (p, t): (f64, f64) = (star.row["period"].parse().unwrap(), truth.row["period"].parse().unwrap());
@@ -314,6 +316,57 @@ mod tests {
         for name in ["period", "period_power", "period_fap_log10", "list_period"] {
             assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
         }
+    }
+
+    #[test]
+    fn stars_in_several_bands_stack_as_channels_and_a_missing_band_file_skips_the_star() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sim: SimulatedLightCurvesConfig = toml::from_str("").unwrap();
+        sim.simulator.bands = vec!["V".into(), "I".into()];
+        sim.write_list_and_files(7, 60, dir.path()).unwrap();
+        std::fs::remove_file(dir.path().join("star-3_I.dat")).unwrap();
+        let bands = "label = \"class\"\nbands = [\"V\", \"I\"]\n";
+        let two = LightCurveFolder { suffix: "_{band}.dat".into(), ..config(dir.path(), bands) };
+        let data = two.open(1).unwrap();
+        assert_eq!(data.info.input, [7, 1, 200], "(phase, mag, mask) per band and the step mask");
+        assert_eq!(data.info.warnings.len(), 1, "{:?}", data.info.warnings);
+        let warning = &data.info.warnings[0];
+        assert!(warning.starts_with("skipped star star-3:") && warning.contains("star-3_I.dat"), "{warning}");
+        for k in 0..data.test.len() {
+            let item = data.test.get(k).unwrap();
+            let i: u64 = item.id.trim_start_matches("star-").parse().unwrap();
+            let star = sim.simulator.simulate(7, i);
+            let count = |from: usize| item.pixels[from..from + 200].iter().filter(|m| **m == 1.0).count();
+            // Curves longer than the 200 steps are thinned to 200.
+            let (v, i_band) = (star.curve.time.len().min(200), star.more_bands[0].time.len().min(200));
+            assert_eq!((count(400), count(1000), count(1200)), (v, i_band, v.max(i_band)), "masks of {}", item.id);
+            // The I magnitudes sit below the V ones by the colour (both centred on V's mean).
+            let mean = |from: usize, n: usize| item.pixels[from..from + n].iter().map(|&m| f64::from(m)).sum::<f64>() / n as f64;
+            let colour = mean(200, v) - mean(800, i_band);
+            assert!((colour - star.params.colour).abs() < 0.5, "{colour} vs {}", star.params.colour);
+        }
+        let names: Vec<String> = data.test.attributes(0).into_iter().map(|(k, _)| k).collect();
+        assert!(names.contains(&"curve_V_minus_I".to_string()) && names.contains(&"curve_I_amplitude_ratio".to_string()));
+        // One period folds both bands: the multi-band periodogram finds the RR Lyrae periods.
+        use crate::formats::light_curve_files::Fold;
+        let search = LightCurveFolder { fold: Fold::Periodogram, ..two.clone() };
+        let (stars, _) = search.load().unwrap();
+        let (mut rr, mut found) = (0, 0);
+        for star in &stars {
+            if star.row["class"].starts_with("RR") {
+                rr += 1;
+                let (p, t): (f64, f64) = (star.row["period"].parse().unwrap(), star.row["list_period"].parse().unwrap());
+                found += usize::from((p / t - 1.0).abs() < 1e-3);
+            }
+            assert_eq!(star.curves.len(), 2);
+            assert!(star.curves.iter().all(|c| c.time.iter().all(|p| (0.0..1.0).contains(p))));
+        }
+        assert!(rr > 15 && found as f64 >= 0.95 * rr as f64, "{found} of {rr}");
+        // The suffix must say where the band goes; a band listed twice is refused.
+        let err = config(dir.path(), bands).open(1).unwrap_err().to_string();
+        assert!(err.starts_with("data.suffix: \".dat\" does not say where the band goes") && err.contains("_{band}.dat"), "{err}");
+        let twice = LightCurveFolder { bands: vec!["V".into(), "V".into()], ..two.clone() };
+        assert!(twice.open(1).unwrap_err().to_string().starts_with("data.bands: \"V\" is listed twice"));
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! - `classes`: the five simulated kinds (RRab, RRc, detached and contact binaries, constant);
 //! - `feh`: regression of the RRab's [Fe/H] (the simulator must make only RRab).
 //!
+//! `[data.simulator] bands = [...]` observes each star in several bands, stacked as channels
+//! ([`crate::sequence`]); each band after the first adds its colour and amplitude ratio against
+//! the first to the item properties.
+//!
 //! Folding uses the true period, as a catalogue's period would be; a constant star has none, so
 //! it is folded by a period drawn uniformly from 0.2-1 d, as a periodogram of pure noise would
 //! pick some peak. Each item records its S/N, period, amplitude and mean magnitude (and [Fe/H])
@@ -24,7 +28,7 @@ use crate::sources::Source;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
 use crate::item::{ImageItem, Layout};
-use crate::sequence::{SequenceConfig, curve_statistics};
+use crate::sequence::{SequenceConfig, band_statistics, curve_statistics};
 use crate::split::{ImageSplit, LabelledImages};
 use crate::task::Task;
 
@@ -92,13 +96,27 @@ fn class_name(class: StarClass) -> &'static str {
 impl SimulatedLightCurvesConfig {
     /// The star and the curve the model sees (folded when the inputs are phases).
     pub fn star(&self, seed: u64, index: u64) -> (SimulatedStar, LightCurve) {
+        let (star, mut curves) = self.star_in_bands(seed, index);
+        (star, curves.swap_remove(0))
+    }
+
+    /// The star and its curve in every band, as the model sees them (folded when the inputs
+    /// are phases).
+    pub fn star_in_bands(&self, seed: u64, index: u64) -> (SimulatedStar, Vec<LightCurve>) {
         let star = self.simulator.simulate(seed, index);
-        let mut curve = star.curve.clone();
+        let mut curves: Vec<LightCurve> = std::iter::once(&star.curve).chain(&star.more_bands).cloned().collect();
         if self.sequence.inputs.folded() {
             let period = self.folding_period(seed, index, &star.params);
-            curve.time.iter_mut().for_each(|t| *t = (*t / period).rem_euclid(1.0));
+            for curve in &mut curves {
+                curve.time.iter_mut().for_each(|t| *t = (*t / period).rem_euclid(1.0));
+            }
         }
-        (star, curve)
+        (star, curves)
+    }
+
+    /// The shape of an item: the sequence's channels for every band.
+    fn shape(&self) -> [usize; 3] {
+        self.sequence.shape_for(self.simulator.bands.len())
     }
 
     fn folding_period(&self, seed: u64, index: u64, params: &StarParams) -> f64 {
@@ -113,8 +131,9 @@ impl SimulatedLightCurvesConfig {
 impl SimulatedLightCurvesConfig {
     /// Writes stars `0..count` in the published list-and-files format: `list.txt` (`# id class
     /// period feh snr`, [Fe/H] `nan` for non-RRab, constant stars with the noise period they are
-    /// folded by) and one `<id>.dat` per star with unfolded
-    /// `time mag err` lines. For other tools, and to test the folder reader on real files.
+    /// folded by) and one `<id>.dat` per star with unfolded `time mag err` lines; with several
+    /// bands, one `<id>_<band>.dat` per star and band. For other tools, and to test the folder
+    /// reader on real files.
     pub fn write_list_and_files(&self, seed: u64, count: usize, dir: &std::path::Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let mut list = String::from("# id class period feh snr\n");
@@ -125,10 +144,13 @@ impl SimulatedLightCurvesConfig {
             let feh = p.feh.map_or("nan".to_string(), |f| format!("{f:.3}"));
             let period = self.folding_period(seed, i, p);
             list.push_str(&format!("{id} {} {period:.7} {feh} {:.2}\n", class_name(p.class), star.snr));
-            let c = &star.curve;
-            let lines: String =
-                (0..c.time.len()).map(|k| format!("{:.5} {:.4} {:.4}\n", c.time[k], c.mag[k], c.err[k])).collect();
-            std::fs::write(dir.join(format!("{id}.dat")), lines)?;
+            let curves = std::iter::once(&star.curve).chain(&star.more_bands);
+            for (c, band) in curves.zip(&self.simulator.bands) {
+                let lines: String =
+                    (0..c.time.len()).map(|k| format!("{:.5} {:.4} {:.4}\n", c.time[k], c.mag[k], c.err[k])).collect();
+                let name = if self.simulator.bands.len() == 1 { format!("{id}.dat") } else { format!("{id}_{band}.dat") };
+                std::fs::write(dir.join(name), lines)?;
+            }
         }
         std::fs::write(dir.join("list.txt"), list)
     }
@@ -146,12 +168,12 @@ pub struct SimulatedLightCurves {
 impl LabelledImages for SimulatedLightCurves {
     fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
         let i = self.first + index as u64;
-        let (star, curve) = self.config.star(self.seed, i);
+        let (star, curves) = self.config.star_in_bands(self.seed, i);
         let period = self.config.folding_period(self.seed, i, &star.params);
         Ok(ImageItem {
             id: self.id(index),
-            pixels: self.config.sequence.encode_with_period(&curve, period),
-            shape: self.config.sequence.shape(),
+            pixels: self.config.sequence.encode_bands(&curves, period),
+            shape: self.config.shape(),
             targets: vec![self.config.labels.target(&star.params)],
             features: Vec::new(),
         })
@@ -171,7 +193,7 @@ impl LabelledImages for SimulatedLightCurves {
 
     fn attributes(&self, index: usize) -> Vec<(String, f64)> {
         // The S/N and the curve statistics need the observed epochs, so the star is simulated.
-        let (star, curve) = self.config.star(self.seed, self.first + index as u64);
+        let (star, curves) = self.config.star_in_bands(self.seed, self.first + index as u64);
         let p = &star.params;
         let mut out = vec![
             ("snr".to_string(), star.snr),
@@ -181,7 +203,8 @@ impl LabelledImages for SimulatedLightCurves {
             ("points".to_string(), star.curve.time.len() as f64),
         ];
         out.extend(p.feh.map(|f| ("feh".to_string(), f)));
-        out.extend(curve_statistics(&curve, self.config.sequence.inputs.folded()));
+        out.extend(curve_statistics(&curves[0], self.config.sequence.inputs.folded()));
+        out.extend(band_statistics(&curves, &self.config.simulator.bands));
         out
     }
 }
@@ -205,20 +228,21 @@ impl Source for SimulatedLightCurvesConfig {
         let split = |first: usize, len: usize| {
             ImageSplit::new(SimulatedLightCurves { config: self.clone(), seed, first: first as u64, len })
         };
-        let [channels, _, length] = self.sequence.shape();
+        let [channels, _, length] = self.shape();
         let task = if self.labels == StarLabels::Feh { Task::Regression } else { Task::Classification };
         Ok(self.splits.open(
             DataInfo {
-            input: self.sequence.shape(),
+            input: self.shape(),
             layout: Layout::Sequence,
             warnings: Vec::new(),
             task,
             target_names: self.labels.names(),
             description: format!(
-                "simulated light curves (labels {}), {} to {} epochs as {length} steps of {}: {}",
+                "simulated light curves (labels {}), {} to {} epochs in {} as {length} steps of {}: {}",
                 self.labels.names().join("/"),
                 self.simulator.cadence.points[0],
                 self.simulator.cadence.points[1],
+                self.simulator.bands.join(", "),
                 self.sequence.inputs.name(),
                 self.splits.counts()
             ),
@@ -268,6 +292,31 @@ mod tests {
         assert_eq!(data.test.id(0), "star-35");
         let attributes = data.train.attributes(0);
         assert_eq!(attributes[0].0, "snr");
+    }
+
+    #[test]
+    fn gaias_three_bands_make_ten_channels_and_colour_properties() {
+        let c = config("train = 6\nvalid = 1\ntest = 1\n[sequence]\nlength = 50\nresample = true\n[simulator]\nbands = [\"G\", \"BP\", \"RP\"]\n");
+        let data = c.open(3).unwrap();
+        assert_eq!(data.info.input, [10, 1, 50]);
+        assert!(data.info.description.contains("in G, BP, RP"), "{}", data.info.description);
+        let item = data.train.get(2).unwrap();
+        let (star, curves) = c.star_in_bands(3, 2);
+        assert_eq!(item.pixels, c.sequence.encode_bands(&curves, c.folding_period(3, 2, &star.params)));
+        assert_eq!(curves.len(), 3);
+        let properties = data.train.attributes(2);
+        let colour = properties.iter().find(|(k, _)| k == "curve_BP_minus_RP").map(|(_, v)| *v);
+        assert!(colour.is_none(), "colours are against the first band");
+        let g_rp = properties.iter().find(|(k, _)| k == "curve_G_minus_RP").unwrap().1;
+        // G - RP = (slope_G - slope_RP) (V-I) = 0.85 (V-I), within the noise and the shape's mean.
+        assert!((g_rp - 0.85 * star.params.colour).abs() < 0.3, "{g_rp} vs {}", star.params.colour);
+        let dir = tempfile::tempdir().unwrap();
+        c.write_list_and_files(3, 2, dir.path()).unwrap();
+        for name in ["star-1_G.dat", "star-1_BP.dat", "star-1_RP.dat", "list.txt"] {
+            assert!(dir.path().join(name).exists(), "{name}");
+        }
+        let bad = config("[simulator]\nbands = [\"G\", \"K\"]\n");
+        assert!(bad.open(0).unwrap_err().to_string().contains("unknown band \"K\""));
     }
 
     #[test]
