@@ -13,8 +13,8 @@
 //!
 //! Folding uses the true period, as a catalogue's period would be; a constant star has none, so
 //! it is folded by a period drawn uniformly from 0.2-1 d, as a periodogram of pure noise would
-//! pick some peak. Each item records its S/N, period, amplitude and mean magnitude (and [Fe/H])
-//! for binned metrics.
+//! pick some peak. Each item records its S/N, that period, its true amplitude and mean magnitude
+//! (and [Fe/H]) for binned metrics and `[features]`.
 
 use astro_sim::SampleRng;
 use astro_sim::light_curve::LightCurve;
@@ -197,7 +197,11 @@ impl LabelledImages for SimulatedLightCurves {
         let p = &star.params;
         let mut out = vec![
             ("snr".to_string(), star.snr),
-            ("period".to_string(), p.period),
+            // The period the star is folded by, as a catalogue or a periodogram would give one:
+            // a constant star's is the noise period, not a telltale 0.
+            ("period".to_string(), self.config.folding_period(self.seed, self.first + index as u64, p)),
+            // The true amplitude (0 for a constant star: as a feature it gives the class away;
+            // `curve_amplitude` is the observed one).
             ("amplitude".to_string(), p.amplitude),
             ("mean_mag".to_string(), p.mean_mag),
             ("points".to_string(), star.curve.time.len() as f64),
