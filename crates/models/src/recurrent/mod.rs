@@ -4,6 +4,11 @@
 //! ApJ 898, 46): bidirectional LSTM (32, sequences out), dropout 0.1, bidirectional LSTM (32),
 //! dropout 0.1, dense.
 //!
+//! `head_units` puts dense ReLU layers between the final state (with any catalogue features
+//! concatenated to it) and the output layer, so that the features can interact with the curve
+//! (Dekany & Grebel's `--meta_input` model passes them through dense layers too); the paper's
+//! network has none.
+//!
 //! Input: sequences `[batch, channels, 1, steps]` whose last channel is the mask (1 for a real
 //! step, 0 for padding, padding at the end), as the light-curve data sources make them; the other
 //! channels are the per-step features (phase and magnitude, or time, magnitude and error).
@@ -36,6 +41,9 @@ pub struct RecurrentConfig {
     /// Dropout after each recurrent layer.
     #[serde(default = "paper_dropout")]
     pub dropout: f64,
+    /// Dense ReLU layers between the final state (and catalogue features) and the output layer.
+    #[serde(default)]
+    pub head_units: Vec<usize>,
 }
 
 fn paper_units() -> Vec<usize> {
@@ -52,7 +60,13 @@ fn paper_dropout() -> f64 {
 
 impl Default for RecurrentConfig {
     fn default() -> Self {
-        Self { cell: CellKind::Lstm, units: paper_units(), bidirectional: true, dropout: paper_dropout() }
+        Self {
+            cell: CellKind::Lstm,
+            units: paper_units(),
+            bidirectional: true,
+            dropout: paper_dropout(),
+            head_units: Vec::new(),
+        }
     }
 }
 
@@ -72,7 +86,9 @@ pub struct Recurrent {
     pub layers: Vec<RecurrentLayer>,
     /// Dropout after every layer.
     pub dropout: Dropout,
-    /// Dense layer on the last state.
+    /// Dense ReLU layers on the last state (`head_units`).
+    pub hidden: Vec<Linear>,
+    /// Dense layer on the last state (or the last hidden layer).
     pub head: Linear,
 }
 
@@ -109,6 +125,9 @@ impl RecurrentConfig {
         if self.units.is_empty() || self.units.contains(&0) {
             return Err(Self::setting("units", format!("needs one or more sizes of at least 1, got {:?}", self.units)));
         }
+        if self.head_units.contains(&0) {
+            return Err(Self::setting("head_units", "each dense layer of the head needs at least 1 unit".into()));
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Self::setting("dropout", format!("must be in [0, 1), got {}", self.dropout)));
         }
@@ -132,6 +151,9 @@ impl RecurrentConfig {
                 format!("concatenate {side} catalogue features"),
                 FeatureShape::Vector(state + side),
             ));
+        }
+        for &units in &self.head_units {
+            table.push(LayerShape::new(format!("dense {units}, relu"), FeatureShape::Vector(units)));
         }
         table.push(LayerShape::new(format!("dense {outputs}"), FeatureShape::Vector(outputs)));
         Ok(table)
@@ -162,10 +184,21 @@ impl RecurrentConfig {
             });
             features = ways * units;
         }
+        let mut width = features + side;
+        let hidden = self
+            .head_units
+            .iter()
+            .map(|&units| {
+                let layer = LinearConfig::new(width, units).init(device);
+                width = units;
+                layer
+            })
+            .collect();
         Ok(Recurrent {
             layers,
             dropout: DropoutConfig::new(self.dropout).init(),
-            head: LinearConfig::new(features + side, outputs).init(device),
+            hidden,
+            head: LinearConfig::new(width, outputs).init(device),
         })
     }
 }
@@ -207,10 +240,14 @@ impl Recurrent {
             }
         }
         let last = self.dropout.forward(last.expect("a recurrent network has at least one layer (checked)"));
-        match side {
-            Some(side) => self.head.forward(Tensor::cat(vec![last, side], 1)),
-            None => self.head.forward(last),
+        let mut x = match side {
+            Some(side) => Tensor::cat(vec![last, side], 1),
+            None => last,
+        };
+        for layer in &self.hidden {
+            x = burn::tensor::activation::relu(layer.forward(x));
         }
+        self.head.forward(x)
     }
 }
 
@@ -248,7 +285,8 @@ mod tests {
     fn padding_does_not_change_the_output() {
         let device = Device::flex();
         for cell in [CellKind::Lstm, CellKind::Gru] {
-            let config = RecurrentConfig { cell, units: vec![4, 3], bidirectional: true, dropout: 0.0 };
+            let config =
+                RecurrentConfig { cell, units: vec![4, 3], bidirectional: true, dropout: 0.0, head_units: vec![] };
             let net = config.init(FeatureShape::Sequence { channels: 2, length: 6 }, 2, &device).unwrap();
             let x: Vec<f32> =
                 Tensor::<1>::random([6], Distribution::Normal(0.0, 1.0), &device).into_data().try_to_vec().unwrap();
@@ -270,7 +308,13 @@ mod tests {
     #[test]
     fn a_one_way_gru_has_keras_parameter_count_and_trains_every_weight() {
         let device = Device::flex().autodiff();
-        let config = RecurrentConfig { cell: CellKind::Gru, units: vec![5], bidirectional: false, dropout: 0.0 };
+        let config = RecurrentConfig {
+            cell: CellKind::Gru,
+            units: vec![5],
+            bidirectional: false,
+            dropout: 0.0,
+            head_units: vec![],
+        };
         let net = config.init(FeatureShape::Sequence { channels: 3, length: 7 }, 1, &device).unwrap();
         // Keras GRU(5, reset_after=True) on 2 features: 3 * (5 * (2 + 5) + 2 * 5); Dense(1): 6.
         assert_eq!(net.num_params(), 3 * (5 * 7 + 10) + 6);
@@ -301,6 +345,45 @@ mod tests {
         // The output moves by the dense weight of the first feature, nothing else.
         let w = net.head.weight.val().narrow(0, 6, 1).into_data().try_to_vec::<f32>().unwrap()[0];
         assert!((moved - base - w).abs() < 1e-5, "{moved} - {base} vs {w}");
+    }
+
+    #[test]
+    fn head_units_put_dense_relu_layers_after_the_features() {
+        let device = Device::flex();
+        let config = RecurrentConfig {
+            units: vec![3],
+            bidirectional: true,
+            dropout: 0.0,
+            head_units: vec![4],
+            ..Default::default()
+        };
+        let input = FeatureShape::Sequence { channels: 2, length: 5 };
+        let table = config.shapes_with_side(input, 2, 1).unwrap();
+        let rows: Vec<(&str, FeatureShape)> = table.iter().map(|r| (r.name.as_str(), r.shape)).collect();
+        assert_eq!(rows[2], ("concatenate 2 catalogue features", FeatureShape::Vector(8)));
+        assert_eq!(rows[3], ("dense 4, relu", FeatureShape::Vector(4)));
+        assert_eq!(rows[4], ("dense 1", FeatureShape::Vector(1)));
+        let net = config.init_with_side(input, 2, 1, &device).unwrap();
+        assert_eq!((net.hidden[0].weight.dims(), net.head.weight.dims()), ([8, 4], [4, 1]));
+        // The output is head(relu(hidden([state, features]))).
+        let x = sequences(vec![0.3, -0.1, 0.4, 0.2, 0.0], vec![1.0; 5], 1, 5);
+        let side = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0], [1, 2]), &device);
+        let got = net.forward_with_side(x.clone(), Some(side.clone())).into_scalar::<f32>();
+        let plain = RecurrentConfig { head_units: vec![], ..config.clone() };
+        // The same network with the identity as its only dense layer: its output is the state.
+        let eye = Tensor::<2>::from_data(
+            TensorData::new((0..36).map(|k| if k % 7 == 0 { 1.0f32 } else { 0.0 }).collect::<Vec<_>>(), [6, 6]),
+            &device,
+        );
+        let identity = Linear { weight: burn::module::Param::from_tensor(eye), bias: None };
+        let bare = Recurrent { hidden: vec![], head: identity, ..net.clone() };
+        let state = bare.forward(x);
+        let hidden = burn::tensor::activation::relu(net.hidden[0].forward(Tensor::cat(vec![state, side], 1)));
+        let want = net.head.forward(hidden).into_scalar::<f32>();
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        assert!(plain.shapes_with_side(input, 2, 1).unwrap().len() == 4);
+        let bad = RecurrentConfig { head_units: vec![0], ..config };
+        assert!(bad.shapes(input, 1).unwrap_err().to_string().starts_with("model.head_units:"));
     }
 
     #[test]
