@@ -26,6 +26,9 @@ pub struct DataInfo {
     pub description: String,
     /// How image files are prepared for this model (for `predict`).
     pub preprocess: Preprocess,
+    /// The bands of light curves observed in several, stacked as channels in this order
+    /// ([`crate::sequence`]); empty for images and one-band curves.
+    pub bands: Vec<String>,
 }
 
 impl DataInfo {
@@ -83,6 +86,7 @@ impl DataInfo {
             target_names,
             description,
             preprocess,
+            bands: Vec::new(),
         }
     }
 }

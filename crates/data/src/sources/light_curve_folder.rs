@@ -245,6 +245,7 @@ impl Source for LightCurveFolder {
             target_names,
             description,
             preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32 },
+            bands: if self.bands.len() > 1 { self.bands.clone() } else { Vec::new() },
         };
         Ok(OpenedData::from_rows(info, split, |rows| ImageSplit::new(StarRows { stars: all.clone(), rows, shape })))
     }

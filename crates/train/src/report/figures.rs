@@ -63,7 +63,10 @@ pub fn test_figures(
         .collect();
     match data.info.layout {
         Layout::Image => save_gallery(&run.file("gallery.png"), task, &data.info.target_names, &cells, 4, 2)?,
-        Layout::Sequence => save_curve_gallery(&run.file("gallery.png"), task, &data.info.target_names, &cells, 4)?,
+        Layout::Sequence => {
+            let path = run.file("gallery.png");
+            save_curve_gallery(&path, task, &data.info.target_names, &data.info.bands, &cells, 4)?
+        }
     }
     Ok(())
 }
