@@ -7,7 +7,8 @@
 //! `head_units` puts dense ReLU layers between the final state (with any catalogue features
 //! concatenated to it) and the output layer, so that the features can interact with the curve
 //! (Dekany & Grebel's `--meta_input` model passes them through dense layers too); the paper's
-//! network has none.
+//! network has none. `feature_dropout` drops catalogue features at random in training, so that
+//! the head cannot lean on them alone while the recurrent layers are still learning the curves.
 //!
 //! Input: sequences `[batch, channels, 1, steps]` whose last channel is the mask (1 for a real
 //! step, 0 for padding, padding at the end), as the light-curve data sources make them; the other
@@ -44,6 +45,9 @@ pub struct RecurrentConfig {
     /// Dense ReLU layers between the final state (and catalogue features) and the output layer.
     #[serde(default)]
     pub head_units: Vec<usize>,
+    /// Dropout on the catalogue features in training (0: none).
+    #[serde(default)]
+    pub feature_dropout: f64,
 }
 
 fn paper_units() -> Vec<usize> {
@@ -66,6 +70,7 @@ impl Default for RecurrentConfig {
             bidirectional: true,
             dropout: paper_dropout(),
             head_units: Vec::new(),
+            feature_dropout: 0.0,
         }
     }
 }
@@ -86,6 +91,8 @@ pub struct Recurrent {
     pub layers: Vec<RecurrentLayer>,
     /// Dropout after every layer.
     pub dropout: Dropout,
+    /// Dropout on the catalogue features (`feature_dropout`).
+    pub feature_dropout: Dropout,
     /// Dense ReLU layers on the last state (`head_units`).
     pub hidden: Vec<Linear>,
     /// Dense layer on the last state (or the last hidden layer).
@@ -128,6 +135,15 @@ impl RecurrentConfig {
         if self.head_units.contains(&0) {
             return Err(Self::setting("head_units", "each dense layer of the head needs at least 1 unit".into()));
         }
+        if !(0.0..1.0).contains(&self.feature_dropout) {
+            return Err(Self::setting("feature_dropout", format!("must be in [0, 1), got {}", self.feature_dropout)));
+        }
+        if self.feature_dropout > 0.0 && side == 0 {
+            return Err(Self::setting(
+                "feature_dropout",
+                "drops catalogue features, and this run has none: add a [features] section or leave it out".into(),
+            ));
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Self::setting("dropout", format!("must be in [0, 1), got {}", self.dropout)));
         }
@@ -148,7 +164,11 @@ impl RecurrentConfig {
         if side > 0 {
             let state = ways * self.units.last().copied().unwrap_or(0);
             table.push(LayerShape::new(
-                format!("concatenate {side} catalogue features"),
+                if self.feature_dropout > 0.0 {
+                    format!("concatenate {side} catalogue features (dropout {})", self.feature_dropout)
+                } else {
+                    format!("concatenate {side} catalogue features")
+                },
                 FeatureShape::Vector(state + side),
             ));
         }
@@ -197,6 +217,7 @@ impl RecurrentConfig {
         Ok(Recurrent {
             layers,
             dropout: DropoutConfig::new(self.dropout).init(),
+            feature_dropout: DropoutConfig::new(self.feature_dropout).init(),
             hidden,
             head: LinearConfig::new(width, outputs).init(device),
         })
@@ -241,7 +262,7 @@ impl Recurrent {
         }
         let last = self.dropout.forward(last.expect("a recurrent network has at least one layer (checked)"));
         let mut x = match side {
-            Some(side) => Tensor::cat(vec![last, side], 1),
+            Some(side) => Tensor::cat(vec![last, self.feature_dropout.forward(side)], 1),
             None => last,
         };
         for layer in &self.hidden {
@@ -285,8 +306,14 @@ mod tests {
     fn padding_does_not_change_the_output() {
         let device = Device::flex();
         for cell in [CellKind::Lstm, CellKind::Gru] {
-            let config =
-                RecurrentConfig { cell, units: vec![4, 3], bidirectional: true, dropout: 0.0, head_units: vec![] };
+            let config = RecurrentConfig {
+                cell,
+                units: vec![4, 3],
+                bidirectional: true,
+                dropout: 0.0,
+                head_units: vec![],
+                feature_dropout: 0.0,
+            };
             let net = config.init(FeatureShape::Sequence { channels: 2, length: 6 }, 2, &device).unwrap();
             let x: Vec<f32> =
                 Tensor::<1>::random([6], Distribution::Normal(0.0, 1.0), &device).into_data().try_to_vec().unwrap();
@@ -313,6 +340,7 @@ mod tests {
             units: vec![5],
             bidirectional: false,
             dropout: 0.0,
+            feature_dropout: 0.0,
             head_units: vec![],
         };
         let net = config.init(FeatureShape::Sequence { channels: 3, length: 7 }, 1, &device).unwrap();
@@ -382,8 +410,20 @@ mod tests {
         let want = net.head.forward(hidden).into_scalar::<f32>();
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
         assert!(plain.shapes_with_side(input, 2, 1).unwrap().len() == 4);
-        let bad = RecurrentConfig { head_units: vec![0], ..config };
+        let bad = RecurrentConfig { head_units: vec![0], ..config.clone() };
         assert!(bad.shapes(input, 1).unwrap_err().to_string().starts_with("model.head_units:"));
+        // Feature dropout needs features; outside training (no autodiff) it passes them through.
+        let dropping = RecurrentConfig { feature_dropout: 0.5, ..config };
+        let err = dropping.shapes(input, 1).unwrap_err().to_string();
+        assert!(err.starts_with("model.feature_dropout: drops catalogue features, and this run has none"), "{err}");
+        let table = dropping.shapes_with_side(input, 2, 1).unwrap();
+        assert_eq!(table[2].name, "concatenate 2 catalogue features (dropout 0.5)");
+        let net = dropping.init_with_side(input, 2, 1, &device).unwrap();
+        let x = sequences(vec![0.3, -0.1, 0.4, 0.2, 0.0], vec![1.0; 5], 1, 5);
+        let side = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0], [1, 2]), &device);
+        let a = net.forward_with_side(x.clone(), Some(side.clone())).into_scalar::<f32>();
+        let b = net.forward_with_side(x, Some(side)).into_scalar::<f32>();
+        assert_eq!(a, b, "no dropout at inference");
     }
 
     #[test]
