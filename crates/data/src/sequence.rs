@@ -318,10 +318,11 @@ pub fn band_statistics(curves: &[LightCurve], names: &[String]) -> Vec<(String, 
     let mean = |c: &LightCurve| c.mag.iter().sum::<f64>() / c.mag.len().max(1) as f64;
     let range = |c: &LightCurve| astro_sim::curve_features::curve_features(c, false)[0];
     let (Some(first), Some(first_name)) = (curves.first(), names.first()) else { return Vec::new() };
+    let (first_mean, first_range) = (mean(first), range(first));
     let mut out = Vec::new();
     for (curve, name) in curves.iter().zip(names).skip(1) {
-        out.push((format!("{CURVE_STATISTIC_PREFIX}{first_name}_minus_{name}"), mean(first) - mean(curve)));
-        let ratio = if range(first) > 0.0 { range(curve) / range(first) } else { f64::NAN };
+        out.push((format!("{CURVE_STATISTIC_PREFIX}{first_name}_minus_{name}"), first_mean - mean(curve)));
+        let ratio = if first_range > 0.0 { range(curve) / first_range } else { f64::NAN };
         out.push((format!("{CURVE_STATISTIC_PREFIX}{name}_amplitude_ratio"), ratio));
     }
     out

@@ -475,9 +475,10 @@ impl LightCurveFolder {
         )
     }
 
-    /// Finds each star's period (in parallel; those found before for the same curves and
-    /// settings come from the period cache; several bands searched together), folds its curves by it and keeps it in the row; a
-    /// star without one is skipped with the reason (or refused, as `on_bad_star` says).
+    /// Finds each star's period (in parallel, several bands searched together; those found
+    /// before for the same curves and settings come from the period cache), folds its curves by
+    /// it and keeps it in the row; a star without one is skipped with the reason (or refused, as
+    /// `on_bad_star` says).
     fn fold_by_periodogram(&self, stars: &mut Vec<Star>, skipped: &mut Vec<Skipped>) -> Result<(), DataError> {
         use rayon::prelude::*;
         let mut cache = PeriodCache::open(&self.period_cache_key());
