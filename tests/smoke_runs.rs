@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -150,6 +150,8 @@ fn every_config_trains_a_smoke_run_with_a_complete_run_folder() {
             check_gan_folder(&run_dir);
         } else if run_dir.join("scratch").is_dir() {
             check_comparison_folder(&run_dir);
+        } else if run_dir.join("source_only").is_dir() {
+            check_adaptation_folder(&run_dir, &["source_only", "mmd", "dann", "target_trained"]);
         } else {
             check_run_folder(&run_dir);
         }
@@ -1114,4 +1116,159 @@ fn the_cosmic_gan_compares_power_spectra_and_a_killed_run_resumes() {
     let (_, stderr) = text(&output);
     assert!(stderr.contains("no complete checkpoint to resume from; training starts again at epoch 1"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), marked, "the run's config.toml is not rewritten");
+}
+
+/// Checks a finished adaptation comparison: one complete run per arm, each scored on the
+/// target, and the comparison's table.
+fn check_adaptation_folder(run: &Path, arms: &[&str]) {
+    for file in ["config.toml", "environment.json", "status.json", "summary.json", "report.md"] {
+        assert!(run.join(file).is_file(), "{file} is missing from {}", run.display());
+    }
+    let summary = json(&run.join("summary.json"));
+    let rows = summary["arms"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["arm"].as_str().unwrap()).collect::<Vec<_>>(), arms, "{summary}");
+    for (row, arm) in rows.iter().zip(arms) {
+        check_run_folder(&run.join(arm));
+        for file in ["features.png", "target_test_predictions.csv"] {
+            assert!(run.join(arm).join(file).is_file(), "{arm}: {file} is missing");
+        }
+        let auc = row["target_roc_auc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc), "{arm}: {row}");
+        // Every arm but source only is tested against it on the same target items.
+        assert_eq!(row["mcnemar_vs_source_only"].is_array(), *arm != "source_only", "{row}");
+    }
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(arms.iter().all(|a| report.contains(&format!("({a}/report.md)"))), "{report}");
+}
+
+#[test]
+fn the_merger_adaptation_comparison_trains_every_arm_and_scores_them_on_the_target() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("merger_adaptation", out.path(), &[]);
+    assert_ok(&output, "merger_adaptation smoke run");
+    let top = only_run(out.path(), "merger_adaptation");
+    check_adaptation_folder(&top, &["source_only", "mmd", "dann", "target_trained"]);
+    // DANN logs its domain classifier; MMD its discrepancy; source only reads no target image.
+    let header = |arm: &str| std::fs::read_to_string(top.join(arm).join("metrics.csv")).unwrap();
+    assert!(header("dann").lines().next().unwrap().ends_with(",train_domain_loss,train_domain_accuracy"));
+    let dann = json(&top.join("dann/summary.json"));
+    let accuracy = dann["adaptation"]["domain_accuracy_by_epoch"][0].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy), "{dann}");
+    let mmd = json(&top.join("mmd/summary.json"));
+    assert!(mmd["adaptation"]["domain_loss_by_epoch"][0].as_f64().unwrap().is_finite(), "{mmd}");
+    assert!(mmd["adaptation"]["domain_accuracy_by_epoch"].is_null(), "MMD has no domain classifier: {mmd}");
+    assert!(!header("source_only").contains("domain"), "source only trains on the source alone");
+    // The upper bound trains and tests on the very target items the others are scored on (ids
+    // are simulation indices, the same in both domains: the labels tell the items apart).
+    let truth = |arm: &str, file: &str| -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> =
+            csv_rows(&top.join(arm).join(file)).into_iter().map(|r| (r[0].clone(), r[r.len() - 1].clone())).collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(truth("target_trained", "test_predictions.csv"), truth("dann", "target_test_predictions.csv"));
+    assert_ne!(truth("dann", "test_predictions.csv"), truth("dann", "target_test_predictions.csv"));
+}
+
+/// Writes a PNG `<dir>/<i>.png` for each entry of `order` of `size` pixels (a blob whose width follows the target)
+/// and a catalogue `<dir>.csv` of one regression target, the targets in `order`.
+fn regression_folder(dir: &Path, size: u32, shift: u8, order: &[usize]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut csv = "id,width\n".to_string();
+    for (i, label) in order.iter().enumerate() {
+        let width = 1.0 + (i % 5) as f32;
+        image::GrayImage::from_fn(size, size, |x, y| {
+            let r2 = (x as f32 - size as f32 / 2.0).powi(2) + (y as f32 - size as f32 / 2.0).powi(2);
+            image::Luma([((200.0 * (-r2 / (2.0 * width * width)).exp()) as u8).saturating_add(shift)])
+        })
+        .save(dir.join(format!("{i}.png")))
+        .unwrap();
+        csv.push_str(&format!("{i},{}\n", 1.0 + (label % 5) as f32));
+    }
+    let catalogue = dir.with_extension("csv");
+    std::fs::write(&catalogue, csv).unwrap();
+    catalogue
+}
+
+/// An image_csv `[data]`-style table body for `images` and `catalogue`.
+fn image_csv(images: &Path, catalogue: &Path) -> String {
+    format!(
+        "source = \"image_csv\"\nimages = \"{}\"\ntargets = \"{}\"\nextension = \"png\"\nchannels = 1\nvalid_fraction = 0.25\ntest_fraction = 0.25\n",
+        images.display(),
+        catalogue.display()
+    )
+}
+
+/// A tiny DANN experiment on image folders: source `source`, target `target` (tables of
+/// [`image_csv`]).
+fn tiny_dann(dir: &Path, name: &str, source: &str, target: &str, model: &str) -> PathBuf {
+    let text = format!(
+        "[experiment]\nname = \"{name}\"\nseed = 5\n\n[data]\n{source}\n{model}\n\n[adaptation]\nmethod = \"dann\"\n\n\
+         [adaptation.target]\n{target}\n[training]\nepochs = 2\nbatch_size = 4\nworkers = 0\n"
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const TINY_CNN: &str = "[model]\nkind = \"sequential\"\n[[model.layers]]\ntype = \"conv2d\"\nchannels = 3\nkernel = 3\n\
+    activation = \"relu\"\n[[model.layers]]\ntype = \"flatten\"\n[[model.layers]]\ntype = \"dense\"\nunits = 4\n\
+    activation = \"relu\"\n[[model.layers]]\ntype = \"dense\"\nunits = 1\n";
+
+#[test]
+fn the_target_labels_never_reach_training_and_bad_targets_are_refused_before_it() {
+    let data = tempfile::tempdir().unwrap();
+    let n = 24;
+    let identity: Vec<usize> = (0..n).collect();
+    let shuffled: Vec<usize> = (0..n).map(|i| (i * 7 + 3) % n).collect();
+    let source =
+        image_csv(&data.path().join("source"), &regression_folder(&data.path().join("source"), 12, 0, &identity));
+    let target_images = data.path().join("target");
+    let labels = regression_folder(&target_images, 12, 40, &identity);
+    let target = image_csv(&target_images, &labels);
+    let shuffled_labels = data.path().join("shuffled.csv");
+    std::fs::copy(regression_folder(&data.path().join("target2"), 12, 40, &shuffled), &shuffled_labels).unwrap();
+    let target_shuffled = image_csv(&target_images, &shuffled_labels);
+
+    let out = tempfile::tempdir().unwrap();
+    // model.bpk holds per-save metadata: the same weights show as the same test outputs.
+    let mut outputs = Vec::new();
+    let mut truths = Vec::new();
+    for (name, target) in [("plain", &target), ("shuffled", &target_shuffled)] {
+        let config = tiny_dann(data.path(), name, &source, target, TINY_CNN);
+        let output =
+            run(&["--config", config.to_str().unwrap(), "--device", "flex", "--out", out.path().to_str().unwrap()]);
+        assert_ok(&output, name);
+        let run_dir = only_run(out.path(), name);
+        outputs.push(std::fs::read_to_string(run_dir.join("test_predictions.csv")).unwrap());
+        let rows = csv_rows(&run_dir.join("target_test_predictions.csv"));
+        // id, predicted, true.
+        truths.push(rows.iter().map(|r| r[2].clone()).collect::<Vec<_>>());
+        outputs.push(rows.iter().map(|r| r[..2].join(",")).collect::<Vec<_>>().join("\n"));
+    }
+    assert_eq!(outputs[0], outputs[2], "shuffled target labels changed the source test outputs");
+    assert_eq!(outputs[1], outputs[3], "shuffled target labels changed the target test outputs");
+    assert_ne!(truths[0], truths[1], "the shuffled labels do score the target test split");
+
+    // A target of other bands, an empty target folder, DANN on a model without a body.
+    let colour = target.replace("channels = 1", "channels = 3");
+    let config = tiny_dann(data.path(), "colour", &source, &colour, TINY_CNN);
+    let output = run(&["check", "--config", config.to_str().unwrap()]);
+    assert_fails_with(
+        &output,
+        "adaptation.target: its images are 3 band(s) of 64x64 pixels, but [data]'s are 1 band(s) of 64x64",
+    );
+    std::fs::create_dir(data.path().join("empty")).unwrap();
+    std::fs::write(data.path().join("empty.csv"), "id,width\n").unwrap();
+    let empty = image_csv(&data.path().join("empty"), &data.path().join("empty.csv"));
+    let config = tiny_dann(data.path(), "empty", &source, &empty, TINY_CNN);
+    let (_, err) = text(&run(&["check", "--config", config.to_str().unwrap()]));
+    assert!(err.contains("adaptation.target") && !err.contains("panicked"), "{err}");
+    let pool_only = "[model]\nkind = \"sequential\"\n[[model.layers]]\ntype = \"global_avgpool\"\n";
+    let config = tiny_dann(data.path(), "bodiless", &source, &target, pool_only);
+    let output = run(&["check", "--config", config.to_str().unwrap()]);
+    assert_fails_with(
+        &output,
+        "adaptation.method: \"dann\" needs the body's features: a \"sequential\" model needs a dense layer",
+    );
 }

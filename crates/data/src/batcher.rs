@@ -23,6 +23,10 @@ pub struct ImageBatch {
     /// `[batch * views, features]`: each item's catalogue features, once per view; `None`
     /// when the items carry none.
     pub features: Option<Tensor<2>>,
+    /// `[target batch, channels, height, width]`: unlabelled images of the target domain that
+    /// domain adaptation trains beside these ([`crate::paired::PairedLoader`]); `None`
+    /// otherwise.
+    pub target_images: Option<Tensor<4>>,
 }
 
 /// What the batcher does to each image.
@@ -120,6 +124,7 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
             targets: Tensor::from_data(TensorData::new(targets, [b, n_targets]), device),
             features: (n_features > 0)
                 .then(|| Tensor::from_data(TensorData::new(features, [b * views, n_features]), device)),
+            target_images: None,
         }
     }
 }

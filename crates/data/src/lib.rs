@@ -16,6 +16,7 @@ pub mod folds;
 pub mod formats;
 pub mod item;
 pub mod opened;
+pub mod paired;
 pub mod sequence;
 pub mod sources;
 pub mod split;

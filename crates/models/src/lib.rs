@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod autoencoder;
+pub mod body;
 pub mod dieleman;
 pub mod freeze;
 pub mod galaxy_zoo_output;

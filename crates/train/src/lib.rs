@@ -13,6 +13,7 @@
 //!
 //! Nothing here names a backend: callers pass the `Device`s to train on.
 
+pub mod adapt;
 pub mod config;
 pub mod error;
 pub mod evaluate;

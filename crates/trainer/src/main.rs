@@ -151,6 +151,8 @@ fn train_command(args: TrainArgs) -> Result<()> {
         astro_train::gan::train_gan(&config, &hardware, &target)?.console_lines()
     } else if config.comparison.is_some() {
         train_comparison(&config, &hardware, &target)?.console_lines()
+    } else if config.adaptation.as_ref().is_some_and(|a| !a.compare.is_empty()) {
+        astro_train::adapt::comparison::train_adaptation_comparison(&config, &hardware, &target)?.console_lines()
     } else {
         train(&config, &hardware, &target)?.console_lines()
     };

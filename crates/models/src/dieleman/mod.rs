@@ -390,6 +390,15 @@ impl Dieleman {
     /// As [`Self::forward`], with catalogue features `[batch, side]` concatenated to the last
     /// dense layer's output (after its dropout) before the output layer.
     pub fn forward_with_side(&self, images: Tensor<4>, side: Option<Tensor<2>>) -> Tensor<2> {
+        self.head_of(self.body(images), side)
+    }
+
+    /// The features the output layer reads: the last dense layer's output after its dropout.
+    ///
+    /// # Shapes
+    /// - images: `[batch, channels, size, size]`
+    /// - output: `[batch, dense_units]`
+    pub fn body(&self, images: Tensor<4>) -> Tensor<2> {
         let batch = images.dims()[0];
         let mut x = self.taps.apply(images);
         for layer in &self.convs {
@@ -405,10 +414,20 @@ impl Dieleman {
             v = layer.forward(self.dropout.forward(v));
             v = if self.maxout_pieces > 1 { maxout(v, self.maxout_pieces) } else { relu(v) };
         }
-        let v = self.dropout.forward(v);
+        self.dropout.forward(v)
+    }
+
+    /// The width of [`Self::body`]'s features.
+    pub fn feature_width(&self, side: usize) -> usize {
+        self.head.weight.dims()[0] - side
+    }
+
+    /// The output layer on the body's features `[batch, dense_units]` and the catalogue
+    /// features `[batch, side]`.
+    pub fn head_of(&self, features: Tensor<2>, side: Option<Tensor<2>>) -> Tensor<2> {
         let raw = match side {
-            Some(side) => self.head.forward(Tensor::cat(vec![v, side], 1)),
-            None => self.head.forward(v),
+            Some(side) => self.head.forward(Tensor::cat(vec![features, side], 1)),
+            None => self.head.forward(features),
         };
         match self.output {
             DielemanOutput::GalaxyZoo => galaxy_zoo_output(raw),

@@ -284,6 +284,11 @@ impl ResNet {
     /// As [`Self::forward`], with catalogue features `[batch, side]` concatenated to the pooled
     /// features before the dense layers.
     pub fn forward_with_side(&self, images: Tensor<4>, side: Option<Tensor<2>>) -> Tensor<2> {
+        self.head_of(self.body(images), side)
+    }
+
+    /// The pooled features the dense layers read: `[batch, channels, h, w]` -> `[batch, width]`.
+    pub fn body(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = self.activation.apply(self.bn1.forward(self.conv1.forward(images)));
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
@@ -296,7 +301,12 @@ impl ResNet {
         if let Some(bn) = &self.final_bn {
             x = self.activation.apply(bn.forward(x));
         }
-        let mut features: Tensor<2> = self.pool.forward(x).flatten(1, 3); // [batch, width]
+        self.pool.forward(x).flatten(1, 3)
+    }
+
+    /// The dense layers on the body's features `[batch, width]` and the catalogue features
+    /// `[batch, side]`: `[batch, outputs]`.
+    pub fn head_of(&self, mut features: Tensor<2>, side: Option<Tensor<2>>) -> Tensor<2> {
         if let Some(side) = side {
             features = Tensor::cat(vec![features, side], 1); // [batch, width + side]
         }

@@ -204,13 +204,51 @@ impl Sequential {
     /// - input: images `[batch, channels, height, width]` or sequences `[batch, channels, length]`
     /// - output: `[batch, outputs]`
     pub fn forward(&self, input: Features) -> Tensor<2> {
-        let out = self.layers.iter().fold(input, |x, layer| layer.forward(x));
-        match out {
-            Features::Vector(x) => x,
-            // A network whose last shape is not a vector fails its output check before init.
-            Features::Image(x) => x.flatten(1, 3),
-            Features::Sequence(x) => x.flatten(1, 2),
+        vector(self.layers.iter().fold(input, |x, layer| layer.forward(x)))
+    }
+
+    /// The place of the last dense layer: the layers before it are the body, it and those
+    /// after it the head. `None` without a dense layer.
+    pub fn head_start(&self) -> Option<usize> {
+        self.layers.iter().rposition(|l| matches!(l, Layer::Dense(_)))
+    }
+
+    /// The features the last dense layer reads, and the output, for images
+    /// `[batch, channels, height, width]` (or sequences as [`Self::forward_tensor`] takes them);
+    /// `None` without a dense layer.
+    ///
+    /// # Shapes
+    /// - output: (`[batch, features]`, `[batch, outputs]`)
+    pub fn forward_split(&self, x: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
+        let start = self.head_start()?;
+        let input = if self.sequence_input {
+            let [batch, channels, _, steps] = x.dims();
+            Features::Sequence(x.reshape([batch, channels, steps]))
+        } else {
+            Features::Image(x)
+        };
+        let body = vector(self.layers[..start].iter().fold(input, |x, layer| layer.forward(x)));
+        let out = vector(self.layers[start..].iter().fold(Features::Vector(body.clone()), |x, layer| layer.forward(x)));
+        Some((body, out))
+    }
+
+    /// The width of the features the last dense layer reads; `None` without a dense layer.
+    pub fn feature_width(&self) -> Option<usize> {
+        match &self.layers[self.head_start()?] {
+            Layer::Dense(linear) => Some(linear.weight.dims()[0]),
+            _ => None,
         }
+    }
+}
+
+/// Features as one vector per sample.
+fn vector(out: Features) -> Tensor<2> {
+    match out {
+        Features::Vector(x) => x,
+        // A network whose last shape is not a vector fails its output check before init; a
+        // dense layer's input is a vector by the same check.
+        Features::Image(x) => x.flatten(1, 3),
+        Features::Sequence(x) => x.flatten(1, 2),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::de::{DeTable, DeValue};
 
 use super::schema::ExperimentConfig;
+use crate::adapt::config::Method;
 
 /// A config that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
@@ -525,6 +526,34 @@ impl ExperimentConfig {
                 ));
             }
         }
+        if let Some(a) = &self.adaptation {
+            a.validate().map_err(|(field, problem)| ConfigError::invalid(format!("adaptation.{field}"), problem))?;
+            let refuse = |problem: &str| Err(ConfigError::invalid("adaptation", problem));
+            if self.model.is_gan() || self.model.reconstructs() || self.model.has_own_loss() {
+                return refuse(
+                    "adapts supervised networks (classification, regression); GANs and autoencoders are not adapted",
+                );
+            }
+            if a.method != Method::None
+                && let Err(why) = self.model.has_body()
+            {
+                return Err(ConfigError::invalid(
+                    "adaptation.method",
+                    format!("{:?} needs the body's features: {why}", a.method.name()),
+                ));
+            }
+            if self.features.is_some() {
+                return refuse(
+                    "cannot take catalogue features ([features]) yet: the target images would need them too",
+                );
+            }
+            if self.validation.is_some() {
+                return refuse("runs on the data's own splits; it is not cross-validated ([validation]) yet");
+            }
+            if !a.compare.is_empty() && self.comparison.is_some() {
+                return refuse("compare = [...] and [comparison] each train several networks: use one of them");
+            }
+        }
         if self.comparison.is_some() {
             if self.init.is_none() {
                 return Err(ConfigError::invalid(
@@ -549,6 +578,9 @@ impl ExperimentConfig {
     /// A tiny version of the same experiment: a few dozen samples, one epoch.
     pub fn shrink_for_smoke(&mut self) {
         self.data.shrink_for_smoke();
+        if let Some(a) = &mut self.adaptation {
+            a.target.shrink_for_smoke();
+        }
         self.stages.iter_mut().for_each(|s| s.epochs = 1);
         // A comparison's run from scratch trains as long as the stages together.
         self.training.epochs = if self.comparison.is_some() { self.stages.len().max(1) } else { 1 };

@@ -55,6 +55,10 @@ pub struct ExperimentConfig {
     /// absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<ComparisonConfig>,
+    /// Domain adaptation: train beside unlabelled target images so that the body's features
+    /// do not tell the two domains apart (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<crate::adapt::config::AdaptationConfig>,
     /// k-fold cross-validation: one run per fold, scored on every item out of fold (none:
     /// one run on the data's own splits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +92,11 @@ pub struct ExperimentSection {
     /// Seed of everything random: weights, data order, simulated data.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Seed of the data alone (simulated items, random splits); default: `seed`. An
+    /// adaptation comparison's target-trained arm sets it to the target's, so that it trains
+    /// and tests on the very target items the other arms are scored on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_seed: Option<u64>,
     /// One line on what the experiment does.
     #[serde(default)]
     pub description: String,
@@ -188,6 +197,13 @@ pub struct TrainingConfig {
 
 fn is_zero(v: &f64) -> bool {
     *v == 0.0
+}
+
+impl ExperimentConfig {
+    /// The seed the data is opened with.
+    pub fn data_seed(&self) -> u64 {
+        self.experiment.data_seed.unwrap_or(self.experiment.seed)
+    }
 }
 
 impl Default for TrainingConfig {

@@ -14,10 +14,29 @@ use burn::train::logger::MetricLogger;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 
-/// The header of `metrics.csv` for `task`.
-pub fn csv_header(task: Task) -> String {
+use crate::adapt::metrics::{DOMAIN_ACCURACY, DOMAIN_LOSS};
+
+/// Which adaptation columns `metrics.csv` has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainColumns {
+    /// None (not an adapted run, or one that reads no target images).
+    None,
+    /// The adaptation term (MMD).
+    Loss,
+    /// The adaptation term and the domain classifier's accuracy (DANN).
+    LossAndAccuracy,
+}
+
+/// The header of `metrics.csv` for `task`; an adapted run adds the adaptation term and the
+/// domain classifier's accuracy on the training batches (`domain`).
+pub fn csv_header(task: Task, domain: DomainColumns) -> String {
     let m = task.metric();
-    format!("epoch,train_loss,train_{m},valid_loss,valid_{m},learning_rate,seconds")
+    let extra = match domain {
+        DomainColumns::None => "",
+        DomainColumns::Loss => ",train_domain_loss",
+        DomainColumns::LossAndAccuracy => ",train_domain_loss,train_domain_accuracy",
+    };
+    format!("epoch,train_loss,train_{m},valid_loss,valid_{m},learning_rate,seconds{extra}")
 }
 
 /// The metric names Burn gives the loss, the accuracy (in percent) and the learning rate.
@@ -46,13 +65,25 @@ pub struct EpochCsvLogger {
     interrupter: Interrupter,
     divergence: Divergence,
     epoch_started: Instant,
+    domain: DomainColumns,
 }
 
 impl EpochCsvLogger {
     /// Appends to `path` (creating it with a header), stopping `interrupter` on a non-finite loss.
     pub fn new(path: &Path, task: Task, interrupter: Interrupter, divergence: Divergence) -> std::io::Result<Self> {
+        Self::with_domain(path, task, interrupter, divergence, DomainColumns::None)
+    }
+
+    /// As [`Self::new`], with the adaptation columns `domain`.
+    pub fn with_domain(
+        path: &Path,
+        task: Task,
+        interrupter: Interrupter,
+        divergence: Divergence,
+        domain: DomainColumns,
+    ) -> std::io::Result<Self> {
         if !path.exists() {
-            std::fs::write(path, format!("{}\n", csv_header(task)))?;
+            std::fs::write(path, format!("{}\n", csv_header(task, domain)))?;
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -62,6 +93,7 @@ impl EpochCsvLogger {
             interrupter,
             divergence,
             epoch_started: Instant::now(),
+            domain,
         })
     }
 
@@ -121,8 +153,15 @@ impl MetricLogger for EpochCsvLogger {
         if summary.split != Split::Valid {
             return;
         }
+        let domain = match self.domain {
+            DomainColumns::None => String::new(),
+            DomainColumns::Loss => format!(",{}", fmt(self.value("train", DOMAIN_LOSS))),
+            DomainColumns::LossAndAccuracy => {
+                format!(",{},{}", fmt(self.value("train", DOMAIN_LOSS)), fmt(self.value("train", DOMAIN_ACCURACY)))
+            }
+        };
         let row = format!(
-            "{},{},{},{},{},{},{:.2}\n",
+            "{},{},{},{},{},{},{:.2}{domain}\n",
             summary.epoch_number,
             fmt(self.value("train", LOSS)),
             fmt(self.metric("train")),
@@ -163,6 +202,10 @@ pub struct EpochRow {
     pub learning_rate: f64,
     /// Wall-clock seconds of the epoch.
     pub seconds: f64,
+    /// The adaptation term of the training loss (NaN: not an adapted run).
+    pub domain_loss: f64,
+    /// The domain classifier's training accuracy (NaN: not a DANN run).
+    pub domain_accuracy: f64,
 }
 
 /// Reads the rows of a run's `metrics.csv` (missing values read as NaN).
@@ -183,6 +226,8 @@ pub fn read_epochs(path: &Path) -> std::io::Result<Vec<EpochRow>> {
                 valid_metric: num(f.next()),
                 learning_rate: num(f.next()),
                 seconds: num(f.next()),
+                domain_loss: num(f.next()),
+                domain_accuracy: num(f.next()),
             })
         })
         .collect())
@@ -229,7 +274,7 @@ mod tests {
             &path,
             format!(
                 "{}\n1,0.5,0.7,0.4,0.632,0.001,3.0\n2,0.3,0.55,0.25,0.5,0.001,2.5\n3,0.2,0.45,,,0.001,2.0\n",
-                csv_header(Task::Regression)
+                csv_header(Task::Regression, DomainColumns::None)
             ),
         )
         .unwrap();

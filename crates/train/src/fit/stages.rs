@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use astro_data::OpenedData;
+use astro_data::paired::PairedLoader;
 use astro_data::stratified::StratifiedLoader;
 use astro_data::{Augmenter, ImageBatch, ImageBatcher, Task};
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
@@ -18,12 +19,17 @@ use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining};
 
+use crate::adapt::config::Method;
+use crate::adapt::domain::DomainClassifier;
+use crate::adapt::metrics::DomainMetric;
+use crate::adapt::step::AdaptationStep;
+use crate::adapt::target::open_target;
 use crate::config::stages::{self, Stage, Trainable};
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
 use crate::fit::checkpointing::{Cadence, checkpoint_files, model_checkpoints};
 use crate::fit::early_stop::PatienceWithMinDelta;
-use crate::fit::epoch_log::{Divergence, EpochCsvLogger, EpochRow, Stop, read_epochs, truncate_after};
+use crate::fit::epoch_log::{Divergence, DomainColumns, EpochCsvLogger, EpochRow, Stop, read_epochs, truncate_after};
 use crate::fit::progress::ProgressPrinter;
 use crate::fit::sample_weights::DensityWeights;
 use crate::fit::supervised::{LossRecipe, Supervised};
@@ -89,9 +95,24 @@ pub fn fit_stages(
     device.seed(config.experiment.seed);
     let plan = stages::plan(&config.stages, &config.optimizer, &config.schedule, config.training.epochs);
     let done = resume_from.unwrap_or(0);
+    // The unlabelled target images an adapted run trains beside the source.
+    let target = match config.adaptation.as_ref().filter(|a| a.trains_on_target()) {
+        Some(_) => open_target(config, &data.info)?,
+        None => None,
+    };
     let mut batches_per_device: Vec<usize> = Vec::new();
     for (k, stage) in plan.iter().enumerate().filter(|(_, s)| s.last_epoch > done) {
-        let session = StageSession { config, hardware, run, data, device: &device, stages: plan.len(), index: k };
+        let session = StageSession {
+            config,
+            hardware,
+            run,
+            data,
+            target: target.as_ref(),
+            device: &device,
+            stages: plan.len(),
+            index: k,
+            run_epochs: plan.last().map_or(0, |s| s.last_epoch),
+        };
         let mut counts = session.train(stage, done.max(stage.after_epoch))?;
         counts.sort_unstable_by(|a, b| b.cmp(a));
         batches_per_device.resize(batches_per_device.len().max(counts.len()), 0);
@@ -120,11 +141,15 @@ struct StageSession<'a> {
     hardware: &'a Hardware,
     run: &'a RunDir,
     data: &'a OpenedData,
+    /// The target set of an adapted run that trains on it.
+    target: Option<&'a OpenedData>,
     device: &'a Device,
     /// Stages in the run.
     stages: usize,
     /// This stage's position (0-based).
     index: usize,
+    /// Epochs of the whole run, all stages.
+    run_epochs: usize,
 }
 
 impl StageSession<'_> {
@@ -177,6 +202,12 @@ impl StageSession<'_> {
             );
         }
         let steps_per_epoch = data.train.len().div_ceil(t.batch_size);
+        let adaptation = config.adaptation.as_ref().filter(|_| self.target.is_some());
+        if let Some(a) = adaptation {
+            model.adaptation =
+                Some(AdaptationStep::new(a.clone(), self.run_epochs * steps_per_epoch, start * steps_per_epoch));
+            model.domain = domain_classifier(config, &model.model, &autodiff);
+        }
         let optimizer = stage.optimizer.build();
         let schedule = stage.schedule.build(stage.optimizer.lr, stage.epochs(), steps_per_epoch);
         if start > 0 && start == stage.after_epoch {
@@ -207,6 +238,21 @@ impl StageSession<'_> {
                 .num_workers(t.workers)
                 .build(data.train.clone())
         };
+        let train_loader = match self.target {
+            Some(target) => {
+                // The target's images go through the same augmentation as the source's.
+                let batcher = config.augment.clone().map_or_else(ImageBatcher::default, |a| {
+                    ImageBatcher::augmented(Augmenter::new(a, seed.wrapping_add(1)).after_epochs(start as u64))
+                });
+                let target_loader = DataLoaderBuilder::new(batcher)
+                    .batch_size(t.batch_size)
+                    .shuffle(seed.wrapping_add(1).wrapping_add(start as u64))
+                    .num_workers(t.workers)
+                    .build(target.train.clone());
+                Arc::new(PairedLoader::new(train_loader, target_loader))
+            }
+            None => train_loader,
+        };
         let valid_loader = DataLoaderBuilder::new(ImageBatcher::default())
             .batch_size(t.batch_size)
             .num_workers(t.workers)
@@ -217,8 +263,18 @@ impl StageSession<'_> {
         let interrupter = Interrupter::new();
         let divergence = Divergence::default();
         let metrics_path = run.file("metrics.csv");
-        let csv = EpochCsvLogger::new(&metrics_path, task, interrupter.clone(), divergence.clone())
-            .map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
+        let csv = EpochCsvLogger::with_domain(
+            &metrics_path,
+            task,
+            interrupter.clone(),
+            divergence.clone(),
+            match adaptation.map(|a| a.method) {
+                Some(Method::Mmd) => DomainColumns::Loss,
+                Some(Method::Dann) => DomainColumns::LossAndAccuracy,
+                _ => DomainColumns::None,
+            },
+        )
+        .map_err(|source| RunError::Io { what: "metrics file", path: metrics_path.clone(), source })?;
         let cadence =
             Cadence::new(t.checkpoint_every, t.keep_checkpoints, stage.last_epoch, model_checkpoints(&run.path));
         let mut strategy = ComposedCheckpointingStrategy::builder().add(cadence);
@@ -244,6 +300,14 @@ impl StageSession<'_> {
             .with_interrupter(interrupter);
         if task == Task::Classification {
             training = training.metrics((AccuracyMetric::new(),));
+        }
+        if let Some(a) = adaptation {
+            if a.method != Method::None {
+                training = training.metric_train_numeric(DomainMetric::loss());
+            }
+            if a.method == Method::Dann {
+                training = training.metric_train_numeric(DomainMetric::accuracy());
+            }
         }
         if let (Some(patience), true) = (t.early_stopping_patience, last_stage) {
             training = training.early_stopping(PatienceWithMinDelta::new(patience, t.early_stopping_min_delta));
@@ -271,6 +335,18 @@ impl StageSession<'_> {
         Ok(batches.counts())
     }
 }
+/// DANN's domain classifier for `model` (built on `device`), or `None` for other runs: the
+/// training step and every checkpoint hold it.
+pub fn domain_classifier(
+    config: &ExperimentConfig,
+    model: &astro_models::Model,
+    device: &Device,
+) -> Option<DomainClassifier> {
+    let a = config.adaptation.as_ref().filter(|a| a.method == Method::Dann)?;
+    let width = model.feature_width(0)?;
+    Some(DomainClassifier::new(width, &a.domain_units, device))
+}
+
 /// What `[training]` adds to the loss: weight penalties, and sample weights by inverse density
 /// of the training split's (single regression) target.
 pub fn loss_recipe(config: &ExperimentConfig, data: &OpenedData) -> Result<LossRecipe, RunError> {

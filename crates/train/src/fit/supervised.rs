@@ -17,6 +17,9 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{ExecutionError, Int, Tensor, TensorData};
 
+use crate::adapt::domain::DomainClassifier;
+use crate::adapt::metrics::{DomainInput, DomainOutput};
+use crate::adapt::step::AdaptationStep;
 use crate::fit::sample_weights::DensityWeights;
 use astro_data::catalogue_features::FeatureScaling;
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
@@ -42,6 +45,12 @@ pub struct Supervised {
     /// worker makes; not saved in checkpoints).
     #[module(skip)]
     pub batches: WorkerBatches,
+    /// DANN's domain classifier (`[adaptation] method = "dann"`; saved in checkpoints, not in
+    /// `model.bpk`).
+    pub domain: Option<DomainClassifier>,
+    /// What an adapted training step adds (not saved in checkpoints).
+    #[module(skip)]
+    pub adaptation: Option<AdaptationStep>,
 }
 
 /// Training batches per worker thread, in the order the threads first stepped one. Burn's
@@ -117,12 +126,22 @@ pub struct StepOutput {
     pub output: Tensor<2>,
     /// Targets `[batch, targets]`: values, or the class index in one column.
     pub targets: Tensor<2>,
+    /// The adaptation term and the domain classifier's answers (adapted training steps).
+    pub domain: Option<DomainOutput>,
 }
 
 impl Supervised {
     /// `model` for `task`, with no additions to its loss.
     pub fn new(model: Model, task: Task) -> Self {
-        Self { model, task, recipe: LossRecipe::default(), scaling: None, batches: WorkerBatches::default() }
+        Self {
+            model,
+            task,
+            recipe: LossRecipe::default(),
+            scaling: None,
+            batches: WorkerBatches::default(),
+            domain: None,
+            adaptation: None,
+        }
     }
 
     /// The same model, standardising the catalogue features with `scaling`.
@@ -190,6 +209,11 @@ impl Supervised {
     /// Outputs and the per-sample loss.
     pub fn forward_step(&self, batch: ImageBatch) -> StepOutput {
         let output = self.forward(batch.images.clone(), batch.features.clone());
+        self.step_output(&batch, output)
+    }
+
+    /// The per-sample loss of `output`, the model's outputs for `batch`.
+    pub fn step_output(&self, batch: &ImageBatch, output: Tensor<2>) -> StepOutput {
         let loss = self.model.own_loss(&batch.images, &output, &batch.targets).unwrap_or_else(|| match self.task {
             Task::Regression | Task::Reconstruction => {
                 (output.clone() - batch.targets.clone()).square().mean_dim(1).flatten(0, 1)
@@ -199,7 +223,7 @@ impl Supervised {
                 -log_softmax(output.clone(), 1).gather(1, classes).flatten(0, 1)
             }
         });
-        StepOutput { loss, output, targets: batch.targets }
+        StepOutput { loss, output, targets: batch.targets.clone(), domain: None }
     }
 }
 
@@ -211,6 +235,10 @@ impl ItemLazy for StepOutput {
             loss: self.loss.without_autodiff(),
             output: self.output.without_autodiff(),
             targets: self.targets.without_autodiff(),
+            domain: self.domain.map(|d| DomainOutput {
+                loss: d.loss.without_autodiff(),
+                correct: d.correct.map(|c| c.without_autodiff()),
+            }),
         })
     }
 }
@@ -227,14 +255,24 @@ impl Adaptor<AccuracyInput> for StepOutput {
     }
 }
 
+impl Adaptor<DomainInput> for StepOutput {
+    fn adapt(&self) -> DomainInput {
+        DomainInput(self.domain.clone())
+    }
+}
+
 impl TrainStep for Supervised {
     type Input = ImageBatch;
     type Output = StepOutput;
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<StepOutput> {
         self.batches.count();
-        let item = self.forward_step(batch);
-        let grads = self.training_loss(&item).backward();
+        let (item, loss) = self.adapted_step(&batch).unwrap_or_else(|| {
+            let item = self.forward_step(batch);
+            let loss = self.training_loss(&item);
+            (item, loss)
+        });
+        let grads = loss.backward();
         TrainOutput::new(self, grads, item)
     }
 }
@@ -273,7 +311,8 @@ mod tests {
         );
         let logits = model.forward(images.clone(), None).into_data().try_to_vec::<f32>().unwrap();
         let targets = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 0.0], [2, 1]), &device);
-        let batch = ImageBatch { ids: vec!["a".into(), "b".into()], images, targets, features: None };
+        let batch =
+            ImageBatch { ids: vec!["a".into(), "b".into()], images, targets, features: None, target_images: None };
         let loss = model.forward_step(batch).loss.into_data().try_to_vec::<f32>().unwrap();
         for (row, class) in [(0, 2), (1, 0)] {
             let z = &logits[row * 3..row * 3 + 3];
@@ -319,7 +358,8 @@ mod tests {
             &device,
         );
         let targets = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [2, 1]), &device);
-        let batch = ImageBatch { ids: vec!["a".into(), "b".into()], images, targets, features: None };
+        let batch =
+            ImageBatch { ids: vec!["a".into(), "b".into()], images, targets, features: None, target_images: None };
         let plain = gradients(&model, batch.clone());
         model.recipe = LossRecipe { l1: 0.5, l2: 0.25, weights: None };
         let penalised = gradients(&model, batch.clone());
@@ -342,6 +382,7 @@ mod tests {
             images: batch.images.clone().narrow(0, i, 1),
             targets: batch.targets.clone().narrow(0, i, 1),
             features: None,
+            target_images: None,
         };
         model.recipe = LossRecipe::default();
         let (only_a, only_b) = (gradients(&model, first(0)), gradients(&model, first(1)));

@@ -154,6 +154,8 @@ mod tests {
                     valid_metric: 0.5 + 0.05 * e as f64,
                     learning_rate: 1e-3,
                     seconds: 1.0,
+                    domain_loss: f64::NAN,
+                    domain_accuracy: f64::NAN,
                 })
                 .collect()
         };

@@ -116,6 +116,9 @@ pub struct Summary {
     /// The shallow baseline (`[baseline]`) on the same test items, where it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shallow_baseline: Option<ShallowScore>,
+    /// The target domain of an adapted run (`[adaptation]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<crate::adapt::target::AdaptationScores>,
 }
 
 /// Each fold's score and their spread.
@@ -254,6 +257,7 @@ impl Summary {
         }
         // After the network's own scores (MAE, F1, ...), so that each line reads as the network's.
         lines.extend(self.shallow_baseline.as_ref().map(ShallowScore::line));
+        lines.extend(self.adaptation.iter().flat_map(crate::adapt::report::console_lines));
         if let (Some(p), TestScores::Classification(m)) = (&self.paper, &self.test)
             && let Some(class) = &p.class
         {
@@ -481,6 +485,9 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         }
     }
     md.push_str("![learning curves](learning_curves.png)\n\n");
+    if let Some(a) = &summary.adaptation {
+        md.push_str(&crate::adapt::report::markdown(a, &summary.test));
+    }
     md.push_str(&format!(
         "## Training\n\n- epochs trained: {} (best: {})\n- time: {:.0} s, {:.0} images/s\n- backend: {}\n- parameters: {}\n- optimizer: {:?}, lr {}\n- schedule: {:?}\n- batch size: {}\n\n",
         summary.epochs_trained,

@@ -177,6 +177,8 @@ mod tests {
                 valid_metric: 0.0,
                 learning_rate: 1e-3,
                 seconds: 1.0,
+                domain_loss: f64::NAN,
+                domain_accuracy: f64::NAN,
             })
             .collect();
         let baseline = BaselineLoss { loss: 0.9, label: "training mean" };

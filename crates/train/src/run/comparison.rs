@@ -238,11 +238,11 @@ fn initial_weights(config: &ExperimentConfig) -> String {
     from.map_or("none".into(), |p| p.display().to_string())
 }
 
-/// The predicted and true class of every test item of a finished classification run.
-fn test_outcomes(run: &Path) -> Result<HashMap<String, bool>, String> {
-    let file = run.join("test_predictions.csv");
+/// The predicted and true class of every item of a predictions file (`test_predictions.csv`,
+/// `target_test_predictions.csv`) of a finished classification run: whether each was right.
+pub fn test_outcomes(file: &Path) -> Result<HashMap<String, bool>, String> {
     let cannot = |e: &dyn std::fmt::Display| format!("cannot read {}: {e}", file.display());
-    let mut reader = csv::Reader::from_path(&file).map_err(|e| cannot(&e))?;
+    let mut reader = csv::Reader::from_path(file).map_err(|e| cannot(&e))?;
     let headers = reader.headers().map_err(|e| cannot(&e))?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h == name).ok_or_else(|| format!("{} has no `{name}` column", file.display()))
@@ -258,25 +258,39 @@ fn test_outcomes(run: &Path) -> Result<HashMap<String, bool>, String> {
     Ok(outcomes)
 }
 
-/// McNemar's test of the two arms on their test items, which must be the same items; the
-/// error says why it cannot be computed.
-fn paired_test(scratch: &Path, transfer: &Path) -> Result<PairedTest, String> {
-    let (a, b) = (test_outcomes(scratch)?, test_outcomes(transfer)?);
-    let (mut only_scratch_right, mut only_transfer_right) = (0, 0);
-    for (id, right) in &a {
+/// McNemar's test of two classifiers `a` and `b` on the same items: the items only `a` gets
+/// right, those only `b` gets right, and z = (b-only - a-only) / sqrt(sum) (positive when `b`
+/// is better). The error names an item only one of them has (`a_name`, `b_name`).
+pub fn mcnemar(
+    a: &HashMap<String, bool>,
+    b: &HashMap<String, bool>,
+    a_name: &str,
+    b_name: &str,
+) -> Result<(usize, usize, f64), String> {
+    let (mut only_a, mut only_b) = (0, 0);
+    for (id, right) in a {
         let other =
-            b.get(id).ok_or_else(|| format!("test item {id} of the scratch run is missing from the transfer run"))?;
+            b.get(id).ok_or_else(|| format!("test item {id} of the {a_name} run is missing from the {b_name} run"))?;
         match (right, other) {
-            (true, false) => only_scratch_right += 1,
-            (false, true) => only_transfer_right += 1,
+            (true, false) => only_a += 1,
+            (false, true) => only_b += 1,
             _ => {}
         }
     }
     if let Some(id) = b.keys().find(|id| !a.contains_key(*id)) {
-        return Err(format!("test item {id} of the transfer run is missing from the scratch run"));
+        return Err(format!("test item {id} of the {b_name} run is missing from the {a_name} run"));
     }
-    let n = (only_scratch_right + only_transfer_right) as f64;
-    let z = if n > 0.0 { (only_transfer_right as f64 - only_scratch_right as f64) / n.sqrt() } else { 0.0 };
+    let n = (only_a + only_b) as f64;
+    let z = if n > 0.0 { (only_b as f64 - only_a as f64) / n.sqrt() } else { 0.0 };
+    Ok((only_a, only_b, z))
+}
+
+/// McNemar's test of the two arms on their test items, which must be the same items; the
+/// error says why it cannot be computed.
+fn paired_test(scratch: &Path, transfer: &Path) -> Result<PairedTest, String> {
+    let (a, b) =
+        (test_outcomes(&scratch.join("test_predictions.csv"))?, test_outcomes(&transfer.join("test_predictions.csv"))?);
+    let (only_scratch_right, only_transfer_right, z) = mcnemar(&a, &b, "scratch", "transfer")?;
     Ok(PairedTest { only_scratch_right, only_transfer_right, z })
 }
 

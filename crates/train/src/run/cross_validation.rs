@@ -158,6 +158,7 @@ fn run_folds(
         paper_targets: Vec::new(),
         batches_per_device: Vec::new(),
         shallow_baseline,
+        adaptation: None,
     };
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report_markdown(config, &summary))?;

@@ -49,7 +49,7 @@ pub fn input_shape(data: &OpenedData) -> FeatureShape {
 
 /// Opens `data` with `config`'s catalogue features (`[features]`) attached to every item.
 pub fn open_data(config: &ExperimentConfig, data: &astro_data::DataConfig) -> Result<OpenedData, RunError> {
-    let opened = data.open(config.experiment.seed)?;
+    let opened = data.open(config.data_seed())?;
     let Some(features) = &config.features else { return Ok(opened) };
     // A target or a published prediction as an input would hand the model its answer.
     let published = config.evaluation.published.as_deref();
@@ -103,6 +103,8 @@ pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>
     }
     check_published(config, &data)?;
     check_evaluation_names(config, &mut data)?;
+    // The target set of [adaptation], checked against the source before anything trains.
+    crate::adapt::target::open_target(config, &data.info)?;
     Ok((data, shapes))
 }
 
@@ -305,11 +307,15 @@ fn run_training(
     let [best_file, ..] = checkpoint_files(&run.path, best_epoch);
     let eval_device = device.clone().inner();
     let scaling = feature_scaling(config, data)?;
-    let model =
+    let mut model =
         Supervised::new(config.model.init_with_side(input, side_features(config), outputs, &eval_device)?, task)
-            .with_scaling(scaling.clone())
-            .try_load_file(&best_file)
-            .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
+            .with_scaling(scaling.clone());
+    // The checkpoints of a DANN run hold its domain classifier too; `model.bpk` does not.
+    model.domain = crate::fit::stages::domain_classifier(config, &model.model, &eval_device);
+    let mut model = model
+        .try_load_file(&best_file)
+        .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
+    model.domain = None;
     let parameters = model.num_params();
     let model_file = run.file("model.bpk");
     model
@@ -333,6 +339,7 @@ fn run_training(
         features: scaling,
     };
     run.write_json(model_io::FILE, &io)?;
+    let target = crate::adapt::target::open_target(config, &data.info)?;
     let (metrics, loss_name, baseline) = if task == Task::Reconstruction {
         let m =
             evaluate_reconstruction(&model, &data.train, &data.test, t.batch_size, t.workers, &eval_device, &run.path)?;
@@ -352,6 +359,12 @@ fn run_training(
         &plan.iter().map(|s| StageMark { after_epoch: s.after_epoch, name: &s.name }).collect::<Vec<_>>(),
     )?;
 
+    let adaptation = match (&config.adaptation, &target) {
+        (Some(a), Some(target)) => {
+            Some(crate::adapt::target::evaluate_target(config, a, run, data, target, &model, &io, &rows, &eval_device)?)
+        }
+        _ => None,
+    };
     let baseline = config.baseline.with_catalogue_features(config.features.as_ref());
     let shallow_baseline = fit_and_predict(&baseline, task, outputs, &data.train, &data.test, config.experiment.seed)?
         .map(|p| score_shallow(&baseline, task, outputs, &p));
@@ -393,6 +406,7 @@ fn run_training(
         cross_validation: None,
         batches_per_device,
         shallow_baseline,
+        adaptation,
     };
     run.write_json("summary.json", &summary)?;
     run.write("report.md", &report_markdown(config, &summary, &model_table(config, input, shapes)))?;

@@ -1,0 +1,262 @@
+//! `[adaptation] compare = [...]`: the same network trained as each arm (source only, MMD,
+//! DANN, and trained on the target's own labels as the upper bound) on the same splits, each
+//! into its own folder, and compared on the target test split: accuracy, ROC AUC, McNemar's
+//! test against the source-only arm, and the share of the gap between source only and the
+//! upper bound that adaptation recovers (DeepMerge II's comparison, Ciprijanovic et al. 2021).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::adapt::config::{AdaptationConfig, Arm, Method};
+use crate::config::ExperimentConfig;
+use crate::error::RunError;
+use crate::run::comparison::{mcnemar, test_outcomes};
+use crate::run::folder::{Environment, RunDir, RunState};
+use crate::run::train::{Hardware, RunTarget, train};
+
+/// The config of one arm: `config` with the arm's method (and, for the upper bound, the target
+/// as its labelled data); no further comparison.
+pub fn arm_config(config: &ExperimentConfig, arm: Arm) -> ExperimentConfig {
+    let mut c = config.clone();
+    let a: &mut AdaptationConfig = c.adaptation.as_mut().expect("a comparison of [adaptation] arms");
+    a.compare.clear();
+    match arm {
+        Arm::None => {
+            a.method = Method::None;
+            a.entropy_weight = 0.0;
+        }
+        Arm::Mmd => a.method = Method::Mmd,
+        Arm::Dann => a.method = Method::Dann,
+        Arm::TargetTrained => {
+            a.method = Method::None;
+            a.entropy_weight = 0.0;
+            c.data = a.target.clone();
+        }
+    }
+    if arm == Arm::TargetTrained {
+        // The very target items the other arms are scored on.
+        let seed = crate::adapt::target::target_seed(config);
+        c.experiment.data_seed = Some(seed);
+        if let Some(a) = c.adaptation.as_mut() {
+            a.target_seed = Some(seed);
+        }
+    }
+    c
+}
+
+/// One arm's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmScores {
+    /// The arm.
+    pub arm: String,
+    /// Its run folder.
+    pub run_dir: String,
+    /// Accuracy on the target test split.
+    pub target_accuracy: Option<f64>,
+    /// ROC AUC on the target test split (two classes).
+    pub target_roc_auc: Option<f64>,
+    /// Accuracy on the test split of the data it trained on (the source; the target for the
+    /// upper bound).
+    pub own_test_accuracy: Option<f64>,
+    /// McNemar against the source-only arm on the target test items: (items only source-only
+    /// gets right, items only this arm gets right, z).
+    pub mcnemar_vs_source_only: Option<(usize, usize, f64)>,
+    /// Share of the target ROC AUC gap between source only and the upper bound this arm
+    /// closes.
+    pub auc_gap_recovered: Option<f64>,
+    /// Seconds of training.
+    pub train_seconds: f64,
+    /// Training images per second (source images; an adapted step also reads as many target
+    /// images).
+    pub images_per_second: f64,
+}
+
+/// `summary.json` of an adaptation comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdaptationComparison {
+    /// The experiment.
+    pub experiment: String,
+    /// The comparison's folder.
+    pub run_dir: String,
+    /// The arms, in the order trained.
+    pub arms: Vec<ArmScores>,
+}
+
+/// Trains (or resumes, or reads) every arm of `config` into `target` and compares them.
+pub fn train_adaptation_comparison(
+    config: &ExperimentConfig,
+    hardware: &Hardware,
+    target: &RunTarget,
+) -> Result<AdaptationComparison, RunError> {
+    let top = match target {
+        RunTarget::New(root) => RunDir::create(root, &config.experiment.name)?,
+        RunTarget::At(path) => RunDir::create_at(path)?,
+        RunTarget::Resume(path) => {
+            let run = RunDir::open(path)?;
+            if run.status().is_some_and(|s| s.state == RunState::Complete) {
+                return Err(RunError::Run(format!("{} has already finished; start a new run instead", path.display())));
+            }
+            run
+        }
+    };
+    if !matches!(target, RunTarget::Resume(_)) {
+        let text = toml::to_string_pretty(config)
+            .map_err(|e| RunError::Run(format!("cannot write the resolved config: {e}")))?;
+        top.write("config.toml", &text)?;
+        top.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
+    }
+    top.track(|| compare_into(config, hardware, &top))
+}
+
+fn compare_into(
+    config: &ExperimentConfig,
+    hardware: &Hardware,
+    top: &RunDir,
+) -> Result<AdaptationComparison, RunError> {
+    let arms = &config.adaptation.as_ref().expect("an adaptation comparison").compare;
+    for &arm in arms {
+        let dir = top.file(arm.name());
+        let state = RunDir::open(&dir).ok().and_then(|r| r.status()).map(|s| s.state);
+        eprintln!("adaptation comparison: {}", arm.name());
+        let arm_config = arm_config(config, arm);
+        match state {
+            Some(RunState::Complete) => eprintln!("adaptation comparison: {} finished before; reading it", arm.name()),
+            Some(_) => print_arm(arm, &train(&arm_config, hardware, &RunTarget::Resume(dir.clone()))?.console_lines()),
+            None => print_arm(arm, &train(&arm_config, hardware, &RunTarget::At(dir.clone()))?.console_lines()),
+        }
+    }
+    let summary = collect(config, top, arms)?;
+    top.write_json("summary.json", &summary)?;
+    top.write("report.md", &report(config, &summary))?;
+    Ok(summary)
+}
+
+fn print_arm(arm: Arm, lines: &[String]) {
+    for line in lines {
+        println!("{}: {line}", arm.name());
+    }
+}
+
+/// Reads every arm's scores and compares them with the source-only arm.
+fn collect(config: &ExperimentConfig, top: &RunDir, arms: &[Arm]) -> Result<AdaptationComparison, RunError> {
+    let predictions = |arm: Arm| top.file(arm.name()).join("target_test_predictions.csv");
+    let baseline =
+        arms.contains(&Arm::None).then(|| test_outcomes(&predictions(Arm::None))).transpose().map_err(RunError::Run)?;
+    let mut rows = Vec::new();
+    for &arm in arms {
+        let dir = top.file(arm.name());
+        let v = RunDir::read_summary(&dir)?;
+        let target = &v["adaptation"]["target_test"];
+        let number = |x: &serde_json::Value| x.as_f64();
+        let mcnemar_vs_source_only = match (&baseline, arm) {
+            (Some(base), a) if a != Arm::None => {
+                let outcomes = test_outcomes(&predictions(arm)).map_err(RunError::Run)?;
+                Some(mcnemar(base, &outcomes, "source_only", arm.name()).map_err(RunError::Run)?)
+            }
+            _ => None,
+        };
+        rows.push(ArmScores {
+            arm: arm.name().into(),
+            run_dir: dir.display().to_string(),
+            target_accuracy: number(&target["accuracy"]),
+            target_roc_auc: number(&target["binary"]["roc_auc"]),
+            own_test_accuracy: number(&v["test"]["accuracy"]),
+            mcnemar_vs_source_only,
+            auc_gap_recovered: None,
+            train_seconds: number(&v["train_seconds"]).unwrap_or(f64::NAN),
+            images_per_second: number(&v["images_per_second"]).unwrap_or(f64::NAN),
+        });
+    }
+    let auc_of = |name: &str| rows.iter().find(|r| r.arm == name).and_then(|r| r.target_roc_auc);
+    if let (Some(low), Some(high)) = (auc_of(Arm::None.name()), auc_of(Arm::TargetTrained.name()))
+        && high > low
+    {
+        for r in rows.iter_mut().filter(|r| r.arm == Arm::Mmd.name() || r.arm == Arm::Dann.name()) {
+            r.auc_gap_recovered = r.target_roc_auc.map(|auc| (auc - low) / (high - low));
+        }
+    }
+    Ok(AdaptationComparison {
+        experiment: config.experiment.name.clone(),
+        run_dir: top.path.display().to_string(),
+        arms: rows,
+    })
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.4}"))
+}
+
+fn mcnemar_text(m: Option<(usize, usize, f64)>) -> String {
+    m.map_or("-".into(), |(a, b, z)| {
+        let verdict = if z.abs() >= 2.0 { "more than chance" } else { "within chance" };
+        format!("z = {z:+.1} ({b} vs {a} items only one gets right; {verdict})")
+    })
+}
+
+impl AdaptationComparison {
+    /// The lines printed at the end.
+    pub fn console_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .arms
+            .iter()
+            .map(|r| {
+                let gap = r
+                    .auc_gap_recovered
+                    .map_or(String::new(), |g| format!(", {:.0}% of the AUC gap recovered", 100.0 * g));
+                format!(
+                    "{}: target accuracy {}, target ROC AUC {}{gap}; vs source only: {}; {:.0} images/s",
+                    r.arm,
+                    fmt(r.target_accuracy),
+                    fmt(r.target_roc_auc),
+                    mcnemar_text(r.mcnemar_vs_source_only),
+                    r.images_per_second
+                )
+            })
+            .collect();
+        lines.push(format!("run folder: {}", self.run_dir));
+        lines
+    }
+}
+
+fn report(config: &ExperimentConfig, s: &AdaptationComparison) -> String {
+    let e = &config.experiment;
+    let mut md = format!(
+        "# {}\n\n{}\n\n## Target test split\n\n\
+         | network | target accuracy | target ROC AUC | AUC gap recovered | McNemar vs source only | own test accuracy | seconds | images/s |\n\
+         |---|---|---|---|---|---|---|---|\n",
+        e.name, e.description
+    );
+    for r in &s.arms {
+        md.push_str(&format!(
+            "| [{}]({}/report.md) | {} | {} | {} | {} | {} | {:.0} | {:.0} |\n",
+            r.arm,
+            r.arm,
+            fmt(r.target_accuracy),
+            fmt(r.target_roc_auc),
+            r.auc_gap_recovered.map_or("-".into(), |g| format!("{:.0}%", 100.0 * g)),
+            mcnemar_text(r.mcnemar_vs_source_only),
+            fmt(r.own_test_accuracy),
+            r.train_seconds,
+            r.images_per_second
+        ));
+    }
+    md.push_str(
+        "\nEvery arm is the same network with the same seed, scored on the same target test items. `source_only` \
+         trains on the labelled source alone; `mmd` and `dann` also read unlabelled target training images; \
+         `target_trained` trains on the target's own labels (the upper bound). The AUC gap recovered is \
+         (arm - source_only) / (target_trained - source_only). Images/s counts source images: an adapted step \
+         also reads a batch of target images. Each arm's features.png shows its body features of both test \
+         splits.\n\n## Files\n\n- one folder per arm, each a complete run\n- [config.toml](config.toml), \
+         [summary.json](summary.json)\n",
+    );
+    md
+}
+
+/// Whether `path` is the folder of an adaptation comparison.
+pub fn is_adaptation_comparison(path: &Path) -> bool {
+    [Arm::None, Arm::Mmd, Arm::Dann, Arm::TargetTrained]
+        .iter()
+        .any(|a| path.join(a.name()).join("config.toml").is_file())
+        && !path.join("model.bpk").is_file()
+}
