@@ -1272,3 +1272,22 @@ fn the_target_labels_never_reach_training_and_bad_targets_are_refused_before_it(
         "adaptation.method: \"dann\" needs the body's features: a \"sequential\" model needs a dense layer",
     );
 }
+
+#[test]
+fn the_ring_finder_adapts_from_simulated_to_real_decals_galaxies() {
+    let Some(data) = real_data("the_ring_finder_adapts_from_simulated_to_real_decals_galaxies") else { return };
+    let rings = data.join("decals_rings");
+    let out = tempfile::tempdir().unwrap();
+    let images = format!("adaptation.target.images={}", rings.join("images").display());
+    let targets = format!("adaptation.target.targets={}", rings.join("catalog.csv").display());
+    // The smoke run reads the catalogue's first 80 rows, all rings: the whole set instead.
+    let output = smoke("rings_sim_to_real", out.path(), &[&images, &targets, "adaptation.target.limit=470"]);
+    assert_ok(&output, "rings_sim_to_real smoke run on the real galaxies");
+    let top = only_run(out.path(), "rings_sim_to_real");
+    check_adaptation_folder(&top, &["source_only", "mmd", "dann", "target_trained"]);
+    let dann = json(&top.join("dann/summary.json"));
+    let target = &dann["adaptation"]["target_test"];
+    // 40% of the 470 real galaxies, both classes.
+    assert_eq!(target["samples"].as_u64(), Some(188), "{dann}");
+    assert_eq!(target["per_class"].as_array().unwrap().len(), 2, "{dann}");
+}

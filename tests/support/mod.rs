@@ -105,14 +105,17 @@ pub fn configs() -> Vec<PathBuf> {
 /// The `[data] source` kinds that read files: configs using one by default need real data.
 const FILE_SOURCES: [&str; 5] = ["light_curve_folder", "image_csv", "image_folder", "galaxy10_h5", "lens_challenge"];
 
-/// The configs whose default data needs no files (simulated), which every machine can train.
+/// The configs whose default data (and adaptation target) needs no files (simulated), which
+/// every machine can train.
 pub fn simulated_configs() -> Vec<PathBuf> {
     configs()
         .into_iter()
         .filter(|c| {
             let table: toml::Table = toml::from_str(&std::fs::read_to_string(c).unwrap()).unwrap();
-            let source = table["data"]["source"].as_str().unwrap_or_default().to_string();
-            !FILE_SOURCES.contains(&source.as_str())
+            let source = |t: &toml::Value| t["source"].as_str().unwrap_or_default().to_string();
+            let target = table.get("adaptation").and_then(|a| a.get("target")).map(source);
+            !FILE_SOURCES.contains(&source(&table["data"]).as_str())
+                && !target.is_some_and(|t| FILE_SOURCES.contains(&t.as_str()))
         })
         .collect()
 }

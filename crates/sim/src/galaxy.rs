@@ -604,6 +604,14 @@ impl GalaxySimConfig {
         (bands, self.noise().background_sigma())
     }
 
+    /// Whether galaxy `index` shows a ring: it has a ring component (drawn for
+    /// `ring_probability` of the disks) seen no more inclined than 60 degrees (projected axis
+    /// ratio 0.5 or more), as volunteers label rings they can see.
+    pub fn has_ring(&self, seed: u64, index: u64) -> bool {
+        let p = self.sample_params(seed, index);
+        p.ring_fraction > 0.0 && p.disk_q() >= 0.5
+    }
+
     /// The SDSS-like asinh stretch of (i, r, g) bands to RGB in [0, 1], channel-major.
     pub fn stretch(&self, bands: &[Image; 3]) -> Vec<f32> {
         // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.

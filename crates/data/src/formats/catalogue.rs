@@ -38,12 +38,31 @@ pub(crate) fn open_csv(
 impl Catalogue {
     /// Reads `path`: the first column is the id, every other column a finite number.
     pub fn read(path: &Path) -> Result<Self, DataError> {
+        Self::read_columns(path, None)
+    }
+
+    /// Reads `path`: the first column is the id; the targets are the columns named in
+    /// `columns` (finite numbers; other columns may hold anything), or every other column.
+    pub fn read_columns(path: &Path, columns: Option<&[String]>) -> Result<Self, DataError> {
         let (mut reader, header) = open_csv(path, "catalogue")?;
         let at = |line: u64, message: String| DataError::Catalogue { path: path.to_path_buf(), line, message };
         if header.len() < 2 {
             return Err(at(1, "the header needs an id column and at least one target column".into()));
         }
-        let target_names: Vec<String> = header.iter().skip(1).map(str::to_string).collect();
+        let (target_names, places): (Vec<String>, Vec<usize>) = match columns {
+            None => header.iter().enumerate().skip(1).map(|(k, h)| (h.to_string(), k)).unzip(),
+            Some(wanted) => {
+                let mut places = Vec::new();
+                for name in wanted {
+                    let k = header.iter().skip(1).position(|h| h == name).ok_or_else(|| {
+                        let names: Vec<&str> = header.iter().skip(1).collect();
+                        at(1, format!("no column `{name}`; the columns after the id are {}", names.join(", ")))
+                    })?;
+                    places.push(k + 1);
+                }
+                (wanted.to_vec(), places)
+            }
+        };
         let mut rows = Vec::new();
         for record in reader.records() {
             let record = record.map_err(|e| {
@@ -56,7 +75,10 @@ impl Catalogue {
                 return Err(at(line, "the id column is empty".into()));
             }
             let mut targets = Vec::with_capacity(target_names.len());
-            for (name, field) in target_names.iter().zip(record.iter().skip(1)) {
+            if record.len() < header.len() {
+                return Err(at(line, format!("{} fields, but the header has {}", record.len(), header.len())));
+            }
+            for (name, field) in target_names.iter().zip(places.iter().map(|&k| record.get(k).unwrap_or_default())) {
                 let value: f32 = field
                     .parse()
                     .ok()
@@ -102,6 +124,11 @@ mod tests {
         assert!(err.starts_with(&format!("{}:2:", path.display())), "{err}");
         let (_dir, path) = write("id,a\n");
         assert!(Catalogue::read(&path).unwrap_err().to_string().contains("no rows"));
+        let (_dir, path) = write("id,path,a\n1,x.png,0.5\n");
+        let cat = Catalogue::read_columns(&path, Some(&["a".to_string()])).unwrap();
+        assert_eq!(cat.rows[0], ("1".to_string(), vec![0.5]));
+        let err = Catalogue::read_columns(&path, Some(&["b".to_string()])).unwrap_err().to_string();
+        assert!(err.ends_with("no column `b`; the columns after the id are path, a"), "{err}");
         let err = Catalogue::read(Path::new("/no/such/cat.csv")).unwrap_err().to_string();
         assert!(err.starts_with("cannot read catalogue /no/such/cat.csv"), "{err}");
     }

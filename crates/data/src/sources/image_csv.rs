@@ -42,6 +42,14 @@ pub struct ImageCsvConfig {
     /// Use only the first N catalogue rows (quick runs).
     #[serde(default)]
     pub limit: Option<usize>,
+    /// The target columns (other columns may hold anything); default: every column after the
+    /// id, all numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    /// Classification: the class names in label order; `columns` then names the one column
+    /// that holds each row's class index (0, 1, ...). Without it: regression on the columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
 }
 
 
@@ -88,6 +96,37 @@ impl LabelledImages for ImageCsvDataset {
     }
 }
 
+/// Checks a classification catalogue: one target column of class indices below `names.len()`.
+fn check_classes(catalogue: &Catalogue, names: &[String]) -> Result<(), DataError> {
+    if names.len() < 2 {
+        return Err(DataError::setting("classes", format!("name two or more classes, got {names:?}")));
+    }
+    if catalogue.target_names.len() != 1 {
+        return Err(DataError::setting(
+            "columns",
+            format!(
+                "with classes, name the one column holding each row's class index (got {:?})",
+                catalogue.target_names
+            ),
+        ));
+    }
+    if let Some((id, v)) = catalogue.rows.iter().map(|(id, t)| (id, t[0])).find(|(_, v)| {
+        crate::task::class_of(&[*v], names.len()).is_none()
+    }) {
+        return Err(DataError::setting(
+            "classes",
+            format!(
+                "row {id} of {} has class {v} in column `{}`: classes are 0 to {} ({})",
+                catalogue.path.display(),
+                catalogue.target_names[0],
+                names.len() - 1,
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Source for ImageCsvConfig {
     fn kind(&self) -> &'static str {
         "image folder + CSV catalogue"
@@ -96,13 +135,21 @@ impl Source for ImageCsvConfig {
     /// Checks the settings, the catalogue and that every row has its image (decoding the
     /// first), then returns the three splits.
     fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
-        let Self { images, targets, extension, decode, held_out, limit } = self;
+        let Self { images, targets, extension, decode, held_out, limit, columns, classes } = self;
         if !images.is_dir() {
             return Err(DataError::setting("images", format!("{} is not a folder", images.display())));
         }
         let preprocess = decode.preprocess()?;
         held_out.check()?;
-        let mut catalogue = Catalogue::read(targets)?;
+        let mut catalogue = Catalogue::read_columns(targets, columns.as_deref())?;
+        let task = match classes {
+            None => Task::Regression,
+            Some(names) => {
+                check_classes(&catalogue, names)?;
+                catalogue.target_names = names.clone();
+                Task::Classification
+            }
+        };
         if let Some(limit) = limit {
             catalogue.rows.truncate(*limit);
         }
@@ -131,7 +178,7 @@ impl Source for ImageCsvConfig {
         let size = decode.size;
         let description =
             format!("{} with {}: {}, {size}x{size} px", images.display(), targets.display(), idx.counts());
-        let info = DataInfo::images(Task::Regression, catalogue.target_names.clone(), description, preprocess);
+        let info = DataInfo::images(task, catalogue.target_names.clone(), description, preprocess);
         Ok(OpenedData::from_rows(info, idx, |rows| {
             ImageSplit::new(ImageCsvDataset {
                 images: images.clone(),

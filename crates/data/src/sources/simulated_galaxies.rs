@@ -46,6 +46,9 @@ pub enum GalaxyLabels {
     GalaxyZoo,
     /// The Galaxy10 class (0-9) cut from the same votes (classification).
     Galaxy10,
+    /// Whether the simulator drew a ring component (`ring_probability` of the disks): classes
+    /// `no_ring` and `ring`, as Galaxy Zoo DECaLS' ring labels.
+    Ring,
 }
 
 /// `[data]` with `source = "simulated_galaxies"`.
@@ -59,7 +62,7 @@ pub struct SimulatedGalaxiesConfig {
     /// later epochs do not run the simulator again.
     #[serde(default = "default_cache")]
     pub cache: bool,
-    /// `galaxy_zoo` (37 answer fractions) or `galaxy10` (10 classes).
+    /// `galaxy_zoo` (37 answer fractions), `galaxy10` (10 classes) or `ring` (ring / no ring).
     #[serde(default)]
     pub labels: GalaxyLabels,
     /// Simulator settings (`[data.simulator]`).
@@ -103,7 +106,7 @@ impl SimulatedGalaxies {
         *self.draws[index].get_or_init(|| {
             let global = self.first + index as u64;
             match self.labels {
-                GalaxyLabels::GalaxyZoo => (global, None),
+                GalaxyLabels::GalaxyZoo | GalaxyLabels::Ring => (global, None),
                 GalaxyLabels::Galaxy10 => (global * CANDIDATES..(global + 1) * CANDIDATES)
                     .find_map(|k| galaxy10_class(&self.config.answers(self.seed, k)).map(|c| (k, Some(c))))
                     .unwrap_or((global * CANDIDATES, None)),
@@ -142,6 +145,7 @@ impl LabelledImages for SimulatedGalaxies {
         Ok(match self.labels {
             GalaxyLabels::GalaxyZoo => self.config.answers(self.seed, source).iter().map(|&v| v as f32).collect(),
             GalaxyLabels::Galaxy10 => vec![class.map_or(f32::NAN, |c| c as f32)],
+            GalaxyLabels::Ring => vec![self.config.has_ring(self.seed, source) as u8 as f32],
         })
     }
 }
@@ -173,6 +177,7 @@ impl Source for SimulatedGalaxiesConfig {
                 }
                 (Task::Classification, GALAXY10_CLASSES.iter().map(|s| s.to_string()).collect())
             }
+            GalaxyLabels::Ring => (Task::Classification, vec!["no_ring".to_string(), "ring".to_string()]),
         };
         let split = |first: usize, len: usize| {
             ImageSplit::new(SimulatedGalaxies::new(simulator.clone(), self.labels, seed, first as u64, len, self.cache))
@@ -181,6 +186,7 @@ impl Source for SimulatedGalaxiesConfig {
         let labels = match self.labels {
             GalaxyLabels::GalaxyZoo => "Galaxy Zoo answers",
             GalaxyLabels::Galaxy10 => "Galaxy10 classes",
+            GalaxyLabels::Ring => "ring / no ring",
         };
         let description = format!(
             "simulated galaxies with {labels}, {size}x{size} px RGB at {}\"/px, seeing {}\" FWHM: {}",

@@ -253,10 +253,14 @@ fn report(config: &ExperimentConfig, s: &AdaptationComparison) -> String {
     md
 }
 
-/// Whether `path` is the folder of an adaptation comparison.
+const ALL_ARMS: [Arm; 4] = [Arm::None, Arm::Mmd, Arm::Dann, Arm::TargetTrained];
+
+/// Whether `path` is the folder of an adaptation comparison (arm folders, no model of its own).
 pub fn is_adaptation_comparison(path: &Path) -> bool {
-    [Arm::None, Arm::Mmd, Arm::Dann, Arm::TargetTrained]
-        .iter()
-        .any(|a| path.join(a.name()).join("config.toml").is_file())
-        && !path.join("model.bpk").is_file()
+    !arm_dirs(path).is_empty() && !path.join("model.bpk").is_file()
+}
+
+/// The arm folders of an adaptation comparison at `path`.
+pub fn arm_dirs(path: &Path) -> Vec<std::path::PathBuf> {
+    ALL_ARMS.iter().map(|a| path.join(a.name())).filter(|d| d.join("config.toml").is_file()).collect()
 }

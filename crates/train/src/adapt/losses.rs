@@ -23,9 +23,9 @@ fn squared_distances(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     (a2.expand([n, m]) + b2.expand([n, m]) - cross.mul_scalar(2.0)).clamp_min(0.0)
 }
 
-/// The mean of the sum of Gaussian kernels exp(-d^2 / (2 sigma^2)) over `bandwidths`
-/// (sigma^2 each) between every pair of rows.
-fn mean_kernel(a: Tensor<2>, b: Tensor<2>, bandwidths: &[f64]) -> Tensor<1> {
+/// The sum over `bandwidths` of Gaussian kernels exp(-d^2 / (2 sigma^2)) (sigma^2 each) between
+/// every pair of rows, summed over the pairs.
+fn kernel_sum(a: Tensor<2>, b: Tensor<2>, bandwidths: &[f64]) -> Tensor<1> {
     let d = squared_distances(a, b);
     let mut total: Option<Tensor<2>> = None;
     for &s in bandwidths {
@@ -35,17 +35,27 @@ fn mean_kernel(a: Tensor<2>, b: Tensor<2>, bandwidths: &[f64]) -> Tensor<1> {
             None => k,
         });
     }
-    total.expect("validated: one or more bandwidths").mean()
+    total.expect("validated: one or more bandwidths").sum()
 }
 
-/// The (biased) squared maximum mean discrepancy between the rows of `source` `[n, d]` and
-/// `target` `[m, d]` with the sum of Gaussian kernels of widths `bandwidths`:
-/// mean k(s, s') + mean k(t, t') - 2 mean k(s, t) (Gretton et al. 2012). 0 when the two
-/// samples are the same; grows as their distributions part.
+/// The unbiased squared maximum mean discrepancy between the rows of `source` `[n, d]` and
+/// `target` `[m, d]` with the sum of Gaussian kernels of widths `bandwidths` (Gretton et al.
+/// 2012, eq. 3): the mean k(s, s') and k(t, t') over distinct pairs, minus twice the mean
+/// k(s, t). Near 0 (either sign) for two samples of one distribution; grows as they part.
+/// Leaving out the pairs of a row with itself matters: with them (the biased estimate), narrow
+/// kernels add about 2 / n per kernel for any spread of features, which a network lowers by
+/// collapsing every feature to one point.
 pub fn mmd(source: Tensor<2>, target: Tensor<2>, bandwidths: &[f64]) -> Tensor<1> {
-    let ss = mean_kernel(source.clone(), source.clone(), bandwidths);
-    let tt = mean_kernel(target.clone(), target.clone(), bandwidths);
-    let st = mean_kernel(source, target, bandwidths);
+    let (n, m) = (source.dims()[0] as f64, target.dims()[0] as f64);
+    // k(x, x) = 1 for each kernel: the diagonal sums to rows x kernels.
+    let kernels = bandwidths.len() as f64;
+    let ss = kernel_sum(source.clone(), source.clone(), bandwidths)
+        .sub_scalar(n * kernels)
+        .div_scalar(n * (n - 1.0).max(1.0));
+    let tt = kernel_sum(target.clone(), target.clone(), bandwidths)
+        .sub_scalar(m * kernels)
+        .div_scalar(m * (m - 1.0).max(1.0));
+    let st = kernel_sum(source, target, bandwidths).div_scalar(n * m);
     ss + tt - st.mul_scalar(2.0)
 }
 
@@ -79,7 +89,7 @@ mod tests {
         let s = matrix(vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0], 3, &device);
         let t = matrix(vec![1.0, 1.0, 2.0, 0.5], 2, &device);
         let got = value(mmd(s, t, &[0.5, 2.0]));
-        assert!((got - 1.259_202_703_151_051_5).abs() < 1e-5, "{got}");
+        assert!((got - 0.438_843_626_213_905_27).abs() < 1e-5, "{got}");
         // Two samples of one distribution: near 0; shifted apart: larger, the more the larger.
         let a = Tensor::<2>::random([200, 4], Distribution::Normal(0.0, 1.0), &device);
         let b = Tensor::<2>::random([200, 4], Distribution::Normal(0.0, 1.0), &device);

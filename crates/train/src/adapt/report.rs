@@ -16,7 +16,11 @@ fn headline(scores: &TestScores) -> (String, f64, Option<f64>) {
 }
 
 fn auc_text(auc: Option<f64>) -> String {
-    auc.map_or("not measured (not two classes)".into(), |v| format!("{v:.4}"))
+    match auc {
+        None => "not measured (not two classes)".into(),
+        Some(v) if v.is_nan() => "not measured (the test split holds one class only)".into(),
+        Some(v) => format!("{v:.4}"),
+    }
 }
 
 /// The adaptation's console lines.

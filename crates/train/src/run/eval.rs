@@ -104,6 +104,15 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
             arms.join(" or ")
         )));
     }
+    if crate::adapt::comparison::is_adaptation_comparison(path) {
+        let arms: Vec<String> =
+            crate::adapt::comparison::arm_dirs(path).iter().map(|p| p.display().to_string()).collect();
+        return Err(RunError::Run(format!(
+            "{} compares domain-adaptation arms: give one of them ({})",
+            path.display(),
+            arms.join(", ")
+        )));
+    }
     let run = RunDir::open(path)?;
     if run.status().map(|s| s.state) != Some(RunState::Complete) {
         return Err(RunError::Run(format!(
