@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::adapt::config::{AdaptationConfig, Arm, Method};
 use crate::config::ExperimentConfig;
 use crate::error::RunError;
-use crate::run::comparison::{mcnemar, test_outcomes};
-use crate::run::folder::{Environment, RunDir, RunState};
+use crate::run::comparison::{mcnemar, open_top, test_outcomes};
+use crate::run::folder::{RunDir, RunState};
 use crate::run::train::{Hardware, RunTarget, train};
 
 /// The config of one arm: `config` with the arm's method (and, for the upper bound, the target
@@ -89,23 +89,7 @@ pub fn train_adaptation_comparison(
     hardware: &Hardware,
     target: &RunTarget,
 ) -> Result<AdaptationComparison, RunError> {
-    let top = match target {
-        RunTarget::New(root) => RunDir::create(root, &config.experiment.name)?,
-        RunTarget::At(path) => RunDir::create_at(path)?,
-        RunTarget::Resume(path) => {
-            let run = RunDir::open(path)?;
-            if run.status().is_some_and(|s| s.state == RunState::Complete) {
-                return Err(RunError::Run(format!("{} has already finished; start a new run instead", path.display())));
-            }
-            run
-        }
-    };
-    if !matches!(target, RunTarget::Resume(_)) {
-        let text = toml::to_string_pretty(config)
-            .map_err(|e| RunError::Run(format!("cannot write the resolved config: {e}")))?;
-        top.write("config.toml", &text)?;
-        top.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
-    }
+    let top = open_top(config, hardware, target)?;
     top.track(|| compare_into(config, hardware, &top))
 }
 

@@ -143,6 +143,13 @@ pub fn train_comparison(
     hardware: &Hardware,
     target: &RunTarget,
 ) -> Result<ComparisonSummary, RunError> {
+    let top = open_top(config, hardware, target)?;
+    top.track(|| compare_into(config, hardware, &top))
+}
+
+/// The folder of a run of several arms: created with the resolved config and the environment,
+/// or reopened to resume (refused when it already finished).
+pub fn open_top(config: &ExperimentConfig, hardware: &Hardware, target: &RunTarget) -> Result<RunDir, RunError> {
     let top = match target {
         RunTarget::New(root) => RunDir::create(root, &config.experiment.name)?,
         RunTarget::At(path) => RunDir::create_at(path)?,
@@ -160,7 +167,7 @@ pub fn train_comparison(
         top.write("config.toml", &text)?;
         top.write_json("environment.json", &Environment::capture(&hardware.backend, &hardware.names))?;
     }
-    top.track(|| compare_into(config, hardware, &top))
+    Ok(top)
 }
 
 fn compare_into(config: &ExperimentConfig, hardware: &Hardware, top: &RunDir) -> Result<ComparisonSummary, RunError> {
