@@ -1250,6 +1250,26 @@ fn the_target_labels_never_reach_training_and_bad_targets_are_refused_before_it(
     assert_eq!(outputs[1], outputs[3], "shuffled target labels changed the target test outputs");
     assert_ne!(truths[0], truths[1], "the shuffled labels do score the target test split");
 
+    // A DANN run cut after its first epoch resumes from that checkpoint, domain classifier
+    // and all, and logs the adaptation columns of every epoch once.
+    let run_dir = only_run(out.path(), "plain");
+    for f in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(run_dir.join(format!("checkpoint/{f}-2.bpk"))).unwrap();
+    }
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    std::fs::write(run_dir.join("metrics.csv"), metrics.lines().take(2).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    std::fs::remove_file(run_dir.join("summary.json")).unwrap();
+    std::fs::write(run_dir.join("status.json"), "{\"state\": \"running\", \"message\": null, \"updated\": \"\"}")
+        .unwrap();
+    let output = run(&["--resume", run_dir.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "resume of a DANN run");
+    let rows = csv_rows(&run_dir.join("metrics.csv"));
+    assert_eq!(rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), ["1", "2"]);
+    assert!(
+        rows.iter().all(|r| r.len() == 9 && r[8].parse::<f64>().is_ok_and(|a| (0.0..=1.0).contains(&a))),
+        "{rows:?}"
+    );
+
     // A target of other bands, an empty target folder, DANN on a model without a body.
     let colour = target.replace("channels = 1", "channels = 3");
     let config = tiny_dann(data.path(), "colour", &source, &colour, TINY_CNN);
