@@ -1139,6 +1139,7 @@ fn check_adaptation_folder(run: &Path, arms: &[&str]) {
     }
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(arms.iter().all(|a| report.contains(&format!("({a}/report.md)"))), "{report}");
+    assert!(arms.iter().all(|a| report.contains(&format!("({a}/features.png)"))), "{report}");
 }
 
 #[test]

@@ -230,8 +230,14 @@ fn report(config: &ExperimentConfig, s: &AdaptationComparison) -> String {
          trains on the labelled source alone; `mmd` and `dann` also read unlabelled target training images; \
          `target_trained` trains on the target's own labels (the upper bound). The AUC gap recovered is \
          (arm - source_only) / (target_trained - source_only). Images/s counts source images: an adapted step \
-         also reads a batch of target images. Each arm's features.png shows its body features of both test \
-         splits.\n\n## Files\n\n- one folder per arm, each a complete run\n- [config.toml](config.toml), \
+         also reads a batch of target images.\n\n## Body features of both test splits\n\n\
+         Source only shows the features before adaptation; the adapted arms after it.\n\n",
+    );
+    for r in &s.arms {
+        md.push_str(&format!("### {}\n\n![{} features]({}/features.png)\n\n", r.arm, r.arm, r.arm));
+    }
+    md.push_str(
+        "## Files\n\n- one folder per arm, each a complete run\n- [config.toml](config.toml), \
          [summary.json](summary.json)\n",
     );
     md
