@@ -8,7 +8,7 @@ use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use serde::Serialize;
 
-use crate::adapt::config::AdaptationConfig;
+use crate::adapt::config::{AdaptationConfig, Method};
 use crate::adapt::features_plot::{FeatureCloud, features_png};
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
@@ -110,20 +110,16 @@ pub fn evaluate_target(
         &clouds,
         &class_names,
     )?;
-    let trained = adaptation.trains_on_target();
-    let column = |f: fn(&EpochRow) -> f64| if trained { rows.iter().map(f).collect() } else { Vec::new() };
-    let domain_accuracy_by_epoch: Vec<f64> = column(|r| r.domain_accuracy);
+    // The columns metrics.csv has: the adaptation term with MMD and DANN, the domain
+    // classifier's accuracy with DANN.
+    let series = |logged: bool, f: fn(&EpochRow) -> f64| if logged { rows.iter().map(f).collect() } else { Vec::new() };
     Ok(AdaptationScores {
         method: adaptation.method.name().into(),
         target: target.info.description.clone(),
         target_train_items: target.train.len(),
         target_test,
-        domain_loss_by_epoch: column(|r| r.domain_loss),
-        domain_accuracy_by_epoch: if domain_accuracy_by_epoch.iter().all(|v| v.is_nan()) {
-            Vec::new()
-        } else {
-            domain_accuracy_by_epoch
-        },
+        domain_loss_by_epoch: series(adaptation.method != Method::None, |r| r.domain_loss),
+        domain_accuracy_by_epoch: series(adaptation.method == Method::Dann, |r| r.domain_accuracy),
     })
 }
 

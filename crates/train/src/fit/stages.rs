@@ -23,7 +23,6 @@ use crate::adapt::config::Method;
 use crate::adapt::domain::DomainClassifier;
 use crate::adapt::metrics::DomainMetric;
 use crate::adapt::step::AdaptationStep;
-use crate::adapt::target::open_target;
 use crate::config::stages::{self, Stage, Trainable};
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
@@ -83,12 +82,14 @@ pub struct Fitted {
 }
 
 /// Trains every stage of `config` that is not finished (all of them, or those after epoch
-/// `resume_from` of a killed run) on `hardware` into `run`, then picks the epoch to evaluate.
+/// `resume_from` of a killed run) on `hardware` into `run`, beside the `[adaptation]` target
+/// set `target` when the run trains on it, then picks the epoch to evaluate.
 pub fn fit_stages(
     config: &ExperimentConfig,
     hardware: &Hardware,
     run: &RunDir,
     data: &OpenedData,
+    target: Option<&OpenedData>,
     resume_from: Option<usize>,
 ) -> Result<Fitted, RunError> {
     let device = hardware.devices.first().cloned().ok_or_else(|| RunError::Run("no device to train on".into()))?;
@@ -96,10 +97,7 @@ pub fn fit_stages(
     let plan = stages::plan(&config.stages, &config.optimizer, &config.schedule, config.training.epochs);
     let done = resume_from.unwrap_or(0);
     // The unlabelled target images an adapted run trains beside the source.
-    let target = match config.adaptation.as_ref().filter(|a| a.trains_on_target()) {
-        Some(_) => open_target(config, &data.info)?,
-        None => None,
-    };
+    let target = target.filter(|_| config.adaptation.as_ref().is_some_and(|a| a.trains_on_target()));
     let mut batches_per_device: Vec<usize> = Vec::new();
     for (k, stage) in plan.iter().enumerate().filter(|(_, s)| s.last_epoch > done) {
         let session = StageSession {
@@ -107,7 +105,7 @@ pub fn fit_stages(
             hardware,
             run,
             data,
-            target: target.as_ref(),
+            target,
             device: &device,
             stages: plan.len(),
             index: k,

@@ -299,7 +299,10 @@ fn run_training(
     resume_from: Option<usize>,
 ) -> Result<Summary, RunError> {
     let t = &config.training;
-    let Fitted { plan, rows, best_epoch, batches_per_device } = fit_stages(config, hardware, run, data, resume_from)?;
+    // The [adaptation] target set: trained beside the source, then scored.
+    let target = crate::adapt::target::open_target(config, &data.info)?;
+    let Fitted { plan, rows, best_epoch, batches_per_device } =
+        fit_stages(config, hardware, run, data, target.as_ref(), resume_from)?;
     let device = hardware.devices.first().ok_or_else(|| RunError::Run("no device to train on".into()))?;
     let input = input_shape(data);
     let outputs = data.info.outputs();
@@ -339,7 +342,6 @@ fn run_training(
         features: scaling,
     };
     run.write_json(model_io::FILE, &io)?;
-    let target = crate::adapt::target::open_target(config, &data.info)?;
     let (metrics, loss_name, baseline) = if task == Task::Reconstruction {
         let m =
             evaluate_reconstruction(&model, &data.train, &data.test, t.batch_size, t.workers, &eval_device, &run.path)?;
