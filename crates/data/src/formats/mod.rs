@@ -1,10 +1,11 @@
 //! The file formats of real survey data, read (and, for tests and tools, written): [`fits`]
-//! (2-D FITS images), [`image_io`] (JPEG/PNG decoding, crops, resampling, PNG grids),
+//! (FITS images through CFITSIO, wrapped in [`cfitsio`]), [`image_io`] (JPEG/PNG decoding, crops, resampling, PNG grids),
 //! [`catalogue`] (CSV catalogues with line-numbered errors), [`light_curve_files`] (light-curve
 //! lists and per-star files), [`star_files`] (where those files are: folders, gzip, tar
 //! archives) and [`files`] (unlabelled images for `predict`).
 
 pub mod catalogue;
+pub mod cfitsio;
 pub mod files;
 pub mod fits;
 pub mod image_io;
