@@ -35,6 +35,14 @@ impl FitsImage {
     }
 }
 
+/// Whether a file name says FITS: `.fits`, `.fit`, `.fts`, tile-compressed `.fz`, or any of the
+/// first three gzipped (`.fits.gz`), in any case.
+pub fn is_fits_name(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".fits", ".fit", ".fts", ".fz"].iter().any(|ext| name.ends_with(ext))
+}
+
 /// Which planes of an image to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Planes {
@@ -243,6 +251,16 @@ mod tests {
             assert!(err.contains(&format!("cube of {} planes", all.planes)) && err.contains("choose one"), "{err}");
             let err = read_fits_planes(&fixture(name), None, Planes::One(all.planes)).unwrap_err().to_string();
             assert!(err.contains(&format!("plane {} does not exist", all.planes)), "{err}");
+        }
+    }
+
+    #[test]
+    fn fits_names_are_recognised() {
+        for name in ["a.fits", "B.FITS", "c.fit", "d.fts", "e.fits.fz", "f.fz", "g.fits.gz", "h.FIT.GZ"] {
+            assert!(is_fits_name(Path::new(name)), "{name}");
+        }
+        for name in ["a.png", "b.gz", "c.tar.gz", "fits", "d.fits.bz2"] {
+            assert!(!is_fits_name(Path::new(name)), "{name}");
         }
     }
 

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::ByteCache;
 use crate::error::DataError;
 use crate::formats::files::IMAGE_EXTENSIONS;
-use crate::formats::fits::read_fits;
+use crate::formats::fits::{Planes, is_fits_name, read_fits_planes};
 use crate::item::ImageItem;
 use crate::sources::lens_challenge::noise_sigma;
 use crate::sources::shared::RandomSplit;
@@ -33,7 +33,6 @@ const STREAM_DEGRADE: u64 = 40;
 /// The white point of a FITS band, in units of its noise (the galaxy simulator's default ratio).
 const WHITE_SIGMAS: f64 = 150.0;
 /// Extensions read as FITS.
-const FITS_EXTENSIONS: [&str; 2] = ["fits", "fit"];
 
 fn default_size() -> usize {
     64
@@ -47,8 +46,16 @@ fn default_pixel_scale() -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GalaxyImagesConfig {
-    /// The folder: FITS files (one band each) or PNG/JPEG files (RGB), not both.
+    /// The folder: FITS files (a 2-D image is one band; a cube's planes are bands) or PNG/JPEG
+    /// files (RGB), not both.
     pub dir: PathBuf,
+    /// Only the files whose names match this pattern (`*` matches any run of characters), e.g.
+    /// `"Cut_HSC*.fits"` in a folder that also holds PSFs.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// FITS cubes: use only this plane (0-based; default: every plane as a band).
+    #[serde(default)]
+    pub plane: Option<usize>,
     /// Arcseconds per pixel of the files (default: SDSS's 0.396), for the PSF's width in pixels.
     #[serde(default = "default_pixel_scale")]
     pub pixel_scale_arcsec: f64,
@@ -103,8 +110,10 @@ impl GalaxyImagesConfig {
         }
         let (mut paths, format) = self.list()?;
         paths.truncate(self.limit.unwrap_or(usize::MAX));
-        let folder = Arc::new(Folder { config: self.clone(), degrade, rl_iterations, seed, format, paths });
+        let mut folder = Folder { config: self.clone(), degrade, rl_iterations, seed, format, paths, channels: None };
         let channels = folder.originals(0).map_err(|e| DataError::setting("images.dir", e))?.len();
+        folder.channels = Some(channels);
+        let folder = Arc::new(folder);
         let n = folder.paths.len();
         let idx = self.held_out.indices(n, seed);
         let split = |rows: Vec<usize>| {
@@ -120,13 +129,24 @@ impl GalaxyImagesConfig {
             path: self.dir.clone(),
             source,
         })?;
-        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| format_of(p).is_some()).collect();
+        let wanted = |p: &Path| {
+            let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            self.pattern.as_deref().is_none_or(|pattern| name_matches(&name, pattern))
+        };
+        let mut paths: Vec<PathBuf> =
+            entries.flatten().map(|e| e.path()).filter(|p| format_of(p).is_some() && wanted(p)).collect();
         paths.sort();
         let fits = paths.iter().filter(|p| format_of(p) == Some(Format::Fits)).count();
         if paths.is_empty() {
             return Err(DataError::setting(
                 "images.dir",
-                format!("{} holds no .fits, .fit, .png, .jpg or .jpeg file", self.dir.display()),
+                match &self.pattern {
+                    None => format!(
+                        "{} holds no FITS (.fits, .fit, .fts, .fz, .gz of those), .png, .jpg or .jpeg file",
+                        self.dir.display()
+                    ),
+                    Some(p) => format!("{} holds no FITS or picture file whose name matches {p:?}", self.dir.display()),
+                },
             ));
         }
         if fits != 0 && fits != paths.len() {
@@ -143,6 +163,26 @@ impl GalaxyImagesConfig {
     }
 }
 
+/// Whether a file name matches a pattern where `*` stands for any run of characters.
+fn name_matches(name: &str, pattern: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if parts.len() == 1 {
+        return name == pattern;
+    }
+    if !name.starts_with(first) || !name[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// The same error with its field under `prefix`.
 fn nested(e: DataError, prefix: &str) -> DataError {
     match e {
@@ -153,7 +193,7 @@ fn nested(e: DataError, prefix: &str) -> DataError {
 
 fn format_of(path: &Path) -> Option<Format> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    if FITS_EXTENSIONS.contains(&ext.as_str()) {
+    if is_fits_name(path) {
         Some(Format::Fits)
     } else if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
         Some(Format::Picture)
@@ -174,6 +214,8 @@ struct Folder {
     seed: u64,
     format: Format,
     paths: Vec<PathBuf>,
+    /// Bands per file, from the first file (checked on every other).
+    channels: Option<usize>,
 }
 
 /// The centred `size` square of `image` (`width x height`, row-major).
@@ -198,11 +240,25 @@ impl Folder {
         let size = self.config.size;
         match self.format {
             Format::Fits => {
-                let image = read_fits(path, None).map_err(|e| e.to_string())?;
-                let data: Vec<f64> = image.data.iter().map(|v| if v.is_finite() { *v } else { 0.0 }).collect();
-                let band = centre_crop(&data, image.width, image.height, size)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                Ok(vec![band])
+                let planes = self.config.plane.map_or(Planes::All, Planes::One);
+                let image = read_fits_planes(path, None, planes).map_err(|e| e.to_string())?;
+                if self.channels.is_some_and(|c| c != image.planes) {
+                    return Err(format!(
+                        "{}: {} plane(s), where the folder's first file has {} (use data.images.pattern to \
+                         choose files of one kind, or data.images.plane)",
+                        path.display(),
+                        image.planes,
+                        self.channels.unwrap_or(0)
+                    ));
+                }
+                (0..image.planes)
+                    .map(|k| {
+                        let data: Vec<f64> =
+                            image.plane(k).iter().map(|v| if v.is_finite() { *v } else { 0.0 }).collect();
+                        centre_crop(&data, image.width, image.height, size)
+                            .map_err(|e| format!("{}: {e}", path.display()))
+                    })
+                    .collect()
             }
             Format::Picture => {
                 let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -401,10 +457,46 @@ mod tests {
         assert!(e.contains("mixes FITS files (1) with pictures (5)"), "{e}");
         let empty = tempfile::tempdir().unwrap();
         let e = err("", empty.path());
-        assert!(e.starts_with("data.images.dir: ") && e.contains("holds no .fits"), "{e}");
+        assert!(e.starts_with("data.images.dir: ") && e.contains("holds no FITS"), "{e}");
         let e = err("", &empty.path().join("missing"));
         assert!(e.contains("image folder (data.images.dir)"), "{e}");
         let e = err("pixel_scale_arcsec = 0", dir.path());
         assert!(e.starts_with("data.images.pixel_scale_arcsec: must be positive"), "{e}");
+        let e = err("pattern = \"*.jpg\"", dir.path());
+        assert!(e.contains("no FITS or picture file whose name matches \"*.jpg\""), "{e}");
+    }
+
+    #[test]
+    fn cube_planes_are_bands_or_one_is_chosen() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            std::fs::copy(fixtures.join("rice_cube.fits.fz"), dir.path().join(format!("Cut_{i}.fits.fz"))).unwrap();
+        }
+        write_fits(&dir.path().join("PSF.fits"), 20, 24, &galaxy(20, 24, 1.0, 0.1, 0)).unwrap();
+        let open = |extra: &str| {
+            config(dir.path(), &format!("size = 16\n{extra}")).open(DegradeConfig::default(), 0, 1, false)
+        };
+        let all = open("pattern = \"Cut_*.fz\"").unwrap();
+        assert_eq!((all.channels, all.files), (3, 5));
+        let item = all.splits[0].get(0).unwrap();
+        assert_eq!(item.shape, [3, 16, 16]);
+        let one = open("pattern = \"Cut_*\"\nplane = 2").unwrap();
+        assert_eq!(one.channels, 1);
+        let second = one.splits[0].get(0).unwrap();
+        assert_eq!(second.shape, [1, 16, 16]);
+        // Without the pattern the 2-D PSF file joins the cubes: named, with what to do.
+        let mixed = open("").unwrap();
+        let failures: Vec<String> = mixed
+            .splits
+            .iter()
+            .flat_map(|split| (0..split.len()).filter_map(|i| split.targets(i).err()))
+            .map(|e| e.to_string())
+            .collect();
+        assert!(failures.len() == 1 && failures[0].contains("PSF.fits: 1 plane(s)"), "{failures:?}");
+        assert!(failures[0].contains("data.images.pattern"), "{failures:?}");
+        assert!(
+            !name_matches("Cut_1.fits", "Cut_*.fz") && name_matches("a_b_c", "a*b*c") && !name_matches("ab", "a*b*b")
+        );
     }
 }

@@ -130,7 +130,7 @@ impl Fit<'_> {
         if !losses_path.exists() {
             std::fs::write(&losses_path, format!("{LOSSES_HEADER}\n")).map_err(io(&losses_path))?;
         }
-        let fixed = self.fixed_inputs();
+        let fixed = self.fixed_inputs()?;
         let kept = gan_checkpoints(self.run).into_iter().filter(|&e| e <= resume_epoch).collect();
         let mut cadence = Cadence::new(self.checkpoint_every, self.keep_checkpoints, self.epochs, kept);
         let per_epoch = self.train.len().div_ceil(self.batch_size);
@@ -213,15 +213,23 @@ impl Fit<'_> {
 
     /// The same inputs for every sample grid: the first validation items (their conditions for
     /// pix2pix; for the DCGAN the noise is drawn afresh from a fixed seed).
-    fn fixed_inputs(&self) -> GanBatch {
-        let items: Vec<_> =
-            (0..self.gan.samples.min(self.valid.len())).filter_map(|i| self.valid.get(i).ok()).collect();
+    fn fixed_inputs(&self) -> Result<GanBatch, RunError> {
+        if self.valid.is_empty() {
+            return Err(RunError::Run(
+                "the validation split is empty, and the sample grids and validation losses are drawn from it: \
+                 give it items (e.g. data.valid, data.valid_fraction or data.images.valid_fraction)"
+                    .into(),
+            ));
+        }
+        let items = (0..self.gan.samples.min(self.valid.len()))
+            .map(|i| self.valid.get(i).map_err(|e| RunError::Run(format!("cannot read validation item {i}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
         let batch = burn::data::dataloader::batcher::Batcher::batch(
             &ImageBatcher::default(),
             items,
             &self.device.clone().inner(),
         );
-        GanBatch::from_batch(batch)
+        Ok(GanBatch::from_batch(batch))
     }
 
     /// Draws the generator's images for `fixed` into `samples/step-NNNNNN.png`; returns their

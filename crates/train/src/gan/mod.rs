@@ -174,6 +174,21 @@ fn run_gan(
     data: &astro_data::OpenedData,
     resume_from: usize,
 ) -> Result<GanSummary, RunError> {
+    // Sample grids and validation losses come from the validation split, the scores from the test
+    // split: a run with any split empty would report numbers it never measured.
+    for (split, name) in [(&data.train, "training"), (&data.valid, "validation"), (&data.test, "test")] {
+        if burn::data::dataset::Dataset::is_empty(split) {
+            return Err(RunError::Run(format!(
+                "the {name} split is empty: give it items (data.valid / data.test, or the *_fraction keys of \
+                 the data source, e.g. data.images.{}_fraction)",
+                match name {
+                    "test" => "test",
+                    "validation" => "valid",
+                    _ => "{valid,test}",
+                }
+            )));
+        }
+    }
     let device = the_one_device(hardware)?;
     device.seed(config.experiment.seed);
     let autodiff = device.clone().autodiff();
