@@ -514,6 +514,47 @@ fn the_lens_config_trains_on_a_folder_in_the_challenge_layout() {
         "{stderr}"
     );
     assert!(report.contains("| einstein_radius | [0.5, 1) | 0 | not measured (no items) |"), "{report}");
+
+    // `predict` on the challenge folder: one row per id, from its four band files, read exactly
+    // as training read them (the test cutouts get the probabilities the test gave them). An
+    // unreadable band file becomes a row of the skipped file, and the others go on.
+    std::fs::write(data.path().join("Band3/imageSDSS_G-100001.fits"), b"SIMPLE  = broken").unwrap();
+    let csv = out.path().join("challenge.csv");
+    let args = [
+        "predict",
+        "--run",
+        run_dir.to_str().unwrap(),
+        data.path().to_str().unwrap(),
+        "--out",
+        csv.to_str().unwrap(),
+        "--device",
+        "flex",
+    ];
+    let output = run(&args);
+    assert_ok(&output, "predict on band folders");
+    assert!(text(&output).0.contains("skipped 1 unreadable input(s)"), "{}", text(&output).0);
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 29);
+    let skipped = csv_rows(&out.path().join("challenge.skipped.csv"));
+    assert!(skipped.len() == 1 && skipped[0][1] == "100001" && skipped[0][2].contains("imageSDSS_G-100001.fits"));
+    let tested: std::collections::HashMap<String, f64> = csv_rows(&run_dir.join("test_predictions.csv"))
+        .into_iter()
+        .map(|r| (r[0].clone(), r[3].parse().unwrap()))
+        .collect();
+    let mut compared = 0;
+    for row in &rows {
+        if let Some(p_lens) = tested.get(&row[0]) {
+            let got: f64 = row[3].parse().unwrap();
+            assert!((got - p_lens).abs() < 1e-4, "{}: predict {got}, test {p_lens}", row[0]);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "{compared}");
+    // Nothing readable: the command fails and says where the reasons are.
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::write(broken.path().join("a.fits"), b"not fits").unwrap();
+    let args = ["predict", "--run", run_dir.to_str().unwrap(), broken.path().to_str().unwrap(), "--device", "flex"];
+    assert_fails_with(&run(&args), "none of the 1 input(s) could be read");
 }
 
 #[test]

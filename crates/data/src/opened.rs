@@ -2,6 +2,7 @@
 //! checked against) and the three splits ([`OpenedData`]), with the helpers every source uses
 //! to build them from row indices or from index ranges.
 
+use crate::formats::cutouts::FitsCutouts;
 use crate::formats::image_io::Preprocess;
 use crate::item::Layout;
 use crate::split::ImageSplit;
@@ -29,6 +30,9 @@ pub struct DataInfo {
     /// The bands of light curves observed in several, stacked as channels in this order
     /// ([`crate::sequence`]); empty for images and one-band curves.
     pub bands: Vec<String>,
+    /// How FITS cutouts become this model's input (lens finders: real or simulated cutouts
+    /// share the noise-scaled stretch), for `predict`; none where the images are not FITS-like.
+    pub fits: Option<FitsCutouts>,
 }
 
 impl DataInfo {
@@ -87,6 +91,7 @@ impl DataInfo {
             description,
             preprocess,
             bands: Vec::new(),
+            fits: None,
         }
     }
 }

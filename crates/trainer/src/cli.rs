@@ -100,7 +100,9 @@ pub struct PredictArgs {
     /// The run folder (runs/<experiment>/<timestamp>).
     #[arg(long, value_name = "RUN_DIR")]
     pub run: PathBuf,
-    /// Image files (.jpg, .jpeg, .png) or folders of them.
+    /// Image files (.jpg, .jpeg, .png; FITS: .fits, .fit, .fts, .fz and their .gz, a cutout or a
+    /// cube with a plane per band) or folders of them; a folder with one sub-folder per band
+    /// (the lens challenge's Band1/imageSDSS_R-<ID>.fits ...) gives one input per id.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Output CSV (default: <run>/predict/<timestamp>.csv).

@@ -18,7 +18,8 @@ use astro_train::config::{ExperimentConfig, load_config};
 use astro_train::init::pretrain::{finished_run, resolve_pretraining};
 use astro_train::run::catalog::list_experiments;
 use astro_train::run::comparison::train_comparison;
-use astro_train::run::eval::{evaluate_run, predict_images};
+use astro_train::run::eval::evaluate_run;
+use astro_train::run::predict::predict_inputs;
 use astro_train::run::train::{Hardware, RunTarget, check_training, model_table, prepare, train};
 use clap::Parser;
 
@@ -65,8 +66,15 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Predict(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
-            let (out, n) = predict_images(&args.run, &args.inputs, args.out.as_deref(), args.crop, &devices[0])?;
-            println!("predicted {n} image(s): {}", out.display());
+            let done = predict_inputs(&args.run, &args.inputs, args.out.as_deref(), args.crop, &devices[0])?;
+            println!("predicted {} input(s): {}", done.predicted, done.out.display());
+            if done.skipped > 0 {
+                println!(
+                    "skipped {} unreadable input(s), with the reasons: {}",
+                    done.skipped,
+                    done.skipped_file.display()
+                );
+            }
             Ok(())
         }
         Some(Command::List(args)) => list_command(args.configs.as_deref()),

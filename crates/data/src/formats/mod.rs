@@ -1,11 +1,13 @@
 //! The file formats of real survey data, read (and, for tests and tools, written): [`fits`]
-//! (FITS images through CFITSIO, wrapped in [`cfitsio`]), [`image_io`] (JPEG/PNG decoding, crops, resampling, PNG grids),
+//! (FITS images through CFITSIO, wrapped in [`cfitsio`]), [`cutouts`] (FITS cutouts as lens
+//! finders see them), [`image_io`] (JPEG/PNG decoding, crops, resampling, PNG grids),
 //! [`catalogue`] (CSV catalogues with line-numbered errors), [`light_curve_files`] (light-curve
 //! lists and per-star files), [`star_files`] (where those files are: folders, gzip, tar
 //! archives) and [`files`] (unlabelled images for `predict`).
 
 pub mod catalogue;
 pub mod cfitsio;
+pub mod cutouts;
 pub mod files;
 pub mod fits;
 pub mod image_io;

@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::ByteCache;
 use crate::error::DataError;
+use crate::formats::cutouts::noise_sigma;
 use crate::formats::files::IMAGE_EXTENSIONS;
 use crate::formats::fits::{Planes, is_fits_name, read_fits_planes};
 use crate::item::ImageItem;
-use crate::sources::lens_challenge::noise_sigma;
 use crate::sources::shared::RandomSplit;
 use crate::split::{ImageSplit, LabelledImages};
 
@@ -32,8 +32,6 @@ use crate::split::{ImageSplit, LabelledImages};
 const STREAM_DEGRADE: u64 = 40;
 /// The white point of a FITS band, in units of its noise (the galaxy simulator's default ratio).
 const WHITE_SIGMAS: f64 = 150.0;
-/// Extensions read as FITS.
-
 fn default_size() -> usize {
     64
 }

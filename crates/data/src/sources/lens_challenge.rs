@@ -19,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use crate::formats::catalogue::open_csv;
 use crate::opened::{DataInfo, OpenedData};
 use crate::error::DataError;
+use crate::formats::cutouts::{FitsCutouts, stretch_band};
 use crate::formats::fits::read_fits;
 use crate::formats::image_io::Preprocess;
 use crate::item::ImageItem;
-use crate::sources::simulated_lenses::{LENS_CLASSES, stretch};
+use crate::sources::simulated_lenses::LENS_CLASSES;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::sources::Source;
 use crate::sources::shared::{RandomSplit, limit_to};
@@ -107,9 +108,11 @@ fn read_catalogue(path: &Path) -> Result<Vec<Row>, DataError> {
     Ok(rows)
 }
 
-/// For each band letter, the folder under `root` whose files carry it.
-fn band_folders(root: &Path, bands: &[String]) -> Result<Vec<PathBuf>, DataError> {
-    let mut found: HashMap<String, PathBuf> = HashMap::new();
+/// For each band letter, the folder under `root` whose files carry it (letters compared
+/// without case: the simulator names its band `r`, the challenge `R`).
+/// Returns each band's folder and the letter as its file names spell it.
+pub fn band_folders(root: &Path, bands: &[String]) -> Result<Vec<(PathBuf, String)>, DataError> {
+    let mut found: HashMap<String, (PathBuf, String)> = HashMap::new();
     let entries = std::fs::read_dir(root).map_err(|source| DataError::Io {
         what: "challenge folder",
         path: root.to_path_buf(),
@@ -121,13 +124,13 @@ fn band_folders(root: &Path, bands: &[String]) -> Result<Vec<PathBuf>, DataError
             name.strip_prefix("imageSDSS_").and_then(|r| r.split('-').next()).map(str::to_string)
         });
         if let Some(letter) = first {
-            found.insert(letter, dir);
+            found.insert(letter.to_ascii_uppercase(), (dir, letter));
         }
     }
     bands
         .iter()
         .map(|b| {
-            found.get(b).cloned().ok_or_else(|| {
+            found.get(&b.to_ascii_uppercase()).cloned().ok_or_else(|| {
                 DataError::setting(
                     "bands",
                     format!("no folder under {} holds imageSDSS_{b}-<ID>.fits files", root.display()),
@@ -141,7 +144,8 @@ fn band_folders(root: &Path, bands: &[String]) -> Result<Vec<PathBuf>, DataError
 /// Where the files are and how they are read.
 #[derive(Debug)]
 struct Layout {
-    folders: Vec<PathBuf>,
+    /// Each band's folder and letter, in channel order.
+    folders: Vec<(PathBuf, String)>,
     bands: Vec<String>,
     masked: f64,
     crop: Option<usize>,
@@ -154,43 +158,42 @@ impl Layout {
         let id = &self.rows[row].id;
         let mut out = Vec::new();
         let mut side = None;
-        for (folder, band) in self.folders.iter().zip(&self.bands) {
-            let path = folder.join(format!("imageSDSS_{band}-{id}.fits"));
+        for (folder, band) in &self.folders {
+            let path = band_file(folder, band, id);
             let image = read_fits(&path, None).map_err(|e| e.to_string())?;
-            let (w, h) = (image.width, image.height);
-            let s = self.crop.unwrap_or(w.min(h));
-            if s > w || s > h {
-                return Err(format!("{}: it is {w}x{h} pixels, smaller than the {s}-pixel crop", path.display()));
-            }
+            let s = self.crop.unwrap_or(image.width.min(image.height));
             if *side.get_or_insert(s) != s {
                 return Err(format!("{}: the bands of cutout {id} differ in size", path.display()));
             }
-            let (x0, y0) = ((w - s) / 2, (h - s) / 2);
-            let pixels: Vec<f64> = (0..s * s).map(|k| image.data[(y0 + k / s) * w + x0 + k % s]).collect();
-            let sigma = noise_sigma(&pixels, self.masked);
-            out.extend(
-                pixels.iter().map(|&v| if v == self.masked || !v.is_finite() { 0.0 } else { stretch(v, sigma) }),
-            );
+            let name = path.display().to_string();
+            out.extend(stretch_band(&image.data, (image.width, image.height), s, Some(self.masked), &name)?);
         }
         Ok(out)
     }
 }
 
-/// 1.4826 x the median absolute deviation of the unmasked pixels (the Gaussian sigma for pure
-/// noise, robust to the galaxy in the middle); 1 when it cannot be estimated.
-pub fn noise_sigma(pixels: &[f64], masked: f64) -> f64 {
-    let mut values: Vec<f64> = pixels.iter().copied().filter(|v| v.is_finite() && *v != masked).collect();
-    if values.is_empty() {
-        return 1.0;
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let m = median(&mut values);
-    let mut deviations: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
-    let mad = median(&mut deviations);
-    if mad > 0.0 { 1.4826 * mad } else { 1.0 }
+/// The file of band `band` of cutout `id` in its band's folder.
+pub fn band_file(folder: &Path, band: &str, id: &str) -> PathBuf {
+    folder.join(format!("imageSDSS_{band}-{id}.fits"))
+}
+
+/// The cutout ids of a band's folder (`imageSDSS_<band>-<ID>.fits`), sorted.
+pub fn band_ids(folder: &Path, band: &str) -> Result<Vec<String>, DataError> {
+    let prefix = format!("imageSDSS_{band}-");
+    let entries = std::fs::read_dir(folder).map_err(|source| DataError::Io {
+        what: "band folder",
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    let mut ids: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.strip_prefix(&prefix)?.strip_suffix(".fits").map(str::to_string)
+        })
+        .collect();
+    ids.sort();
+    Ok(ids)
 }
 
 /// One split of the challenge cutouts.
@@ -267,7 +270,8 @@ impl Source for LensChallengeConfig {
         );
         let preprocess = Preprocess { crop: None, size: side as u32, channels: self.bands.len() as u32 };
         let classes = LENS_CLASSES.iter().map(|s| s.to_string()).collect();
-        let info = DataInfo::images(Task::Classification, classes, description, preprocess);
+        let mut info = DataInfo::images(Task::Classification, classes, description, preprocess);
+        info.fits = Some(FitsCutouts { bands: self.bands.clone(), masked_value: Some(self.masked_value), side });
         Ok(OpenedData::from_rows(info, idx, |rows| {
             ImageSplit::new(ChallengeSplit { layout: layout.clone(), rows, side })
         }))
@@ -281,6 +285,7 @@ impl Source for LensChallengeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::cutouts::noise_sigma;
     use crate::formats::fits::write_fits;
     use burn::data::dataset::Dataset;
 

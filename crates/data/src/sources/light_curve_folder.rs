@@ -246,6 +246,7 @@ impl Source for LightCurveFolder {
             description,
             preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32 },
             bands: if self.bands.len() > 1 { self.bands.clone() } else { Vec::new() },
+            fits: None,
         };
         Ok(OpenedData::from_rows(info, split, |rows| ImageSplit::new(StarRows { stars: all.clone(), rows, shape })))
     }

@@ -11,6 +11,7 @@ use astro_sim::lens_scene::LensSimConfig;
 use burn::data::dataset::DatasetError;
 use serde::{Deserialize, Serialize};
 
+use crate::formats::cutouts::FitsCutouts;
 use crate::opened::{DataInfo, OpenedData};
 use crate::sources::shared::SimulatedSplits;
 use crate::sources::Source;
@@ -108,7 +109,10 @@ impl Source for SimulatedLensesConfig {
             self.splits.counts()
         );
         let classes = LENS_CLASSES.iter().map(|s| s.to_string()).collect();
-        let info = DataInfo::images(Task::Classification, classes, description, Preprocess::whole(size, bands));
+        let mut info = DataInfo::images(Task::Classification, classes, description, Preprocess::whole(size, bands));
+        // Real cutouts read for this model are stretched as these are (noise-scaled asinh).
+        let band_names = sim.bands.iter().map(|b| b.name.clone()).collect();
+        info.fits = Some(FitsCutouts { bands: band_names, masked_value: None, side: size });
         Ok(self.splits.open(info, split))
     }
 

@@ -252,6 +252,7 @@ impl Source for SimulatedLightCurvesConfig {
             ),
             preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32 },
             bands: if self.simulator.bands.len() > 1 { self.simulator.bands.clone() } else { Vec::new() },
+            fits: None,
             },
             split,
         ))

@@ -501,9 +501,21 @@ pub fn write_predictions_csv(
     p: &Predictions,
 ) -> Result<(), RunError> {
     let labelled = p.targets.iter().any(|t| !t.is_empty());
+    let text = predictions_header(task, names, labelled) + &prediction_rows(task, names, p, labelled);
+    std::fs::write(path, text).map_err(|source| RunError::Io {
+        what: "predictions file",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn quote(s: &str) -> String {
+    if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// The header line of a predictions CSV (with `true` columns when `labelled`).
+pub fn predictions_header(task: Task, names: &[String], labelled: bool) -> String {
     let galaxy_zoo = names == astro_sim::galaxy_zoo::answer_names().as_slice();
-    let quote =
-        |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() };
     let mut text = String::from(if galaxy_zoo { "GalaxyID" } else { "id" });
     let classification = task == Task::Classification;
     if classification {
@@ -523,7 +535,14 @@ pub fn write_predictions_csv(
         }
     }
     text.push('\n');
+    text
+}
+
+/// The lines of a predictions CSV for `p`, one per item, matching [`predictions_header`].
+pub fn prediction_rows(task: Task, names: &[String], p: &Predictions, labelled: bool) -> String {
+    let classification = task == Task::Classification;
     let class_name = |c: usize| quote(names.get(c).map_or("?", String::as_str));
+    let mut text = String::new();
     for (i, id) in p.ids.iter().enumerate() {
         text.push_str(&quote(id));
         if classification {
@@ -544,11 +563,7 @@ pub fn write_predictions_csv(
         }
         text.push('\n');
     }
-    std::fs::write(path, text).map_err(|source| RunError::Io {
-        what: "predictions file",
-        path: path.to_path_buf(),
-        source,
-    })
+    text
 }
 
 #[cfg(test)]

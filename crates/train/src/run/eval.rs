@@ -3,10 +3,9 @@
 //! its folds' models (their outputs, values or class probabilities, averaged); its own "test
 //! split" is every item, each predicted by the model of its fold (out of fold).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use astro_data::folds::Folds;
-use astro_data::formats::files::{ImageFiles, collect_images};
 use astro_data::{DataConfig, ImageItem};
 use burn::data::dataset::Dataset;
 use burn::data::dataset::transform::ComposedDataset;
@@ -38,7 +37,11 @@ pub struct TrainedRun {
 
 impl TrainedRun {
     /// The run's predictions of every item of `data`: its model's, or the mean of its folds'.
-    fn predict<D: Dataset<ImageItem> + 'static>(&self, data: D, device: &Device) -> Result<Predictions, RunError> {
+    pub(crate) fn predict<D: Dataset<ImageItem> + 'static>(
+        &self,
+        data: D,
+        device: &Device,
+    ) -> Result<Predictions, RunError> {
         let data = std::sync::Arc::new(data);
         let t = &self.config.training;
         let models: Vec<&Supervised> =
@@ -233,7 +236,7 @@ fn out_of_fold(trained: &TrainedRun, device: &Device) -> Result<(Predictions, St
 
 /// `eval` and `predict` score and apply regressors and classifiers; an autoencoder's scores
 /// and latent vectors are in its run folder.
-fn refuse_reconstruction(io: &ModelIo, path: &Path) -> Result<(), RunError> {
+pub(crate) fn refuse_reconstruction(io: &ModelIo, path: &Path) -> Result<(), RunError> {
     if io.task == astro_data::Task::Reconstruction {
         return Err(RunError::Run(format!(
             "{} is an autoencoder run: its reconstruction scores, latent vectors and worst-reconstructed images are in its summary.json, latent.csv and reconstruction_errors.csv",
@@ -278,56 +281,6 @@ fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> R
         )));
     }
     Ok(())
-}
-
-/// Predicts every image in `inputs` (files or folders) and writes a CSV; returns its path and
-/// the number of images. `crop` overrides the run's centre crop (pixels).
-pub fn predict_images(
-    path: &Path,
-    inputs: &[PathBuf],
-    out: Option<&Path>,
-    crop: Option<u32>,
-    device: &Device,
-) -> Result<(PathBuf, usize), RunError> {
-    let trained = load_run(path, device)?;
-    refuse_reconstruction(&trained.io, path)?;
-    if let Some(features) = &trained.io.features {
-        return Err(RunError::Run(format!(
-            "{} reads catalogue features ({}) beside each image, which image files do not carry: score a \
-             catalogue with `trainer eval --run {} --data <data.toml>`",
-            path.display(),
-            features.names.join(", "),
-            path.display()
-        )));
-    }
-    if trained.io.layout != astro_data::Layout::Image {
-        return Err(RunError::Run(format!(
-            "{} was trained on light curves, not images: score new curves with `trainer eval --run {} --data <data.toml>`",
-            path.display(),
-            path.display()
-        )));
-    }
-    let mut preprocess = trained.io.preprocess;
-    if crop.is_some() {
-        preprocess.crop = crop;
-    }
-    let files = ImageFiles { paths: collect_images(inputs)?, preprocess };
-    let n = files.paths.len();
-    let predictions = trained.predict(files, device)?;
-    let out = match out {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let dir = trained.run.file("predict");
-            std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
-                what: "predict folder",
-                path: dir.clone(),
-                source,
-            })?;
-            dir.join(format!("{}.csv", chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f")))
-        }
-    };
-    write_predictions_csv(&out, trained.io.task, &trained.io.target_names, &predictions)?;
-    Ok((out, n))
 }
 
 fn layout_name(layout: astro_data::Layout) -> &'static str {

@@ -1,10 +1,11 @@
 //! `model_io.json`: what `eval` and `predict` need to use a trained model without the training
-//! data: the input shape, how image files are prepared, the task and target (or class) names,
+//! data: the input shape, how image files (pictures, FITS cutouts) are prepared, the task and target (or class) names,
 //! and the training mean (the baseline predictor; for classification the class shares).
 
 use std::path::Path;
 
 use astro_data::catalogue_features::FeatureScaling;
+use astro_data::formats::cutouts::FitsCutouts;
 use astro_data::{Layout, Preprocess, Task};
 use astro_models::FeatureShape;
 use burn::module::Module;
@@ -37,6 +38,10 @@ pub struct ModelIo {
     /// mean and spread that standardise them (`[features]`; none without).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<FeatureScaling>,
+    /// How FITS cutouts become input (lens finders; none for runs that do not read FITS, and for
+    /// runs made before `predict` read FITS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fits: Option<FitsCutouts>,
 }
 
 /// The file name inside a run folder.

@@ -340,6 +340,7 @@ fn run_training(
         target_names: data.info.target_names.clone(),
         train_mean,
         features: scaling,
+        fits: data.info.fits.clone(),
     };
     run.write_json(model_io::FILE, &io)?;
     let (metrics, loss_name, baseline) = if task == Task::Reconstruction {

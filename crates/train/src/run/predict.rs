@@ -1,0 +1,164 @@
+//! `trainer predict`: a finished run's model (or its folds' ensemble) on any number of inputs:
+//! pictures, FITS cutouts and cubes, band sets in the lens challenge's layout. The inputs are
+//! read in chunks on all cores and predicted chunk by chunk, so memory stays flat however many
+//! there are; rows are appended to the CSV as they come, progress and ETA go to the console, and
+//! an input that cannot be read becomes a row of the skipped file with its reason.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use astro_data::formats::files::{InputReader, collect_inputs};
+use burn::data::dataset::InMemDataset;
+use burn::tensor::Device;
+
+use crate::error::RunError;
+use crate::evaluate::{prediction_rows, predictions_header};
+use crate::fit::progress::clock;
+use crate::run::eval::{load_run, refuse_reconstruction};
+
+/// Inputs read and predicted per chunk (the most held in memory at once).
+const CHUNK: usize = 512;
+
+/// What a `predict` wrote.
+#[derive(Debug, Clone)]
+pub struct PredictSummary {
+    /// The predictions CSV.
+    pub out: PathBuf,
+    /// The inputs that could not be read, with the reason (`input,id,reason`).
+    pub skipped_file: PathBuf,
+    /// Inputs predicted.
+    pub predicted: usize,
+    /// Inputs skipped.
+    pub skipped: usize,
+}
+
+/// The skipped file beside `out`: `<out stem>.skipped.csv`.
+pub fn skipped_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().map_or_else(|| "predictions".into(), |s| s.to_string_lossy().to_string());
+    out.with_file_name(format!("{stem}.skipped.csv"))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\"").replace('\n', " "))
+    } else {
+        s.to_string()
+    }
+}
+
+fn create(path: &Path, what: &'static str) -> Result<std::io::BufWriter<std::fs::File>, RunError> {
+    std::fs::File::create(path).map(std::io::BufWriter::new).map_err(|source| RunError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Predicts every input in `inputs` (files or folders) with the run at `path`; `crop` overrides
+/// the run's centre crop of pictures (pixels). Fails only when no input could be read.
+pub fn predict_inputs(
+    path: &Path,
+    inputs: &[PathBuf],
+    out: Option<&Path>,
+    crop: Option<u32>,
+    device: &Device,
+) -> Result<PredictSummary, RunError> {
+    let trained = load_run(path, device)?;
+    refuse_reconstruction(&trained.io, path)?;
+    if let Some(features) = &trained.io.features {
+        return Err(RunError::Run(format!(
+            "{} reads catalogue features ({}) beside each image, which image files do not carry: score a \
+             catalogue with `trainer eval --run {} --data <data.toml>`",
+            path.display(),
+            features.names.join(", "),
+            path.display()
+        )));
+    }
+    if trained.io.layout != astro_data::Layout::Image {
+        return Err(RunError::Run(format!(
+            "{} was trained on light curves, not images: score new curves with `trainer eval --run {} --data <data.toml>`",
+            path.display(),
+            path.display()
+        )));
+    }
+    let mut preprocess = trained.io.preprocess;
+    if crop.is_some() {
+        preprocess.crop = crop;
+    }
+    let reader = InputReader { preprocess, fits: trained.io.fits.clone() };
+    let inputs = collect_inputs(inputs, reader.fits.as_ref())?;
+    let out = match out {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let dir = trained.run.file("predict");
+            std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+                what: "predict folder",
+                path: dir.clone(),
+                source,
+            })?;
+            dir.join(format!("{}.csv", chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f")))
+        }
+    };
+    let skipped_file = skipped_path(&out);
+    let (task, names) = (trained.io.task, &trained.io.target_names);
+    let write_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::Io { what: "predictions file", path: path.clone(), source }
+    };
+    let mut rows = create(&out, "predictions file")?;
+    rows.write_all(predictions_header(task, names, false).as_bytes()).map_err(write_error(&out))?;
+    let mut skipped_rows = create(&skipped_file, "skipped-inputs file")?;
+    skipped_rows.write_all(b"input,id,reason\n").map_err(write_error(&skipped_file))?;
+
+    let started = Instant::now();
+    let (mut predicted, mut skipped) = (0usize, 0usize);
+    for chunk in inputs.chunks(CHUNK) {
+        let mut items = Vec::with_capacity(chunk.len());
+        for (input, item) in chunk.iter().zip(reader.read_all(chunk)) {
+            match item {
+                Ok(item) => items.push(item),
+                Err(reason) => {
+                    skipped += 1;
+                    let line =
+                        format!("{},{},{}\n", csv_field(&input.location()), csv_field(&input.id()), csv_field(&reason));
+                    skipped_rows.write_all(line.as_bytes()).map_err(write_error(&skipped_file))?;
+                }
+            }
+        }
+        if !items.is_empty() {
+            predicted += items.len();
+            let predictions = trained.predict(InMemDataset::new(items), device)?;
+            rows.write_all(prediction_rows(task, names, &predictions, false).as_bytes()).map_err(write_error(&out))?;
+        }
+        let done = predicted + skipped;
+        let elapsed = started.elapsed().as_secs_f64();
+        let rate = done as f64 / elapsed.max(1e-9);
+        eprintln!(
+            "predict: {done}/{} inputs ({skipped} skipped)  {rate:.0} inputs/s  ETA {}",
+            inputs.len(),
+            clock((inputs.len() - done) as f64 / rate.max(1e-9))
+        );
+    }
+    rows.flush().map_err(write_error(&out))?;
+    skipped_rows.flush().map_err(write_error(&skipped_file))?;
+    if predicted == 0 {
+        return Err(RunError::Run(format!(
+            "none of the {} input(s) could be read: the reasons are in {}",
+            inputs.len(),
+            skipped_file.display()
+        )));
+    }
+    Ok(PredictSummary { out, skipped_file, predicted, skipped })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_skipped_file_sits_beside_the_predictions() {
+        assert_eq!(skipped_path(Path::new("/r/predict/t.csv")), Path::new("/r/predict/t.skipped.csv"));
+        assert_eq!(csv_field("a,b \"c\""), "\"a,b \"\"c\"\"\"");
+    }
+}
