@@ -212,6 +212,47 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
     assert_eq!(rows[0].len(), 38);
     // Every answer of every row is a finite number (NaN parses as a float, so check it).
     assert!(rows.iter().all(|r| r[1..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))), "{rows:?}");
+
+    // Galaxy Zoo DECaLS fractions (configs/data/decals_galaxy_zoo.toml's columns) at another
+    // pixel scale: the GZ2 answers are converted, the crop spans the model's field (capped at the
+    // images' size, with a warning), and the report has one RMSE per DECaLS answer.
+    let columns =
+        ["smooth-or-featured_featured-or-disk_fraction", "disk-edge-on_no_fraction", "has-spiral-arms_no_fraction"];
+    let mut catalogue = format!("id,{}\n", columns.join(","));
+    for i in 0..10u8 {
+        image::RgbImage::from_pixel(120, 120, image::Rgb([10 * i, 20, 30]))
+            .save(images.path().join(format!("d{i}.png")))
+            .unwrap();
+        catalogue.push_str(&format!("d{i},0.{i},0.5,0.25\n"));
+    }
+    std::fs::write(out.path().join("decals.csv"), catalogue).unwrap();
+    let quoted: Vec<String> = columns.iter().map(|c| format!("{c:?}")).collect();
+    std::fs::write(
+        &data_file,
+        format!(
+            "[data]\nsource = \"image_csv\"\nimages = {:?}\ntargets = {:?}\nextension = \"png\"\ncolumns = [{}]\n\
+             pixel_scale_arcsec = 0.262\nsize = 98\nvalid_fraction = 0.2\ntest_fraction = 0.2\n",
+            images.path().display(),
+            out.path().join("decals.csv").display(),
+            quoted.join(", ")
+        ),
+    )
+    .unwrap();
+    let output =
+        run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval --data on GZ DECaLS fractions");
+    let (stdout, stderr) = text(&output);
+    assert!(stdout.contains("(10 images)") && stdout.contains("converted to the data's Galaxy Zoo DECaLS"), "{stdout}");
+    assert!(stderr.contains("needs 444 px at 0.262\"/px, the images have 120"), "{stderr}");
+    let report = std::fs::read_dir(run_dir.join("eval"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| json(&p))
+        .find(|r| r["data"].as_str().is_some_and(|d| d.contains("DECaLS")))
+        .expect("the DECaLS eval report");
+    assert_eq!(report["metrics"]["rmse_per_target"].as_array().map(Vec::len), Some(3), "{report}");
 }
 
 #[test]

@@ -50,6 +50,15 @@ pub struct ImageCsvConfig {
     /// that holds each row's class index (0, 1, ...). Without it: regression on the columns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// Arcseconds per pixel of the image files. With `field_arcsec` (and no `crop`), the centred
+    /// crop is the square that spans that field, so that images of another survey reach the
+    /// model at its angular scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixel_scale_arcsec: Option<f64>,
+    /// Side of the sky square the model sees, arcseconds (`eval --data` sets it from the run's
+    /// model where the data gives `pixel_scale_arcsec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_arcsec: Option<f64>,
 }
 
 
@@ -127,6 +136,41 @@ fn check_classes(catalogue: &Catalogue, names: &[String]) -> Result<(), DataErro
     Ok(())
 }
 
+impl ImageCsvConfig {
+    /// The crop that spans `field_arcsec` at `pixel_scale_arcsec` (from the first image's size,
+    /// capped at its shorter side, with a warning saying the scale then differs); none unless
+    /// both are set and `crop` is not.
+    fn field_crop(&self, first: &std::path::Path) -> Result<Option<(u32, Option<String>)>, DataError> {
+        let (Some(scale), Some(field)) = (self.pixel_scale_arcsec, self.field_arcsec) else { return Ok(None) };
+        if !(scale.is_finite() && scale > 0.0 && field.is_finite() && field > 0.0) {
+            return Err(DataError::setting(
+                "pixel_scale_arcsec",
+                format!("pixel_scale_arcsec ({scale}) and field_arcsec ({field}) must be positive"),
+            ));
+        }
+        if self.decode.crop.is_some() {
+            return Err(DataError::setting(
+                "crop",
+                "give either crop (pixels) or pixel_scale_arcsec with field_arcsec, not both",
+            ));
+        }
+        let (w, h) = image::image_dimensions(first)
+            .map_err(|e| DataError::Image { path: first.to_path_buf(), message: e.to_string() })?;
+        let wanted = (field / scale).round().max(1.0) as u32;
+        let side = w.min(h);
+        if wanted <= side {
+            return Ok(Some((wanted, None)));
+        }
+        let warning = format!(
+            "the model's {field:.1}\" field needs {wanted} px at {scale}\"/px, the images have {side}: the whole \
+             {side} px ({:.1}\") is used, so objects reach the model {:.0}% larger than at its scale",
+            f64::from(side) * scale,
+            100.0 * (f64::from(wanted) / f64::from(side) - 1.0)
+        );
+        Ok(Some((side, Some(warning))))
+    }
+}
+
 impl Source for ImageCsvConfig {
     fn kind(&self) -> &'static str {
         "image folder + CSV catalogue"
@@ -135,11 +179,11 @@ impl Source for ImageCsvConfig {
     /// Checks the settings, the catalogue and that every row has its image (decoding the
     /// first), then returns the three splits.
     fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
-        let Self { images, targets, extension, decode, held_out, limit, columns, classes } = self;
+        let Self { images, targets, extension, decode, held_out, limit, columns, classes, .. } = self;
         if !images.is_dir() {
             return Err(DataError::setting("images", format!("{} is not a folder", images.display())));
         }
-        let preprocess = decode.preprocess()?;
+        let mut preprocess = decode.preprocess()?;
         held_out.check()?;
         let mut catalogue = Catalogue::read_columns(targets, columns.as_deref())?;
         let task = match classes {
@@ -172,13 +216,19 @@ impl Source for ImageCsvConfig {
         }
         // Decode one image now, so a wrong format or crop fails before training starts.
         let first = images.join(format!("{}.{extension}", catalogue.rows[0].0));
+        let mut warnings = Vec::new();
+        if let Some((crop, warning)) = self.field_crop(&first)? {
+            preprocess.crop = Some(crop);
+            warnings.extend(warning);
+        }
         preprocess.load(&first)?;
         let idx = held_out.rows(catalogue.rows.len(), "catalogue rows", seed)?;
         let catalogue = Arc::new(catalogue);
         let size = decode.size;
         let description =
             format!("{} with {}: {}, {size}x{size} px", images.display(), targets.display(), idx.counts());
-        let info = DataInfo::images(task, catalogue.target_names.clone(), description, preprocess);
+        let mut info = DataInfo::images(task, catalogue.target_names.clone(), description, preprocess);
+        info.warnings = warnings;
         Ok(OpenedData::from_rows(info, idx, |rows| {
             ImageSplit::new(ImageCsvDataset {
                 images: images.clone(),

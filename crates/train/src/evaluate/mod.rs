@@ -4,8 +4,10 @@
 //!
 //! The folder: [`test_split`] (a run's test), [`classification`], [`binary`] (detectors: ROC,
 //! completeness at fixed false-positive rates, bins), [`class_bins`], [`reconstruction`]
-//! (autoencoders) and [`shallow_baseline`] (a random forest on light-curve statistics).
+//! (autoencoders), [`shallow_baseline`] (a random forest on light-curve statistics) and
+//! [`answer_map`] (Galaxy Zoo 2 answers scored on Galaxy Zoo DECaLS fractions).
 
+pub mod answer_map;
 pub mod binary;
 pub mod class_bins;
 pub mod classification;

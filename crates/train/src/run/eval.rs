@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::config::{ExperimentConfig, load_config, load_data_config};
 use crate::error::RunError;
+use crate::evaluate::answer_map::AnswerMap;
 use crate::evaluate::{Predictions, TestScores, predict, score, write_predictions_csv};
 use crate::fit::supervised::Supervised;
 use crate::run::folder::{RunDir, RunState};
@@ -163,7 +164,9 @@ pub struct EvalReport {
 pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> Result<EvalReport, RunError> {
     let trained = load_run(path, device)?;
     refuse_reconstruction(&trained.io, path)?;
-    let (predictions, description) = match data_file {
+    let mut map: Option<AnswerMap> = None;
+    let mut target_names = trained.io.target_names.clone();
+    let (mut predictions, description) = match data_file {
         None if !trained.folds.is_empty() => out_of_fold(&trained, device)?,
         None => {
             let data = open_data(&trained.config, &trained.config.data)?;
@@ -173,9 +176,17 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
             (p, description)
         }
         Some(file) => {
-            let data_config: DataConfig = load_data_config(file)?;
+            let mut data_config: DataConfig = load_data_config(file)?;
+            at_model_scale(&mut data_config, &trained.config);
             let data = open_data(&trained.config, &data_config)?;
-            check_compatible(&trained.io, &data.info, file)?;
+            for warning in &data.info.warnings {
+                eprintln!("warning: {warning}");
+            }
+            map = check_compatible(&trained.io, &data.info, file)?;
+            if let Some(m) = &map {
+                target_names = data.info.target_names.clone();
+                eprintln!("{}", m.description);
+            }
             let models = if trained.folds.is_empty() {
                 String::new()
             } else {
@@ -189,12 +200,21 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
         }
     };
     let io = &trained.io;
-    let metrics = score(io.task, &predictions, &io.train_mean, &io.target_names, &trained.config.evaluation);
+    let mut train_mean = io.train_mean.clone();
+    let description = match &map {
+        None => description,
+        Some(m) => {
+            predictions.outputs = predictions.outputs.iter().map(|row| m.apply(row)).collect();
+            train_mean = m.apply(&train_mean);
+            format!("{description}; {}", m.description)
+        }
+    };
+    let metrics = score(io.task, &predictions, &train_mean, &target_names, &trained.config.evaluation);
     let dir = trained.run.file("eval");
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Io { what: "eval folder", path: dir.clone(), source })?;
     let stamp = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f").to_string();
     let report_file = dir.join(format!("{stamp}.json"));
-    write_predictions_csv(&dir.join(format!("{stamp}-predictions.csv")), io.task, &io.target_names, &predictions)?;
+    write_predictions_csv(&dir.join(format!("{stamp}-predictions.csv")), io.task, &target_names, &predictions)?;
     let report = EvalReport {
         run_dir: path.display().to_string(),
         data: description,
@@ -246,7 +266,35 @@ pub(crate) fn refuse_reconstruction(io: &ModelIo, path: &Path) -> Result<(), Run
     Ok(())
 }
 
-fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> Result<(), RunError> {
+/// The side of the sky square the run's model sees, arcseconds, where its data says it.
+fn model_field_arcsec(config: &ExperimentConfig) -> Option<f64> {
+    match &config.data {
+        DataConfig::SimulatedGalaxies(c) => Some(c.simulator.image_size as f64 * c.simulator.pixel_scale_arcsec),
+        DataConfig::ImageCsv(c) => c.field_arcsec.or_else(|| Some(f64::from(c.decode.crop?) * c.pixel_scale_arcsec?)),
+        _ => None,
+    }
+}
+
+/// Data that says its pixel scale (`image_csv`'s `pixel_scale_arcsec`, no `crop`) is cropped to
+/// the sky square the model was trained on.
+fn at_model_scale(data: &mut DataConfig, config: &ExperimentConfig) {
+    let field = model_field_arcsec(config);
+    if let DataConfig::ImageCsv(c) = data {
+        if c.pixel_scale_arcsec.is_some() && c.field_arcsec.is_none() && c.decode.crop.is_none() {
+            match field {
+                Some(f) => c.field_arcsec = Some(f),
+                None => eprintln!(
+                    "warning: the data gives its pixel scale, but the model's angular scale is unknown (its data \
+                     does not say it): the images are used whole"
+                ),
+            }
+        }
+    }
+}
+
+/// Checks that the data fits the model; a regression on other targets is accepted where the
+/// outputs convert to them (Galaxy Zoo 2 answers scored on Galaxy Zoo DECaLS fractions).
+fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> Result<Option<AnswerMap>, RunError> {
     let (input, names) = (info.input, &info.target_names);
     if info.task != io.task {
         return Err(RunError::Run(format!(
@@ -272,6 +320,11 @@ fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> R
             layout_name(io.layout)
         )));
     }
+    if names != &io.target_names {
+        if let Some(map) = AnswerMap::gz2_to_decals(&io.target_names, names) {
+            return Ok(Some(map));
+        }
+    }
     if names.len() != io.target_names.len() {
         return Err(RunError::Run(format!(
             "{}: the data has {} targets but the model predicts {}",
@@ -280,7 +333,7 @@ fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> R
             io.target_names.len()
         )));
     }
-    Ok(())
+    Ok(None)
 }
 
 fn layout_name(layout: astro_data::Layout) -> &'static str {
