@@ -279,15 +279,17 @@ fn model_field_arcsec(config: &ExperimentConfig) -> Option<f64> {
 /// the sky square the model was trained on.
 fn at_model_scale(data: &mut DataConfig, config: &ExperimentConfig) {
     let field = model_field_arcsec(config);
-    if let DataConfig::ImageCsv(c) = data {
-        if c.pixel_scale_arcsec.is_some() && c.field_arcsec.is_none() && c.decode.crop.is_none() {
-            match field {
-                Some(f) => c.field_arcsec = Some(f),
-                None => eprintln!(
-                    "warning: the data gives its pixel scale, but the model's angular scale is unknown (its data \
-                     does not say it): the images are used whole"
-                ),
-            }
+    if let DataConfig::ImageCsv(c) = data
+        && c.pixel_scale_arcsec.is_some()
+        && c.field_arcsec.is_none()
+        && c.decode.crop.is_none()
+    {
+        match field {
+            Some(f) => c.field_arcsec = Some(f),
+            None => eprintln!(
+                "warning: the data gives its pixel scale, but the model's angular scale is unknown (its data \
+                 does not say it): the images are used whole"
+            ),
         }
     }
 }
@@ -320,10 +322,10 @@ fn check_compatible(io: &ModelIo, info: &astro_data::DataInfo, file: &Path) -> R
             layout_name(io.layout)
         )));
     }
-    if names != &io.target_names {
-        if let Some(map) = AnswerMap::gz2_to_decals(&io.target_names, names) {
-            return Ok(Some(map));
-        }
+    if names != &io.target_names
+        && let Some(map) = AnswerMap::gz2_to_decals(&io.target_names, names)
+    {
+        return Ok(Some(map));
     }
     if names.len() != io.target_names.len() {
         return Err(RunError::Run(format!(
