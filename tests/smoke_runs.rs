@@ -212,6 +212,15 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
     assert_eq!(rows[0].len(), 38);
     // Every answer of every row is a finite number (NaN parses as a float, so check it).
     assert!(rows.iter().all(|r| r[1..].iter().all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))), "{rows:?}");
+    // Pictures at a given pixel scale are cut to the model's sky square (98 px x 1.188"/px at
+    // 2"/px: 58 of the 80 pixels); a crop and a scale together are refused.
+    let (run_str, images_str) = (run_dir.to_str().unwrap(), images.path().to_str().unwrap());
+    let scaled = out.path().join("scaled.csv");
+    let args = ["predict", "--run", run_str, images_str, "--pixel-scale", "2", "--out", scaled.to_str().unwrap()];
+    assert_ok(&run(&[&args[..], &["--device", "flex"]].concat()), "predict --pixel-scale");
+    assert_eq!(csv_rows(&scaled).len(), 3);
+    let both = ["predict", "--run", run_str, images_str, "--pixel-scale", "2", "--crop", "50", "--device", "flex"];
+    assert_fails_with(&run(&both), "give either --crop or --pixel-scale, not both");
 
     // Galaxy Zoo DECaLS fractions (configs/data/decals_galaxy_zoo.toml's columns) at another
     // pixel scale: the GZ2 answers are converted, the crop spans the model's field (capped at the

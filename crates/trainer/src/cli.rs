@@ -111,6 +111,10 @@ pub struct PredictArgs {
     /// Centre crop in pixels before resampling to the model's input (default: the run's).
     #[arg(long, value_name = "PIXELS")]
     pub crop: Option<u32>,
+    /// Arcseconds per pixel of the input pictures: each is centre-cropped to the sky square the
+    /// model was trained on (capped at its shorter side), where the run's data says its scale.
+    #[arg(long, value_name = "ARCSEC")]
+    pub pixel_scale: Option<f64>,
     /// Device to predict on (default: the best compiled in).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,

@@ -19,7 +19,7 @@ use astro_train::init::pretrain::{finished_run, resolve_pretraining};
 use astro_train::run::catalog::list_experiments;
 use astro_train::run::comparison::train_comparison;
 use astro_train::run::eval::evaluate_run;
-use astro_train::run::predict::predict_inputs;
+use astro_train::run::predict::{PictureCut, predict_inputs};
 use astro_train::run::train::{Hardware, RunTarget, check_training, model_table, prepare, train};
 use clap::Parser;
 
@@ -66,7 +66,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Predict(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
-            let done = predict_inputs(&args.run, &args.inputs, args.out.as_deref(), args.crop, &devices[0])?;
+            let cut = PictureCut { crop: args.crop, pixel_scale_arcsec: args.pixel_scale };
+            let done = predict_inputs(&args.run, &args.inputs, args.out.as_deref(), cut, &devices[0])?;
             println!("predicted {} input(s): {}", done.predicted, done.out.display());
             if done.skipped > 0 {
                 println!(

@@ -133,6 +133,9 @@ pub struct InputReader {
     pub preprocess: Preprocess,
     /// FITS reading (none: the run's model does not read FITS).
     pub fits: Option<FitsCutouts>,
+    /// Pictures: the centred crop spans this many pixels (the model's sky square at the
+    /// inputs' pixel scale), capped at each picture's shorter side; none: `preprocess.crop`.
+    pub field_pixels: Option<f64>,
 }
 
 impl InputReader {
@@ -146,8 +149,12 @@ impl InputReader {
         };
         let (pixels, shape) = match (input, &self.fits) {
             (PredictInput::Picture(path), _) => {
-                let p = self.preprocess;
-                let pixels = self.preprocess.load(path).map_err(|e| e.to_string())?;
+                let mut p = self.preprocess;
+                if let Some(field) = self.field_pixels {
+                    let (w, h) = image::image_dimensions(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    p.crop = Some((field.round().max(1.0) as u32).min(w.min(h)));
+                }
+                let pixels = p.load(path).map_err(|e| e.to_string())?;
                 (pixels, [p.channels as usize, p.size as usize, p.size as usize])
             }
             (PredictInput::Fits(path), Some(fits)) => (fits.read_file(path)?, [fits.bands.len(), fits.side, fits.side]),
@@ -187,7 +194,8 @@ mod tests {
         let ids: Vec<_> = found.iter().map(PredictInput::id).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert!(matches!(found[2], PredictInput::Fits(_)));
-        let reader = InputReader { preprocess: Preprocess { crop: None, size: 4, channels: 3 }, fits: None };
+        let reader =
+            InputReader { preprocess: Preprocess { crop: None, size: 4, channels: 3 }, fits: None, field_pixels: None };
         assert_eq!(reader.read(&found[1]).unwrap().shape, [3, 4, 4]);
         let err = reader.read(&found[2]).unwrap_err();
         assert!(err.contains("c.fits: this run's model was not trained on FITS"), "{err}");
@@ -212,7 +220,7 @@ mod tests {
         let fits = FitsCutouts { bands: vec!["r".into(), "i".into()], masked_value: Some(100.0), side: 4 };
         let found = collect_inputs(&[dir.path().to_path_buf()], Some(&fits)).unwrap();
         assert_eq!(found.iter().map(PredictInput::id).collect::<Vec<_>>(), ["200000", "200001"]);
-        let reader = InputReader { preprocess: Preprocess::whole(4, 2), fits: Some(fits) };
+        let reader = InputReader { preprocess: Preprocess::whole(4, 2), fits: Some(fits), field_pixels: None };
         assert_eq!(reader.read(&found[0]).unwrap().shape, [2, 4, 4]);
         let err = reader.read(&found[1]).unwrap_err();
         assert!(err.contains("imageSDSS_I-200001.fits"), "{err}");

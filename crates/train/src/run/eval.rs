@@ -18,7 +18,7 @@ use crate::evaluate::answer_map::AnswerMap;
 use crate::evaluate::{Predictions, TestScores, predict, score, write_predictions_csv};
 use crate::fit::supervised::Supervised;
 use crate::run::folder::{RunDir, RunState};
-use crate::run::model_io::ModelIo;
+use crate::run::model_io::{ModelIo, model_field_arcsec};
 use crate::run::train::open_data;
 
 /// A finished run, loaded for inference.
@@ -264,15 +264,6 @@ pub(crate) fn refuse_reconstruction(io: &ModelIo, path: &Path) -> Result<(), Run
         )));
     }
     Ok(())
-}
-
-/// The side of the sky square the run's model sees, arcseconds, where its data says it.
-fn model_field_arcsec(config: &ExperimentConfig) -> Option<f64> {
-    match &config.data {
-        DataConfig::SimulatedGalaxies(c) => Some(c.simulator.image_size as f64 * c.simulator.pixel_scale_arcsec),
-        DataConfig::ImageCsv(c) => c.field_arcsec.or_else(|| Some(f64::from(c.decode.crop?) * c.pixel_scale_arcsec?)),
-        _ => None,
-    }
 }
 
 /// Data that says its pixel scale (`image_csv`'s `pixel_scale_arcsec`, no `crop`) is cropped to

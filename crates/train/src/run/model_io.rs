@@ -6,7 +6,7 @@ use std::path::Path;
 
 use astro_data::catalogue_features::FeatureScaling;
 use astro_data::formats::cutouts::FitsCutouts;
-use astro_data::{Layout, Preprocess, Task};
+use astro_data::{DataConfig, Layout, Preprocess, Task};
 use astro_models::FeatureShape;
 use burn::module::Module;
 use burn::tensor::Device;
@@ -79,6 +79,15 @@ impl ModelIo {
             source,
         })?;
         serde_json::from_str(&text).map_err(|e| RunError::Run(format!("{}: {e}", path.display())))
+    }
+}
+
+/// The side of the sky square the run's model sees, arcseconds, where its data says it.
+pub fn model_field_arcsec(config: &ExperimentConfig) -> Option<f64> {
+    match &config.data {
+        DataConfig::SimulatedGalaxies(c) => Some(c.simulator.image_size as f64 * c.simulator.pixel_scale_arcsec),
+        DataConfig::ImageCsv(c) => c.field_arcsec.or_else(|| Some(f64::from(c.decode.crop?) * c.pixel_scale_arcsec?)),
+        _ => None,
     }
 }
 

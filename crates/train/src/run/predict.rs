@@ -16,6 +16,7 @@ use crate::error::RunError;
 use crate::evaluate::{prediction_rows, predictions_header};
 use crate::fit::progress::clock;
 use crate::run::eval::{load_run, refuse_reconstruction};
+use crate::run::model_io::model_field_arcsec;
 
 /// Inputs read and predicted per chunk (the most held in memory at once).
 const CHUNK: usize = 512;
@@ -55,13 +56,23 @@ fn create(path: &Path, what: &'static str) -> Result<std::io::BufWriter<std::fs:
     })
 }
 
-/// Predicts every input in `inputs` (files or folders) with the run at `path`; `crop` overrides
-/// the run's centre crop of pictures (pixels). Fails only when no input could be read.
+/// How pictures are cut before resampling: a crop in pixels, or the inputs' pixel scale (the
+/// crop then spans the sky square the model was trained on); neither: the run's own crop.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PictureCut {
+    /// Centre crop, pixels.
+    pub crop: Option<u32>,
+    /// Arcseconds per pixel of the input pictures.
+    pub pixel_scale_arcsec: Option<f64>,
+}
+
+/// Predicts every input in `inputs` (files or folders) with the run at `path`, cutting pictures
+/// as `cut` says. Fails only when no input could be read.
 pub fn predict_inputs(
     path: &Path,
     inputs: &[PathBuf],
     out: Option<&Path>,
-    crop: Option<u32>,
+    cut: PictureCut,
     device: &Device,
 ) -> Result<PredictSummary, RunError> {
     let trained = load_run(path, device)?;
@@ -83,10 +94,29 @@ pub fn predict_inputs(
         )));
     }
     let mut preprocess = trained.io.preprocess;
-    if crop.is_some() {
-        preprocess.crop = crop;
+    if cut.crop.is_some() {
+        preprocess.crop = cut.crop;
     }
-    let reader = InputReader { preprocess, fits: trained.io.fits.clone() };
+    let field_pixels = match (cut.pixel_scale_arcsec, cut.crop) {
+        (None, _) => None,
+        (Some(_), Some(_)) => {
+            return Err(RunError::Run("give either --crop or --pixel-scale, not both".into()));
+        }
+        (Some(scale), None) if !(scale.is_finite() && scale > 0.0) => {
+            return Err(RunError::Run(format!("--pixel-scale must be a positive number of arcseconds, got {scale}")));
+        }
+        (Some(scale), None) => match model_field_arcsec(&trained.config) {
+            Some(field) => Some(field / scale),
+            None => {
+                return Err(RunError::Run(format!(
+                    "{}: the run's data does not say its angular scale, so --pixel-scale cannot be matched to it: \
+                     give --crop in pixels",
+                    path.display()
+                )));
+            }
+        },
+    };
+    let reader = InputReader { preprocess, fits: trained.io.fits.clone(), field_pixels };
     let inputs = collect_inputs(inputs, reader.fits.as_ref())?;
     let out = match out {
         Some(p) => p.to_path_buf(),
