@@ -60,7 +60,8 @@ impl PredictInput {
     }
 }
 
-fn is_picture_name(path: &Path) -> bool {
+/// Whether a file name says PNG or JPEG (any case).
+pub fn is_picture_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))

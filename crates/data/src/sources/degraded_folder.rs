@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::ByteCache;
 use crate::error::DataError;
 use crate::formats::cutouts::noise_sigma;
-use crate::formats::files::IMAGE_EXTENSIONS;
+use crate::formats::files::is_picture_name;
 use crate::formats::fits::{Planes, is_fits_name, read_fits_planes};
 use crate::item::ImageItem;
 use crate::sources::shared::RandomSplit;
@@ -190,10 +190,9 @@ fn nested(e: DataError, prefix: &str) -> DataError {
 }
 
 fn format_of(path: &Path) -> Option<Format> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     if is_fits_name(path) {
         Some(Format::Fits)
-    } else if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+    } else if is_picture_name(path) {
         Some(Format::Picture)
     } else {
         None

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::opened::{DataInfo, OpenedData};
 use crate::error::DataError;
-use crate::formats::files::IMAGE_EXTENSIONS;
+use crate::formats::files::is_picture_name;
 use crate::formats::image_io::Preprocess;
 use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
@@ -57,11 +57,7 @@ fn images_under(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
         let path = entry.path();
         if path.is_dir() {
             out.extend(images_under(&path)?);
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        {
+        } else if is_picture_name(&path) {
             out.push(path);
         }
     }

@@ -511,7 +511,8 @@ pub fn write_predictions_csv(
     })
 }
 
-fn quote(s: &str) -> String {
+/// A CSV field: quoted (inner quotes doubled) when it holds a comma or a quote.
+pub(crate) fn quote(s: &str) -> String {
     if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 

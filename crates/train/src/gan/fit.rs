@@ -212,15 +212,9 @@ impl Fit<'_> {
     }
 
     /// The same inputs for every sample grid: the first validation items (their conditions for
-    /// pix2pix; for the DCGAN the noise is drawn afresh from a fixed seed).
+    /// pix2pix; for the DCGAN the noise is drawn afresh from a fixed seed). `run_gan` has refused
+    /// an empty validation split.
     fn fixed_inputs(&self) -> Result<GanBatch, RunError> {
-        if self.valid.is_empty() {
-            return Err(RunError::Run(
-                "the validation split is empty, and the sample grids and validation losses are drawn from it: \
-                 give it items (e.g. data.valid, data.valid_fraction or data.images.valid_fraction)"
-                    .into(),
-            ));
-        }
         let items = (0..self.gan.samples.min(self.valid.len()))
             .map(|i| self.valid.get(i).map_err(|e| RunError::Run(format!("cannot read validation item {i}: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;

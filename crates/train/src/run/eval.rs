@@ -3,7 +3,7 @@
 //! its folds' models (their outputs, values or class probabilities, averaged); its own "test
 //! split" is every item, each predicted by the model of its fold (out of fold).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use astro_data::folds::Folds;
 use astro_data::{DataConfig, ImageItem};
@@ -99,23 +99,16 @@ fn load_folds(
 
 /// Loads the run at `path` onto `device`.
 pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
+    // A folder of several runs: name them, so the user can pick one.
+    let give_one = |what: &str, arms: Vec<PathBuf>, separator: &str| {
+        let arms: Vec<String> = arms.iter().map(|p| p.display().to_string()).collect();
+        RunError::Run(format!("{} {what}: give one of them ({})", path.display(), arms.join(separator)))
+    };
     if crate::run::comparison::is_comparison(path) {
-        let arms: Vec<String> =
-            crate::run::comparison::arm_dirs(path).iter().map(|p| p.display().to_string()).collect();
-        return Err(RunError::Run(format!(
-            "{} compares two runs: give one of them ({})",
-            path.display(),
-            arms.join(" or ")
-        )));
+        return Err(give_one("compares two runs", crate::run::comparison::arm_dirs(path), " or "));
     }
     if crate::adapt::comparison::is_adaptation_comparison(path) {
-        let arms: Vec<String> =
-            crate::adapt::comparison::arm_dirs(path).iter().map(|p| p.display().to_string()).collect();
-        return Err(RunError::Run(format!(
-            "{} compares domain-adaptation arms: give one of them ({})",
-            path.display(),
-            arms.join(", ")
-        )));
+        return Err(give_one("compares domain-adaptation arms", crate::adapt::comparison::arm_dirs(path), ", "));
     }
     let run = RunDir::open(path)?;
     if run.status().map(|s| s.state) != Some(RunState::Complete) {

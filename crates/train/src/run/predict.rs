@@ -13,7 +13,7 @@ use burn::data::dataset::InMemDataset;
 use burn::tensor::Device;
 
 use crate::error::RunError;
-use crate::evaluate::{prediction_rows, predictions_header};
+use crate::evaluate::{prediction_rows, predictions_header, quote};
 use crate::fit::progress::clock;
 use crate::run::eval::{load_run, refuse_reconstruction};
 use crate::run::model_io::model_field_arcsec;
@@ -40,12 +40,9 @@ pub fn skipped_path(out: &Path) -> PathBuf {
     out.with_file_name(format!("{stem}.skipped.csv"))
 }
 
+/// A CSV field of the skipped file, on one line.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\"").replace('\n', " "))
-    } else {
-        s.to_string()
-    }
+    quote(&s.replace('\n', " "))
 }
 
 fn create(path: &Path, what: &'static str) -> Result<std::io::BufWriter<std::fs::File>, RunError> {
