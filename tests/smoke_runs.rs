@@ -658,14 +658,82 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("| shallow baseline: random forest (100 trees) on 20 features"), "{report}");
 
-    // `eval` scores the same stars again, and `predict` (images only) says how to score curves.
+    // `eval` scores the same stars again; `predict` reads the list as training did (no label
+    // needed: the stars without [Fe/H] are predicted too) and gives the test stars' values.
     let summary = json(&run_dir.join("summary.json"));
     eval_reproduces_the_test_rmse(&run_dir, &summary);
+    let list = data.path().join("list.txt");
+    let rows = predict_curves(&run_dir, &[&list], 90);
+    predictions_match_the_test_split(&run_dir, &rows);
+    // Star files without a list carry no period to fold by: refused with what to give.
     let output =
         run(&["predict", "--run", run_dir.to_str().unwrap(), data.path().to_str().unwrap(), "--device", "flex"]);
-    let err = assert_fails_with(&output, "was trained on light curves, not images");
-    // The command it suggests is one the CLI parses.
-    assert!(err.contains(&format!("`trainer eval --run {} --data <data.toml>`", run_dir.display())), "{err}");
+    assert_fails_with(&output, "star files carry none: give a list with `id` and `period` columns");
+    // A star whose file is missing, and one with an unusable period, are skipped with reasons.
+    let text = std::fs::read_to_string(&list).unwrap();
+    let short = data.path().join("short.txt");
+    let first_lines: Vec<&str> = text.lines().take(6).collect();
+    let bad_period = first_lines[2].replacen(first_lines[2].split_whitespace().nth(2).unwrap(), "-1", 1);
+    let lines =
+        [first_lines[0], first_lines[1], &bad_period, first_lines[3], first_lines[4], "nobody RRab 0.5 -1.0 50"];
+    std::fs::write(&short, lines.join("\n") + "\n").unwrap();
+    let csv = data.path().join("short.csv");
+    let output = run(&[
+        "predict",
+        "--run",
+        run_dir.to_str().unwrap(),
+        short.to_str().unwrap(),
+        "--out",
+        csv.to_str().unwrap(),
+        "--device",
+        "flex",
+    ]);
+    assert_ok(&output, "predict on a list with two bad stars");
+    assert!(text_of(&output).contains("skipped 2 unreadable input(s)"), "{}", text_of(&output));
+    assert_eq!(csv_rows(&csv).len(), 3);
+    let skipped = csv_rows(&data.path().join("short.skipped.csv"));
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped[0][2].contains("-1") && skipped[0][2].contains("is not a positive number"), "{skipped:?}");
+    assert!(skipped[1][1] == "nobody" && skipped[1][2].contains("nobody.dat"), "{skipped:?}");
+}
+
+/// Runs `predict` of the light-curve run `run_dir` on `inputs`, checks that it predicted
+/// `expected` stars and skipped none, and returns the rows.
+fn predict_curves(run_dir: &Path, inputs: &[&Path], expected: usize) -> Vec<Vec<String>> {
+    let out = tempfile::tempdir().unwrap();
+    let csv = out.path().join("p.csv");
+    let mut args = vec!["predict", "--run", run_dir.to_str().unwrap(), "--out", csv.to_str().unwrap()];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--device", "flex"]);
+    let output = run(&args);
+    assert_ok(&output, "predict on light curves");
+    assert!(text_of(&output).contains(&format!("predicted {expected} input(s)")), "{}", text_of(&output));
+    csv_rows(&csv)
+}
+
+/// Checks that `rows` of `predict` give the run's own test predictions for the test stars.
+fn predictions_match_the_test_split(run_dir: &Path, rows: &[Vec<String>]) {
+    let tested: std::collections::HashMap<String, Vec<String>> =
+        csv_rows(&run_dir.join("test_predictions.csv")).into_iter().map(|r| (r[0].clone(), r)).collect();
+    let mut compared = 0;
+    for row in rows {
+        if let Some(test) = tested.get(&row[0]) {
+            for (got, want) in row[1..].iter().zip(&test[1..]) {
+                match (got.parse::<f64>(), want.parse::<f64>()) {
+                    (Ok(g), Ok(w)) => assert!((g - w).abs() < 1e-4, "{}: predict {g}, test {w}", row[0]),
+                    _ => assert_eq!(got, want, "{}", row[0]),
+                }
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, tested.len(), "every test star is among the predicted");
+}
+
+/// The output of a command, stdout and stderr together.
+fn text_of(output: &std::process::Output) -> String {
+    let (stdout, stderr) = text(output);
+    format!("{stdout}{stderr}")
 }
 
 #[test]
@@ -700,12 +768,21 @@ fn catalogue_features_feed_the_network_and_eval_applies_the_runs_own_scaling() {
     let summary = json(&run_dir.join("summary.json"));
     let features = summary["shallow_baseline"]["features"].as_array().unwrap();
     assert!(features.iter().any(|f| f == "period") && features.iter().any(|f| f == "snr"), "{summary}");
-    // `eval` reproduces the test score with the saved scaling; `predict` on image files says
-    // why it cannot serve this model.
+    // `eval` and `predict` (on the list, which holds the features' columns) reproduce the test
+    // scores with the saved scaling.
     eval_reproduces_the_test_rmse(&run_dir, &summary);
-    let output =
-        run(&["predict", "--run", run_dir.to_str().unwrap(), data.path().to_str().unwrap(), "--device", "flex"]);
-    assert_fails_with(&output, "reads catalogue features (log10(period), snr) beside each image");
+    let rows = predict_curves(&run_dir, &[&data.path().join("list.txt")], 90);
+    predictions_match_the_test_split(&run_dir, &rows);
+    // A list without one of the columns: every star is skipped, naming it.
+    let text = std::fs::read_to_string(data.path().join("list.txt")).unwrap();
+    let no_snr: String = text.lines().map(|l| l.rsplit_once(' ').unwrap().0.to_string() + "\n").collect();
+    let list = data.path().join("no_snr.txt");
+    std::fs::write(&list, no_snr).unwrap();
+    let output = run(&["predict", "--run", run_dir.to_str().unwrap(), list.to_str().unwrap(), "--device", "flex"]);
+    let err = assert_fails_with(&output, "none of the 90 input(s) could be read");
+    let skipped = err.rsplit("the reasons are in ").next().unwrap().trim();
+    let reasons = csv_rows(Path::new(skipped));
+    assert!(reasons.len() == 90 && reasons[0][2].contains("has no value in column") && reasons[0][2].contains("snr"));
 }
 
 #[test]
@@ -829,11 +906,35 @@ fn a_cross_validated_run_predicts_every_star_once_out_of_fold_and_resumes_its_un
         ),
     )
     .unwrap();
-    let output =
-        run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
+    // Another encoding than the run's is refused; without [data.sequence] the data file takes
+    // the run's.
+    let eval_on_data = || {
+        run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"])
+    };
+    let written = std::fs::read_to_string(&data_file).unwrap();
+    std::fs::write(&data_file, written.replace("length = 60", "length = 50")).unwrap();
+    let err = assert_fails_with(&eval_on_data(), "[data.sequence] encodes the curves as {");
+    assert!(err.contains("length = 50") && err.contains("leave [data.sequence] out to use the run's"), "{err}");
+    std::fs::write(&data_file, written.split("[data.sequence]").next().unwrap()).unwrap();
+    let output = eval_on_data();
     assert_ok(&output, "eval of the 3-fold run on a data file");
     let (stdout, _) = text(&output);
     assert!(stdout.contains("(mean of the 3 fold models)"), "{stdout}");
+    // `predict` on the list gives the same means of the three fold models.
+    let evaluated = std::fs::read_dir(run_dir.join("eval"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with("-predictions.csv"))
+        .max()
+        .expect("eval's predictions (the latest: of the data file)");
+    let evaluated: std::collections::HashMap<String, f64> =
+        csv_rows(&evaluated).into_iter().map(|r| (r[0].clone(), r[1].parse().unwrap())).collect();
+    let rows = predict_curves(&run_dir, &[&list], 45);
+    for row in &rows {
+        let got: f64 = row[1].parse().unwrap();
+        assert!((got - evaluated[&row[0]]).abs() < 1e-4, "{}: predict {got}, eval {}", row[0], evaluated[&row[0]]);
+    }
 
     // Killed during fold 2: --resume trains fold 2 only and writes the same out-of-fold rows.
     let fold0_metrics = std::fs::read(run_dir.join("fold-0/metrics.csv")).unwrap();
@@ -899,6 +1000,16 @@ fn the_gaia_feh_config_cross_validates_on_the_authors_stars_beside_their_predict
     assert_ok(&output, "eval of the Gaia run");
     let (stdout, _) = text(&output);
     assert!(stdout.contains(&format!("{rmse:.5}")) && stdout.contains("out of fold (10 folds)"), "{stdout}");
+    // `predict` on a list of the authors' layout (the archive of curves beside it, as the run's
+    // `dir`): the mean of the ten fold models for each star.
+    let folder = tempfile::tempdir().unwrap();
+    let stars = std::fs::read_to_string(real.join("rrlyrae_gaia_g/stars.dat")).unwrap();
+    let head: String = stars.lines().take(101).map(|l| format!("{l}\n")).collect();
+    std::fs::write(folder.path().join("stars.dat"), head).unwrap();
+    std::os::unix::fs::symlink(real.join("rrlyrae_gaia_g/lc_dev_g.tar.gz"), folder.path().join("lc_dev_g.tar.gz"))
+        .unwrap();
+    let rows = predict_curves(&run_dir, &[&folder.path().join("stars.dat")], 100);
+    assert!(rows.iter().all(|r| r[1].parse::<f64>().is_ok_and(|f| (-4.0..1.0).contains(&f))), "{rows:?}");
 }
 
 #[test]
@@ -919,6 +1030,33 @@ fn the_rrlyrae_classifier_reports_rrab_precision_and_recall_by_snr() {
     assert!(summary["paper_metric"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{summary}");
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("### Per bin and subset") && report.contains("| S/N > 60 |"), "{report}");
+}
+
+#[test]
+fn a_run_on_simulated_stars_predicts_the_files_the_simulator_writes() {
+    let out = tempfile::tempdir().unwrap();
+    assert_ok(&smoke("rrlyrae_rnn", out.path(), &[]), "rrlyrae_rnn smoke run");
+    let run_dir = only_run(out.path(), "rrlyrae_rnn");
+    // The run's own stars (its seed, its simulator settings), written as list and files.
+    let config: toml::Table = toml::from_str(&std::fs::read_to_string(run_dir.join("config.toml")).unwrap()).unwrap();
+    let seed = config["experiment"]["seed"].as_integer().unwrap() as u64;
+    let mut data = config["data"].as_table().unwrap().clone();
+    data.remove("source");
+    let sim: astro_data::sources::simulated_light_curves::SimulatedLightCurvesConfig = data.try_into().unwrap();
+    let total = ["train", "valid", "test"].iter().map(|k| config["data"][k].as_integer().unwrap()).sum::<i64>();
+    let files = tempfile::tempdir().unwrap();
+    sim.write_list_and_files(seed, total as usize, files.path()).unwrap();
+    let rows = predict_curves(&run_dir, &[&files.path().join("list.txt")], total as usize);
+    // The files hold times to 1e-5 d and magnitudes to 1e-4: the class probabilities agree
+    // closely, not exactly.
+    let tested: std::collections::HashMap<String, f64> = csv_rows(&run_dir.join("test_predictions.csv"))
+        .into_iter()
+        .map(|r| (r[0].clone(), r[3].parse().unwrap()))
+        .collect();
+    let matched: Vec<f64> =
+        rows.iter().filter_map(|r| Some((r[3].parse::<f64>().unwrap() - tested.get(&r[0])?).abs())).collect();
+    assert_eq!(matched.len(), tested.len());
+    assert!(matched.iter().all(|d| *d < 0.01), "{matched:?}");
 }
 
 #[test]

@@ -72,12 +72,21 @@ impl FeaturesConfig {
 
     /// Item `index`'s value of every column, or why one is unusable.
     fn values_of(&self, split: &ImageSplit, index: usize) -> Vec<Result<f32, String>> {
-        let properties = split.attributes(index);
+        self.values_from(&split.attributes(index), |column| split.text_property(index, column))
+    }
+
+    /// The value of every column among an item's numeric `properties` (its text properties by
+    /// `text`, for the message when a column holds text), or why one is unusable.
+    pub fn values_from(
+        &self,
+        properties: &[(String, f64)],
+        text: impl Fn(&str) -> Option<String>,
+    ) -> Vec<Result<f32, String>> {
         self.columns
             .iter()
             .map(|column| {
                 let Some(&(_, value)) = properties.iter().find(|(k, _)| k == column) else {
-                    return Err(match split.text_property(index, column) {
+                    return Err(match text(column) {
                         Some(text) if !text.trim().is_empty() => {
                             format!("column {column:?} holds {text:?}, not a number")
                         }

@@ -117,9 +117,11 @@ mod tests {
         v.1
     }
 
+    /// A tiny ResNet whose dense head is wide enough (32 ReLUs) that a random init never leaves
+    /// every unit dead, which would leave the head's weights without a gradient.
     fn small_resnet(device: &Device) -> Model {
         let config: ModelConfig = toml::from_str(
-            "kind = \"resnet\"\npreset = \"resnet18\"\nstem_channels = 4\nwidths = [4, 8]\nunits = [1, 1]\nhead_units = [6]\n",
+            "kind = \"resnet\"\npreset = \"resnet18\"\nstem_channels = 4\nwidths = [4, 8]\nunits = [1, 1]\nhead_units = [32]\n",
         )
         .unwrap();
         config.init(FeatureShape::Image { channels: 3, height: 16, width: 16 }, 2, device).unwrap()

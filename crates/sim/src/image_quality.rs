@@ -90,8 +90,8 @@ mod tests {
 
     #[test]
     fn psnr_and_ssim_match_scikit_image() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/image_quality_reference.json");
-        let text = std::fs::read_to_string(path).unwrap();
+        // Embedded, so that a test binary built from another checkout reads its own fixture.
+        let text = include_str!("../tests/fixtures/image_quality_reference.json");
         let number = |key: &str| -> f64 {
             let rest = &text[text.find(&format!("\"{key}\":")).unwrap() + key.len() + 3..];
             rest.trim_start().split([',', '\n', '}']).next().unwrap().trim().parse().unwrap()

@@ -28,7 +28,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Evaluate a finished run's weights on its test split (or on --data), printing and saving the metrics.
     Eval(EvalArgs),
-    /// Run a finished run's model on image files or folders and write a CSV of predictions.
+    /// Run a finished run's model on image or light-curve files and folders and write a CSV of predictions.
     Predict(PredictArgs),
     /// List the experiments in configs/, one line each.
     List(ListArgs),
@@ -102,7 +102,10 @@ pub struct PredictArgs {
     pub run: PathBuf,
     /// Image files (.jpg, .jpeg, .png; FITS: .fits, .fit, .fts, .fz and their .gz, a cutout or a
     /// cube with a plane per band) or folders of them; a folder with one sub-folder per band
-    /// (the lens challenge's Band1/imageSDSS_R-<ID>.fits ...) gives one input per id.
+    /// (the lens challenge's Band1/imageSDSS_R-<ID>.fits ...) gives one input per id. For a
+    /// light-curve model: lists (an `id` column, `period` where the model folds by it, its
+    /// catalogue features; the star files beside the list or in the run's `dir` under the
+    /// list's folder), star files (<id><suffix>) or folders of them, read as the run was trained.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Output CSV (default: <run>/predict/<timestamp>.csv).

@@ -76,6 +76,9 @@ fn run(cli: Cli) -> Result<()> {
                     done.skipped_file.display()
                 );
             }
+            for note in &done.notes {
+                println!("{note}");
+            }
             Ok(())
         }
         Some(Command::List(args)) => list_command(args.configs.as_deref()),

@@ -300,21 +300,7 @@ impl LightCurveFolder {
     /// Reads the list and every star's file; returns the usable stars (folded and sorted by
     /// phase when asked) and those skipped, with reasons.
     pub fn load(&self) -> Result<(Vec<Star>, Vec<Skipped>), DataError> {
-        if let Some(columns) = self.columns.as_ref().filter(|c| !(2..=3).contains(&c.len())) {
-            return Err(DataError::setting(
-                "columns",
-                format!("give 2 or 3 column indices (time, mag[, err]), got {columns:?}"),
-            ));
-        }
-        if !(self.max_phase > 0.0 && self.max_phase <= 1.0) {
-            return Err(DataError::setting("max_phase", format!("must be in (0, 1], got {}", self.max_phase)));
-        }
-        if self.fold == Fold::Periodogram {
-            self.period_search
-                .validate()
-                .map_err(|(field, problem)| DataError::setting(format!("period_search.{field}"), problem))?;
-        }
-        self.check_bands()?;
+        self.check_reading()?;
         let list = self.under_root(&self.list);
         let mut rows = read_list(&list)?;
         let filters = self.filter.iter().map(|f| RowFilter::parse(f)).collect::<Result<Vec<_>, _>>()?;
@@ -336,6 +322,35 @@ impl LightCurveFolder {
         if self.fold == Fold::ListPeriod && rows.first().is_some_and(|r| !r.contains_key("period")) {
             return Err(DataError::setting("fold", format!("{} has no `period` column to fold by", list.display())));
         }
+        self.load_rows(rows)
+    }
+
+    /// Checks the settings of how the curves are read (columns, `max_phase`, the period search,
+    /// the bands).
+    pub fn check_reading(&self) -> Result<(), DataError> {
+        if let Some(columns) = self.columns.as_ref().filter(|c| !(2..=3).contains(&c.len())) {
+            return Err(DataError::setting(
+                "columns",
+                format!("give 2 or 3 column indices (time, mag[, err]), got {columns:?}"),
+            ));
+        }
+        if !(self.max_phase > 0.0 && self.max_phase <= 1.0) {
+            return Err(DataError::setting("max_phase", format!("must be in (0, 1], got {}", self.max_phase)));
+        }
+        if self.fold == Fold::Periodogram {
+            self.period_search
+                .validate()
+                .map_err(|(field, problem)| DataError::setting(format!("period_search.{field}"), problem))?;
+        }
+        self.check_bands()
+    }
+
+    /// The stars of list rows `rows` (each with an `id`), their curves read from the per-star
+    /// files in `dir` (default: the list's folder) or the long CSV, folded and sorted as the
+    /// settings say; those that cannot be used are skipped with the reason (or refused, as
+    /// `on_bad_star` says).
+    pub fn load_rows(&self, rows: Vec<HashMap<String, String>>) -> Result<(Vec<Star>, Vec<Skipped>), DataError> {
+        let list = self.under_root(&self.list);
         let mut points = match &self.long_csv {
             Some(path) => {
                 let path = self.under_root(path);
@@ -420,12 +435,12 @@ impl LightCurveFolder {
     }
 
     /// The bands to read: `bands`, or one unnamed band.
-    fn band_names(&self) -> Vec<Option<&str>> {
+    pub fn band_names(&self) -> Vec<Option<&str>> {
         if self.bands.is_empty() { vec![None] } else { self.bands.iter().map(|b| Some(b.as_str())).collect() }
     }
 
     /// The file of star `id` in `band`: the id and the suffix, `{band}` replaced.
-    fn file_name(&self, id: &str, band: Option<&str>) -> String {
+    pub fn file_name(&self, id: &str, band: Option<&str>) -> String {
         match band {
             Some(band) => format!("{id}{}", self.suffix.replace("{band}", band)),
             None => format!("{id}{}", self.suffix),
@@ -558,11 +573,12 @@ impl LightCurveFolder {
             return Err(format!("{id}: {} points, fewer than min_points = {}", curve.time.len(), self.min_points));
         }
         if self.fold == Fold::ListPeriod {
-            let period: f64 = row["period"]
+            let text = row.get("period").ok_or("no `period` to fold by")?;
+            let period: f64 = text
                 .parse()
                 .ok()
                 .filter(|p: &f64| *p > 0.0)
-                .ok_or_else(|| format!("period {:?} is not a positive number", row["period"]))?;
+                .ok_or_else(|| format!("period {text:?} is not a positive number"))?;
             curve.time.iter_mut().for_each(|t| *t = (*t / period).rem_euclid(1.0));
         }
         sort_by_time(&mut curve);

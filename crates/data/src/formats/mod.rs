@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 pub mod cfitsio;
+pub mod curve_inputs;
 pub mod cutouts;
 pub mod files;
 pub mod fits;

@@ -64,6 +64,13 @@ impl StarFiles {
         }
     }
 
+    /// Whether `dir` is there to open: a folder, an archive, or an archive of its name.
+    pub fn is_there(dir: &Path) -> bool {
+        dir.is_dir()
+            || (is_archive(dir) && dir.is_file())
+            || ARCHIVE_EXTENSIONS.iter().any(|ext| PathBuf::from(format!("{}.{ext}", dir.display())).is_file())
+    }
+
     /// The text of file `name` (a `name.gz` beside a missing `name` is decompressed), and
     /// how to name it in messages.
     pub fn read(&self, name: &str) -> Result<(String, String), String> {

@@ -61,6 +61,33 @@ impl LightCurveFolder {
     }
 }
 
+/// A star's model input and its numeric properties.
+pub type EncodedCurves = (Vec<f32>, Vec<(String, f64)>);
+
+impl LightCurveFolder {
+    /// The model's input for `star` (its bands encoded by `[data.sequence]`) and its properties:
+    /// the list's numeric columns other than `label`, the first band's curve statistics and the
+    /// bands' colours. Fails when the input needs the star's period and the list gives none.
+    pub fn encode_star(&self, star: &Star, label: &str) -> Result<EncodedCurves, String> {
+        let period = match star.row.get("period").map(|p| p.parse::<f64>()) {
+            Some(Ok(p)) if p > 0.0 && p.is_finite() => p,
+            _ if !self.sequence.phase_times_period => 1.0,
+            other => {
+                let text = star.row.get("period").cloned().unwrap_or_default();
+                let missing = if other.is_none() { " (missing)" } else { "" };
+                return Err(format!("period {text:?} is not a positive number{missing}"));
+            }
+        };
+        let attributes = [
+            numeric_columns(star, label),
+            curve_statistics(&star.curves[0], self.sequence.inputs.folded()),
+            band_statistics(&star.curves, &self.bands),
+        ]
+        .concat();
+        Ok((self.sequence.encode_bands(&star.curves, period), attributes))
+    }
+}
+
 /// The list's numeric columns other than the label, as item properties.
 fn numeric_columns(star: &Star, label: &str) -> Vec<(String, f64)> {
     let mut out: Vec<(String, f64)> = star
@@ -74,7 +101,7 @@ fn numeric_columns(star: &Star, label: &str) -> Vec<(String, f64)> {
 }
 
 /// The list's columns whose values are not finite numbers.
-fn text_columns(star: &Star) -> Vec<(String, String)> {
+pub fn text_columns(star: &Star) -> Vec<(String, String)> {
     let number = |v: &String| v.parse::<f64>().is_ok_and(f64::is_finite);
     star.row.iter().filter(|(_, v)| !number(v)).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
@@ -180,27 +207,12 @@ impl Source for LightCurveFolder {
             ));
         }
         for star in &stars {
-            let period = match star.row.get("period").map(|p| p.parse::<f64>()) {
-                Some(Ok(p)) if p > 0.0 && p.is_finite() => p,
-                _ if !self.sequence.phase_times_period => 1.0,
-                other => {
-                    let text = star.row.get("period").cloned().unwrap_or_default();
-                    let missing = if other.is_none() { " (missing)" } else { "" };
-                    bad_star(&star.id, format!("period {text:?} is not a positive number{missing}"))?;
-                    continue;
-                }
-            };
-            match self.target(star, label, &target_names) {
-                Ok(target) => encoded.push(EncodedStar {
+            match self.encode_star(star, label).and_then(|e| Ok((e, self.target(star, label, &target_names)?))) {
+                Ok(((pixels, attributes), target)) => encoded.push(EncodedStar {
                     id: star.id.clone(),
-                    pixels: self.sequence.encode_bands(&star.curves, period),
+                    pixels,
                     target,
-                    attributes: [
-                        numeric_columns(star, label),
-                        curve_statistics(&star.curves[0], self.sequence.inputs.folded()),
-                        band_statistics(&star.curves, &self.bands),
-                    ]
-                    .concat(),
+                    attributes,
                     texts: text_columns(star),
                 }),
                 Err(reason) => bad_star(&star.id, reason)?,

@@ -86,6 +86,15 @@ impl DataConfig {
         self.source_mut().shrink_for_smoke();
     }
 
+    /// How the light curves become model inputs (`[data.sequence]`; none for images).
+    pub fn sequence_mut(&mut self) -> Option<&mut crate::sequence::SequenceConfig> {
+        match self {
+            DataConfig::SimulatedLightCurves(c) => Some(&mut c.sequence),
+            DataConfig::LightCurveFolder(c) => Some(&mut c.sequence),
+            _ => None,
+        }
+    }
+
     /// One line for `trainer list`.
     pub fn source_name(&self) -> &'static str {
         self.source().kind()

@@ -27,6 +27,7 @@ use crate::sources::shared::SimulatedSplits;
 use crate::sources::Source;
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
+use crate::formats::light_curve_files::{Fold, LightCurveFolder};
 use crate::item::{ImageItem, Layout};
 use crate::sequence::{SequenceConfig, band_statistics, curve_statistics};
 use crate::split::{ImageSplit, LabelledImages};
@@ -153,6 +154,24 @@ impl SimulatedLightCurvesConfig {
             }
         }
         std::fs::write(dir.join("list.txt"), list)
+    }
+}
+
+impl SimulatedLightCurvesConfig {
+    /// How the files [`Self::write_list_and_files`] writes are read back as this config's
+    /// model inputs: `<id>.dat` (`<id>_<band>.dat` with several bands) beside the list, folded
+    /// by the list's `period` where the model reads phases, encoded by `[data.sequence]`.
+    pub fn written_files_reading(&self) -> LightCurveFolder {
+        use serde::de::IntoDeserializer;
+        let list = std::collections::BTreeMap::from([("list", "list.txt")]);
+        let mut reading = LightCurveFolder::deserialize(list.into_deserializer())
+            .unwrap_or_else(|e: serde::de::value::Error| unreachable!("a list alone is a complete setting: {e}"));
+        let several = self.simulator.bands.len() > 1;
+        reading.suffix = if several { "_{band}.dat".into() } else { ".dat".into() };
+        reading.bands = if several { self.simulator.bands.clone() } else { Vec::new() };
+        reading.fold = if self.sequence.inputs.folded() { Fold::ListPeriod } else { Fold::No };
+        reading.sequence = self.sequence.clone();
+        reading
     }
 }
 

@@ -53,8 +53,16 @@ impl TrainedRun {
             mean = Some(match mean {
                 None => p,
                 Some(mut sum) => {
-                    for (row, add) in sum.outputs.iter_mut().zip(&p.outputs) {
-                        row.iter_mut().zip(add).for_each(|(a, b)| *a += b);
+                    // Loader workers deliver batches in any order: add each item's row to its own.
+                    let mut rows: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+                    for (k, id) in p.ids.iter().enumerate().rev() {
+                        rows.entry(id.as_str()).or_default().push(k);
+                    }
+                    for (row, id) in sum.outputs.iter_mut().zip(&sum.ids) {
+                        let k = rows.get_mut(id.as_str()).and_then(Vec::pop).ok_or_else(|| {
+                            RunError::Run(format!("the fold models' predictions do not cover the same items ({id})"))
+                        })?;
+                        row.iter_mut().zip(&p.outputs[k]).for_each(|(a, b)| *a += b);
                     }
                     sum
                 }
@@ -171,6 +179,7 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
         Some(file) => {
             let mut data_config: DataConfig = load_data_config(file)?;
             at_model_scale(&mut data_config, &trained.config);
+            with_the_runs_encoding(&mut data_config, &trained.config, file)?;
             let data = open_data(&trained.config, &data_config)?;
             for warning in &data.info.warnings {
                 eprintln!("warning: {warning}");
@@ -261,6 +270,30 @@ pub(crate) fn refuse_reconstruction(io: &ModelIo, path: &Path) -> Result<(), Run
 
 /// Data that says its pixel scale (`image_csv`'s `pixel_scale_arcsec`, no `crop`) is cropped to
 /// the sky square the model was trained on.
+/// Light curves are encoded as the run's were: a data file without `[data.sequence]` takes the
+/// run's; one with a different encoding is refused (the model would read other numbers).
+fn with_the_runs_encoding(data: &mut DataConfig, config: &ExperimentConfig, file: &Path) -> Result<(), RunError> {
+    let mut trained_on = config.data.clone();
+    let (Some(wanted), Some(given)) = (trained_on.sequence_mut(), data.sequence_mut()) else { return Ok(()) };
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let table: toml::Table = toml::from_str(&text).unwrap_or_default();
+    let written = table.get("data").and_then(|d| d.get("sequence")).is_some();
+    if !written {
+        *given = wanted.clone();
+    } else if given != wanted {
+        let show =
+            |s: &astro_data::sequence::SequenceConfig| toml::to_string(s).unwrap_or_default().replace('\n', "; ");
+        return Err(RunError::Run(format!(
+            "{}: [data.sequence] encodes the curves as {{{}}}, but the model was trained on {{{}}}: leave \
+             [data.sequence] out to use the run's",
+            file.display(),
+            show(given).trim_end_matches("; "),
+            show(wanted).trim_end_matches("; ")
+        )));
+    }
+    Ok(())
+}
+
 fn at_model_scale(data: &mut DataConfig, config: &ExperimentConfig) {
     let field = model_field_arcsec(config);
     if let DataConfig::ImageCsv(c) = data

@@ -1,5 +1,6 @@
 //! `trainer predict`: a finished run's model (or its folds' ensemble) on any number of inputs:
-//! pictures, FITS cutouts and cubes, band sets in the lens challenge's layout. The inputs are
+//! pictures, FITS cutouts and cubes, band sets in the lens challenge's layout; light-curve lists,
+//! star files and folders of them for a light-curve model. The inputs are
 //! read in chunks on all cores and predicted chunk by chunk, so memory stays flat however many
 //! there are; rows are appended to the CSV as they come, progress and ETA go to the console, and
 //! an input that cannot be read becomes a row of the skipped file with its reason.
@@ -8,14 +9,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use astro_data::formats::files::{InputReader, collect_inputs};
+use astro_data::formats::curve_inputs::{CurveFeatures, CurveInput, CurveReader};
+use astro_data::formats::files::{InputReader, PredictInput, collect_inputs};
+use astro_data::{DataConfig, ImageItem};
 use burn::data::dataset::InMemDataset;
 use burn::tensor::Device;
 
 use crate::error::RunError;
 use crate::evaluate::{prediction_rows, predictions_header, quote};
 use crate::fit::progress::clock;
-use crate::run::eval::{load_run, refuse_reconstruction};
+use crate::run::eval::{TrainedRun, load_run, refuse_reconstruction};
 use crate::run::model_io::model_field_arcsec;
 
 /// Inputs read and predicted per chunk (the most held in memory at once).
@@ -32,6 +35,8 @@ pub struct PredictSummary {
     pub predicted: usize,
     /// Inputs skipped.
     pub skipped: usize,
+    /// What else the user should know (values imputed, ...).
+    pub notes: Vec<String>,
 }
 
 /// The skipped file beside `out`: `<out stem>.skipped.csv`.
@@ -64,7 +69,8 @@ pub struct PictureCut {
 }
 
 /// Predicts every input in `inputs` (files or folders) with the run at `path`, cutting pictures
-/// as `cut` says. Fails only when no input could be read.
+/// as `cut` says. A light-curve run reads lists, star files and folders of them as it was
+/// trained to. Fails only when no input could be read.
 pub fn predict_inputs(
     path: &Path,
     inputs: &[PathBuf],
@@ -74,6 +80,37 @@ pub fn predict_inputs(
 ) -> Result<PredictSummary, RunError> {
     let trained = load_run(path, device)?;
     refuse_reconstruction(&trained.io, path)?;
+    let out = match out {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let dir = trained.run.file("predict");
+            std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+                what: "predict folder",
+                path: dir.clone(),
+                source,
+            })?;
+            dir.join(format!("{}.csv", chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f")))
+        }
+    };
+    if trained.io.layout == astro_data::Layout::Sequence {
+        if cut != PictureCut::default() {
+            return Err(RunError::Run(format!(
+                "{} reads light curves: --crop and --pixel-scale apply to pictures",
+                path.display()
+            )));
+        }
+        let reader = curve_reader(&trained, path)?;
+        let inputs = reader.collect(inputs)?;
+        let describe = |c: &CurveInput| (c.location.clone(), c.id.clone());
+        let mut done = predict_chunks(&trained, &inputs, describe, |chunk| reader.read_all(chunk), out, device)?;
+        if reader.imputed() > 0 {
+            done.notes.push(format!(
+                "{} catalogue feature value(s) were missing and given the training mean (missing = \"mean\")",
+                reader.imputed()
+            ));
+        }
+        return Ok(done);
+    }
     if let Some(features) = &trained.io.features {
         return Err(RunError::Run(format!(
             "{} reads catalogue features ({}) beside each image, which image files do not carry: score a \
@@ -83,13 +120,14 @@ pub fn predict_inputs(
             path.display()
         )));
     }
-    if trained.io.layout != astro_data::Layout::Image {
-        return Err(RunError::Run(format!(
-            "{} was trained on light curves, not images: score new curves with `trainer eval --run {} --data <data.toml>`",
-            path.display(),
-            path.display()
-        )));
-    }
+    let reader = image_reader(&trained, path, cut)?;
+    let inputs = collect_inputs(inputs, reader.fits.as_ref())?;
+    let describe = |i: &PredictInput| (i.location(), i.id());
+    predict_chunks(&trained, &inputs, describe, |chunk| reader.read_all(chunk), out, device)
+}
+
+/// How the run's image inputs are read, cut as `cut` says.
+fn image_reader(trained: &TrainedRun, path: &Path, cut: PictureCut) -> Result<InputReader, RunError> {
     let mut preprocess = trained.io.preprocess;
     if cut.crop.is_some() {
         preprocess.crop = cut.crop;
@@ -113,20 +151,51 @@ pub fn predict_inputs(
             }
         },
     };
-    let reader = InputReader { preprocess, fits: trained.io.fits.clone(), field_pixels };
-    let inputs = collect_inputs(inputs, reader.fits.as_ref())?;
-    let out = match out {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let dir = trained.run.file("predict");
-            std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
-                what: "predict folder",
-                path: dir.clone(),
-                source,
-            })?;
-            dir.join(format!("{}.csv", chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.3f")))
+    Ok(InputReader { preprocess, fits: trained.io.fits.clone(), field_pixels })
+}
+
+/// How the light-curve run at `path` reads new stars: its own reading settings (a run trained
+/// on simulated stars: the layout the simulator writes), with its catalogue features.
+fn curve_reader(trained: &TrainedRun, path: &Path) -> Result<CurveReader, RunError> {
+    let reading = match &trained.config.data {
+        DataConfig::LightCurveFolder(c) => c.clone(),
+        DataConfig::SimulatedLightCurves(c) => c.written_files_reading(),
+        other => {
+            return Err(RunError::Run(format!(
+                "{}: light curves from {} cannot be read from files",
+                path.display(),
+                other.source_name()
+            )));
         }
     };
+    let features = match (&trained.config.features, &trained.io.features) {
+        (Some(config), Some(scaling)) => {
+            Some(CurveFeatures { config: config.clone(), train_mean: scaling.mean.clone() })
+        }
+        _ => None,
+    };
+    let reader = CurveReader::new(reading, features)?;
+    if reader.shape() != trained.io.input {
+        return Err(RunError::Run(format!(
+            "{}: its settings encode a star as {:?}, but the model reads {:?}",
+            path.display(),
+            reader.shape(),
+            trained.io.input
+        )));
+    }
+    Ok(reader)
+}
+
+/// Predicts `inputs` chunk by chunk (`read` makes a chunk's items; `describe` gives an input's
+/// location and id for the skipped file), appending rows to `out` as they come.
+fn predict_chunks<I>(
+    trained: &TrainedRun,
+    inputs: &[I],
+    describe: impl Fn(&I) -> (String, String),
+    read: impl Fn(&[I]) -> Vec<Result<ImageItem, String>>,
+    out: PathBuf,
+    device: &Device,
+) -> Result<PredictSummary, RunError> {
     let skipped_file = skipped_path(&out);
     let (task, names) = (trained.io.task, &trained.io.target_names);
     let write_error = |path: &Path| {
@@ -142,13 +211,13 @@ pub fn predict_inputs(
     let (mut predicted, mut skipped) = (0usize, 0usize);
     for chunk in inputs.chunks(CHUNK) {
         let mut items = Vec::with_capacity(chunk.len());
-        for (input, item) in chunk.iter().zip(reader.read_all(chunk)) {
+        for (input, item) in chunk.iter().zip(read(chunk)) {
             match item {
                 Ok(item) => items.push(item),
                 Err(reason) => {
                     skipped += 1;
-                    let line =
-                        format!("{},{},{}\n", csv_field(&input.location()), csv_field(&input.id()), csv_field(&reason));
+                    let (location, id) = describe(input);
+                    let line = format!("{},{},{}\n", csv_field(&location), csv_field(&id), csv_field(&reason));
                     skipped_rows.write_all(line.as_bytes()).map_err(write_error(&skipped_file))?;
                 }
             }
@@ -176,7 +245,7 @@ pub fn predict_inputs(
             skipped_file.display()
         )));
     }
-    Ok(PredictSummary { out, skipped_file, predicted, skipped })
+    Ok(PredictSummary { out, skipped_file, predicted, skipped, notes: Vec::new() })
 }
 
 #[cfg(test)]

@@ -1,0 +1,333 @@
+//! Light curves to predict (`trainer predict` with a light-curve model): lists in the published
+//! format (an `id` column, and whatever else the model needs: `period` to fold by, the catalogue
+//! features), their star files where the run's reading puts them relative to the list (its
+//! `dir`, taken under the list's folder, when that holds it; else beside the list), and star
+//! files, or folders of them, given without a list (each file's id is its name less the suffix).
+//!
+//! Every star is read, folded and encoded with the run's own settings ([`LightCurveFolder`]),
+//! and given the catalogue features the model reads; one that cannot be used comes back as its
+//! reason, so that the job goes on without it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::catalogue_features::{FeaturesConfig, MissingFeature};
+use crate::error::DataError;
+use crate::formats::light_curve_files::{Fold, LightCurveFolder, OnBadStar, read_list};
+use crate::formats::star_files::StarFiles;
+use crate::item::ImageItem;
+use crate::sources::light_curve_folder::text_columns;
+
+/// One star to predict.
+#[derive(Debug, Clone)]
+pub struct CurveInput {
+    /// Where it comes from: its list, or its star file.
+    pub location: String,
+    /// Its id.
+    pub id: String,
+    /// Its list row (only `id` for a star file given without a list).
+    row: HashMap<String, String>,
+    /// How its list (or folder) is read: the run's settings with `list` and `dir` set.
+    reading: Arc<LightCurveFolder>,
+}
+
+/// The catalogue features a model reads beside the curve, and the training split's mean of
+/// each (the value of a missing one under `missing = "mean"`).
+#[derive(Debug, Clone)]
+pub struct CurveFeatures {
+    /// `[features]` of the run.
+    pub config: FeaturesConfig,
+    /// The training split's mean of each feature (as read: log10 where `log` says).
+    pub train_mean: Vec<f32>,
+}
+
+/// Reads stars as a run was trained to read them.
+#[derive(Debug)]
+pub struct CurveReader {
+    reading: LightCurveFolder,
+    features: Option<CurveFeatures>,
+    imputed: AtomicUsize,
+}
+
+impl CurveReader {
+    /// A reader with the run's reading settings (`reading`: list layout, folding, sequence
+    /// encoding) and its catalogue features. The run's own list, filter and limit are not used.
+    pub fn new(mut reading: LightCurveFolder, features: Option<CurveFeatures>) -> Result<Self, DataError> {
+        reading.on_bad_star = OnBadStar::Skip;
+        reading.filter.clear();
+        reading.limit = None;
+        reading.label = None;
+        reading.root = None;
+        reading.long_csv = None;
+        reading.check_reading()?;
+        reading.sequence.validate()?;
+        if let Some(f) = &features {
+            f.config.validate()?;
+        }
+        Ok(Self { reading, features, imputed: AtomicUsize::new(0) })
+    }
+
+    /// The shape of an encoded star: `[channels, 1, steps]`.
+    pub fn shape(&self) -> [usize; 3] {
+        self.reading.sequence.shape_for(self.reading.bands.len().max(1))
+    }
+
+    /// Feature values filled with the training mean so far (`missing = "mean"`).
+    pub fn imputed(&self) -> usize {
+        self.imputed.load(Ordering::Relaxed)
+    }
+
+    /// The star file name ending of the first band (`.dat`, `_G.dat`).
+    fn suffix(&self) -> String {
+        self.reading.file_name("", self.reading.band_names()[0])
+    }
+
+    /// The id of the star file `name`, if it is one.
+    fn star_id(&self, name: &str) -> Option<String> {
+        let suffix = self.suffix();
+        let name = name.strip_suffix(".gz").unwrap_or(name);
+        name.strip_suffix(suffix.as_str()).filter(|id| !id.is_empty()).map(str::to_string)
+    }
+
+    /// Every star of `inputs`: lists, star files, and folders of star files, in the order given
+    /// (a folder's files by name).
+    pub fn collect(&self, inputs: &[PathBuf]) -> Result<Vec<CurveInput>, DataError> {
+        let mut out = Vec::new();
+        for input in inputs {
+            let missing = || DataError::Io {
+                what: "light-curve input",
+                path: input.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+            };
+            let name = input.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if input.is_dir() {
+                out.extend(self.star_files_in(input)?);
+            } else if !input.is_file() {
+                return Err(missing());
+            } else if let Some(id) = self.star_id(name) {
+                let dir = input.parent().map(Path::to_path_buf).unwrap_or_default();
+                out.extend(self.without_list(input, &dir, vec![id])?);
+            } else {
+                out.extend(self.list(input)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stars of the star files in folder `dir`.
+    fn star_files_in(&self, dir: &Path) -> Result<Vec<CurveInput>, DataError> {
+        let io = |source| DataError::Io { what: "folder of light-curve files", path: dir.to_path_buf(), source };
+        let mut ids = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if let Some(id) = entry.file_name().to_str().and_then(|n| self.star_id(n)) {
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Err(io(std::io::Error::other(format!(
+                "holds no light-curve file (<id>{}, or that gzipped)",
+                self.suffix()
+            ))));
+        }
+        self.without_list(dir, dir, ids)
+    }
+
+    /// Stars `ids` whose files are in `dir`, with no list (`source`: the file or folder given).
+    fn without_list(&self, source: &Path, dir: &Path, ids: Vec<String>) -> Result<Vec<CurveInput>, DataError> {
+        if self.reading.fold == Fold::ListPeriod || self.reading.sequence.phase_times_period {
+            return Err(DataError::setting(
+                "fold",
+                format!(
+                    "{}: the model reads each star's curve by its period from a list, and star files carry none: \
+                     give a list with `id` and `period` columns (the star files beside it)",
+                    source.display()
+                ),
+            ));
+        }
+        let reading = Arc::new(LightCurveFolder {
+            list: source.to_path_buf(),
+            dir: Some(dir.to_path_buf()),
+            ..self.reading.clone()
+        });
+        Ok(ids
+            .into_iter()
+            .map(|id| CurveInput {
+                location: dir.join(self.reading.file_name(&id, self.reading.band_names()[0])).display().to_string(),
+                row: HashMap::from([("id".to_string(), id.clone())]),
+                id,
+                reading: reading.clone(),
+            })
+            .collect())
+    }
+
+    /// The stars of the list `list`.
+    fn list(&self, list: &Path) -> Result<Vec<CurveInput>, DataError> {
+        let rows = read_list(list)?;
+        let needs_period = self.reading.fold == Fold::ListPeriod || self.reading.sequence.phase_times_period;
+        if needs_period && rows.first().is_some_and(|r| !r.contains_key("period")) {
+            return Err(DataError::setting(
+                "fold",
+                format!(
+                    "{}: the model reads each star's curve by its period, and the list has no `period` column",
+                    list.display()
+                ),
+            ));
+        }
+        let folder = list.parent().map(Path::to_path_buf).unwrap_or_default();
+        // The run's `dir` under the list's folder, where it is (as in the training layout).
+        let dir = match &self.reading.dir {
+            Some(d) if d.is_relative() && StarFiles::is_there(&folder.join(d)) => folder.join(d),
+            _ => folder,
+        };
+        let reading = Arc::new(LightCurveFolder { list: list.to_path_buf(), dir: Some(dir), ..self.reading.clone() });
+        let location = list.display().to_string();
+        Ok(rows
+            .into_iter()
+            .map(|row| CurveInput { location: location.clone(), id: row["id"].clone(), row, reading: reading.clone() })
+            .collect())
+    }
+
+    /// Each star of `chunk` as the model's input, or why it cannot be used.
+    pub fn read_all(&self, chunk: &[CurveInput]) -> Vec<Result<ImageItem, String>> {
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut start = 0;
+        while start < chunk.len() {
+            let reading = &chunk[start].reading;
+            let end = start + chunk[start..].iter().take_while(|c| Arc::ptr_eq(&c.reading, reading)).count();
+            out.extend(self.read_group(reading, &chunk[start..end]));
+            start = end;
+        }
+        out
+    }
+
+    /// Stars of one list or folder.
+    fn read_group(&self, reading: &LightCurveFolder, group: &[CurveInput]) -> Vec<Result<ImageItem, String>> {
+        let rows = group.iter().map(|c| c.row.clone()).collect();
+        let (stars, skipped) = match reading.load_rows(rows) {
+            Ok(read) => read,
+            Err(e) => return group.iter().map(|_| Err(e.to_string())).collect(),
+        };
+        let mut results: HashMap<String, Result<ImageItem, String>> =
+            skipped.into_iter().map(|s| (s.id, Err(s.reason))).collect();
+        for star in stars {
+            let item = reading.encode_star(&star, "").and_then(|(pixels, properties)| {
+                let features = self.features_of(&properties, &text_columns(&star))?;
+                Ok(ImageItem { id: star.id.clone(), pixels, shape: self.shape(), targets: Vec::new(), features })
+            });
+            results.insert(star.id, item);
+        }
+        group.iter().map(|c| results.get(&c.id).cloned().unwrap_or_else(|| Err("not read".to_string()))).collect()
+    }
+
+    /// The catalogue features of a star with numeric `properties` and text `texts`.
+    fn features_of(&self, properties: &[(String, f64)], texts: &[(String, String)]) -> Result<Vec<f32>, String> {
+        let Some(features) = &self.features else { return Ok(Vec::new()) };
+        let text = |column: &str| texts.iter().find(|(k, _)| k == column).map(|(_, v)| v.clone());
+        let values = features.config.values_from(properties, text);
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(c, value)| match value {
+                Ok(v) => Ok(v),
+                Err(_) if features.config.missing == MissingFeature::Mean => {
+                    self.imputed.fetch_add(1, Ordering::Relaxed);
+                    Ok(features.train_mean[c])
+                }
+                Err(reason) => Err(reason),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::simulated_light_curves::SimulatedLightCurvesConfig;
+
+    /// Stars 0..count written by the simulator, and how its files are read.
+    fn written(count: usize) -> (tempfile::TempDir, LightCurveFolder) {
+        let dir = tempfile::tempdir().unwrap();
+        let sim: SimulatedLightCurvesConfig = toml::from_str("[sequence]\nlength = 50\nresample = true\n").unwrap();
+        sim.write_list_and_files(4, count, dir.path()).unwrap();
+        let reading = LightCurveFolder { list: dir.path().join("list.txt"), ..sim.written_files_reading() };
+        (dir, reading)
+    }
+
+    #[test]
+    fn a_list_reads_as_training_reads_it_and_bad_stars_come_back_as_reasons() {
+        let (dir, reading) = written(12);
+        let (stars, _) = reading.load().unwrap();
+        let reader = CurveReader::new(reading.clone(), None).unwrap();
+        let inputs = reader.collect(&[dir.path().join("list.txt")]).unwrap();
+        assert_eq!(inputs.len(), 12);
+        let items = reader.read_all(&inputs);
+        for (star, item) in stars.iter().zip(&items) {
+            let item = item.as_ref().unwrap();
+            assert_eq!(item.id, star.id);
+            assert_eq!(item.pixels, reading.encode_star(star, "class").unwrap().0);
+            assert_eq!(item.shape, reading.sequence.shape_for(1));
+            assert_eq!(item.shape[2], 50);
+        }
+        std::fs::remove_file(dir.path().join("star-3.dat")).unwrap();
+        let items = reader.read_all(&inputs);
+        let err = items[3].as_ref().unwrap_err();
+        assert!(err.contains("star-3.dat"), "{err}");
+        assert!(items[4].is_ok());
+    }
+
+    #[test]
+    fn star_files_without_a_list_are_read_by_name_and_folded_by_their_periodogram() {
+        let (dir, mut reading) = written(6);
+        reading.fold = Fold::Periodogram;
+        let (stars, _) = reading.load().unwrap();
+        let reader = CurveReader::new(reading.clone(), None).unwrap();
+        // The folder's star files by name (list.txt is none); one file alone is one star.
+        let inputs = reader.collect(&[dir.path().to_path_buf(), dir.path().join("star-2.dat")]).unwrap();
+        let ids: Vec<&str> = inputs.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["star-0", "star-1", "star-2", "star-3", "star-4", "star-5", "star-2"]);
+        let items = reader.read_all(&inputs);
+        let by_id: HashMap<&str, &crate::formats::light_curve_files::Star> =
+            stars.iter().map(|s| (s.id.as_str(), s)).collect();
+        for item in &items {
+            let item = item.as_ref().unwrap();
+            assert_eq!(item.pixels, reading.encode_star(by_id[item.id.as_str()], "class").unwrap().0);
+        }
+        // Folding by the list's period needs a list.
+        reading.fold = Fold::ListPeriod;
+        let reader = CurveReader::new(reading, None).unwrap();
+        let err = reader.collect(&[dir.path().to_path_buf()]).unwrap_err().to_string();
+        assert!(err.contains("give a list with `id` and `period` columns"), "{err}");
+        let err = reader.collect(&[dir.path().join("nowhere.txt")]).unwrap_err().to_string();
+        assert!(err.contains("nowhere.txt") && err.contains("no such file"), "{err}");
+    }
+
+    #[test]
+    fn missing_features_are_reasons_or_the_training_mean() {
+        let (dir, reading) = written(5);
+        let features: FeaturesConfig = toml::from_str("columns = [\"period\", \"snr\", \"colour\"]").unwrap();
+        let reader = CurveReader::new(
+            reading.clone(),
+            Some(CurveFeatures { config: features.clone(), train_mean: vec![0.5, 30.0, 0.25] }),
+        )
+        .unwrap();
+        let inputs = reader.collect(&[dir.path().join("list.txt")]).unwrap();
+        let err = reader.read_all(&inputs)[0].clone().unwrap_err();
+        assert!(err.contains("has no value in column \"colour\""), "{err}");
+        let mean = FeaturesConfig { missing: MissingFeature::Mean, ..features };
+        let reader =
+            CurveReader::new(reading, Some(CurveFeatures { config: mean, train_mean: vec![0.5, 30.0, 0.25] })).unwrap();
+        let items = reader.read_all(&inputs);
+        let list = read_list(&dir.path().join("list.txt")).unwrap();
+        for (item, row) in items.iter().zip(&list) {
+            let f = &item.as_ref().unwrap().features;
+            assert_eq!(f[0], row["period"].parse::<f32>().unwrap());
+            assert_eq!((f[1], f[2]), (row["snr"].parse::<f32>().unwrap(), 0.25));
+        }
+        assert_eq!(reader.imputed(), 5);
+    }
+}
