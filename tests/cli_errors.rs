@@ -138,6 +138,13 @@ fn devices_that_are_not_compiled_in_say_how_to_get_them() {
     let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "cuda:1"]);
     assert_fails_with(&output, "device `cuda:1` needs the `cuda` backend");
     assert_fails_with(&run(&["--config", "galaxy_cnn", "--device", "tpu"]), "unknown device `tpu`");
+    if !cfg!(feature = "tch") {
+        let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "tch-cuda:1"]);
+        let err = assert_fails_with(&output, "device `tch-cuda:1` needs the `tch` backend");
+        assert!(err.contains("--features tch"), "{err}");
+    }
+    let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "tch:1"]);
+    assert_fails_with(&output, "device `tch:1`: only cuda devices take an index");
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Training and inference throughput on the backends compiled into the trainer: the
 //! `galaxy_cnn` model (images per second, batch 32, the config's images) and the `rrlyrae_rnn`
-//! bidirectional LSTM (light curves per second, the paper's batch of 256, 200 steps); and
-//! data-loading throughput: simulating a batch of galaxies, and augmenting one.
-//! `cargo bench -p trainer` (or `cargo xtask bench`).
+//! bidirectional LSTM (light curves per second, the paper's batch of 256, the config's 64
+//! steps); and data-loading throughput: simulating a batch of galaxies, and augmenting one.
+//! `cargo bench -p trainer` (or `cargo xtask bench`); with `--features tch`, LibTorch too.
+//! `rrlyrae_rnn_pytorch.py` beside this file times the same BiLSTM in PyTorch.
 
 use std::path::Path;
 
@@ -32,6 +33,9 @@ fn devices() -> Vec<(&'static str, Device)> {
     out.push(("wgpu", Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)));
     #[cfg(feature = "cuda")]
     out.push(("cuda", Device::cuda(0)));
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)] // Burn's LibTorch backend: the PyTorch-kernel comparison
+    out.push(("tch", Device::libtorch()));
     out
 }
 

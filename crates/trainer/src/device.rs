@@ -19,6 +19,9 @@ pub fn compiled() -> Vec<&'static str> {
     if cfg!(feature = "flex") {
         names.push("flex");
     }
+    if cfg!(feature = "tch") {
+        names.extend(["tch", "tch-cuda"]);
+    }
     if cfg!(feature = "ndarray") {
         names.push("ndarray");
     }
@@ -26,9 +29,9 @@ pub fn compiled() -> Vec<&'static str> {
 }
 
 /// The device `--device` names when it is not given: the first compiled in, except that the
-/// software `wgpu-cpu` is never a default.
+/// software `wgpu-cpu` and the opt-in LibTorch devices are never a default.
 pub fn default_name() -> &'static str {
-    compiled().into_iter().find(|n| *n != "wgpu-cpu").unwrap_or("flex")
+    compiled().into_iter().find(|n| !["wgpu-cpu", "tch", "tch-cuda"].contains(n)).unwrap_or("flex")
 }
 
 // Unused only in a build with every backend compiled in.
@@ -45,7 +48,8 @@ pub fn backend_of(name: &str) -> &str {
     name.split(':').next().unwrap_or(name)
 }
 
-/// Parses one device name: `flex`, `ndarray`, `wgpu`, `wgpu-cpu`, `cuda[:N]`, `metal`.
+/// Parses one device name: `flex`, `ndarray`, `wgpu`, `wgpu-cpu`, `cuda[:N]`, `metal`, `tch`
+/// (LibTorch on the CPU), `tch-cuda[:N]`.
 pub fn parse(name: &str) -> Result<Device> {
     let (backend, index) = match name.split_once(':') {
         Some((b, i)) => {
@@ -54,8 +58,8 @@ pub fn parse(name: &str) -> Result<Device> {
         }
         None => (name, None),
     };
-    if index.is_some() && backend != "cuda" {
-        bail!("device `{name}`: only cuda devices take an index (cuda:0, cuda:1, ...)");
+    if index.is_some() && !["cuda", "tch-cuda"].contains(&backend) {
+        bail!("device `{name}`: only cuda devices take an index (cuda:0, cuda:1, tch-cuda:0, ...)");
     }
     match backend {
         "flex" => flex(name),
@@ -64,7 +68,11 @@ pub fn parse(name: &str) -> Result<Device> {
         "wgpu-cpu" => wgpu(name, true),
         "cuda" => cuda(name, index.unwrap_or(0)),
         "metal" => metal(name),
-        other => bail!("unknown device `{other}`: use flex, ndarray, wgpu, wgpu-cpu, cuda[:N] or metal"),
+        "tch" => tch(name, None),
+        "tch-cuda" => tch(name, Some(index.unwrap_or(0))),
+        other => {
+            bail!("unknown device `{other}`: use flex, ndarray, wgpu, wgpu-cpu, cuda[:N], metal, tch or tch-cuda[:N]")
+        }
     }
 }
 
@@ -115,6 +123,19 @@ fn metal(_name: &str) -> Result<Device> {
 #[cfg(not(feature = "metal"))]
 fn metal(name: &str) -> Result<Device> {
     Err(missing(name, "metal"))
+}
+
+#[cfg(feature = "tch")]
+#[allow(deprecated)] // Burn marks its LibTorch backend deprecated; it is the PyTorch-kernel comparison
+fn tch(_name: &str, cuda: Option<usize>) -> Result<Device> {
+    Ok(match cuda {
+        None => Device::libtorch(),
+        Some(index) => Device::libtorch_cuda(index),
+    })
+}
+#[cfg(not(feature = "tch"))]
+fn tch(name: &str, _cuda: Option<usize>) -> Result<Device> {
+    Err(missing(name, "tch"))
 }
 
 /// The devices to use: `--device` (comma-separated) if given, else the config's

@@ -1,0 +1,88 @@
+"""The PyTorch side of the `rrlyrae_rnn` row of `cargo bench -p trainer --bench train_step`:
+the same network, shapes, batch, loss and optimiser, timed the same way, on the CPU.
+
+The network is configs/rrlyrae_rnn.toml's model (Dekany & Grebel 2020): two stacked
+bidirectional LSTM layers of 32 + 32 units with dropout 0.1 after each, the last layer's final
+states (forward after the last step, backward after the first) into a dense layer of 2 classes;
+input 64 resampled steps of (phase, magnitude), batch 256, cross-entropy, Adam (lr 0.005,
+gradient norm clipped at 1). Every sequence is full length (resampled), so no packing is needed.
+
+    python crates/trainer/benches/rrlyrae_rnn_pytorch.py [--threads 2] [--seconds 15]
+
+Prints training and inference throughput in sequences per second.
+"""
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+
+class BiLstmClassifier(nn.Module):
+    def __init__(self, features=2, units=(32, 32), classes=2, dropout=0.1):
+        super().__init__()
+        layers, width = [], features
+        for u in units:
+            layers.append(nn.LSTM(width, u, batch_first=True, bidirectional=True))
+            width = 2 * u
+        self.layers = nn.ModuleList(layers)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(width, classes)
+
+    def forward(self, x):
+        for k, layer in enumerate(self.layers):
+            out, (h, _) = layer(x)
+            x = self.dropout(out)
+        # h: [2, batch, units]: the forward state after the last step, the backward after the first.
+        last = torch.cat([h[0], h[1]], dim=1)
+        return self.head(self.dropout(last))
+
+
+def rate(step, batch, seconds):
+    """Sequences per second of `step` over about `seconds` after a warm-up."""
+    for _ in range(3):
+        step()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        done += 1
+    return done * batch / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=64)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = BiLstmClassifier()
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.005)
+    x = torch.randn(args.batch, args.steps, 2)
+    y = torch.randint(0, 2, (args.batch,))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def train_step():
+        optimiser.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+
+    model.train()
+    train = rate(train_step, args.batch, args.seconds)
+    model.eval()
+
+    def inference():
+        with torch.no_grad():
+            model(x)
+
+    infer = rate(inference, args.batch, args.seconds)
+    print(f"pytorch {torch.__version__} threads {args.threads}: rrlyrae_rnn train_step {train:.0f} seq/s, inference {infer:.0f} seq/s")
+
+
+if __name__ == "__main__":
+    main()
