@@ -4,12 +4,16 @@
 //!   with the `wgpu` backend compiled in so the GPU code path is tested on Mesa's software
 //!   Vulkan driver, and the `hdf5` data feature (Galaxy10 DECaLS files) against the system
 //!   libhdf5.
-//! - `bench`: the criterion benchmarks (simulator, data loading, training steps).
+//! - `bench [cargo bench args]`: the criterion benchmarks (simulator, data loading, training
+//!   steps; `--features trainer/tch` adds LibTorch), then one table of each network's training
+//!   and inference throughput per backend beside PyTorch's where a PyTorch twin is committed
+//!   (`bench --table`: the table alone, from the last results).
 //! - `fetch NAME [--dir PATH]`: download or check a real data set (`datasets/NAME.toml`).
 //!
 //! Written in Rust so it runs wherever cargo runs.
 
 mod fetch;
+mod side_by_side;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -38,9 +42,16 @@ fn ci() -> Result<()> {
 }
 
 fn bench(rest: &[String]) -> Result<()> {
-    let mut args = vec!["bench", "--workspace"];
-    args.extend(rest.iter().map(String::as_str));
-    cargo(&args)
+    // `--table`: only the table, from the last benchmarks' saved results.
+    if rest != ["--table"] {
+        let mut args = vec!["bench", "--workspace"];
+        args.extend(rest.iter().map(String::as_str));
+        cargo(&args)?;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace");
+    let criterion = side_by_side::criterion_dir(root);
+    side_by_side::require(&criterion)?;
+    side_by_side::print_table(root, &criterion)
 }
 
 fn main() -> ExitCode {
@@ -53,7 +64,7 @@ fn main() -> ExitCode {
             fetch::fetch(root, &args[1], args.get(3).map(PathBuf::from))
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [criterion args] | fetch NAME [--dir PATH]>");
+            eprintln!("usage: cargo xtask <ci | bench [cargo bench args] | bench --table | fetch NAME [--dir PATH]>");
             return ExitCode::from(2);
         }
     };
