@@ -37,8 +37,9 @@ pub enum Command {
 /// Options shared by the commands that read a config.
 #[derive(Debug, Args, Clone, Default)]
 pub struct CommonArgs {
-    /// Device(s) to train on: flex, ndarray, wgpu, wgpu-cpu, cuda[:N], metal; comma-separated
-    /// for data-parallel training (default: the config's [hardware] devices, else the best compiled in).
+    /// Device(s) to train on: flex, ndarray, wgpu, wgpu-cpu, cuda[:N], metal, tch, tch-cuda[:N];
+    /// comma-separated for data-parallel training (default: the config's [hardware] devices, else
+    /// the best compiled in).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
     /// Override one config field, e.g. --set training.epochs=3 (repeatable).
