@@ -9,8 +9,10 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 /// The networks of `crates/trainer/benches/train_step.rs`, and their PyTorch twins.
-const NETWORKS: [(&str, Option<&str>); 2] =
-    [("galaxy_cnn", None), ("rrlyrae_rnn", Some("crates/trainer/benches/rrlyrae_rnn_pytorch.py"))];
+const NETWORKS: [(&str, Option<&str>); 2] = [
+    ("galaxy_cnn", Some("crates/trainer/benches/galaxy_cnn_pytorch.py")),
+    ("rrlyrae_rnn", Some("crates/trainer/benches/rrlyrae_rnn_pytorch.py")),
+];
 
 /// Items per second of one criterion benchmark (`group/function_backend`), if it ran.
 fn measured(criterion: &Path, group: &str, bench: &str) -> Option<f64> {
@@ -48,7 +50,7 @@ fn pytorch(root: &Path, script: &str, threads: usize) -> Result<(f64, f64), Stri
         .output()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    // "... train_step 2333 seq/s, inference 26746 seq/s"
+    // "... train_step 2333 seq/s, inference 26746 seq/s" (img/s for images)
     let number_after = |key: &str| -> Option<f64> { text.split(key).nth(1)?.split_whitespace().next()?.parse().ok() };
     match (number_after("train_step "), number_after("inference ")) {
         (Some(train), Some(infer)) => Ok((train, infer)),

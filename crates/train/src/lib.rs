@@ -20,6 +20,7 @@ pub mod evaluate;
 pub mod fit;
 pub mod gan;
 pub mod init;
+pub mod memory;
 pub mod report;
 pub mod run;
 

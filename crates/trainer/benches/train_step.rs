@@ -40,6 +40,8 @@ fn devices() -> Vec<(&'static str, Device)> {
 }
 
 fn throughput(c: &mut Criterion) {
+    // As the trainer does: freed memory is kept for the next step.
+    astro_train::memory::keep_freed_memory();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/galaxy_cnn.toml");
     // Uncached, so that `simulate+batch` runs the simulator for every image.
     let config = load_config(&path, &["data.cache=false".to_string()], false).expect("galaxy_cnn.toml loads");

@@ -26,6 +26,7 @@ use clap::Parser;
 use crate::cli::{Cli, Command, TrainArgs};
 
 fn main() -> ExitCode {
+    astro_train::memory::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
