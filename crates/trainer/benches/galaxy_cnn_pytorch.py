@@ -19,11 +19,11 @@ Prints training and inference throughput in images per second.
 
 import argparse
 import math
-import time
-
 import numpy as np
 import torch
 from torch import nn
+
+from pytorch_timing import train_and_infer
 
 # Galaxy Zoo 2's 11 questions as (first answer, number of answers) over the 37 outputs, and the
 # output column (already scaled, so the products are cumulative) that each question's fractions
@@ -115,15 +115,6 @@ def galaxy_zoo(z):
     return torch.cat(out, dim=1)
 
 
-def rate(step, batch, seconds):
-    """Images per second of `step` over about `seconds` after a warm-up."""
-    for _ in range(3):
-        step()
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        step()
-        done += 1
-    return done * batch / (time.perf_counter() - start)
 
 
 def main():
@@ -139,21 +130,7 @@ def main():
     x = torch.rand(args.batch, 3, 98, 98)
     y = torch.rand(args.batch, 37)
 
-    def train_step():
-        optimiser.zero_grad(set_to_none=True)
-        loss = ((model(x) - y) ** 2).mean()
-        loss.backward()
-        optimiser.step()
-
-    model.train()
-    train = rate(train_step, args.batch, args.seconds)
-    model.eval()
-
-    def inference():
-        with torch.no_grad():
-            model(x)
-
-    infer = rate(inference, args.batch, args.seconds)
+    train, infer = train_and_infer(model, optimiser, lambda out: ((out - y) ** 2).mean(), x, args.seconds)
     print(f"pytorch {torch.__version__} threads {args.threads}: galaxy_cnn train_step {train:.0f} img/s, inference {infer:.0f} img/s")
 
 

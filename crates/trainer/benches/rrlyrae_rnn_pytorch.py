@@ -13,10 +13,10 @@ Prints training and inference throughput in sequences per second.
 """
 
 import argparse
-import time
-
 import torch
 from torch import nn
+
+from pytorch_timing import train_and_infer
 
 
 class BiLstmClassifier(nn.Module):
@@ -31,7 +31,7 @@ class BiLstmClassifier(nn.Module):
         self.head = nn.Linear(width, classes)
 
     def forward(self, x):
-        for k, layer in enumerate(self.layers):
+        for layer in self.layers:
             out, (h, _) = layer(x)
             x = self.dropout(out)
         # h: [2, batch, units]: the forward state after the last step, the backward after the first.
@@ -39,15 +39,6 @@ class BiLstmClassifier(nn.Module):
         return self.head(self.dropout(last))
 
 
-def rate(step, batch, seconds):
-    """Sequences per second of `step` over about `seconds` after a warm-up."""
-    for _ in range(3):
-        step()
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        step()
-        done += 1
-    return done * batch / (time.perf_counter() - start)
 
 
 def main():
@@ -65,22 +56,7 @@ def main():
     y = torch.randint(0, 2, (args.batch,))
     loss_fn = nn.CrossEntropyLoss()
 
-    def train_step():
-        optimiser.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-
-    model.train()
-    train = rate(train_step, args.batch, args.seconds)
-    model.eval()
-
-    def inference():
-        with torch.no_grad():
-            model(x)
-
-    infer = rate(inference, args.batch, args.seconds)
+    train, infer = train_and_infer(model, optimiser, lambda out: loss_fn(out, y), x, args.seconds, clip_norm=1.0)
     print(f"pytorch {torch.__version__} threads {args.threads}: rrlyrae_rnn train_step {train:.0f} seq/s, inference {infer:.0f} seq/s")
 
 
