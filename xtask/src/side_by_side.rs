@@ -1,7 +1,9 @@
 //! The table `cargo xtask bench` prints after the criterion benchmarks: each network's training
 //! step and inference throughput on every backend the bench measured (from criterion's saved
-//! estimates), beside PyTorch's for the networks that have a committed PyTorch twin, run with the
-//! same thread count when a Python with `torch` is there (`ASTRO_TORCH_PYTHON`, else `python3`).
+//! estimates) and the peak memory of each (the bench's `peak_heap_bytes` beside them, CPU
+//! backends only), beside PyTorch's for the networks that have a committed PyTorch twin, run with
+//! the same thread count when a Python with `torch` is there (`ASTRO_TORCH_PYTHON`, else
+//! `python3`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,10 +11,24 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 /// The networks of `crates/trainer/benches/train_step.rs`, and their PyTorch twins.
-const NETWORKS: [(&str, Option<&str>); 2] = [
+const NETWORKS: [(&str, Option<&str>); 6] = [
     ("galaxy_cnn", Some("crates/trainer/benches/galaxy_cnn_pytorch.py")),
     ("rrlyrae_rnn", Some("crates/trainer/benches/rrlyrae_rnn_pytorch.py")),
+    ("deeplens_resnet", Some("crates/trainer/benches/deeplens_resnet_pytorch.py")),
+    ("semantic_autoencoder", Some("crates/trainer/benches/semantic_autoencoder_pytorch.py")),
+    ("galaxy_gan", Some("crates/trainer/benches/galaxy_gan_pytorch.py")),
+    ("cosmo_gan", Some("crates/trainer/benches/cosmo_gan_pytorch.py")),
 ];
+
+/// What PyTorch's twin measured: training and inference items/s and peak memory (MB; `None`
+/// where the twin could not measure it).
+#[derive(Debug, Clone, PartialEq)]
+struct Twin {
+    train: f64,
+    infer: f64,
+    train_mb: Option<f64>,
+    infer_mb: Option<f64>,
+}
 
 /// Items per second of one criterion benchmark (`group/function_backend`), if it ran.
 fn measured(criterion: &Path, group: &str, bench: &str) -> Option<f64> {
@@ -23,6 +39,12 @@ fn measured(criterion: &Path, group: &str, bench: &str) -> Option<f64> {
     let items = read("benchmark.json")?["throughput"]["Elements"].as_f64()?;
     let nanoseconds = read("estimates.json")?["mean"]["point_estimate"].as_f64()?;
     Some(items / (nanoseconds * 1e-9))
+}
+
+/// Peak heap memory of one benchmark row in MB, if the bench recorded it.
+fn peak_mb(criterion: &Path, group: &str, bench: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(criterion.join(group).join(bench).join("peak_heap_bytes")).ok()?;
+    Some(text.trim().parse::<f64>().ok()? / f64::from(1 << 20))
 }
 
 /// The backends with a saved training-step estimate for `group`.
@@ -37,8 +59,22 @@ fn backends(criterion: &Path, group: &str) -> Vec<String> {
     out
 }
 
-/// PyTorch's training-step and inference throughput from `script`, or why there is none.
-fn pytorch(root: &Path, script: &str, threads: usize) -> Result<(f64, f64), String> {
+/// Reads a twin's line: "... train_step 2333 seq/s, inference 26746 seq/s, peak_train_mb 137,
+/// peak_inference_mb 43" (img/s for images; a peak that was not measured reads "not measured").
+fn parse_twin(text: &str) -> Option<Twin> {
+    let number_after = |key: &str| -> Option<f64> {
+        text.split(key).nth(1)?.split_whitespace().next()?.trim_end_matches(',').parse().ok()
+    };
+    Some(Twin {
+        train: number_after("train_step ")?,
+        infer: number_after("inference ")?,
+        train_mb: number_after("peak_train_mb "),
+        infer_mb: number_after("peak_inference_mb "),
+    })
+}
+
+/// What PyTorch's twin `script` measured, or why there is nothing.
+fn pytorch(root: &Path, script: &str, threads: usize) -> Result<Twin, String> {
     let python = std::env::var("ASTRO_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let has_torch = Command::new(&python).args(["-c", "import torch"]).output().is_ok_and(|o| o.status.success());
     if !has_torch {
@@ -49,48 +85,60 @@ fn pytorch(root: &Path, script: &str, threads: usize) -> Result<(f64, f64), Stri
         .args(["--threads", &threads.to_string()])
         .output()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    // "... train_step 2333 seq/s, inference 26746 seq/s" (img/s for images)
-    let number_after = |key: &str| -> Option<f64> { text.split(key).nth(1)?.split_whitespace().next()?.parse().ok() };
-    match (number_after("train_step "), number_after("inference ")) {
-        (Some(train), Some(infer)) => Ok((train, infer)),
-        _ => Err(format!("{script} printed no throughput: {}", String::from_utf8_lossy(&output.stderr).trim())),
-    }
+    parse_twin(&String::from_utf8_lossy(&output.stdout))
+        .ok_or_else(|| format!("{script} printed no throughput: {}", String::from_utf8_lossy(&output.stderr).trim()))
 }
 
 /// Prints the side-by-side table.
 pub fn print_table(root: &Path, criterion: &Path) -> Result<()> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("\nTraining step and inference, items/s ({threads} threads; PyTorch with the same):");
-    println!("| network | backend | training step | inference | training / PyTorch | inference / PyTorch |");
-    println!("|---|---|---|---|---|---|");
+    println!("\nTraining step and inference, items/s ({threads} threads; PyTorch with the same), and peak memory:");
+    println!(
+        "| network | backend | training step | inference | training / PyTorch | inference / PyTorch | peak memory, training (MB) | peak memory, inference (MB) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let show = |v: Option<f64>| v.map_or_else(|| "not measured".to_string(), |v| format!("{v:.0}"));
     for (group, script) in NETWORKS {
         let theirs = match script {
             Some(script) => pytorch(root, script, threads),
             None => Err("no PyTorch twin committed".to_string()),
         };
-        let show = |v: Option<f64>| v.map_or_else(|| "not measured".to_string(), |v| format!("{v:.0}"));
-        let ratio = |ours: Option<f64>, pick: fn(&(f64, f64)) -> f64| match (ours, &theirs) {
+        let ratio = |ours: Option<f64>, pick: fn(&Twin) -> f64| match (ours, &theirs) {
             (Some(o), Ok(t)) => format!("{:.2}", o / pick(t)),
             _ => "-".to_string(),
         };
         for backend in backends(criterion, group) {
             let train = measured(criterion, group, &format!("train_step_{backend}"));
             let infer = measured(criterion, group, &format!("inference_{backend}"));
+            let memory = |bench: &str| {
+                peak_mb(criterion, group, &format!("{bench}_{backend}"))
+                    .map_or_else(|| "not measured (outside Rust's heap)".to_string(), |v| format!("{v:.0}"))
+            };
             println!(
-                "| {group} | {backend} | {} | {} | {} | {} |",
+                "| {group} | {backend} | {} | {} | {} | {} | {} | {} |",
                 show(train),
                 show(infer),
-                ratio(train, |t| t.0),
-                ratio(infer, |t| t.1)
+                ratio(train, |t| t.train),
+                ratio(infer, |t| t.infer),
+                memory("train_step"),
+                memory("inference"),
             );
         }
         match &theirs {
-            Ok((train, infer)) => println!("| {group} | PyTorch | {train:.0} | {infer:.0} | 1.00 | 1.00 |"),
-            Err(why) => println!("| {group} | PyTorch | not measured: {why} | | | |"),
+            Ok(t) => println!(
+                "| {group} | PyTorch | {:.0} | {:.0} | 1.00 | 1.00 | {} | {} |",
+                t.train,
+                t.infer,
+                show(t.train_mb),
+                show(t.infer_mb)
+            ),
+            Err(why) => println!("| {group} | PyTorch | not measured: {why} | | | | | |"),
         }
     }
-    println!("(peak memory per row: not measured by the bench)");
+    println!(
+        "(peak memory: ours, the most bytes a row's steps held in Rust's heap above those held before it; \
+         PyTorch's, the peak resident size above the start of the phase, each phase in its own process)"
+    );
     Ok(())
 }
 
@@ -119,6 +167,18 @@ mod tests {
         let rate = measured(&dir, "rrlyrae_rnn", "train_step_flex").unwrap();
         assert!((rate - 2560.0).abs() < 1e-9, "{rate}");
         assert_eq!(measured(&dir, "rrlyrae_rnn", "inference_flex"), None);
+        std::fs::write(bench.parent().unwrap().join("peak_heap_bytes"), "3145728\n").unwrap();
+        assert_eq!(peak_mb(&dir, "rrlyrae_rnn", "train_step_flex"), Some(3.0));
+        assert_eq!(peak_mb(&dir, "rrlyrae_rnn", "inference_flex"), None);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_twins_line_gives_its_rates_and_peaks() {
+        let line = "pytorch 2.9.0 threads 2: cosmo_gan train_step 43 slice/s, inference 610 slice/s, \
+                    peak_train_mb 127, peak_inference_mb not measured (no /proc)";
+        let twin = parse_twin(line).unwrap();
+        assert_eq!(twin, Twin { train: 43.0, infer: 610.0, train_mb: Some(127.0), infer_mb: None });
+        assert_eq!(parse_twin("Traceback (most recent call last)"), None);
     }
 }

@@ -14,16 +14,16 @@ batch 32.
 
     python crates/trainer/benches/galaxy_cnn_pytorch.py [--threads 2] [--seconds 15]
 
-Prints training and inference throughput in images per second.
+Prints training and inference throughput in images per second and the peak memory of each
+(pytorch_timing.py).
 """
 
-import argparse
 import math
 import numpy as np
 import torch
 from torch import nn
 
-from pytorch_timing import train_and_infer
+from pytorch_timing import main, supervised_steps
 
 # Galaxy Zoo 2's 11 questions as (first answer, number of answers) over the 37 outputs, and the
 # output column (already scaled, so the products are cumulative) that each question's fractions
@@ -115,24 +115,14 @@ def galaxy_zoo(z):
     return torch.cat(out, dim=1)
 
 
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--batch", type=int, default=32)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+def build(args):
     model = Dieleman()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(args.batch, 3, 98, 98)
     y = torch.rand(args.batch, 37)
-
-    train, infer = train_and_infer(model, optimiser, lambda out: ((out - y) ** 2).mean(), x, args.seconds)
-    print(f"pytorch {torch.__version__} threads {args.threads}: galaxy_cnn train_step {train:.0f} img/s, inference {infer:.0f} img/s")
+    train, infer = supervised_steps(model, optimiser, lambda out: ((out - y) ** 2).mean(), x)
+    return train, infer, args.batch
 
 
 if __name__ == "__main__":
-    main()
+    main("galaxy_cnn", "img", build, [("--batch", int, 32)])

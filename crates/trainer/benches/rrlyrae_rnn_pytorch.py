@@ -9,14 +9,14 @@ gradient norm clipped at 1). Every sequence is full length (resampled), so no pa
 
     python crates/trainer/benches/rrlyrae_rnn_pytorch.py [--threads 2] [--seconds 15]
 
-Prints training and inference throughput in sequences per second.
+Prints training and inference throughput in sequences per second and the peak memory of each
+(pytorch_timing.py).
 """
 
-import argparse
 import torch
 from torch import nn
 
-from pytorch_timing import train_and_infer
+from pytorch_timing import main, supervised_steps
 
 
 class BiLstmClassifier(nn.Module):
@@ -39,26 +39,15 @@ class BiLstmClassifier(nn.Module):
         return self.head(self.dropout(last))
 
 
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=64)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+def build(args):
     model = BiLstmClassifier()
     optimiser = torch.optim.Adam(model.parameters(), lr=0.005)
     x = torch.randn(args.batch, args.steps, 2)
     y = torch.randint(0, 2, (args.batch,))
     loss_fn = nn.CrossEntropyLoss()
-
-    train, infer = train_and_infer(model, optimiser, lambda out: loss_fn(out, y), x, args.seconds, clip_norm=1.0)
-    print(f"pytorch {torch.__version__} threads {args.threads}: rrlyrae_rnn train_step {train:.0f} seq/s, inference {infer:.0f} seq/s")
+    train, infer = supervised_steps(model, optimiser, lambda out: loss_fn(out, y), x, clip_norm=1.0)
+    return train, infer, args.batch
 
 
 if __name__ == "__main__":
-    main()
+    main("rrlyrae_rnn", "seq", build, [("--batch", int, 256), ("--steps", int, 64)])

@@ -87,8 +87,45 @@ pub struct Fit<'a> {
     pub device: &'a Device,
 }
 
-fn adam(gan: &GanConfig) -> ModuleOptimizer {
+/// Each player's optimiser: Adam with the loop's `beta1`.
+pub fn adam(gan: &GanConfig) -> ModuleOptimizer {
     AdamConfig::new().with_beta_1(gan.beta1 as f32).init()
+}
+
+/// The losses of one adversarial update, as numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateLosses {
+    /// The discriminator's loss at its last step.
+    pub discriminator: f64,
+    /// The generator's adversarial loss.
+    pub adversarial: f64,
+    /// The generator's L1 loss (pix2pix), unweighted.
+    pub l1: Option<f64>,
+}
+
+/// One adversarial update on `batch`: `gan.d_steps` discriminator steps, then one generator step
+/// (the training loop's step, and the bench's).
+pub fn adversarial_update<P: GanPair>(
+    players: (P::G, P::D),
+    optimisers: (&mut ModuleOptimizer, &mut ModuleOptimizer),
+    batch: &GanBatch,
+    gan: &GanConfig,
+) -> (P::G, P::D, UpdateLosses) {
+    let (generator, mut discriminator) = players;
+    let (optim_g, optim_d) = optimisers;
+    let mut d_loss = 0.0;
+    for _ in 0..gan.d_steps {
+        let loss = P::d_loss(&generator, &discriminator, batch);
+        d_loss = f64::from(loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &discriminator);
+        discriminator = optim_d.step(gan.lr, discriminator, grads);
+    }
+    let loss = P::g_loss(&generator, &discriminator, batch, gan.l1_weight);
+    let adversarial = f64::from(loss.adversarial.clone().into_scalar::<f32>());
+    let l1 = loss.l1.as_ref().map(|l| f64::from(l.clone().into_scalar::<f32>()));
+    let grads = GradientsParams::from_grads(loss.total.backward(), &generator);
+    let generator = optim_g.step(gan.lr, generator, grads);
+    (generator, discriminator, UpdateLosses { discriminator: d_loss, adversarial, l1 })
 }
 
 /// Mean over pixels of the standard deviation across the batch: how much the images of a batch
@@ -148,18 +185,10 @@ impl Fit<'_> {
                 let batch = GanBatch::from_batch(
                     batch.map_err(|e| RunError::Run(format!("cannot read a training batch: {e}")))?,
                 );
-                let mut d_loss = 0.0;
-                for _ in 0..self.gan.d_steps {
-                    let loss = P::d_loss(&generator, &discriminator, &batch);
-                    d_loss = f64::from(loss.clone().into_scalar::<f32>());
-                    let grads = GradientsParams::from_grads(loss.backward(), &discriminator);
-                    discriminator = optim_d.step(self.gan.lr, discriminator, grads);
-                }
-                let loss = P::g_loss(&generator, &discriminator, &batch, self.gan.l1_weight);
-                let adversarial = f64::from(loss.adversarial.clone().into_scalar::<f32>());
-                let l1 = loss.l1.as_ref().map(|l| f64::from(l.clone().into_scalar::<f32>()));
-                let grads = GradientsParams::from_grads(loss.total.backward(), &generator);
-                generator = optim_g.step(self.gan.lr, generator, grads);
+                let losses;
+                (generator, discriminator, losses) =
+                    adversarial_update::<P>((generator, discriminator), (&mut optim_g, &mut optim_d), &batch, self.gan);
+                let UpdateLosses { discriminator: d_loss, adversarial, l1 } = losses;
                 steps += 1;
                 check_finite(d_loss, adversarial, steps, epoch)?;
                 let diversity = if steps.is_multiple_of(self.gan.sample_every) {

@@ -1,0 +1,230 @@
+//! Training and inference throughput of every paper network at its default config's size, on
+//! the backends compiled into the trainer, with the peak heap memory of each row on the CPU
+//! backends ([`peak_memory`]):
+//! - `galaxy_cnn` (Dieleman, quarter widths, batch 32; the config's is 16), `rrlyrae_rnn` (bidirectional LSTM, the
+//!   paper's batch of 256, 64 steps), `deeplens_resnet` (pre-activation ResNet, half widths,
+//!   batch 64), `semantic_autoencoder` (the encoder at half widths and the rendering decoder,
+//!   batch 20): a training step (forward, backward, optimiser) and inference on one batch;
+//! - `galaxy_gan` (pix2pix, half filters, batch 16) and `cosmo_gan` (DCGAN, half filters, batch
+//!   32): one adversarial update (the config's discriminator steps and one generator step) and
+//!   the generator's inference;
+//! - data loading: simulating a batch of galaxies, and augmenting one.
+//!
+//! `cargo bench -p trainer` (or `cargo xtask bench`, which prints the table beside PyTorch's
+//! twins, `*_pytorch.py` beside this folder); with `--features tch`, LibTorch too.
+
+mod peak_memory;
+
+use std::path::Path;
+
+use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher, ImageItem};
+use astro_models::ModelConfig;
+use astro_train::config::{ExperimentConfig, load_config};
+use astro_train::fit::supervised::Supervised;
+use astro_train::gan::fit::{adam, adversarial_update};
+use astro_train::gan::pair::{DcganPair, GanBatch, GanPair, Pix2pixPair};
+use astro_train::run::train::{input_shape, prepare};
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::Device;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use peak_memory::{Counting, PeakMemory};
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+// Pushes are cfg-gated per backend, so vec![] cannot be used.
+#[allow(clippy::vec_init_then_push)]
+fn devices() -> Vec<(&'static str, Device)> {
+    let mut out = Vec::new();
+    #[cfg(feature = "flex")]
+    out.push(("flex", Device::flex()));
+    #[cfg(feature = "ndarray")]
+    out.push(("ndarray", Device::ndarray()));
+    #[cfg(feature = "wgpu")]
+    out.push(("wgpu", Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)));
+    #[cfg(feature = "cuda")]
+    out.push(("cuda", Device::cuda(0)));
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)] // Burn's LibTorch backend: the PyTorch-kernel comparison
+    out.push(("tch", Device::libtorch()));
+    out
+}
+
+/// Whether the backend's tensors live in Rust's heap, where [`PeakMemory`] sees them.
+fn heap_is_seen(backend: &str) -> bool {
+    matches!(backend, "flex" | "ndarray")
+}
+
+/// A config of `configs/` with `overrides`.
+fn config(name: &str, overrides: &[&str]) -> ExperimentConfig {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../configs/{name}.toml"));
+    let overrides: Vec<String> = overrides.iter().map(|o| o.to_string()).collect();
+    load_config(&path, &overrides, false).unwrap_or_else(|e| panic!("{name}.toml: {e}"))
+}
+
+/// The first training batch of `config`.
+fn first_items(config: &ExperimentConfig) -> Vec<ImageItem> {
+    let (data, _) = prepare(config).expect("data opens");
+    (0..config.training.batch_size).map(|i| data.train.get(i).expect("item")).collect()
+}
+
+fn throughput(c: &mut Criterion) {
+    // As the trainer does: freed memory is kept for the next step.
+    astro_train::memory::keep_freed_memory();
+    // Batch 32 (the config trains with 16), as the README's rows since the first measurement;
+    // uncached, so that `simulate+batch` runs the simulator for every image.
+    let galaxy_cnn = config("galaxy_cnn", &["training.batch_size=32", "data.cache=false"]);
+    let (data, _) = prepare(&galaxy_cnn).expect("data opens");
+    let batch = galaxy_cnn.training.batch_size;
+    let items = first_items(&galaxy_cnn);
+    let mut group = c.benchmark_group("galaxy_cnn");
+    group.throughput(Throughput::Elements(batch as u64));
+    group.sample_size(20);
+    group.bench_function("simulate+batch", |b| {
+        let mut start = 0;
+        b.iter(|| {
+            start += batch;
+            let items: Vec<_> =
+                (start..start + batch).map(|i| data.train.get(i % data.train.len()).expect("item")).collect();
+            std::hint::black_box(ImageBatcher::default().batch(items, &Device::default()))
+        })
+    });
+    group.bench_function("augment+batch", |b| {
+        let batcher = ImageBatcher::augmented(Augmenter::new(AugmentConfig::default(), 1));
+        b.iter(|| std::hint::black_box(batcher.batch(items.clone(), &Device::default())))
+    });
+    model_steps(&mut group, "galaxy_cnn", &galaxy_cnn, &items);
+    group.finish();
+
+    for (name, samples) in [("rrlyrae_rnn", 10), ("deeplens_resnet", 10), ("semantic_autoencoder", 10)] {
+        let config = config(name, &[]);
+        let items = first_items(&config);
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Elements(items.len() as u64));
+        group.sample_size(samples);
+        model_steps(&mut group, name, &config, &items);
+        group.finish();
+    }
+
+    for name in ["galaxy_gan", "cosmo_gan"] {
+        let config = config(name, &[]);
+        let items = first_items(&config);
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Elements(items.len() as u64));
+        group.sample_size(10);
+        let (data, _) = prepare(&config).expect("data opens");
+        let input = input_shape(&data);
+        match &config.model {
+            ModelConfig::Pix2pix(m) => {
+                gan_steps::<Pix2pixPair>(&mut group, name, &config, &items, &|d| m.init(input, d).expect("builds"))
+            }
+            ModelConfig::Dcgan(m) => {
+                gan_steps::<DcganPair>(&mut group, name, &config, &items, &|d| m.init(input, d).expect("builds"))
+            }
+            _ => panic!("{name}: not a GAN"),
+        }
+        group.finish();
+    }
+}
+
+/// A training step (forward, backward, optimiser) and inference on one batch of `items`, on
+/// every compiled backend.
+fn model_steps(group: &mut BenchmarkGroup<WallTime>, name: &str, config: &ExperimentConfig, items: &[ImageItem]) {
+    let (data, _) = prepare(config).expect("data opens");
+    for (backend, device) in devices() {
+        let ad = device.clone().autodiff();
+        let mut model = Supervised::new(
+            config.model.init(input_shape(&data), data.info.target_names.len(), &ad).expect("model builds"),
+            data.info.task,
+        );
+        let mut optim = config.optimizer.build();
+        let lr = config.optimizer.lr;
+        let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
+        let row = PeakMemory::start();
+        group.bench_function(format!("train_step/{backend}"), |b| {
+            b.iter(|| {
+                let out = model.forward_step(batch.clone());
+                let grads = GradientsParams::from_grads(out.loss.mean().backward(), &model);
+                model = optim.step(lr, model.clone(), grads);
+                std::hint::black_box(&model);
+                row.mark();
+            })
+        });
+        if heap_is_seen(backend) {
+            row.record(name, &format!("train_step/{backend}"));
+        }
+        let inference = Supervised::new(
+            config.model.init(input_shape(&data), data.info.target_names.len(), &device).expect("model builds"),
+            data.info.task,
+        )
+        .valid();
+        let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &device);
+        let row = PeakMemory::start();
+        group.bench_function(format!("inference/{backend}"), |b| {
+            b.iter(|| {
+                std::hint::black_box(inference.predict(batch.images.clone(), None).into_data());
+                row.mark();
+            })
+        });
+        if heap_is_seen(backend) {
+            row.record(name, &format!("inference/{backend}"));
+        }
+    }
+}
+
+/// Builds a GAN's two players on a device.
+type Players<'a, P> = dyn Fn(&Device) -> (<P as GanPair>::G, <P as GanPair>::D) + 'a;
+
+/// One adversarial update (the training loop's own) and the generator's inference on one batch
+/// of `items`, on every compiled backend; `init` builds the two players on a device.
+fn gan_steps<P: GanPair>(
+    group: &mut BenchmarkGroup<WallTime>,
+    name: &str,
+    config: &ExperimentConfig,
+    items: &[ImageItem],
+    init: &Players<'_, P>,
+) {
+    let gan = config.gan.clone().unwrap_or_default();
+    for (backend, device) in devices() {
+        let ad = device.clone().autodiff();
+        let mut players: Option<(P::G, P::D)> = Some(init(&ad));
+        let (mut optim_g, mut optim_d) = (adam(&gan), adam(&gan));
+        let batch = GanBatch::from_batch(ImageBatcher::default().batch(items.to_vec(), &ad));
+        let row = PeakMemory::start();
+        group.bench_function(format!("train_step/{backend}"), |b| {
+            b.iter(|| {
+                let (g, d, losses) = adversarial_update::<P>(
+                    players.take().expect("players are put back after each update"),
+                    (&mut optim_g, &mut optim_d),
+                    &batch,
+                    &gan,
+                );
+                std::hint::black_box(losses);
+                players = Some((g, d));
+                row.mark();
+            })
+        });
+        if heap_is_seen(backend) {
+            row.record(name, &format!("train_step/{backend}"));
+        }
+        let (generator, _) = init(&device);
+        let batch = GanBatch::from_batch(ImageBatcher::default().batch(items.to_vec(), &device));
+        let row = PeakMemory::start();
+        group.bench_function(format!("inference/{backend}"), |b| {
+            b.iter(|| {
+                std::hint::black_box(P::generate(&generator, &batch).into_data());
+                row.mark();
+            })
+        });
+        if heap_is_seen(backend) {
+            row.record(name, &format!("inference/{backend}"));
+        }
+    }
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);
