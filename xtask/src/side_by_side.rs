@@ -136,8 +136,9 @@ pub fn print_table(root: &Path, criterion: &Path) -> Result<()> {
         }
     }
     println!(
-        "(peak memory: ours, the most bytes a row's steps held in Rust's heap above those held before it; \
-         PyTorch's, the peak resident size above the start of the phase, each phase in its own process)"
+        "(peak memory above the network and its batch, the optimiser state made in the first step counted: \
+         ours, the most bytes a row's first steps held in Rust's heap; PyTorch's, the peak resident size \
+         above the start of the phase, each phase in its own process)"
     );
     Ok(())
 }

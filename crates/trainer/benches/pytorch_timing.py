@@ -6,9 +6,10 @@ each needs.
 Each phase runs in a fresh process of the twin (`--phase train` or `--phase inference`): the
 process builds the network and its batch, then resets the kernel's peak resident size
 (`/proc/self/clear_refs`) and reports how far above its resident size at that point the peak
-went during the phase. (The bench measures ours as the peak of the bytes allocated above those
-held before the row; the two are close for large tensors: both leave out the network and its
-batch and count the optimiser state made in the first step.)
+went during the phase. The bench measures ours the same way but in bytes allocated (exact, a
+counting allocator): the most held above what was held before the row's first steps. Both
+leave out the network and its batch and count the optimiser state made in the first step;
+PyTorch's resident size also counts the allocator's own keeping and the threads' stacks.
 """
 
 import argparse

@@ -31,7 +31,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use peak_memory::{Counting, PeakMemory};
+use peak_memory::Counting;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -131,6 +131,24 @@ fn throughput(c: &mut Criterion) {
     }
 }
 
+/// Times `step` as the row `bench` of `group` (`train_step/flex`, ...); when the row runs and
+/// the backend's tensors live in Rust's heap, its first steps measure and record its peak memory
+/// (a training row's include the optimiser state they make).
+fn row(group: &mut BenchmarkGroup<WallTime>, name: &str, bench: &str, mut step: impl FnMut()) {
+    let backend = bench.rsplit('/').next().unwrap_or_default();
+    let mut peak = None;
+    group.bench_function(bench, |b| {
+        // Criterion may call this more than once (warm-up, then samples): measure once, first.
+        if peak.is_none() && heap_is_seen(backend) {
+            peak = Some(peak_memory::peak_of(&mut step));
+        }
+        b.iter(&mut step)
+    });
+    if let Some(peak) = peak {
+        peak_memory::record(name, bench, peak);
+    }
+}
+
 /// A training step (forward, backward, optimiser) and inference on one batch of `items`, on
 /// every compiled backend.
 fn model_steps(group: &mut BenchmarkGroup<WallTime>, name: &str, config: &ExperimentConfig, items: &[ImageItem]) {
@@ -144,35 +162,21 @@ fn model_steps(group: &mut BenchmarkGroup<WallTime>, name: &str, config: &Experi
         let mut optim = config.optimizer.build();
         let lr = config.optimizer.lr;
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
-        let row = PeakMemory::start();
-        group.bench_function(format!("train_step/{backend}"), |b| {
-            b.iter(|| {
-                let out = model.forward_step(batch.clone());
-                let grads = GradientsParams::from_grads(out.loss.mean().backward(), &model);
-                model = optim.step(lr, model.clone(), grads);
-                std::hint::black_box(&model);
-                row.mark();
-            })
+        row(group, name, &format!("train_step/{backend}"), || {
+            let out = model.forward_step(batch.clone());
+            let grads = GradientsParams::from_grads(out.loss.mean().backward(), &model);
+            model = optim.step(lr, model.clone(), grads);
+            std::hint::black_box(&model);
         });
-        if heap_is_seen(backend) {
-            row.record(name, &format!("train_step/{backend}"));
-        }
         let inference = Supervised::new(
             config.model.init(input_shape(&data), data.info.target_names.len(), &device).expect("model builds"),
             data.info.task,
         )
         .valid();
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &device);
-        let row = PeakMemory::start();
-        group.bench_function(format!("inference/{backend}"), |b| {
-            b.iter(|| {
-                std::hint::black_box(inference.predict(batch.images.clone(), None).into_data());
-                row.mark();
-            })
+        row(group, name, &format!("inference/{backend}"), || {
+            std::hint::black_box(inference.predict(batch.images.clone(), None).into_data());
         });
-        if heap_is_seen(backend) {
-            row.record(name, &format!("inference/{backend}"));
-        }
     }
 }
 
@@ -194,35 +198,21 @@ fn gan_steps<P: GanPair>(
         let mut players: Option<(P::G, P::D)> = Some(init(&ad));
         let (mut optim_g, mut optim_d) = (adam(&gan), adam(&gan));
         let batch = GanBatch::from_batch(ImageBatcher::default().batch(items.to_vec(), &ad));
-        let row = PeakMemory::start();
-        group.bench_function(format!("train_step/{backend}"), |b| {
-            b.iter(|| {
-                let (g, d, losses) = adversarial_update::<P>(
-                    players.take().expect("players are put back after each update"),
-                    (&mut optim_g, &mut optim_d),
-                    &batch,
-                    &gan,
-                );
-                std::hint::black_box(losses);
-                players = Some((g, d));
-                row.mark();
-            })
+        row(group, name, &format!("train_step/{backend}"), || {
+            let (g, d, losses) = adversarial_update::<P>(
+                players.take().expect("players are put back after each update"),
+                (&mut optim_g, &mut optim_d),
+                &batch,
+                &gan,
+            );
+            std::hint::black_box(losses);
+            players = Some((g, d));
         });
-        if heap_is_seen(backend) {
-            row.record(name, &format!("train_step/{backend}"));
-        }
         let (generator, _) = init(&device);
         let batch = GanBatch::from_batch(ImageBatcher::default().batch(items.to_vec(), &device));
-        let row = PeakMemory::start();
-        group.bench_function(format!("inference/{backend}"), |b| {
-            b.iter(|| {
-                std::hint::black_box(P::generate(&generator, &batch).into_data());
-                row.mark();
-            })
+        row(group, name, &format!("inference/{backend}"), || {
+            std::hint::black_box(P::generate(&generator, &batch).into_data());
         });
-        if heap_is_seen(backend) {
-            row.record(name, &format!("inference/{backend}"));
-        }
     }
 }
 
