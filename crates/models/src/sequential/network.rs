@@ -6,7 +6,8 @@ use burn::nn::pool::{
     AvgPool1d, AvgPool1dConfig, AvgPool2d, AvgPool2dConfig, MaxPool1d, MaxPool1dConfig, MaxPool2d, MaxPool2dConfig,
 };
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig1d, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, InstanceNorm, InstanceNormConfig, Linear, LinearConfig,
+    PaddingConfig1d, PaddingConfig2d,
 };
 use burn::tensor::{Device, Tensor};
 
@@ -48,6 +49,7 @@ pub enum Layer {
     AvgPool1d(AvgPool1d),
     GlobalPool(GlobalPool),
     BatchNorm(BatchNorm),
+    InstanceNorm(InstanceNorm),
     Dropout(Dropout),
     Flatten(Flatten),
     Dense(Linear),
@@ -133,6 +135,8 @@ impl SequentialConfig {
                     }
                     layers.push(Layer::BatchNorm(config.init(device)));
                 }
+                LayerSpec::InstanceNorm { affine } => layers
+                    .push(Layer::InstanceNorm(InstanceNormConfig::new(channels_in).with_affine(*affine).init(device))),
                 LayerSpec::Dropout { rate } => layers.push(Layer::Dropout(DropoutConfig::new(*rate).init())),
                 LayerSpec::Flatten {} => layers.push(Layer::Flatten(Flatten {})),
                 LayerSpec::Dense { units, bias, activation } => {
@@ -170,6 +174,8 @@ impl Layer {
             (Layer::BatchNorm(m), Image(x)) => Image(m.forward(x)),
             (Layer::BatchNorm(m), Sequence(x)) => Sequence(m.forward(x)),
             (Layer::BatchNorm(m), Vector(x)) => Vector(m.forward(x)),
+            (Layer::InstanceNorm(m), Image(x)) => Image(m.forward(x)),
+            (Layer::InstanceNorm(m), Sequence(x)) => Sequence(m.forward(x)),
             (Layer::Dropout(m), Image(x)) => Image(m.forward(x)),
             (Layer::Dropout(m), Sequence(x)) => Sequence(m.forward(x)),
             (Layer::Dropout(m), Vector(x)) => Vector(m.forward(x)),
@@ -301,5 +307,30 @@ mod tests {
         let net = config.init(FeatureShape::Sequence { channels: 2, length: 17 }, &device).unwrap();
         let x = Tensor::<3>::random([3, 2, 17], Distribution::Default, &device);
         assert_eq!(net.forward(Features::Sequence(x)).dims(), [3, 2]);
+    }
+
+    #[test]
+    fn instance_norm_standardises_each_image_and_band_so_brightness_scale_does_not_matter() {
+        let text = "[[layers]]\ntype = \"instance_norm\"\n[[layers]]\ntype = \"flatten\"\n";
+        let config: SequentialConfig = toml::from_str(text).unwrap();
+        let device = Device::flex();
+        let net = config.init(FeatureShape::Image { channels: 2, height: 1, width: 4 }, &device).unwrap();
+        assert_eq!(net.num_params(), 0, "no affine parameters unless asked");
+        // Band 0: 1, 2, 3, 4 (mean 2.5, variance 1.25); band 1: the same times 10 plus 7.
+        let x = Tensor::<4>::from_data(
+            burn::tensor::TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 17.0, 27.0, 37.0, 47.0], [1, 2, 1, 4]),
+            &device,
+        );
+        let y = net.forward(Features::Image(x)).into_data().try_to_vec::<f32>().unwrap();
+        let z = |v: f64| (v - 2.5) / (1.25f64 + 1e-5).sqrt();
+        let want: Vec<f64> = [1.0, 2.0, 3.0, 4.0].map(z).to_vec();
+        for (band, values) in y.chunks(4).enumerate() {
+            for (got, want) in values.iter().zip(&want) {
+                // Band 1's variance is 100 x 1.25, so its epsilon matters 100 times less.
+                assert!((f64::from(*got) - want).abs() < 1e-4, "band {band}: {got} vs {want}");
+            }
+        }
+        let refused = config.init(FeatureShape::Vector(4), &device).unwrap_err().to_string();
+        assert!(refused.contains("needs an image or a sequence"), "{refused}");
     }
 }

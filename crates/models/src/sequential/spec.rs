@@ -100,6 +100,15 @@ pub enum LayerSpec {
         #[serde(default)]
         momentum: Option<f64>,
     },
+    /// Instance normalisation: each sample's channels standardised over their own positions
+    /// (zero mean, unit variance per image and band), with a learned scale and shift per channel
+    /// when `affine`. As the first layer it makes the network blind to each image's brightness
+    /// scale and offset per band, which differ between surveys' stretches.
+    InstanceNorm {
+        /// A learned scale and shift per channel after standardising.
+        #[serde(default)]
+        affine: bool,
+    },
     /// Dropout (active only while training).
     Dropout {
         /// Probability of zeroing a value, in [0, 1).
@@ -155,6 +164,7 @@ impl LayerSpec {
             LayerSpec::GlobalAvgpool {} => "global_avgpool",
             LayerSpec::GlobalMaxpool {} => "global_maxpool",
             LayerSpec::Batchnorm { .. } => "batchnorm",
+            LayerSpec::InstanceNorm { .. } => "instance_norm",
             LayerSpec::Dropout { .. } => "dropout",
             LayerSpec::Flatten {} => "flatten",
             LayerSpec::Dense { .. } => "dense",
@@ -224,6 +234,10 @@ impl LayerSpec {
                 }
                 Ok(input)
             }
+            (LayerSpec::InstanceNorm { .. }, FeatureShape::Vector(_)) => {
+                Err(fail("instance normalisation needs an image or a sequence, not a vector".into()))
+            }
+            (LayerSpec::InstanceNorm { .. }, _) => Ok(input),
             (LayerSpec::Dropout { rate }, _) => {
                 if !(0.0..1.0).contains(rate) {
                     return Err(fail(format!("`rate` must be in [0, 1), got {rate}")));
