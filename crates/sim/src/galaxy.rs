@@ -79,6 +79,10 @@ pub struct GalaxySimConfig {
     pub sky: f64,
     /// Read noise per pixel, counts.
     pub read_noise: f64,
+    /// Draws the sky, shot and read noise (false: the noiseless images, DeepMerge II's
+    /// "pristine" set; the stretch still softens at the noise level that `sky` and `read_noise`
+    /// would give, and each galaxy's `snr` is the one it would have with them).
+    pub noise: bool,
     /// Largest offset of the galaxy centre from the image centre, pixels.
     pub max_offset_px: f64,
     /// Surface brightness (counts per pixel) that the asinh stretch maps to full intensity.
@@ -113,6 +117,7 @@ impl Default for GalaxySimConfig {
             flux: [5_000.0, 400_000.0],
             sky: 80.0,
             read_noise: 5.0,
+            noise: true,
             max_offset_px: 1.5,
             white_point: 1_500.0,
             volunteers: 40,
@@ -578,8 +583,8 @@ impl GalaxySimConfig {
         self.stretch(&self.render_bands(c, rng))
     }
 
-    /// The (i, r, g) bands of drawn components seen through the PSF, with noise, in counts
-    /// (sky-subtracted).
+    /// The (i, r, g) bands of drawn components seen through the PSF, with noise (unless `noise`
+    /// is off), in counts (sky-subtracted).
     pub(crate) fn render_bands(&self, c: &Components, rng: &mut SampleRng) -> [Image; 3] {
         let psf = self.psf_model();
         let noise = self.noise();
@@ -591,7 +596,9 @@ impl GalaxySimConfig {
                 add_scaled_into(&mut image, group, band_factors(colour)[band]);
             }
             let mut image = psf.convolve(&image);
-            noise.apply(&mut image, rng);
+            if self.noise {
+                noise.apply(&mut image, rng);
+            }
             image
         })
     }
@@ -652,6 +659,26 @@ mod tests {
         assert_eq!(a.rgb.len(), 3 * 64 * 64);
         assert!(a.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
         assert_eq!(a.answers, config.answers(9, 17));
+    }
+
+    #[test]
+    fn without_noise_the_same_galaxy_is_drawn_clean_and_the_difference_is_the_noise() {
+        let noisy = GalaxySimConfig { foreground_stars: 0.0, ..GalaxySimConfig::default() };
+        let clean = GalaxySimConfig { noise: false, ..noisy.clone() };
+        let ((a, sigma), (b, _)) = (noisy.simulate_bands(5, 3), clean.simulate_bands(5, 3));
+        assert!(b.iter().all(|band| band.data.iter().all(|v| *v >= 0.0)), "a clean image has no negative pixel");
+        let diff: Vec<f64> =
+            a.iter().zip(&b).flat_map(|(x, y)| x.data.iter().zip(&y.data).map(|(u, v)| u - v)).collect();
+        let n = diff.len() as f64;
+        let mean = diff.iter().sum::<f64>() / n;
+        let spread = (diff.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / n).sqrt();
+        // Sky and read noise everywhere, plus the galaxy's own shot noise on its pixels.
+        assert!(mean.abs() < 0.05 * sigma, "mean {mean} vs sigma {sigma}");
+        assert!(spread >= 0.95 * sigma && spread < 2.0 * sigma, "spread {spread} vs sigma {sigma}");
+        // The stretch still softens at the sky's noise level, so the clean image stretches.
+        let rgb = clean.simulate(5, 3).rgb;
+        assert!(rgb.iter().all(|v| (0.0..=1.0).contains(v)) && rgb.iter().any(|v| *v > 0.1));
+        assert_eq!(clean.simulate(5, 3).params, noisy.simulate(5, 3).params);
     }
 
     #[test]
