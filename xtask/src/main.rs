@@ -6,8 +6,8 @@
 //!   libhdf5.
 //! - `bench [cargo bench args]`: the criterion benchmarks (simulator, data loading, training
 //!   steps; `--features trainer/tch` adds LibTorch), then one table of each network's training
-//!   and inference throughput per backend beside PyTorch's where a PyTorch twin is committed
-//!   (`bench --table`: the table alone, from the last results).
+//!   and inference throughput and peak memory per backend beside PyTorch's where a PyTorch twin
+//!   is committed (`bench --table`: the table alone, from the last results).
 //! - `fetch NAME [--dir PATH]`: download or check a real data set (`datasets/NAME.toml`).
 //!
 //! Written in Rust so it runs wherever cargo runs.
