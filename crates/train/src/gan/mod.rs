@@ -24,7 +24,7 @@ use crate::run::folder::{Environment, RunDir, RunState};
 use crate::run::train::{Hardware, RunTarget, input_shape, prepare};
 use cosmic::{CosmicScores, evaluate_cosmic};
 use fit::{Fit, last_gan_checkpoint, read_losses};
-use pair::{DcganPair, Pix2pixPair};
+use pair::{DcganPair, GanPair, Pix2pixPair};
 use recovery::{RecoveryScores, evaluate_recovery};
 
 /// What a GAN run found.
@@ -210,21 +210,21 @@ fn run_gan(
     let input = input_shape(data);
     let eval_device = device.clone();
     let (test, steps, seconds, parameters) = match &config.model {
-        ModelConfig::Pix2pix(model) => {
-            let (g, d) = model.init(input, &autodiff)?;
+        ModelConfig::Pix2pix(_) => {
+            let (g, d) = Pix2pixPair::init(&config.model, input, &autodiff)?;
             let parameters = [burn::module::Module::num_params(&g), burn::module::Module::num_params(&d)];
             let trained = fit.run::<Pix2pixPair>(g, d, resume_from)?;
             let generator = burn::module::Module::valid(&trained.generator);
             let scores = evaluate_recovery(&generator, &data.test, t.batch_size, t.workers, &eval_device, &run.path)?;
             (GanScores::Recovery(scores), trained.steps, trained.seconds, parameters)
         }
-        ModelConfig::Dcgan(model) => {
+        ModelConfig::Dcgan(_) => {
             let DataConfig::SimulatedDensitySlices(slices) = &config.data else {
                 return Err(RunError::Run(
                     "the cosmic-web GAN's statistics turn pixels back into densities: it needs data.source = \"simulated_density_slices\"".into(),
                 ));
             };
-            let (g, d) = model.init(input, &autodiff)?;
+            let (g, d) = DcganPair::init(&config.model, input, &autodiff)?;
             let parameters = [burn::module::Module::num_params(&g), burn::module::Module::num_params(&d)];
             let trained = fit.run::<DcganPair>(g, d, resume_from)?;
             let generator = burn::module::Module::valid(&trained.generator);

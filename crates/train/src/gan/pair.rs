@@ -7,8 +7,11 @@ use astro_data::ImageBatch;
 use astro_models::gan::bce_with_logits;
 use astro_models::gan::dcgan::{DcganDiscriminator, DcganGenerator};
 use astro_models::gan::pix2pix::{PatchDiscriminator, UNet};
+use astro_models::{FeatureShape, ModelConfig};
 use burn::module::Module;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
+
+use crate::error::RunError;
 
 /// A batch as the GANs see it, in [-1, 1].
 pub struct GanBatch {
@@ -50,6 +53,13 @@ pub trait GanPair {
     /// What the generator makes for `batch` (pix2pix: from its conditions; DCGAN: from fresh
     /// noise, one image per item).
     fn generate(g: &Self::G, batch: &GanBatch) -> Tensor<4>;
+    /// The two players of `model` (this pair's kind) for images of `input`'s shape, on `device`.
+    fn init(model: &ModelConfig, input: FeatureShape, device: &Device) -> Result<(Self::G, Self::D), RunError>;
+}
+
+/// The error of a model of another kind than the pair's.
+fn not_this_pair(model: &ModelConfig, pair: &str) -> RunError {
+    RunError::Run(format!("a {pair} GAN needs [model] kind = \"{pair}\", not {:?}", model.kind()))
 }
 
 /// The discriminator's loss given its logits on real and generated images.
@@ -80,6 +90,13 @@ impl GanPair for Pix2pixPair {
     fn generate(g: &UNet, batch: &GanBatch) -> Tensor<4> {
         g.forward(batch.condition.clone())
     }
+
+    fn init(model: &ModelConfig, input: FeatureShape, device: &Device) -> Result<(UNet, PatchDiscriminator), RunError> {
+        match model {
+            ModelConfig::Pix2pix(m) => Ok(m.init(input, device)?),
+            other => Err(not_this_pair(other, "pix2pix")),
+        }
+    }
 }
 
 /// DCGAN: a generator from Gaussian noise and an image discriminator.
@@ -102,5 +119,16 @@ impl GanPair for DcganPair {
     fn generate(g: &DcganGenerator, batch: &GanBatch) -> Tensor<4> {
         let [count, ..] = batch.real.dims();
         g.forward(g.noise(count, &batch.real.device()))
+    }
+
+    fn init(
+        model: &ModelConfig,
+        input: FeatureShape,
+        device: &Device,
+    ) -> Result<(DcganGenerator, DcganDiscriminator), RunError> {
+        match model {
+            ModelConfig::Dcgan(m) => Ok(m.init(input, device)?),
+            other => Err(not_this_pair(other, "dcgan")),
+        }
     }
 }
