@@ -10,7 +10,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-/// The networks of `crates/trainer/benches/train_step.rs`, and their PyTorch twins.
+/// The networks of `crates/trainer/benches/train_step/`, and their PyTorch twins.
 const NETWORKS: [(&str, Option<&str>); 6] = [
     ("galaxy_cnn", Some("crates/trainer/benches/galaxy_cnn_pytorch.py")),
     ("rrlyrae_rnn", Some("crates/trainer/benches/rrlyrae_rnn_pytorch.py")),
