@@ -17,7 +17,7 @@ mod peak_memory;
 
 use std::path::Path;
 
-use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher, ImageItem};
+use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher, ImageItem, OpenedData};
 use astro_train::config::{ExperimentConfig, load_config};
 use astro_train::fit::supervised::Supervised;
 use astro_train::gan::fit::{adam, adversarial_update};
@@ -65,9 +65,8 @@ fn config(name: &str, overrides: &[&str]) -> ExperimentConfig {
     load_config(&path, &overrides, false).unwrap_or_else(|e| panic!("{name}.toml: {e}"))
 }
 
-/// The first training batch of `config`.
-fn first_items(config: &ExperimentConfig) -> Vec<ImageItem> {
-    let (data, _) = prepare(config).expect("data opens");
+/// The first training batch of `config`, from its opened `data`.
+fn first_items(config: &ExperimentConfig, data: &OpenedData) -> Vec<ImageItem> {
     (0..config.training.batch_size).map(|i| data.train.get(i).expect("item")).collect()
 }
 
@@ -79,7 +78,7 @@ fn throughput(c: &mut Criterion) {
     let galaxy_cnn = config("galaxy_cnn", &["training.batch_size=32", "data.cache=false"]);
     let (data, _) = prepare(&galaxy_cnn).expect("data opens");
     let batch = galaxy_cnn.training.batch_size;
-    let items = first_items(&galaxy_cnn);
+    let items = first_items(&galaxy_cnn, &data);
     let mut group = c.benchmark_group("galaxy_cnn");
     group.throughput(Throughput::Elements(batch as u64));
     group.sample_size(20);
@@ -96,35 +95,31 @@ fn throughput(c: &mut Criterion) {
         let batcher = ImageBatcher::augmented(Augmenter::new(AugmentConfig::default(), 1));
         b.iter(|| std::hint::black_box(batcher.batch(items.clone(), &Device::default())))
     });
-    model_steps(&mut group, "galaxy_cnn", &galaxy_cnn, &items);
+    model_steps(&mut group, "galaxy_cnn", &galaxy_cnn, &data, &items);
     group.finish();
 
     for (name, samples) in [("rrlyrae_rnn", 10), ("deeplens_resnet", 10), ("semantic_autoencoder", 10)] {
         let config = config(name, &[]);
-        let items = first_items(&config);
+        let (data, _) = prepare(&config).expect("data opens");
+        let items = first_items(&config, &data);
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Elements(items.len() as u64));
         group.sample_size(samples);
-        model_steps(&mut group, name, &config, &items);
+        model_steps(&mut group, name, &config, &data, &items);
         group.finish();
     }
 
     for name in ["galaxy_gan", "cosmo_gan"] {
         let config = config(name, &[]);
-        let items = first_items(&config);
+        let (data, _) = prepare(&config).expect("data opens");
+        let items = first_items(&config, &data);
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Elements(items.len() as u64));
         group.sample_size(10);
-        let (data, _) = prepare(&config).expect("data opens");
-        let input = input_shape(&data);
         if name == "galaxy_gan" {
-            gan_steps::<Pix2pixPair>(&mut group, name, &config, &items, &|d| {
-                Pix2pixPair::init(&config.model, input, d).expect("builds")
-            });
+            gan_steps::<Pix2pixPair>(&mut group, name, &config, &data, &items);
         } else {
-            gan_steps::<DcganPair>(&mut group, name, &config, &items, &|d| {
-                DcganPair::init(&config.model, input, d).expect("builds")
-            });
+            gan_steps::<DcganPair>(&mut group, name, &config, &data, &items);
         }
         group.finish();
     }
@@ -150,12 +145,17 @@ fn row(group: &mut BenchmarkGroup<WallTime>, name: &str, bench: &str, mut step: 
 
 /// A training step (forward, backward, optimiser) and inference on one batch of `items`, on
 /// every compiled backend.
-fn model_steps(group: &mut BenchmarkGroup<WallTime>, name: &str, config: &ExperimentConfig, items: &[ImageItem]) {
-    let (data, _) = prepare(config).expect("data opens");
+fn model_steps(
+    group: &mut BenchmarkGroup<WallTime>,
+    name: &str,
+    config: &ExperimentConfig,
+    data: &OpenedData,
+    items: &[ImageItem],
+) {
     for (backend, device) in devices() {
         let ad = device.clone().autodiff();
         let mut model = Supervised::new(
-            config.model.init(input_shape(&data), data.info.target_names.len(), &ad).expect("model builds"),
+            config.model.init(input_shape(data), data.info.target_names.len(), &ad).expect("model builds"),
             data.info.task,
         );
         let mut optim = config.optimizer.build();
@@ -168,7 +168,7 @@ fn model_steps(group: &mut BenchmarkGroup<WallTime>, name: &str, config: &Experi
             std::hint::black_box(&model);
         });
         let inference = Supervised::new(
-            config.model.init(input_shape(&data), data.info.target_names.len(), &device).expect("model builds"),
+            config.model.init(input_shape(data), data.info.target_names.len(), &device).expect("model builds"),
             data.info.task,
         )
         .valid();
@@ -179,18 +179,16 @@ fn model_steps(group: &mut BenchmarkGroup<WallTime>, name: &str, config: &Experi
     }
 }
 
-/// Builds a GAN's two players on a device.
-type Players<'a, P> = dyn Fn(&Device) -> (<P as GanPair>::G, <P as GanPair>::D) + 'a;
-
 /// One adversarial update (the training loop's own) and the generator's inference on one batch
-/// of `items`, on every compiled backend; `init` builds the two players on a device.
+/// of `items`, on every compiled backend.
 fn gan_steps<P: GanPair>(
     group: &mut BenchmarkGroup<WallTime>,
     name: &str,
     config: &ExperimentConfig,
+    data: &OpenedData,
     items: &[ImageItem],
-    init: &Players<'_, P>,
 ) {
+    let init = |device: &Device| P::init(&config.model, input_shape(data), device).expect("the GAN builds");
     let gan = config.gan.clone().unwrap_or_default();
     for (backend, device) in devices() {
         let ad = device.clone().autodiff();
