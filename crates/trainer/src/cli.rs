@@ -105,8 +105,9 @@ pub struct PredictArgs {
     /// cube with a plane per band) or folders of them; a folder with one sub-folder per band
     /// (the lens challenge's Band1/imageSDSS_R-<ID>.fits ...) gives one input per id. For a
     /// light-curve model: lists (an `id` column, `period` where the model folds by it, its
-    /// catalogue features; the star files beside the list or in the run's `dir` under the
-    /// list's folder), star files (<id><suffix>) or folders of them, read as the run was trained.
+    /// catalogue features; the star files beside the list, or the run's `dir` or `long_csv`
+    /// under the list's folder), star files (<id><suffix>), folders of them, or long CSVs (id,
+    /// time, mag[, err, band] columns), read as the run was trained.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Output CSV (default: <run>/predict/<timestamp>.csv).

@@ -1,8 +1,10 @@
 //! Light curves to predict (`trainer predict` with a light-curve model): lists in the published
 //! format (an `id` column, and whatever else the model needs: `period` to fold by, the catalogue
 //! features), their star files where the run's reading puts them relative to the list (its
-//! `dir`, taken under the list's folder, when that holds it; else beside the list), and star
-//! files, or folders of them, given without a list (each file's id is its name less the suffix).
+//! `dir`, taken under the list's folder, when that holds it; else beside the list) or the run's
+//! long CSV under the list's folder, star files, or folders of them, given without a list (each
+//! file's id is its name less the suffix), and long CSVs given without a list (`id`, `time`,
+//! `mag` columns; every star in them, by id). A long CSV is read once and held in memory.
 //!
 //! Every star is read, folded and encoded with the run's own settings ([`LightCurveFolder`]),
 //! and given the catalogue features the model reads; one that cannot be used comes back as its
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::catalogue_features::{FeaturesConfig, MissingFeature};
 use crate::error::DataError;
-use crate::formats::light_curve_files::{Fold, LightCurveFolder, OnBadStar, read_list};
+use crate::formats::light_curve_files::{Fold, LightCurveFolder, LongCsv, OnBadStar, read_list};
 use crate::formats::star_files::StarFiles;
 use crate::item::ImageItem;
 use crate::sources::light_curve_folder::text_columns;
@@ -31,6 +33,8 @@ pub struct CurveInput {
     row: HashMap<String, String>,
     /// How its list (or folder) is read: the run's settings with `list` and `dir` set.
     reading: Arc<LightCurveFolder>,
+    /// The long CSV its points come from, read once for its whole list; `None`: star files.
+    long: Option<Arc<LongCsv>>,
 }
 
 /// The catalogue features a model reads beside the curve, and the training split's mean of
@@ -47,6 +51,8 @@ pub struct CurveFeatures {
 #[derive(Debug)]
 pub struct CurveReader {
     reading: LightCurveFolder,
+    /// The long CSV the run read its curves from (`long_csv`), looked for under a list's folder.
+    run_long_csv: Option<PathBuf>,
     features: Option<CurveFeatures>,
     imputed: AtomicUsize,
 }
@@ -60,13 +66,13 @@ impl CurveReader {
         reading.limit = None;
         reading.label = None;
         reading.root = None;
-        reading.long_csv = None;
+        let run_long_csv = reading.long_csv.take();
         reading.check_reading()?;
         reading.sequence.validate()?;
         if let Some(f) = &features {
             f.config.validate()?;
         }
-        Ok(Self { reading, features, imputed: AtomicUsize::new(0) })
+        Ok(Self { reading, run_long_csv, features, imputed: AtomicUsize::new(0) })
     }
 
     /// The shape of an encoded star: `[channels, 1, steps]`.
@@ -109,6 +115,8 @@ impl CurveReader {
             } else if let Some(id) = self.star_id(name) {
                 let dir = input.parent().map(Path::to_path_buf).unwrap_or_default();
                 out.extend(self.without_list(input, &dir, vec![id])?);
+            } else if is_long_csv(input) {
+                out.extend(self.long_csv(input)?);
             } else {
                 out.extend(self.list(input)?);
             }
@@ -137,18 +145,44 @@ impl CurveReader {
         self.without_list(dir, dir, ids)
     }
 
-    /// Stars `ids` whose files are in `dir`, with no list (`source`: the file or folder given).
-    fn without_list(&self, source: &Path, dir: &Path, ids: Vec<String>) -> Result<Vec<CurveInput>, DataError> {
+    /// Refuses stars given without a list (`source`: the file or folder given) when the model
+    /// folds by the list's period.
+    fn refuse_without_list(&self, source: &Path) -> Result<(), DataError> {
         if self.reading.fold == Fold::ListPeriod || self.reading.sequence.phase_times_period {
             return Err(DataError::setting(
                 "fold",
                 format!(
                     "{}: the model reads each star's curve by its period from a list, and star files carry none: \
-                     give a list with `id` and `period` columns (the star files beside it)",
+                     give a list with `id` and `period` columns (the star files or the long CSV beside it)",
                     source.display()
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Every star of the long CSV `path`, with no list.
+    fn long_csv(&self, path: &Path) -> Result<Vec<CurveInput>, DataError> {
+        self.refuse_without_list(path)?;
+        let long = Arc::new(LongCsv::read(path, !self.reading.bands.is_empty())?);
+        let reading = Arc::new(LightCurveFolder { list: path.to_path_buf(), dir: None, ..self.reading.clone() });
+        let location = path.display().to_string();
+        Ok(long
+            .ids()
+            .into_iter()
+            .map(|id| CurveInput {
+                location: location.clone(),
+                row: HashMap::from([("id".to_string(), id.clone())]),
+                id,
+                reading: reading.clone(),
+                long: Some(long.clone()),
+            })
+            .collect())
+    }
+
+    /// Stars `ids` whose files are in `dir`, with no list (`source`: the file or folder given).
+    fn without_list(&self, source: &Path, dir: &Path, ids: Vec<String>) -> Result<Vec<CurveInput>, DataError> {
+        self.refuse_without_list(source)?;
         let reading = Arc::new(LightCurveFolder {
             list: source.to_path_buf(),
             dir: Some(dir.to_path_buf()),
@@ -161,6 +195,7 @@ impl CurveReader {
                 row: HashMap::from([("id".to_string(), id.clone())]),
                 id,
                 reading: reading.clone(),
+                long: None,
             })
             .collect())
     }
@@ -182,13 +217,24 @@ impl CurveReader {
         // The run's `dir` under the list's folder, where it is (as in the training layout).
         let dir = match &self.reading.dir {
             Some(d) if d.is_relative() && StarFiles::is_there(&folder.join(d)) => folder.join(d),
-            _ => folder,
+            _ => folder.clone(),
+        };
+        // The run's long CSV under the list's folder, where it is; else the star files.
+        let long = match self.run_long_csv.as_ref().map(|p| folder.join(p)).filter(|p| p.is_file()) {
+            Some(path) => Some(Arc::new(LongCsv::read(&path, !self.reading.bands.is_empty())?)),
+            None => None,
         };
         let reading = Arc::new(LightCurveFolder { list: list.to_path_buf(), dir: Some(dir), ..self.reading.clone() });
         let location = list.display().to_string();
         Ok(rows
             .into_iter()
-            .map(|row| CurveInput { location: location.clone(), id: row["id"].clone(), row, reading: reading.clone() })
+            .map(|row| CurveInput {
+                location: location.clone(),
+                id: row["id"].clone(),
+                row,
+                reading: reading.clone(),
+                long: long.clone(),
+            })
             .collect())
     }
 
@@ -199,16 +245,21 @@ impl CurveReader {
         while start < chunk.len() {
             let reading = &chunk[start].reading;
             let end = start + chunk[start..].iter().take_while(|c| Arc::ptr_eq(&c.reading, reading)).count();
-            out.extend(self.read_group(reading, &chunk[start..end]));
+            out.extend(self.read_group(reading, chunk[start].long.as_ref(), &chunk[start..end]));
             start = end;
         }
         out
     }
 
     /// Stars of one list or folder.
-    fn read_group(&self, reading: &LightCurveFolder, group: &[CurveInput]) -> Vec<Result<ImageItem, String>> {
+    fn read_group(
+        &self,
+        reading: &LightCurveFolder,
+        long: Option<&Arc<LongCsv>>,
+        group: &[CurveInput],
+    ) -> Vec<Result<ImageItem, String>> {
         let rows = group.iter().map(|c| c.row.clone()).collect();
-        let (stars, skipped) = match reading.load_rows(rows) {
+        let (stars, skipped) = match reading.load_rows_from(rows, long) {
             Ok(read) => read,
             Err(e) => return group.iter().map(|_| Err(e.to_string())).collect(),
         };
@@ -242,6 +293,18 @@ impl CurveReader {
             })
             .collect()
     }
+}
+
+/// Whether `path` is a long CSV of light-curve points: its header names `id`, `time` and `mag`.
+fn is_long_csv(path: &Path) -> bool {
+    use std::io::BufRead;
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    let mut header = String::new();
+    if std::io::BufReader::new(file).read_line(&mut header).is_err() {
+        return false;
+    }
+    let columns: Vec<String> = header.split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+    ["id", "time", "mag"].iter().all(|want| columns.iter().any(|c| c == want))
 }
 
 #[cfg(test)]
@@ -304,6 +367,61 @@ mod tests {
         assert!(err.contains("give a list with `id` and `period` columns"), "{err}");
         let err = reader.collect(&[dir.path().join("nowhere.txt")]).unwrap_err().to_string();
         assert!(err.contains("nowhere.txt") && err.contains("no such file"), "{err}");
+    }
+
+    /// Writes every star file of `dir` (ids `star-0..count`) into one long CSV `all.csv`.
+    fn long_csv_of(dir: &Path, count: usize) {
+        let mut csv = String::from("id,time,mag,err\n");
+        for i in 0..count {
+            let name = format!("star-{i}.dat");
+            let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+            let curve = crate::formats::light_curve_files::parse_star_file(&text, &name, None).unwrap();
+            for k in 0..curve.time.len() {
+                csv.push_str(&format!("star-{i},{},{},{}\n", curve.time[k], curve.mag[k], curve.err[k]));
+            }
+        }
+        std::fs::write(dir.join("all.csv"), csv).unwrap();
+    }
+
+    #[test]
+    fn a_long_csv_reads_as_the_star_files_alone_or_beside_a_list() {
+        let (dir, mut reading) = written(5);
+        let (stars, _) = reading.load().unwrap();
+        let by_periodogram = LightCurveFolder { fold: Fold::Periodogram, ..reading.clone() };
+        let (found, _) = by_periodogram.load().unwrap();
+        long_csv_of(dir.path(), 5);
+        let expected = |reading: &LightCurveFolder, id: &str| {
+            reading.encode_star(stars.iter().find(|s| s.id == id).unwrap(), "class").unwrap().0
+        };
+        // A run that read a list and a long CSV: a list beside that CSV reads its points from it
+        // (the star files are gone).
+        let trained = LightCurveFolder { long_csv: Some(PathBuf::from("all.csv")), ..reading.clone() };
+        for i in 0..5 {
+            std::fs::rename(dir.path().join(format!("star-{i}.dat")), dir.path().join(format!("moved-{i}"))).unwrap();
+        }
+        let reader = CurveReader::new(trained, None).unwrap();
+        let inputs = reader.collect(&[dir.path().join("list.txt")]).unwrap();
+        let items = reader.read_all(&inputs);
+        assert_eq!(items.len(), 5);
+        for item in &items {
+            let item = item.as_ref().unwrap();
+            assert_eq!(item.pixels, expected(&reading, &item.id));
+        }
+        // The long CSV alone, every star by id, folded by its periodogram.
+        reading.fold = Fold::Periodogram;
+        let reader = CurveReader::new(reading.clone(), None).unwrap();
+        let inputs = reader.collect(&[dir.path().join("all.csv")]).unwrap();
+        let ids: Vec<&str> = inputs.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["star-0", "star-1", "star-2", "star-3", "star-4"]);
+        for (item, star) in reader.read_all(&inputs).iter().zip(&found) {
+            let item = item.as_ref().unwrap();
+            assert_eq!(item.id, star.id);
+            assert_eq!(item.pixels, by_periodogram.encode_star(star, "class").unwrap().0);
+        }
+        // Folding by a list's period: a long CSV alone is refused, naming it.
+        reading.fold = Fold::ListPeriod;
+        let err = CurveReader::new(reading, None).unwrap().collect(&[dir.path().join("all.csv")]).unwrap_err();
+        assert!(err.to_string().contains("all.csv") && err.to_string().contains("give a list"), "{err}");
     }
 
     #[test]

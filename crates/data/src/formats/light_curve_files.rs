@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use astro_sim::light_curve::LightCurve;
 use astro_sim::period_search::{FoundPeriod, PeriodSearch};
@@ -350,13 +351,24 @@ impl LightCurveFolder {
     /// settings say; those that cannot be used are skipped with the reason (or refused, as
     /// `on_bad_star` says).
     pub fn load_rows(&self, rows: Vec<HashMap<String, String>>) -> Result<(Vec<Star>, Vec<Skipped>), DataError> {
+        self.load_rows_from(rows, None)
+    }
+
+    /// [`LightCurveFolder::load_rows`], the points taken from `long` where given (a long CSV
+    /// read once for many calls) instead of the files or the long CSV the settings name.
+    pub fn load_rows_from(
+        &self,
+        rows: Vec<HashMap<String, String>>,
+        long: Option<&Arc<LongCsv>>,
+    ) -> Result<(Vec<Star>, Vec<Skipped>), DataError> {
         let list = self.under_root(&self.list);
-        let mut points = match &self.long_csv {
-            Some(path) => {
+        let mut points = match (long, &self.long_csv) {
+            (Some(long), _) => Points::Shared(long.clone()),
+            (None, Some(path)) => {
                 let path = self.under_root(path);
                 Points::Long(read_long_csv(&path, !self.bands.is_empty())?, path)
             }
-            None => {
+            (None, None) => {
                 let dir = match &self.dir {
                     Some(dir) => self.under_root(dir),
                     None => list.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -591,8 +603,35 @@ enum Points {
     /// Every star's points by id (and band: `id\tband`), or the error of its unreadable line,
     /// and the CSV's path.
     Long(HashMap<String, Result<LightCurve, String>>, PathBuf),
+    /// A long CSV read once and shared: its curves are copied out, not taken.
+    Shared(Arc<LongCsv>),
     /// Per-star files.
     Files(StarFiles),
+}
+
+/// A long CSV's curves, read once ([`read_long_csv`]), and its path.
+#[derive(Debug)]
+pub struct LongCsv {
+    /// Every star's points by id (and band: `id\tband`), or the error of its unreadable line.
+    pub curves: HashMap<String, Result<LightCurve, String>>,
+    /// Where it was read from.
+    pub path: PathBuf,
+}
+
+impl LongCsv {
+    /// Reads `path` (with `bands`: a `band` column keys the curves `id\tband`).
+    pub fn read(path: &Path, bands: bool) -> Result<Self, DataError> {
+        Ok(Self { curves: read_long_csv(path, bands)?, path: path.to_path_buf() })
+    }
+
+    /// The star ids, sorted (without their bands).
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> =
+            self.curves.keys().map(|k| k.split_once('\t').map_or(k.as_str(), |(id, _)| id).to_string()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
 }
 
 impl Points {
@@ -607,19 +646,33 @@ impl Points {
     ) -> Result<(LightCurve, String), String> {
         match self {
             Self::Long(all, path) => {
-                let (key, what) = match band {
-                    Some(band) => (format!("{id}\t{band}"), format!("star {id} in band {band}")),
-                    None => (id.to_string(), format!("star {id}")),
-                };
+                let (key, what) = long_key(id, band);
                 let curve =
                     all.remove(&key).unwrap_or_else(|| Err(format!("{} has no points of {what}", path.display())))?;
                 Ok((curve, path.display().to_string()))
+            }
+            Self::Shared(long) => {
+                let (key, what) = long_key(id, band);
+                let curve = long
+                    .curves
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| Err(format!("{} has no points of {what}", long.path.display())))?;
+                Ok((curve, long.path.display().to_string()))
             }
             Self::Files(files) => {
                 let (text, name) = files.read(file)?;
                 Ok((parse_star_file(&text, &name, columns)?, name))
             }
         }
+    }
+}
+
+/// The key of star `id`'s curve in `band` in a long CSV, and how to name it.
+fn long_key(id: &str, band: Option<&str>) -> (String, String) {
+    match band {
+        Some(band) => (format!("{id}\t{band}"), format!("star {id} in band {band}")),
+        None => (id.to_string(), format!("star {id}")),
     }
 }
 
