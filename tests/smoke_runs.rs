@@ -1524,6 +1524,72 @@ fn the_target_labels_never_reach_training_and_bad_targets_are_refused_before_it(
 }
 
 #[test]
+fn adabn_scores_the_target_with_its_batch_statistics_and_leaves_the_source_model_alone() {
+    let data = tempfile::tempdir().unwrap();
+    let order: Vec<usize> = (0..24).collect();
+    // Two classes: blobs narrower or wider than 2.5 pixels; the target brighter.
+    let classes = |images: &Path, shift: u8| {
+        let catalogue = regression_folder(images, 12, shift, &order);
+        let labels: String = (0..24).map(|i| format!("{i},{}\n", u8::from(i % 5 >= 2))).collect();
+        std::fs::write(&catalogue, format!("id,wide\n{labels}")).unwrap();
+        image_csv(images, &catalogue) + "columns = [\"wide\"]\nclasses = [\"narrow\", \"wide\"]\n"
+    };
+    let source = classes(&data.path().join("source"), 0);
+    let target = classes(&data.path().join("target"), 60);
+    let with_norm = TINY_CNN
+        .replace(
+            "[[model.layers]]\ntype = \"flatten\"",
+            "[[model.layers]]\ntype = \"batchnorm\"\n[[model.layers]]\ntype = \"flatten\"",
+        )
+        .replace("units = 1\n", "units = 2\n");
+    let config = tiny_dann(data.path(), "adabn", &source, &target, &with_norm).to_str().unwrap().to_string();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("method = \"dann\"", "compare = [\"none\", \"adabn\"]")
+        .replace("epochs = 2", "epochs = 1");
+    std::fs::write(&config, text).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = run(&["--config", &config, "--device", "flex", "--out", out.path().to_str().unwrap()]);
+    assert_ok(&output, "source only and AdaBN");
+    let top = only_run(out.path(), "adabn");
+    check_adaptation_folder(&top, &["source_only", "adabn"]);
+    let read = |arm: &str, file: &str| std::fs::read_to_string(top.join(arm).join(file)).unwrap();
+    // The same trained weights with the source's statistics on the source test split; the
+    // target's statistics on the target test split.
+    assert_eq!(read("source_only", "test_predictions.csv"), read("adabn", "test_predictions.csv"));
+    assert_ne!(read("source_only", "target_test_predictions.csv"), read("adabn", "target_test_predictions.csv"));
+    assert!(top.join("adabn/model_target.bpk").is_file() && !top.join("source_only/model_target.bpk").exists());
+    let summary = json(&top.join("adabn/summary.json"));
+    // 24 target images, a quarter each for validation and test: 12 train the statistics.
+    assert_eq!(summary["adaptation"]["target_batch_norm_items"].as_u64(), Some(12), "{summary}");
+    assert!(read("adabn", "report.md").contains("AdaBN"));
+
+    // A comparison of arms needs classes.
+    let order: Vec<usize> = (0..24).collect();
+    let values = |name: &str, shift: u8| {
+        image_csv(&data.path().join(name), &regression_folder(&data.path().join(name), 12, shift, &order))
+    };
+    let one_value = with_norm.replace("units = 2\n", "units = 1\n");
+    let regression = tiny_dann(data.path(), "values", &values("values", 0), &values("values_target", 60), &one_value);
+    let text =
+        std::fs::read_to_string(&regression).unwrap().replace("method = \"dann\"", "compare = [\"none\", \"adabn\"]");
+    std::fs::write(&regression, text).unwrap();
+    let output = run(&["check", "--config", regression.to_str().unwrap()]);
+    assert_fails_with(&output, "adaptation.compare: compares the arms by target accuracy, ROC AUC and McNemar's test");
+
+    // A model without batch norm cannot take the target's statistics.
+    let plain = tiny_dann(data.path(), "no_norm", &source, &target, TINY_CNN);
+    let text = std::fs::read_to_string(&plain).unwrap().replace("method = \"dann\"", "target_batch_norm = true");
+    std::fs::write(&plain, text).unwrap();
+    let output = run(&["check", "--config", plain.to_str().unwrap()]);
+    assert_fails_with(
+        &output,
+        "adaptation.target_batch_norm: re-estimates batch-norm statistics on the target (AdaBN), but this \
+         \"sequential\" model has no batch-norm layer",
+    );
+}
+
+#[test]
 fn the_ring_finder_adapts_from_simulated_to_real_decals_galaxies() {
     let Some(data) = real_data("the_ring_finder_adapts_from_simulated_to_real_decals_galaxies") else { return };
     let rings = data.join("decals_rings");

@@ -76,6 +76,16 @@ impl LayerShape {
 }
 
 impl ModelConfig {
+    /// Whether the network has batch-norm layers (whose running statistics AdaBN re-estimates
+    /// on a target domain).
+    pub fn has_batch_norm(&self) -> bool {
+        match self {
+            ModelConfig::Sequential { layers } => layers.iter().any(|l| l.type_name() == "batchnorm"),
+            ModelConfig::Resnet(_) => true,
+            _ => false,
+        }
+    }
+
     /// The architecture's name as written in the config.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -25,12 +25,19 @@ pub fn arm_config(config: &ExperimentConfig, arm: Arm) -> ExperimentConfig {
         Arm::None => {
             a.method = Method::None;
             a.entropy_weight = 0.0;
+            a.target_batch_norm = false;
+        }
+        Arm::AdaBn => {
+            a.method = Method::None;
+            a.entropy_weight = 0.0;
+            a.target_batch_norm = true;
         }
         Arm::Mmd => a.method = Method::Mmd,
         Arm::Dann => a.method = Method::Dann,
         Arm::TargetTrained => {
             a.method = Method::None;
             a.entropy_weight = 0.0;
+            a.target_batch_norm = false;
             c.data = a.target.clone();
         }
     }
@@ -156,7 +163,7 @@ fn collect(config: &ExperimentConfig, top: &RunDir, arms: &[Arm]) -> Result<Adap
     if let (Some(low), Some(high)) = (auc_of(Arm::None.name()), auc_of(Arm::TargetTrained.name()))
         && high > low
     {
-        for r in rows.iter_mut().filter(|r| r.arm == Arm::Mmd.name() || r.arm == Arm::Dann.name()) {
+        for r in rows.iter_mut().filter(|r| r.arm != Arm::None.name() && r.arm != Arm::TargetTrained.name()) {
             r.auc_gap_recovered = r.target_roc_auc.map(|auc| (auc - low) / (high - low));
         }
     }
@@ -228,6 +235,7 @@ fn report(config: &ExperimentConfig, s: &AdaptationComparison) -> String {
     md.push_str(
         "\nEvery arm is the same network with the same seed, scored on the same target test items. `source_only` \
          trains on the labelled source alone; `mmd` and `dann` also read unlabelled target training images; \
+         `adabn` is source only scored with batch-norm statistics taken from unlabelled target training images; \
          `target_trained` trains on the target's own labels (the upper bound). The AUC gap recovered is \
          (arm - source_only) / (target_trained - source_only). Images/s counts source images: an adapted step \
          also reads a batch of target images.\n\n## Body features of both test splits\n\n\
@@ -243,7 +251,7 @@ fn report(config: &ExperimentConfig, s: &AdaptationComparison) -> String {
     md
 }
 
-const ALL_ARMS: [Arm; 4] = [Arm::None, Arm::Mmd, Arm::Dann, Arm::TargetTrained];
+const ALL_ARMS: [Arm; 5] = [Arm::None, Arm::Mmd, Arm::Dann, Arm::TargetTrained, Arm::AdaBn];
 
 /// Whether `path` is the folder of an adaptation comparison (arm folders, no model of its own).
 pub fn is_adaptation_comparison(path: &Path) -> bool {

@@ -56,6 +56,9 @@ pub enum Arm {
     Dann,
     /// Trained on the target's own labels (the upper bound adaptation aims at).
     TargetTrained,
+    /// Source only, scored with batch-norm statistics re-estimated on the target (AdaBN).
+    #[serde(rename = "adabn")]
+    AdaBn,
 }
 
 impl Arm {
@@ -66,6 +69,7 @@ impl Arm {
             Arm::Mmd => "mmd",
             Arm::Dann => "dann",
             Arm::TargetTrained => "target_trained",
+            Arm::AdaBn => "adabn",
         }
     }
 }
@@ -117,6 +121,11 @@ pub struct AdaptationConfig {
     /// the features' squared distances.
     #[serde(default = "default_bandwidths")]
     pub bandwidths: Vec<f64>,
+    /// AdaBN (Li et al. 2016): before the target is scored, every batch-norm layer's running
+    /// statistics are re-estimated on the target's training images (no labels); the source test
+    /// split and `model.bpk` keep the source's, `model_target.bpk` holds the target's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub target_batch_norm: bool,
     /// Train these arms side by side on the same splits, each into its own folder, and
     /// compare them on the target test split (empty: one run with `method`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -181,6 +190,12 @@ impl AdaptationConfig {
     pub fn trains_on_target(&self) -> bool {
         self.method != Method::None || self.entropy_weight > 0.0
     }
+
+    /// Whether this run, or an arm of its comparison, re-estimates batch-norm statistics on
+    /// the target (AdaBN).
+    pub fn uses_target_batch_norm(&self) -> bool {
+        self.target_batch_norm || self.compare.contains(&Arm::AdaBn)
+    }
 }
 
 #[cfg(test)]
@@ -211,7 +226,9 @@ mod tests {
         let (field, problem) = err("method = \"dann\"\ncompare = [\"mmd\", \"mmd\"]");
         assert_eq!((field.as_str(), problem.as_str()), ("compare", "\"mmd\" is named twice"));
         assert!(
-            parse("method = \"none\"\ncompare = [\"none\", \"mmd\", \"dann\", \"target_trained\"]").validate().is_ok()
+            parse("method = \"none\"\ncompare = [\"none\", \"mmd\", \"dann\", \"target_trained\", \"adabn\"]")
+                .validate()
+                .is_ok()
         );
     }
 }

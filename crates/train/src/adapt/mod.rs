@@ -8,6 +8,7 @@
 //! - [`step`]: one adapted training step.
 //! - [`metrics`]: the domain loss and accuracy logged per epoch.
 //! - [`target`]: opening the target set and scoring the trained model on it.
+//! - [`target_batch_norm`]: AdaBN, the batch-norm statistics re-estimated on the target.
 //! - [`features_plot`]: `features.png`, the two domains' features in two dimensions.
 //! - [`comparison`]: source-only, MMD, DANN and target-trained side by side.
 
@@ -20,3 +21,4 @@ pub mod metrics;
 pub mod report;
 pub mod step;
 pub mod target;
+pub mod target_batch_norm;

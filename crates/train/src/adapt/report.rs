@@ -32,6 +32,9 @@ pub fn console_lines(a: &AdaptationScores) -> Vec<String> {
         auc_text(auc),
         a.method
     )];
+    if let Some(n) = a.target_batch_norm_items {
+        lines.push(format!("target scored with batch-norm statistics from {n} target training images (AdaBN)"));
+    }
     if let Some(last) = a.domain_accuracy_by_epoch.last() {
         lines.push(format!("domain classifier accuracy, last epoch: {last:.3} (0.5: the domains look alike)"));
     }
@@ -58,6 +61,13 @@ pub fn markdown(a: &AdaptationScores, source: &TestScores) -> String {
         a.target_test.samples(),
         auc_text(t_auc),
     );
+    if let Some(n) = a.target_batch_norm_items {
+        md.push_str(&format!(
+            "The target is scored with the batch-norm layers' running statistics re-estimated on {n} unlabelled \
+             target training images (AdaBN, Li et al. 2016; [model_target.bpk](model_target.bpk)); the source \
+             with the source's ([model.bpk](model.bpk)).\n\n"
+        ));
+    }
     if !a.domain_loss_by_epoch.is_empty() {
         md.push_str("| epoch | adaptation term | domain classifier accuracy |\n|---|---|---|\n");
         for (i, loss) in a.domain_loss_by_epoch.iter().enumerate() {

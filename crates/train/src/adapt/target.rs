@@ -39,9 +39,9 @@ pub fn open_target(config: &ExperimentConfig, source: &DataInfo) -> Result<Optio
              reads both, so make them the same (size, crop, channels)"
         )));
     }
-    if a.trains_on_target() && target.train.is_empty() {
+    if (a.trains_on_target() || a.target_batch_norm) && target.train.is_empty() {
         return Err(bad(format!(
-            "its training split has no images ({}): adaptation trains on them",
+            "its training split has no images ({}): adaptation trains on them (or AdaBN takes its statistics from them)",
             target.info.description
         )));
     }
@@ -66,6 +66,10 @@ pub struct AdaptationScores {
     pub target_train_items: usize,
     /// The model on the target test split.
     pub target_test: TestScores,
+    /// AdaBN: the target training images the batch-norm statistics were re-estimated on
+    /// (`None`: scored with the source's statistics).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_batch_norm_items: Option<usize>,
     /// The adaptation term of the loss per epoch (MMD^2, or the domain cross-entropy); empty
     /// when training read no target images.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -80,7 +84,9 @@ pub struct AdaptationScores {
 const MAX_PLOTTED: usize = 1000;
 
 /// Scores `model` on the target test split (`target_test_predictions.csv`) and draws the
-/// features of both test splits (`features.png`).
+/// features of both test splits (`features.png`). With `adapted` (AdaBN: the model with the
+/// target's batch-norm statistics and the number of images they came from), the target is
+/// scored and drawn with it, the source with `model`.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate_target(
     config: &ExperimentConfig,
@@ -89,20 +95,22 @@ pub fn evaluate_target(
     source: &OpenedData,
     target: &OpenedData,
     model: &Supervised,
+    adapted: Option<&(Supervised, usize)>,
     io: &ModelIo,
     rows: &[EpochRow],
     device: &Device,
 ) -> Result<AdaptationScores, RunError> {
     let t = &config.training;
+    let target_model = adapted.map_or(model, |(m, _)| m);
     let mut predictions =
-        predict(model, target.test.clone(), t.batch_size, t.workers, config.test_time.as_ref(), device)?;
+        predict(target_model, target.test.clone(), t.batch_size, t.workers, config.test_time.as_ref(), device)?;
     predictions.attach_attributes(&[&target.test]);
     let target_test = score(io.task, &predictions, &io.train_mean, &io.target_names, &config.evaluation);
     write_predictions_csv(&run.file("target_test_predictions.csv"), io.task, &io.target_names, &predictions)?;
     let class_names = if io.task == Task::Classification { io.target_names.clone() } else { Vec::new() };
     let clouds = [
         features_of(model, source, "source", class_names.len(), config, device)?,
-        features_of(model, target, "target", class_names.len(), config, device)?,
+        features_of(target_model, target, "target", class_names.len(), config, device)?,
     ];
     features_png(
         &run.file("features.png"),
@@ -118,6 +126,7 @@ pub fn evaluate_target(
         target: target.info.description.clone(),
         target_train_items: target.train.len(),
         target_test,
+        target_batch_norm_items: adapted.map(|(_, n)| *n),
         domain_loss_by_epoch: series(adaptation.method != Method::None, |r| r.domain_loss),
         domain_accuracy_by_epoch: series(adaptation.method == Method::Dann, |r| r.domain_accuracy),
     })

@@ -542,6 +542,16 @@ impl ExperimentConfig {
                     format!("{:?} needs the body's features: {why}", a.method.name()),
                 ));
             }
+            if a.uses_target_batch_norm() && !self.model.has_batch_norm() {
+                return Err(ConfigError::invalid(
+                    "adaptation.target_batch_norm",
+                    format!(
+                        "re-estimates batch-norm statistics on the target (AdaBN), but this {:?} model has no batch-norm \
+                         layer",
+                        self.model.kind()
+                    ),
+                ));
+            }
             if self.features.is_some() {
                 return refuse(
                     "cannot take catalogue features ([features]) yet: the target images would need them too",

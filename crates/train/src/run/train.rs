@@ -105,6 +105,17 @@ pub fn prepare(config: &ExperimentConfig) -> Result<(OpenedData, Vec<LayerShape>
     check_evaluation_names(config, &mut data)?;
     // The target set of [adaptation], checked against the source before anything trains.
     crate::adapt::target::open_target(config, &data.info)?;
+    if config.adaptation.as_ref().is_some_and(|a| !a.compare.is_empty()) && data.info.task != Task::Classification {
+        return Err(ConfigError::invalid(
+            "adaptation.compare",
+            format!(
+                "compares the arms by target accuracy, ROC AUC and McNemar's test, which need classes; this data's \
+                 task is {:?}: train each method as its own run (method = ...) instead",
+                data.info.task
+            ),
+        )
+        .into());
+    }
     Ok((data, shapes))
 }
 
@@ -364,7 +375,23 @@ fn run_training(
 
     let adaptation = match (&config.adaptation, &target) {
         (Some(a), Some(target)) => {
-            Some(crate::adapt::target::evaluate_target(config, a, run, data, target, &model, &io, &rows, &eval_device)?)
+            let adapted = if a.target_batch_norm {
+                Some(crate::adapt::target_batch_norm::adapt_and_save(run, &model, target, &eval_device)?)
+            } else {
+                None
+            };
+            Some(crate::adapt::target::evaluate_target(
+                config,
+                a,
+                run,
+                data,
+                target,
+                &model,
+                adapted.as_ref(),
+                &io,
+                &rows,
+                &eval_device,
+            )?)
         }
         _ => None,
     };
