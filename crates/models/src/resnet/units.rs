@@ -5,7 +5,7 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
-use burn::tensor::activation::{elu, relu};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// The activation of a network's units.
@@ -23,7 +23,7 @@ impl UnitActivation {
     pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             UnitActivation::Relu => relu(x),
-            UnitActivation::Elu => elu(x, 1.0),
+            UnitActivation::Elu => crate::activation::elu(x, 1.0),
         }
     }
 }
