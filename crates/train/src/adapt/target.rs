@@ -114,7 +114,12 @@ pub fn evaluate_target(
     ];
     features_png(
         &run.file("features.png"),
-        &format!("{}: body features of the test splits ({})", config.experiment.name, adaptation.method.name()),
+        &format!(
+            "{}: body features of the test splits ({}{})",
+            config.experiment.name,
+            adaptation.method.name(),
+            if adapted.is_some() { "; target with its own batch-norm statistics" } else { "" }
+        ),
         &clouds,
         &class_names,
     )?;
