@@ -37,40 +37,58 @@ enum Fill {
     Values(Vec<Vec<f32>>),
 }
 
+/// Where a walk through a module is: each entered field and the type of its container.
+#[derive(Default)]
+struct ModulePath(Vec<(String, String)>);
+
+impl ModulePath {
+    fn enter(&mut self, name: &str, container_type: &str) {
+        self.0.push((name.to_string(), container_type.to_string()));
+    }
+
+    fn exit(&mut self) {
+        self.0.pop();
+    }
+
+    /// The type of the container of the field being walked.
+    fn container(&self) -> Option<&str> {
+        self.0.last().map(|(_, container)| container.as_str())
+    }
+
+    /// Whether the field being walked is a batch norm's running mean or variance.
+    fn in_running_statistic(&self) -> bool {
+        matches!(self.0.last(), Some((name, container)) if container == BATCH_NORM
+            && (name == "running_mean" || name == "running_var"))
+    }
+}
+
 /// Walks the model: sets the running statistics as `fill` says and, with `passes`, turns batch
 /// norm's training behaviour on (statistics from the batch) and dropout's off (deterministic
 /// passes).
 struct Rewrite {
     fill: Fill,
     passes: bool,
-    path: Vec<(String, String)>,
+    path: ModulePath,
     next: usize,
-}
-
-impl Rewrite {
-    fn in_running_statistic(&self) -> bool {
-        matches!(self.path.last(), Some((name, container)) if container == BATCH_NORM
-            && (name == "running_mean" || name == "running_var"))
-    }
 }
 
 impl ModuleMapper for Rewrite {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path.push((name.to_string(), container_type.to_string()));
+        self.path.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+        self.path.exit();
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if !self.in_running_statistic() {
+        if !self.path.in_running_statistic() {
             return param;
         }
         let index = self.next;
         self.next += 1;
         match &self.fill {
-            Fill::Constant(v) => param.map(|t| t.zeros_like().add_scalar(*v)),
+            Fill::Constant(v) => param.map(|t| t.full_like(*v)),
             Fill::Values(values) => param.map(|t| {
                 let shape = t.shape();
                 Tensor::from_data(TensorData::new(values[index].clone(), shape), &t.device())
@@ -82,9 +100,9 @@ impl ModuleMapper for Rewrite {
         if !self.passes {
             return flag;
         }
-        match self.path.last() {
-            Some((_, container)) if container == BATCH_NORM => flag.with_value(true),
-            Some((_, container)) if container == DROPOUT => flag.with_value(false),
+        match self.path.container() {
+            Some(BATCH_NORM) => flag.with_value(true),
+            Some(DROPOUT) => flag.with_value(false),
             _ => flag,
         }
     }
@@ -93,23 +111,21 @@ impl ModuleMapper for Rewrite {
 /// Reads every running mean and variance, in the order [`Rewrite`] walks them.
 #[derive(Default)]
 struct ReadStatistics {
-    path: Vec<(String, String)>,
+    path: ModulePath,
     values: Vec<Vec<f32>>,
 }
 
 impl ModuleVisitor for ReadStatistics {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path.push((name.to_string(), container_type.to_string()));
+        self.path.enter(name, container_type);
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+        self.path.exit();
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if matches!(self.path.last(), Some((name, container)) if container == BATCH_NORM
-            && (name == "running_mean" || name == "running_var"))
-        {
+        if self.path.in_running_statistic() {
             self.values.push(param.val().into_data().try_to_vec::<f32>().unwrap_or_default());
         }
     }
@@ -119,7 +135,7 @@ impl ModuleVisitor for ReadStatistics {
 /// statistics passes). The running statistics of a module are shared by its clones: give it a
 /// copy of its own (`valid` makes one).
 fn rewrite(model: Supervised, fill: Fill, passes: bool) -> Supervised {
-    model.map(&mut Rewrite { fill, passes, path: Vec::new(), next: 0 })
+    model.map(&mut Rewrite { fill, passes, path: ModulePath::default(), next: 0 })
 }
 
 fn read(model: &Supervised) -> Vec<Vec<f32>> {
@@ -274,21 +290,21 @@ mod tests {
 
     /// Every trained float of `model`, in walking order (gamma, beta, the dense layer).
     fn weights(model: &Supervised) -> Vec<f32> {
-        struct Weights(Vec<(String, String)>, Vec<f32>);
+        struct Weights(ModulePath, Vec<f32>);
         impl ModuleVisitor for Weights {
             fn enter_module(&mut self, name: &str, container_type: &str) {
-                self.0.push((name.to_string(), container_type.to_string()));
+                self.0.enter(name, container_type);
             }
             fn exit_module(&mut self, _name: &str, _container_type: &str) {
-                self.0.pop();
+                self.0.exit();
             }
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                if !self.0.last().is_some_and(|(name, _)| name.starts_with("running_")) {
+                if !self.0.in_running_statistic() {
                     self.1.extend(param.val().into_data().try_to_vec::<f32>().unwrap());
                 }
             }
         }
-        let mut w = Weights(Vec::new(), Vec::new());
+        let mut w = Weights(ModulePath::default(), Vec::new());
         model.visit(&mut w);
         assert!(w.1.len() > 8);
         w.1
