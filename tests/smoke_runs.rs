@@ -158,6 +158,16 @@ fn every_config_trains_a_smoke_run_with_a_complete_run_folder() {
     }
 }
 
+/// The reports `trainer eval` wrote into `run_dir`.
+fn eval_reports(run_dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(run_dir.join("eval"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect()
+}
+
 #[test]
 fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
     let out = tempfile::tempdir().unwrap();
@@ -168,17 +178,15 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
 
     let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
     assert_ok(&output, "eval");
-    let reports: Vec<_> = std::fs::read_dir(run_dir.join("eval"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
+    let reports = eval_reports(&run_dir);
     assert_eq!(reports.len(), 1);
     let report = json(&reports[0]);
     let (a, b) = (report["metrics"]["rmse"].as_f64().unwrap(), summary["test"]["rmse"].as_f64().unwrap());
     assert!((a - b).abs() < 1e-5, "eval rmse {a} differs from the run's test rmse {b}");
     assert_eq!(report["metrics"]["baseline_rmse"], summary["test"]["baseline_rmse"]);
+    // A run without [adaptation] has no target domain.
+    let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--target", "--device", "flex"]);
+    assert_fails_with(&output, "was not trained with [adaptation]: it has no target domain to apply it to");
 
     // Another data set: all of it is evaluated; one of the wrong shape is refused.
     let data_file = out.path().join("other.toml");
@@ -1563,6 +1571,24 @@ fn adabn_scores_the_target_with_its_batch_statistics_and_leaves_the_source_model
     // 24 target images, a quarter each for validation and test: 12 train the statistics.
     assert_eq!(summary["adaptation"]["target_batch_norm_items"].as_u64(), Some(12), "{summary}");
     assert!(read("adabn", "report.md").contains("AdaBN"));
+
+    // `eval --target` scores the target test split with each arm's weights for the target
+    // (AdaBN's model_target.bpk, source only's model.bpk) and reproduces the run's target scores.
+    for (arm, weights) in [("adabn", "model_target.bpk"), ("source_only", "model.bpk")] {
+        let arm_dir = top.join(arm);
+        let output = run(&["eval", "--run", arm_dir.to_str().unwrap(), "--target", "--device", "flex"]);
+        assert_ok(&output, "eval --target");
+        let reports = eval_reports(&arm_dir);
+        let report = json(&reports[0]);
+        assert_eq!(report["weights"].as_str(), Some(weights), "{report}");
+        assert!(report["data"].as_str().unwrap().starts_with("target test split"), "{report}");
+        let scored = json(&arm_dir.join("summary.json"))["adaptation"]["target_test"].clone();
+        for metric in ["/accuracy", "/binary/roc_auc"] {
+            let score = |v: &serde_json::Value| v.pointer(metric).and_then(|x| x.as_f64()).unwrap();
+            let (a, b) = (score(&report["metrics"]), score(&scored));
+            assert!((a - b).abs() < 1e-6, "{arm}: eval --target {metric} {a}, the run's {b}");
+        }
+    }
 
     // A comparison of arms needs classes.
     let order: Vec<usize> = (0..24).collect();

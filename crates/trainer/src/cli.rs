@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use astro_train::run::eval::Domain;
 use clap::{Args, Parser, Subcommand};
 
 /// Train, check, evaluate and apply the astronomy deep-learning experiments of this workspace.
@@ -90,9 +91,21 @@ pub struct EvalArgs {
     /// A TOML file with a [data] table: evaluate on all of that data instead of the run's test split.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
+    /// For a run with [adaptation]: its target domain. Evaluates the target's test split (or
+    /// --data) with the weights for the target: model_target.bpk where the run re-estimated its
+    /// batch-norm statistics there (target_batch_norm, AdaBN), else model.bpk.
+    #[arg(long)]
+    pub target: bool,
     /// Device to evaluate on (default: the best compiled in).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
+}
+
+impl EvalArgs {
+    /// The domain `--target` names.
+    pub fn domain(&self) -> Domain {
+        if self.target { Domain::Target } else { Domain::Source }
+    }
 }
 
 /// `trainer predict`.
@@ -120,9 +133,20 @@ pub struct PredictArgs {
     /// model was trained on (capped at its shorter side), where the run's data says its scale.
     #[arg(long, value_name = "ARCSEC")]
     pub pixel_scale: Option<f64>,
+    /// For a run with [adaptation]: the inputs are of its target domain, so the weights for the
+    /// target apply (model_target.bpk where the run made one with target_batch_norm, AdaBN).
+    #[arg(long)]
+    pub target: bool,
     /// Device to predict on (default: the best compiled in).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
+}
+
+impl PredictArgs {
+    /// The domain `--target` names.
+    pub fn domain(&self) -> Domain {
+        if self.target { Domain::Target } else { Domain::Source }
+    }
 }
 
 /// `trainer list`.

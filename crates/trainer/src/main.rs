@@ -57,8 +57,8 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Check(args)) => check_command(&args.config, &args.set, args.smoke),
         Some(Command::Eval(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
-            let report = evaluate_run(&args.run, args.data.as_deref(), &devices[0])?;
-            println!("evaluated {} ({} images)", report.data, report.metrics.samples());
+            let report = evaluate_run(&args.run, args.data.as_deref(), &devices[0], args.domain())?;
+            println!("evaluated {} ({} images) with {}", report.data, report.metrics.samples(), report.weights);
             let h = report.metrics.headline();
             println!("{}: {:.5}", h.metric, h.value);
             println!("baseline ({}): {:.5}", h.baseline_name, h.baseline);
@@ -68,7 +68,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Predict(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
             let cut = PictureCut { crop: args.crop, pixel_scale_arcsec: args.pixel_scale };
-            let done = predict_inputs(&args.run, &args.inputs, args.out.as_deref(), cut, &devices[0])?;
+            let done = predict_inputs(&args.run, &args.inputs, args.out.as_deref(), cut, &devices[0], args.domain())?;
             println!("predicted {} input(s): {}", done.predicted, done.out.display());
             if done.skipped > 0 {
                 println!(

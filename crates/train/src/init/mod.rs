@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ExperimentConfig;
 use crate::error::RunError;
 use crate::init::weights_file::load_weights;
-use crate::run::eval::load_run;
+use crate::run::eval::{Domain, load_run};
 use crate::run::model_io::input_feature_shape;
 
 /// `[init]`: give `run`, `weights` or `pretrain`.
@@ -74,7 +74,7 @@ pub fn pretrained_model(
         }
     };
     let bad = |problem: String| RunError::Run(format!("init.run: {}: {problem}", run.display()));
-    let trained = load_run(run, device)?;
+    let trained = load_run(run, device, Domain::Source)?;
     let io = &trained.io;
     if io.input != info.input || io.layout != info.layout {
         return Err(bad(format!("its model takes {} but this experiment's data is {}", io.input_shape(), input)));

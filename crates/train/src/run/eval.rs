@@ -1,7 +1,9 @@
 //! `trainer eval` and `trainer predict`: a finished run's weights applied to its test split,
 //! to another data set, or to image files. A cross-validated run is applied as the ensemble of
 //! its folds' models (their outputs, values or class probabilities, averaged); its own "test
-//! split" is every item, each predicted by the model of its fold (out of fold).
+//! split" is every item, each predicted by the model of its fold (out of fold). An adapted run
+//! is applied to its target domain with [`Domain::Target`]: the AdaBN model where the run made
+//! one, and (for `eval` without `--data`) the target's test split.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +14,8 @@ use burn::data::dataset::transform::ComposedDataset;
 use burn::tensor::Device;
 use serde::Serialize;
 
+use crate::adapt::target::target_seed;
+use crate::adapt::target_batch_norm;
 use crate::config::{ExperimentConfig, load_config, load_data_config};
 use crate::error::RunError;
 use crate::evaluate::answer_map::AnswerMap;
@@ -20,6 +24,18 @@ use crate::fit::supervised::Supervised;
 use crate::run::folder::{RunDir, RunState};
 use crate::run::model_io::{ModelIo, model_field_arcsec};
 use crate::run::train::open_data;
+
+/// Which domain of a run with `[adaptation]` the model is applied to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Domain {
+    /// The source (`[data]`): `model.bpk`, and the run's own test split.
+    #[default]
+    Source,
+    /// The target (`[adaptation.target]`): `model_target.bpk` where the run re-estimated its
+    /// batch-norm statistics there (AdaBN; otherwise the one model serves both domains), and the
+    /// target's test split.
+    Target,
+}
 
 /// A finished run, loaded for inference.
 pub struct TrainedRun {
@@ -34,6 +50,8 @@ pub struct TrainedRun {
     pub model: Supervised,
     /// The folds of a cross-validated run: each fold's value and model (empty otherwise).
     pub folds: Vec<(i64, Supervised)>,
+    /// The weights file applied (of a cross-validated run: each fold's `model.bpk`).
+    pub weights: &'static str,
 }
 
 impl TrainedRun {
@@ -105,8 +123,34 @@ fn load_folds(
     Ok(folds)
 }
 
-/// Loads the run at `path` onto `device`.
-pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
+/// The weights file of `run` for `domain`: `model.bpk`, or for the target of an adapted run
+/// `model_target.bpk` where it re-estimated its batch-norm statistics there.
+fn weights_for(run: &RunDir, config: &ExperimentConfig, domain: Domain) -> Result<&'static str, RunError> {
+    if domain == Domain::Source {
+        return Ok("model.bpk");
+    }
+    let Some(adaptation) = &config.adaptation else {
+        return Err(RunError::Run(format!(
+            "{} was not trained with [adaptation]: it has no target domain to apply it to (leave out --target)",
+            run.path.display()
+        )));
+    };
+    if !adaptation.target_batch_norm {
+        return Ok("model.bpk");
+    }
+    if !run.file(target_batch_norm::MODEL_FILE).is_file() {
+        return Err(RunError::Run(format!(
+            "{} re-estimates its batch-norm statistics on the target ([adaptation] target_batch_norm), but its {} is \
+             missing",
+            run.path.display(),
+            target_batch_norm::MODEL_FILE
+        )));
+    }
+    Ok(target_batch_norm::MODEL_FILE)
+}
+
+/// Loads the run at `path` onto `device`, with its weights for `domain`.
+pub fn load_run(path: &Path, device: &Device, domain: Domain) -> Result<TrainedRun, RunError> {
     // A folder of several runs: name them, so the user can pick one.
     let give_one = |what: &str, arms: Vec<PathBuf>, separator: &str| {
         let arms: Vec<String> = arms.iter().map(|p| p.display().to_string()).collect();
@@ -132,6 +176,7 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
             path.display()
         )));
     }
+    let weights = weights_for(&run, &config, domain)?;
     if config.validation.is_some() {
         let folds = load_folds(&run, &config, device)?;
         let mut io = folds[0].1.clone();
@@ -141,11 +186,11 @@ pub fn load_run(path: &Path, device: &Device) -> Result<TrainedRun, RunError> {
         }
         let model = folds[0].2.clone();
         let folds = folds.into_iter().map(|(label, _, model)| (label, model)).collect();
-        return Ok(TrainedRun { run, config, io, model, folds });
+        return Ok(TrainedRun { run, config, io, model, folds, weights: "model.bpk" });
     }
     let io = ModelIo::read(&run)?;
-    let model = io.load_model(&config, &run.file("model.bpk"), device)?;
-    Ok(TrainedRun { run, config, io, model, folds: Vec::new() })
+    let model = io.load_model(&config, &run.file(weights), device)?;
+    Ok(TrainedRun { run, config, io, model, folds: Vec::new(), weights })
 }
 
 /// What `trainer eval` writes to `<run>/eval/<timestamp>.json`.
@@ -155,20 +200,37 @@ pub struct EvalReport {
     pub run_dir: String,
     /// The data evaluated.
     pub data: String,
+    /// The weights file applied (`model.bpk`, or `model_target.bpk` for an AdaBN run's target).
+    pub weights: String,
     /// Model and baseline scores.
     pub metrics: TestScores,
     /// Where this report and the predictions were written.
     pub report_file: String,
 }
 
-/// Evaluates a run on its own test split, or on all of the data described by `data_file`.
-pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> Result<EvalReport, RunError> {
-    let trained = load_run(path, device)?;
+/// Evaluates a run on its own test split (of `domain`), or on all of the data described by
+/// `data_file`, with its weights for `domain`.
+pub fn evaluate_run(
+    path: &Path,
+    data_file: Option<&Path>,
+    device: &Device,
+    domain: Domain,
+) -> Result<EvalReport, RunError> {
+    let trained = load_run(path, device, domain)?;
     refuse_reconstruction(&trained.io, path)?;
     let mut map: Option<AnswerMap> = None;
     let mut target_names = trained.io.target_names.clone();
     let (mut predictions, description) = match data_file {
         None if !trained.folds.is_empty() => out_of_fold(&trained, device)?,
+        None if domain == Domain::Target => {
+            let config = &trained.config;
+            let target = &config.adaptation.as_ref().expect("load_run checked [adaptation]").target;
+            let data = target.open(target_seed(config))?;
+            let description = format!("target test split of {}", data.info.description);
+            let mut p = trained.predict(data.test.clone(), device)?;
+            p.attach_attributes(&[&data.test]);
+            (p, description)
+        }
         None => {
             let data = open_data(&trained.config, &trained.config.data)?;
             let description = format!("test split of {}", data.info.description);
@@ -220,6 +282,7 @@ pub fn evaluate_run(path: &Path, data_file: Option<&Path>, device: &Device) -> R
     let report = EvalReport {
         run_dir: path.display().to_string(),
         data: description,
+        weights: trained.weights.to_string(),
         metrics,
         report_file: report_file.display().to_string(),
     };

@@ -18,7 +18,7 @@ use burn::tensor::Device;
 use crate::error::RunError;
 use crate::evaluate::{prediction_rows, predictions_header, quote};
 use crate::fit::progress::clock;
-use crate::run::eval::{TrainedRun, load_run, refuse_reconstruction};
+use crate::run::eval::{Domain, TrainedRun, load_run, refuse_reconstruction};
 use crate::run::model_io::model_field_arcsec;
 
 /// Inputs read and predicted per chunk (the most held in memory at once).
@@ -70,15 +70,17 @@ pub struct PictureCut {
 
 /// Predicts every input in `inputs` (files or folders) with the run at `path`, cutting pictures
 /// as `cut` says. A light-curve run reads lists, star files and folders of them as it was
-/// trained to. Fails only when no input could be read.
+/// trained to; a run with `[adaptation]` applies its weights for `domain`. Fails only when no
+/// input could be read.
 pub fn predict_inputs(
     path: &Path,
     inputs: &[PathBuf],
     out: Option<&Path>,
     cut: PictureCut,
     device: &Device,
+    domain: Domain,
 ) -> Result<PredictSummary, RunError> {
-    let trained = load_run(path, device)?;
+    let trained = load_run(path, device, domain)?;
     refuse_reconstruction(&trained.io, path)?;
     let out = match out {
         Some(p) => p.to_path_buf(),
