@@ -1589,6 +1589,24 @@ fn adabn_scores_the_target_with_its_batch_statistics_and_leaves_the_source_model
             assert!((a - b).abs() < 1e-6, "{arm}: eval --target {metric} {a}, the run's {b}");
         }
     }
+    // `predict --target` applies the same weights to target pictures: other outputs than
+    // model.bpk's for AdaBN, the same for source only (one model for both domains).
+    let predict_csv = |arm: &str, target: bool| {
+        let out_csv = out.path().join(format!("{arm}-{target}.csv"));
+        let (arm_dir, images) = (top.join(arm), data.path().join("target"));
+        let mut args = vec!["predict", "--run", arm_dir.to_str().unwrap(), images.to_str().unwrap()];
+        args.extend(["--out", out_csv.to_str().unwrap(), "--device", "flex"]);
+        if target {
+            args.push("--target");
+        }
+        assert_ok(&run(&args), "predict");
+        let mut rows: Vec<String> = std::fs::read_to_string(out_csv).unwrap().lines().map(String::from).collect();
+        rows.sort();
+        assert_eq!(rows.len(), 25, "a header and the 24 target pictures");
+        rows
+    };
+    assert_ne!(predict_csv("adabn", true), predict_csv("adabn", false));
+    assert_eq!(predict_csv("source_only", true), predict_csv("source_only", false));
 
     // A comparison of arms needs classes.
     let order: Vec<usize> = (0..24).collect();
