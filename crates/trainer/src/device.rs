@@ -29,9 +29,26 @@ pub fn compiled() -> Vec<&'static str> {
 }
 
 /// The device `--device` names when it is not given: the first compiled in, except that the
-/// software `wgpu-cpu` and the opt-in LibTorch devices are never a default.
+/// software `wgpu-cpu` and the opt-in LibTorch devices are never a default, and `wgpu` is one
+/// only where it finds a GPU (without one it runs on Mesa's software Vulkan, several times
+/// slower than `flex`; then `flex` where it is compiled in).
 pub fn default_name() -> &'static str {
-    compiled().into_iter().find(|n| !["wgpu-cpu", "tch", "tch-cuda"].contains(n)).unwrap_or("flex")
+    let candidates: Vec<&str> =
+        compiled().into_iter().filter(|n| !["wgpu-cpu", "tch", "tch-cuda"].contains(n)).collect();
+    let usable = candidates.iter().copied().find(|n| *n != "wgpu" || wgpu_finds_a_gpu());
+    usable.or(candidates.first().copied()).unwrap_or("flex")
+}
+
+/// Whether wgpu sees an adapter that is not a CPU (a software renderer such as lavapipe).
+#[cfg(feature = "wgpu")]
+fn wgpu_finds_a_gpu() -> bool {
+    let instance = wgpu::Instance::default();
+    let adapters = futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    adapters.iter().any(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
+}
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_finds_a_gpu() -> bool {
+    false
 }
 
 // Unused only in a build with every backend compiled in.
@@ -155,4 +172,23 @@ pub fn resolve(flag: Option<&str>, config: &[String]) -> Result<(String, Vec<Str
     }
     let devices = names.iter().map(|n| parse(n)).collect::<Result<Vec<_>>>()?;
     Ok((backend, names, devices))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_device_is_never_a_software_renderer() {
+        // On a machine without a GPU (CI: wgpu finds only Mesa's lavapipe) the default is a
+        // native CPU backend, not wgpu on the software Vulkan driver.
+        let name = default_name();
+        assert_ne!(name, "wgpu-cpu");
+        if name == "wgpu" {
+            assert!(wgpu_finds_a_gpu(), "wgpu is the default without a GPU");
+        }
+        if cfg!(feature = "flex") && !wgpu_finds_a_gpu() && !cfg!(any(feature = "cuda", feature = "metal")) {
+            assert_eq!(name, "flex");
+        }
+    }
 }
