@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use astro_train::run::eval::Domain;
 use clap::{Args, Parser, Subcommand};
 
 /// Train, check, evaluate and apply the astronomy deep-learning experiments of this workspace.
@@ -101,13 +100,6 @@ pub struct EvalArgs {
     pub device: Option<String>,
 }
 
-impl EvalArgs {
-    /// The domain `--target` names.
-    pub fn domain(&self) -> Domain {
-        if self.target { Domain::Target } else { Domain::Source }
-    }
-}
-
 /// `trainer predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
@@ -140,13 +132,6 @@ pub struct PredictArgs {
     /// Device to predict on (default: the best compiled in).
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
-}
-
-impl PredictArgs {
-    /// The domain `--target` names.
-    pub fn domain(&self) -> Domain {
-        if self.target { Domain::Target } else { Domain::Source }
-    }
 }
 
 /// `trainer list`.

@@ -18,7 +18,7 @@ use astro_train::config::{ExperimentConfig, load_config};
 use astro_train::init::pretrain::{finished_run, resolve_pretraining};
 use astro_train::run::catalog::list_experiments;
 use astro_train::run::comparison::train_comparison;
-use astro_train::run::eval::evaluate_run;
+use astro_train::run::eval::{Domain, evaluate_run};
 use astro_train::run::predict::{PictureCut, predict_inputs};
 use astro_train::run::train::{Hardware, RunTarget, check_training, model_table, prepare, train};
 use clap::Parser;
@@ -57,7 +57,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Check(args)) => check_command(&args.config, &args.set, args.smoke),
         Some(Command::Eval(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
-            let report = evaluate_run(&args.run, args.data.as_deref(), &devices[0], args.domain())?;
+            let report = evaluate_run(&args.run, args.data.as_deref(), &devices[0], Domain::target_if(args.target))?;
             println!("evaluated {} ({} images) with {}", report.data, report.metrics.samples(), report.weights);
             let h = report.metrics.headline();
             println!("{}: {:.5}", h.metric, h.value);
@@ -68,7 +68,14 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Predict(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
             let cut = PictureCut { crop: args.crop, pixel_scale_arcsec: args.pixel_scale };
-            let done = predict_inputs(&args.run, &args.inputs, args.out.as_deref(), cut, &devices[0], args.domain())?;
+            let done = predict_inputs(
+                &args.run,
+                &args.inputs,
+                args.out.as_deref(),
+                cut,
+                &devices[0],
+                Domain::target_if(args.target),
+            )?;
             println!("predicted {} input(s): {}", done.predicted, done.out.display());
             if done.skipped > 0 {
                 println!(

@@ -26,15 +26,21 @@ use crate::run::model_io::{ModelIo, model_field_arcsec};
 use crate::run::train::open_data;
 
 /// Which domain of a run with `[adaptation]` the model is applied to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Domain {
     /// The source (`[data]`): `model.bpk`, and the run's own test split.
-    #[default]
     Source,
     /// The target (`[adaptation.target]`): `model_target.bpk` where the run re-estimated its
     /// batch-norm statistics there (AdaBN; otherwise the one model serves both domains), and the
     /// target's test split.
     Target,
+}
+
+impl Domain {
+    /// The target where `target` (a `--target` flag) says so, else the source.
+    pub fn target_if(target: bool) -> Domain {
+        if target { Domain::Target } else { Domain::Source }
+    }
 }
 
 /// A finished run, loaded for inference.
@@ -222,18 +228,13 @@ pub fn evaluate_run(
     let mut target_names = trained.io.target_names.clone();
     let (mut predictions, description) = match data_file {
         None if !trained.folds.is_empty() => out_of_fold(&trained, device)?,
-        None if domain == Domain::Target => {
-            let config = &trained.config;
-            let target = &config.adaptation.as_ref().expect("load_run checked [adaptation]").target;
-            let data = target.open(target_seed(config))?;
-            let description = format!("target test split of {}", data.info.description);
-            let mut p = trained.predict(data.test.clone(), device)?;
-            p.attach_attributes(&[&data.test]);
-            (p, description)
-        }
         None => {
-            let data = open_data(&trained.config, &trained.config.data)?;
-            let description = format!("test split of {}", data.info.description);
+            let config = &trained.config;
+            let (data, split) = match (domain, &config.adaptation) {
+                (Domain::Target, Some(a)) => (a.target.open(target_seed(config))?, "target test split"),
+                _ => (open_data(config, &config.data)?, "test split"),
+            };
+            let description = format!("{split} of {}", data.info.description);
             let mut p = trained.predict(data.test.clone(), device)?;
             p.attach_attributes(&[&data.test]);
             (p, description)
