@@ -7,14 +7,16 @@
 //! disks) and star-forming knots (irregulars). Stars are a point source. Any kind may have a
 //! merging companion with a tidal tail, and foreground stars. Each component has its own colour
 //! (bulges red, disks bluer, arms and knots bluest); the bands are convolved with a Gaussian or
-//! Moffat PSF, given sky, Poisson and read noise, and mapped to RGB (i, r, g) with an asinh
-//! stretch like the SDSS colour composites (Lupton et al. 2004). The labels come from
-//! [`crate::galaxy_zoo`].
+//! Moffat PSF, given sky, Poisson and read noise, and mapped to RGB by a colour composite
+//! ([`crate::composite`]): (i, r, g) with an asinh stretch like the SDSS colour composites
+//! (Lupton et al. 2004) by default, or (z, r, g) as the Galaxy Zoo DECaLS images were made. The
+//! labels come from [`crate::galaxy_zoo`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::SimConfigError;
 use crate::components::{DiskFrame, SpiralArms, add_bar, add_disk, add_knots, add_point, add_ring, add_tidal_tail};
+use crate::composite::{Colour, Composite, gz_decals_pixel};
 use crate::galaxy_zoo::{NUM_ANSWERS, expected_answers, volunteer_votes};
 use crate::image::Image;
 use crate::noise::NoiseModel;
@@ -85,8 +87,16 @@ pub struct GalaxySimConfig {
     pub noise: bool,
     /// Largest offset of the galaxy centre from the image centre, pixels.
     pub max_offset_px: f64,
-    /// Surface brightness (counts per pixel) that the asinh stretch maps to full intensity.
+    /// Surface brightness (counts per pixel) that the SDSS-like asinh stretch maps to full
+    /// intensity (`composite = "sdss"` only).
     pub white_point: f64,
+    /// How the bands become RGB: `sdss` ((i, r, g), Galaxy Zoo 2's look) or `gz_decals` ((z, r,
+    /// g) through Galaxy Zoo DECaLS's composite, with its bands' noise ratios).
+    pub composite: Composite,
+    /// Counts per nanomaggy, turning counts into the composite's flux units (`composite =
+    /// "gz_decals"` only). The default, 2600, puts the default sky noise (10.2 counts) at the
+    /// 0.0039 nanomaggies of a 424-pixel GZ DECaLS image's r band.
+    pub counts_per_nanomaggy: f64,
     /// Volunteers who classify each galaxy; the answers are their vote fractions (0 gives the
     /// expected fractions, without vote noise). Galaxy Zoo 2 had about 40 per galaxy.
     pub volunteers: u32,
@@ -120,6 +130,8 @@ impl Default for GalaxySimConfig {
             noise: true,
             max_offset_px: 1.5,
             white_point: 1_500.0,
+            composite: Composite::Sdss,
+            counts_per_nanomaggy: 2_600.0,
             volunteers: 40,
         }
     }
@@ -220,17 +232,12 @@ pub struct SimulatedGalaxy {
     pub answers: [f64; NUM_ANSWERS],
 }
 
-/// `(g - r, r - i)` colours of each component, magnitudes: old bulges are red, disks bluer,
-/// young arms and knots bluest (typical SDSS values).
-const BULGE_COLOUR: (f64, f64) = (0.78, 0.40);
-const DISK_COLOUR: (f64, f64) = (0.50, 0.25);
-const YOUNG_COLOUR: (f64, f64) = (0.20, 0.05);
-const STAR_COLOUR: (f64, f64) = (0.60, 0.25);
-
-/// Flux multipliers in (i, r, g) for a colour.
-fn band_factors((g_r, r_i): (f64, f64)) -> [f64; 3] {
-    [10f64.powf(0.4 * r_i), 1.0, 10f64.powf(-0.4 * g_r)]
-}
+/// Colours of each component, AB magnitudes: old bulges are red, disks bluer, young arms and
+/// knots bluest (typical SDSS g - r and r - i; r - z about 1.8 (r - i), as for such spectra).
+const BULGE_COLOUR: Colour = Colour { g_r: 0.78, r_i: 0.40, r_z: 0.72 };
+const DISK_COLOUR: Colour = Colour { g_r: 0.50, r_i: 0.25, r_z: 0.45 };
+const YOUNG_COLOUR: Colour = Colour { g_r: 0.20, r_i: 0.05, r_z: 0.09 };
+const STAR_COLOUR: Colour = Colour { g_r: 0.60, r_i: 0.25, r_z: 0.45 };
 
 /// The r-band images of each colour group, before the PSF, in counts.
 pub(crate) struct Components {
@@ -291,6 +298,7 @@ impl GalaxySimConfig {
             ("pixel_scale_arcsec", self.pixel_scale_arcsec),
             ("psf_fwhm_arcsec", self.psf_fwhm_arcsec),
             ("white_point", self.white_point),
+            ("counts_per_nanomaggy", self.counts_per_nanomaggy),
         ];
         for (field, v) in positive {
             if !(v.is_finite() && v > 0.0) {
@@ -577,27 +585,33 @@ impl GalaxySimConfig {
         c
     }
 
-    /// Renders drawn components in g, r, i with noise and returns the stretched RGB (i, r, g)
+    /// Renders drawn components in the composite's three bands with noise and returns the RGB
     /// planes.
     pub(crate) fn render(&self, c: &Components, rng: &mut SampleRng) -> Vec<f32> {
         self.stretch(&self.render_bands(c, rng))
     }
 
-    /// The (i, r, g) bands of drawn components seen through the PSF, with noise (unless `noise`
-    /// is off), in counts (sky-subtracted).
+    /// The composite's bands ((i, r, g) or (z, r, g)) of drawn components seen through the PSF,
+    /// with noise (unless `noise` is off), in counts (sky-subtracted). A band whose sky noise is
+    /// `k` times the r band's is drawn as if it collected `1 / k` of the counts (so its shot
+    /// noise grows alike) and scaled back.
     pub(crate) fn render_bands(&self, c: &Components, rng: &mut SampleRng) -> [Image; 3] {
         let psf = self.psf_model();
         let noise = self.noise();
         let groups =
             [(&c.bulge, BULGE_COLOUR), (&c.disk, DISK_COLOUR), (&c.young, YOUNG_COLOUR), (&c.star, STAR_COLOUR)];
+        let noise_ratio = self.composite.noise_ratio();
         [0, 1, 2].map(|band| {
             let mut image = Image::zeros(self.image_size, self.image_size);
             for (group, colour) in groups {
-                add_scaled_into(&mut image, group, band_factors(colour)[band]);
+                add_scaled_into(&mut image, group, self.composite.band_factors(colour)[band]);
             }
             let mut image = psf.convolve(&image);
             if self.noise {
+                let k = noise_ratio[band];
+                image.data.iter_mut().for_each(|v| *v /= k);
                 noise.apply(&mut image, rng);
+                image.data.iter_mut().for_each(|v| *v *= k);
             }
             image
         })
@@ -619,15 +633,31 @@ impl GalaxySimConfig {
         p.ring_fraction > 0.0 && p.disk_q() >= 0.5
     }
 
-    /// The SDSS-like asinh stretch of (i, r, g) bands to RGB in [0, 1], channel-major.
+    /// The colour composite of the three bands (in counts) to RGB in [0, 1], channel-major.
     pub fn stretch(&self, bands: &[Image; 3]) -> Vec<f32> {
-        // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.
-        let soft = 2.0 * self.noise().background_sigma();
-        let norm = 1.0 / (self.white_point / soft).asinh();
-        bands
-            .iter()
-            .flat_map(|b| b.data.iter().map(move |v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32))
-            .collect()
+        match self.composite {
+            Composite::Sdss => {
+                // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.
+                let soft = 2.0 * self.noise().background_sigma();
+                let norm = 1.0 / (self.white_point / soft).asinh();
+                bands
+                    .iter()
+                    .flat_map(|b| b.data.iter().map(move |v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32))
+                    .collect()
+            }
+            Composite::GzDecals => {
+                let per = 1.0 / self.counts_per_nanomaggy;
+                let n = bands[0].data.len();
+                let mut rgb = vec![0.0; 3 * n];
+                for i in 0..n {
+                    let pixel = gz_decals_pixel([0, 1, 2].map(|b| bands[b].data[i] * per));
+                    for (k, v) in pixel.into_iter().enumerate() {
+                        rgb[k * n + i] = v as f32;
+                    }
+                }
+                rgb
+            }
+        }
     }
 }
 
@@ -679,6 +709,50 @@ mod tests {
         let rgb = clean.simulate(5, 3).rgb;
         assert!(rgb.iter().all(|v| (0.0..=1.0).contains(v)) && rgb.iter().any(|v| *v > 0.1));
         assert_eq!(clean.simulate(5, 3).params, noisy.simulate(5, 3).params);
+    }
+
+    #[test]
+    fn the_gz_decals_composite_gives_each_band_its_sky_noise_and_the_images_their_dark_grey_sky() {
+        let config = GalaxySimConfig {
+            composite: Composite::GzDecals,
+            foreground_stars: 0.0,
+            image_size: 96,
+            ..GalaxySimConfig::default()
+        };
+        let (bands, sigma) = config.simulate_bands(4, 2);
+        // The 20-pixel corners are blank sky: their scatter is the band's share of the r band's.
+        let corner = |image: &Image| -> Vec<f64> {
+            (0..image.height)
+                .flat_map(|y| (0..image.width).map(move |x| (x, y)))
+                .filter(|&(x, y)| !(20..76).contains(&x) && !(20..76).contains(&y))
+                .map(|(x, y)| image.data[y * image.width + x])
+                .collect()
+        };
+        let spread = |v: &[f64]| {
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+        };
+        for (band, ratio) in bands.iter().zip(crate::composite::GZ_DECALS_NOISE_RATIO) {
+            let s = spread(&corner(band));
+            assert!((s / (ratio * sigma) - 1.0).abs() < 0.06, "{s} vs {ratio} x {sigma}");
+        }
+        // Zero flux is the composite's black point -0.5 over its range: 0.070 in every plane.
+        let rgb = config.stretch(&bands);
+        let n = 96 * 96;
+        for plane in 0..3 {
+            let plane_image = Image {
+                width: 96,
+                height: 96,
+                data: rgb[plane * n..(plane + 1) * n].iter().map(|&v| f64::from(v)).collect(),
+            };
+            let mut sky = corner(&plane_image);
+            sky.sort_by(f64::total_cmp);
+            let median = sky[sky.len() / 2];
+            assert!((median - 0.070).abs() < 0.01, "plane {plane}: sky median {median}");
+        }
+        // The sdss composite of the same galaxy is another picture.
+        let sdss = GalaxySimConfig { composite: Composite::Sdss, ..config.clone() };
+        assert_ne!(sdss.simulate(4, 2).rgb, config.simulate(4, 2).rgb);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod bands;
 pub mod components;
+pub mod composite;
 pub mod curve_features;
 pub mod deconvolution;
 pub mod degrade;

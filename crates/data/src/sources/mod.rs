@@ -196,5 +196,15 @@ mod tests {
         assert!(err.to_string().contains("unknown field `trian`"), "{err}");
         let err = toml::from_str::<DataConfig>("source = \"sdss\"\n").unwrap_err();
         assert!(err.to_string().contains("unknown variant `sdss`"), "{err}");
+        let err =
+            toml::from_str::<DataConfig>("source = \"simulated_galaxies\"\n[simulator]\ncomposite = \"decals\"\n")
+                .unwrap_err();
+        assert!(err.to_string().contains("unknown variant `decals`, expected `sdss` or `gz_decals`"), "{err}");
+        let bad: DataConfig = toml::from_str(
+            "source = \"simulated_galaxies\"\n[simulator]\ncomposite = \"gz_decals\"\ncounts_per_nanomaggy = 0.0\n",
+        )
+        .unwrap();
+        let err = bad.open(0).unwrap_err().to_string();
+        assert!(err.starts_with("data.simulator.counts_per_nanomaggy: must be positive"), "{err}");
     }
 }
