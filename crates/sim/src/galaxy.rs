@@ -67,6 +67,11 @@ pub struct GalaxySimConfig {
     pub arms_probability: f64,
     /// Probability that a disk has a ring.
     pub ring_probability: f64,
+    /// Which disks carry rings: `any` (every disk alike; the ring is young, blue light) or
+    /// `early_type` (as in real samples, where rings are commonest in S0-Sab disks and the
+    /// ringed galaxies of Galaxy Zoo DECaLS are the redder ones: a ringed disk has a bulge of
+    /// 30-60% of the light, spiral arms only a third as often, and a ring of old light).
+    pub ring_hosts: RingHosts,
     /// Probability that an edge-on disk shows a dust lane.
     pub dust_lane_probability: f64,
     /// Probability that a disk is irregular (clumpy star-forming knots).
@@ -120,6 +125,7 @@ impl Default for GalaxySimConfig {
             bar_probability: 0.3,
             arms_probability: 0.65,
             ring_probability: 0.06,
+            ring_hosts: RingHosts::Any,
             dust_lane_probability: 0.6,
             irregular_probability: 0.06,
             merger_probability: 0.08,
@@ -135,6 +141,17 @@ impl Default for GalaxySimConfig {
             volunteers: 40,
         }
     }
+}
+
+/// Which disks carry rings (see [`GalaxySimConfig::ring_hosts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RingHosts {
+    /// Any disk, the ring in young light.
+    #[default]
+    Any,
+    /// Bulgy disks with fewer arms, the ring in old light.
+    EarlyType,
 }
 
 /// What kind of object a sample is.
@@ -430,6 +447,13 @@ impl GalaxySimConfig {
             }
             if chance(&mut rng, self.ring_probability) {
                 p.ring_fraction = rng.uniform_in(0.1, 0.25);
+                if self.ring_hosts == RingHosts::EarlyType {
+                    p.bulge_to_total = rng.uniform_in(0.3, 0.6);
+                    if p.arm_count > 0 && !chance(&mut rng, 1.0 / 3.0) {
+                        p.arm_count = 0;
+                        p.arm_strength = 0.0;
+                    }
+                }
             }
             if edge_on && chance(&mut rng, self.dust_lane_probability) {
                 p.dust_depth = rng.uniform_in(0.5, 2.0);
@@ -531,7 +555,11 @@ impl GalaxySimConfig {
                 add_bar(&mut c.bulge, frame, 1.5 * h, p.bar_angle_deg.to_radians(), galaxy_flux * p.bar_fraction);
             }
             if p.ring_fraction > 0.0 {
-                add_ring(&mut c.young, frame, 2.5 * h, galaxy_flux * p.ring_fraction);
+                let ring_light = match self.ring_hosts {
+                    RingHosts::Any => &mut c.young,
+                    RingHosts::EarlyType => &mut c.bulge,
+                };
+                add_ring(ring_light, frame, 2.5 * h, galaxy_flux * p.ring_fraction);
             }
             if p.knot_fraction > 0.0 {
                 let count = 3 + (rng.uniform() * 6.0) as usize;
@@ -753,6 +781,45 @@ mod tests {
         // The sdss composite of the same galaxy is another picture.
         let sdss = GalaxySimConfig { composite: Composite::Sdss, ..config.clone() };
         assert_ne!(sdss.simulate(4, 2).rgb, config.simulate(4, 2).rgb);
+    }
+
+    #[test]
+    fn early_type_ring_hosts_are_bulgy_disks_with_fewer_arms_and_rings_of_old_light() {
+        let config = GalaxySimConfig {
+            ring_probability: 0.5,
+            ring_hosts: RingHosts::EarlyType,
+            irregular_probability: 0.0,
+            ..GalaxySimConfig::default()
+        };
+        let (mut ringed, mut ringed_arms, mut plain, mut plain_arms) = (0, 0, 0, 0);
+        for index in 0..4000 {
+            let p = config.sample_params(6, index);
+            if p.kind != GalaxyKind::Disk {
+                continue;
+            }
+            if p.ring_fraction > 0.0 {
+                assert!((0.3..=0.6).contains(&p.bulge_to_total), "B/T {}", p.bulge_to_total);
+                ringed += 1;
+                ringed_arms += usize::from(p.arm_count > 0);
+            } else {
+                plain += 1;
+                plain_arms += usize::from(p.arm_count > 0);
+            }
+        }
+        let share = |k: usize, of: usize| k as f64 / of as f64;
+        assert!((share(plain_arms, plain) - 0.65).abs() < 0.04, "{plain_arms} of {plain}");
+        assert!((share(ringed_arms, ringed) - 0.65 / 3.0).abs() < 0.04, "{ringed_arms} of {ringed}");
+        // The same ringed, armless disk: its ring is young light for `any` hosts, old for early types.
+        let index = (0..).find(|&i| {
+            let p = config.sample_params(6, i);
+            p.kind == GalaxyKind::Disk && p.ring_fraction > 0.0 && p.arm_count == 0
+        });
+        let p = config.sample_params(6, index.unwrap());
+        let any = GalaxySimConfig { ring_hosts: RingHosts::Any, ..config.clone() };
+        let (old, young) = (config.components(&p), any.components(&p));
+        assert_eq!(old.young.sum(), 0.0);
+        assert!(young.young.sum() > 0.0);
+        assert!((old.bulge.sum() - young.bulge.sum() - young.young.sum()).abs() < 1e-6 * old.bulge.sum());
     }
 
     #[test]
