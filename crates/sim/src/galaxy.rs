@@ -636,10 +636,15 @@ impl GalaxySimConfig {
             }
             let mut image = psf.convolve(&image);
             if self.noise {
+                // Scaled only where the band's noise differs (never for the SDSS-like composite).
                 let k = noise_ratio[band];
-                image.data.iter_mut().for_each(|v| *v /= k);
+                if k != 1.0 {
+                    image.data.iter_mut().for_each(|v| *v /= k);
+                }
                 noise.apply(&mut image, rng);
-                image.data.iter_mut().for_each(|v| *v *= k);
+                if k != 1.0 {
+                    image.data.iter_mut().for_each(|v| *v *= k);
+                }
             }
             image
         })
