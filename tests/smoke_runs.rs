@@ -665,6 +665,12 @@ fn the_feh_config_trains_on_a_light_curve_folder() {
     assert!(features.contains(&"curve_fourier_phi31") && features.contains(&"period"), "{features:?}");
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("| shallow baseline: random forest (100 trees) on 20 features"), "{report}");
+    // ... with the paired test of the network against it on the same stars.
+    let paired = &shallow["against_network"];
+    assert_eq!(paired["test"], "paired squared errors", "{summary}");
+    assert_eq!(paired["items"].as_u64(), Some(scored as u64), "{summary}");
+    assert!(paired["z"].as_f64().is_some_and(f64::is_finite), "{summary}");
+    assert!(report.contains("; the network against it: paired squared errors z = "), "{report}");
 
     // `eval` scores the same stars again; `predict` reads the list as training did (no label
     // needed: the stars without [Fe/H] are predicted too) and gives the test stars' values.
@@ -833,6 +839,16 @@ fn two_bands_with_catalogue_features_train_beside_the_forest_and_a_missing_band_
     }
     assert_eq!(summary["shallow_baseline"]["metric"], "accuracy", "{summary}");
     assert!(summary["shallow_baseline"]["value"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{summary}");
+    // McNemar's counts agree with the two accuracies: the difference is the items only one of
+    // them gets right, over the test items.
+    let paired = &summary["shallow_baseline"]["against_network"];
+    let count = |key: &str| paired[key].as_u64().unwrap() as f64;
+    let n = count("items");
+    let (network, forest) =
+        (summary["test"]["accuracy"].as_f64().unwrap(), summary["shallow_baseline"]["value"].as_f64().unwrap());
+    let from_counts = (count("only_network_right") - count("only_baseline_right")) / n;
+    assert!((network - forest - from_counts).abs() < 1e-9, "{summary}");
+    assert_eq!(paired["test"], "McNemar", "{summary}");
 }
 
 /// Runs `eval` on the finished regression run `run_dir` and checks that it scores its test split

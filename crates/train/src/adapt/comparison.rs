@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::adapt::config::{AdaptationConfig, Arm, Method};
 use crate::config::ExperimentConfig;
 use crate::error::RunError;
-use crate::run::comparison::{mcnemar, open_top, test_outcomes};
+use crate::evaluate::paired::{CHANCE_Z, mcnemar};
+use crate::run::comparison::{open_top, test_outcomes};
 use crate::run::folder::{RunDir, RunState};
 use crate::run::train::{Hardware, RunTarget, train};
 
@@ -180,7 +181,7 @@ fn fmt(v: Option<f64>) -> String {
 
 fn mcnemar_text(m: Option<(usize, usize, f64)>) -> String {
     m.map_or("-".into(), |(a, b, z)| {
-        let verdict = if z.abs() >= 2.0 { "more than chance" } else { "within chance" };
+        let verdict = if z.abs() >= CHANCE_Z { "more than chance" } else { "within chance" };
         format!("z = {z:+.1} ({b} vs {a} items only one gets right; {verdict})")
     })
 }

@@ -4,13 +4,15 @@
 //!
 //! The folder: [`test_split`] (a run's test), [`classification`], [`binary`] (detectors: ROC,
 //! completeness at fixed false-positive rates, bins), [`class_bins`], [`reconstruction`]
-//! (autoencoders), [`shallow_baseline`] (a random forest on light-curve statistics) and
+//! (autoencoders), [`shallow_baseline`] (a random forest on light-curve statistics), [`paired`]
+//! (McNemar's and a paired squared-error test of two models on the same items) and
 //! [`answer_map`] (Galaxy Zoo 2 answers scored on Galaxy Zoo DECaLS fractions).
 
 pub mod answer_map;
 pub mod binary;
 pub mod class_bins;
 pub mod classification;
+pub mod paired;
 pub mod reconstruction;
 pub mod shallow_baseline;
 pub mod test_split;

@@ -20,7 +20,8 @@ use smartcore::ensemble::random_forest_regressor::{RandomForestRegressor, Random
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::error::RunError;
-use crate::evaluate::{mae, rmse};
+use crate::evaluate::paired::{NetworkAgainstBaseline, network_against_baseline};
+use crate::evaluate::{Predictions, mae, rmse};
 
 /// The kinds of shallow baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -157,6 +158,12 @@ pub struct ShallowScore {
     pub imputed: usize,
     /// Seconds to fit and predict.
     pub seconds: f64,
+    /// The network against this baseline on the same test items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against_network: Option<NetworkAgainstBaseline>,
+    /// Why `against_network` was not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against_network_missing: Option<String>,
 }
 
 /// The feature columns: every `curve_*` property of the first training item, then `features`.
@@ -246,13 +253,19 @@ pub fn fit_and_predict(
     }))
 }
 
-/// Scores the baseline's predictions with the task's metric.
+/// Scores the baseline's predictions with the task's metric and, item by item, against the
+/// network's predictions of the same test items (`network`).
 pub fn score_shallow(
     config: &ShallowBaselineConfig,
     task: Task,
     classes: usize,
     p: &ShallowPredictions,
+    network: &Predictions,
 ) -> ShallowScore {
+    let (against_network, against_network_missing) = match network_against_baseline(task, classes, network, p) {
+        Ok(c) => (Some(c), None),
+        Err(why) => (None, Some(why)),
+    };
     let (metric, value, mae_value) = match task {
         Task::Classification => {
             let right = p
@@ -274,6 +287,8 @@ pub fn score_shallow(
         test_items: p.ids.len(),
         imputed: p.imputed,
         seconds: p.seconds,
+        against_network,
+        against_network_missing,
     }
 }
 
@@ -294,9 +309,22 @@ impl ShallowScore {
             String::new()
         };
         format!(
-            "shallow baseline: {} on {curve} curve statistics{extra} (n = {}): {} {:.5}{mae}{imputed}",
-            self.model, self.test_items, self.metric, self.value
+            "shallow baseline: {} on {curve} curve statistics{extra} (n = {}): {} {:.5}{mae}{imputed}\n  \
+             network against it: {}",
+            self.model,
+            self.test_items,
+            self.metric,
+            self.value,
+            self.paired_text()
         )
+    }
+
+    /// The paired test against the network, or why it was not measured.
+    pub fn paired_text(&self) -> String {
+        match (&self.against_network, &self.against_network_missing) {
+            (Some(c), _) => c.sentence(),
+            (None, why) => format!("not measured ({})", why.as_deref().unwrap_or("no network predictions")),
+        }
     }
 }
 
@@ -371,7 +399,14 @@ mod tests {
         assert_eq!(p.features, ["curve_informative", "curve_noise", "period"]);
         assert_eq!(p.ids.len(), 100);
         assert_eq!(p.imputed, 400 / 17 + 1, "every 17th item lacks curve_noise");
-        let s = score_shallow(&config, Task::Regression, 1, &p);
+        // A network that predicts every test item exactly.
+        let exact = |p: &ShallowPredictions, outputs: Vec<Vec<f32>>| Predictions {
+            ids: p.ids.clone(),
+            outputs,
+            targets: p.targets.clone(),
+            attributes: Vec::new(),
+        };
+        let s = score_shallow(&config, Task::Regression, 1, &p, &exact(&p, p.targets.clone()));
         // The target spreads over [-1, 1) (rmse of the mean ~0.58); the forest follows it.
         assert!(s.value < 0.2 && s.mae.unwrap() < s.value + 1e-9, "{s:?}");
         assert!(
@@ -379,11 +414,24 @@ mod tests {
                 "shallow baseline: random forest (30 trees) on 2 curve statistics + period (n = 100): rmse"
             )
         );
+        let paired = s.against_network.as_ref().unwrap();
+        assert!(paired.z > 2.0 && paired.mean_squared_error_gain.unwrap() > 0.0, "{paired:?}");
+        assert!(s.line().contains("\n  network against it: paired squared errors z = +"), "{}", s.line());
+        // Another network's items: not measured, and why.
+        let mut other = exact(&p, p.targets.clone());
+        other.ids[0] = "star-x".into();
+        let s = score_shallow(&config, Task::Regression, 1, &p, &other);
+        assert!(s.against_network.is_none());
+        assert!(s.line().ends_with("network against it: not measured (test item star-0 of the baseline is missing from the network's predictions)"), "{}", s.line());
 
         let (train, test) = (split(0..300, true), split(300..400, true));
         let p = fit_and_predict(&config, Task::Classification, 2, &train, &test, 3).unwrap().unwrap();
-        let s = score_shallow(&config, Task::Classification, 2, &p);
+        let one_hot = p.targets.iter().map(|t| if t[0] == 1.0 { vec![0.0, 1.0] } else { vec![1.0, 0.0] }).collect();
+        let s = score_shallow(&config, Task::Classification, 2, &p, &exact(&p, one_hot));
         assert!(s.metric == "accuracy" && s.value > 0.9, "{s:?}");
+        let paired = s.against_network.as_ref().unwrap();
+        let forest_wrong = ((1.0 - s.value) * 100.0).round() as usize;
+        assert_eq!((paired.only_network_right, paired.only_baseline_right), (Some(forest_wrong), Some(0)));
 
         let none = ShallowBaselineConfig { kind: ShallowKind::None, ..config.clone() };
         assert!(fit_and_predict(&none, Task::Regression, 1, &train, &test, 3).unwrap().is_none());

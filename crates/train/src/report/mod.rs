@@ -419,10 +419,11 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
     md.push_str(&format!("| baseline: {} | {:.5} |\n", h.baseline_name, h.baseline));
     if let Some(b) = summary.shallow_baseline.as_ref().filter(|b| b.metric == h.metric) {
         md.push_str(&format!(
-            "| shallow baseline: {} on {} features ({} s) | {:.5} |\n",
+            "| shallow baseline: {} on {} features ({} s); the network against it: {} | {:.5} |\n",
             b.model,
             b.features.len(),
             b.seconds.round(),
+            b.paired_text(),
             b.value
         ));
     }

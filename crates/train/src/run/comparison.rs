@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ExperimentConfig;
 use crate::error::RunError;
+use crate::evaluate::paired::{CHANCE_Z, mcnemar};
 use crate::fit::epoch_log::read_epochs;
 use crate::report::PaperNumber;
 use crate::report::comparison_plot::comparison_curves;
@@ -265,33 +266,6 @@ pub fn test_outcomes(file: &Path) -> Result<HashMap<String, bool>, String> {
     Ok(outcomes)
 }
 
-/// McNemar's test of two classifiers `a` and `b` on the same items: the items only `a` gets
-/// right, those only `b` gets right, and z = (b-only - a-only) / sqrt(sum) (positive when `b`
-/// is better). The error names an item only one of them has (`a_name`, `b_name`).
-pub fn mcnemar(
-    a: &HashMap<String, bool>,
-    b: &HashMap<String, bool>,
-    a_name: &str,
-    b_name: &str,
-) -> Result<(usize, usize, f64), String> {
-    let (mut only_a, mut only_b) = (0, 0);
-    for (id, right) in a {
-        let other =
-            b.get(id).ok_or_else(|| format!("test item {id} of the {a_name} run is missing from the {b_name} run"))?;
-        match (right, other) {
-            (true, false) => only_a += 1,
-            (false, true) => only_b += 1,
-            _ => {}
-        }
-    }
-    if let Some(id) = b.keys().find(|id| !a.contains_key(*id)) {
-        return Err(format!("test item {id} of the {b_name} run is missing from the {a_name} run"));
-    }
-    let n = (only_a + only_b) as f64;
-    let z = if n > 0.0 { (only_b as f64 - only_a as f64) / n.sqrt() } else { 0.0 };
-    Ok((only_a, only_b, z))
-}
-
 /// McNemar's test of the two arms on their test items, which must be the same items; the
 /// error says why it cannot be computed.
 fn paired_test(scratch: &Path, transfer: &Path) -> Result<PairedTest, String> {
@@ -316,7 +290,7 @@ fn verdict(
     let better = if lower_is_better(metric) { t < s } else { t > s };
     let numbers = format!("{metric} {t:.4} from [init] vs {s:.4} from scratch");
     let noise = match test {
-        Some(p) if p.z.abs() >= 2.0 => {
+        Some(p) if p.z.abs() >= CHANCE_Z => {
             format!(
                 "; McNemar z = {:.1} ({} test items only one of them gets right): more than chance",
                 p.z,

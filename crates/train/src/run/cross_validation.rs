@@ -111,7 +111,8 @@ fn run_folds(
             shallow_out_of_fold.get_or_insert_with(ShallowPredictions::default).append(p);
         }
     }
-    let shallow_baseline = shallow_out_of_fold.map(|p| score_shallow(&baseline, task, folds.info.outputs(), &p));
+    let shallow_baseline =
+        shallow_out_of_fold.map(|p| score_shallow(&baseline, task, folds.info.outputs(), &p, &out_of_fold));
     let mean_of_all = target_mean(&folds.all, task, folds.info.outputs()).map_err(RunError::Run)?;
     let metrics = score(task, &out_of_fold, &mean_of_all, &names, &config.evaluation);
     write_predictions_csv(&run.file("predictions.csv"), task, &names, &out_of_fold)?;

@@ -20,7 +20,7 @@ use crate::error::RunError;
 use crate::evaluate::reconstruction::evaluate_reconstruction;
 use crate::evaluate::shallow_baseline::{fit_and_predict, score_shallow};
 use crate::evaluate::test_split::evaluate_test_split;
-use crate::evaluate::{TestScores, target_mean};
+use crate::evaluate::{Predictions, TestScores, target_mean};
 use crate::fit::checkpointing::{checkpoint_files, last_complete_checkpoint};
 pub use crate::fit::stages::Hardware;
 use crate::fit::stages::{Fitted, fit_stages, forget_epochs_after};
@@ -354,15 +354,15 @@ fn run_training(
         fits: data.info.fits.clone(),
     };
     run.write_json(model_io::FILE, &io)?;
-    let (metrics, loss_name, baseline) = if task == Task::Reconstruction {
+    let (metrics, loss_name, baseline, test_predictions) = if task == Task::Reconstruction {
         let m =
             evaluate_reconstruction(&model, &data.train, &data.test, t.batch_size, t.workers, &eval_device, &run.path)?;
         let baseline = BaselineLoss { loss: m.baseline_rmse.powi(2), label: "mean training image" };
-        (TestScores::Reconstruction(m), "mean squared error", baseline)
+        (TestScores::Reconstruction(m), "mean squared error", baseline, Predictions::default())
     } else {
         let outcome = evaluate_test_split(config, run, data, &model, &io, &eval_device)?;
         test_figures(config, run, data, &outcome.scores, &outcome.predictions)?;
-        (outcome.scores, outcome.loss_name, outcome.baseline)
+        (outcome.scores, outcome.loss_name, outcome.baseline, outcome.predictions)
     };
     learning_curves(
         &run.file("learning_curves.png"),
@@ -397,7 +397,7 @@ fn run_training(
     };
     let baseline = config.baseline.with_catalogue_features(config.features.as_ref());
     let shallow_baseline = fit_and_predict(&baseline, task, outputs, &data.train, &data.test, config.experiment.seed)?
-        .map(|p| score_shallow(&baseline, task, outputs, &p));
+        .map(|p| score_shallow(&baseline, task, outputs, &p, &test_predictions));
     let train_seconds: f64 = rows.iter().map(|r| r.seconds).sum();
     let seen = (data.train.len() + data.valid.len()) * rows.len();
     let (paper_metric, paper_metric_missing) = paper_metric_of(config, &metrics);
