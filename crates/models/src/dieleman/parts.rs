@@ -6,25 +6,32 @@
 //! centre sits in the same corner of every part. One shared conv stack then sees all 16, which
 //! builds rotation invariance into the weights.
 //!
-//! Every part pixel is a fixed bilinear combination of at most four input pixels, so the whole
-//! cut is precomputed here once as four (index, weight) taps per output pixel and applied in the
-//! forward pass with `select`, which is differentiable and runs on every backend. The
-//! unrotated views land exactly on input pixels (one tap of weight 1) when the input and view
-//! sizes have the same parity; the 45-degree view reads outside a small input at its corners,
-//! where it is zero (an input of `view_size * sqrt(2)` pixels or more avoids that, as the paper
-//! did by rotating the full 424-pixel image).
+//! The two views are cut from the input with four precomputed bilinear (index, weight) taps per
+//! view pixel, applied in the forward pass with `select` (differentiable, on every backend); the
+//! flips and quarter turns that make the 16 parts from them are then exact: slices, flips and
+//! transposes, which cost a copy each instead of four gathers per part pixel. (Gathering every
+//! part pixel took an eighth of the `flex` training step.) The unrotated view lands exactly on
+//! input pixels (one tap of weight 1) when the input and view sizes have the same parity; the
+//! 45-degree view reads outside a small input at its corners, where it is zero (an input of
+//! `view_size * sqrt(2)` pixels or more avoids that, as the paper did by rotating the full
+//! 424-pixel image).
 
 use burn::tensor::{Device, Int, Tensor};
 
 /// Number of parts: 2 rotations x 2 flips x 4 corners.
 pub const NUM_PARTS: usize = 16;
 
-/// Bilinear taps of every part pixel: `index[k][p]` and `weight[k][p]` for tap `k` of output
-/// position `p` (part-major, then row, then column), indices into the flattened input plane.
+/// The rotations of the two views, degrees.
+const ANGLES: [f64; 2] = [0.0, 45.0];
+
+/// Bilinear taps of every pixel of the two views: `index[k][p]` and `weight[k][p]` for tap `k`
+/// of view pixel `p` (view-major, then row, then column), indices into the flattened input plane.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartTaps {
     /// Side of the (square) input, pixels.
     pub input_size: usize,
+    /// Side of each view, pixels.
+    pub view_size: usize,
     /// Side of each part, pixels.
     pub part_size: usize,
     /// Input pixel index of each tap.
@@ -33,68 +40,103 @@ pub struct PartTaps {
     pub weight: [Vec<f32>; 4],
 }
 
+/// The input position `(x, y)` (pixel units, origin at the input's corner) that view pixel
+/// offset `(u, v)` from the view centre samples in the view turned by `angle` degrees.
+fn view_position(u: f64, v: f64, angle: f64, centre: f64) -> (f64, f64) {
+    let (sin, cos) = angle.to_radians().sin_cos();
+    (cos * u - sin * v + centre, sin * u + cos * v + centre)
+}
+
 impl PartTaps {
     /// The taps for an `input_size` image cut into views of `view_size` and parts of `part_size`.
     pub fn new(input_size: usize, view_size: usize, part_size: usize) -> Self {
-        let n = NUM_PARTS * part_size * part_size;
+        debug_assert!(part_size <= view_size, "the config checks part_size <= view_size");
+        let n = ANGLES.len() * view_size * view_size;
         let mut index: [Vec<i64>; 4] = std::array::from_fn(|_| Vec::with_capacity(n));
         let mut weight: [Vec<f32>; 4] = std::array::from_fn(|_| Vec::with_capacity(n));
-        // The view's centre, placed so that an unrotated view is an integer-offset crop.
-        let centre = (input_size.saturating_sub(view_size) / 2) as f64 + view_size as f64 / 2.0;
-        let half_view = view_size as f64 / 2.0;
-        for angle in [0.0_f64, 45.0] {
-            let (sin, cos) = angle.to_radians().sin_cos();
-            for flip in [false, true] {
-                for quarter in 0..4 {
-                    for row in 0..part_size {
-                        for col in 0..part_size {
-                            // Top-left crop of the view turned by `quarter` right angles, so the
-                            // four quarters bring each corner of the view to the top left.
-                            let (u, v) = (col as f64 + 0.5 - half_view, row as f64 + 0.5 - half_view);
-                            let (u, v) = rotate_quarters(u, v, quarter);
-                            let u = if flip { -u } else { u };
-                            let (x, y) = (cos * u - sin * v + centre, sin * u + cos * v + centre);
-                            let taps = bilinear(x - 0.5, y - 0.5, input_size);
-                            for (k, (i, w)) in taps.into_iter().enumerate() {
-                                index[k].push(i);
-                                weight[k].push(w);
-                            }
-                        }
+        let (centre, half_view) = view_centre(input_size, view_size);
+        for angle in ANGLES {
+            for row in 0..view_size {
+                for col in 0..view_size {
+                    let (u, v) = (col as f64 + 0.5 - half_view, row as f64 + 0.5 - half_view);
+                    let (x, y) = view_position(u, v, angle, centre);
+                    for (k, (i, w)) in bilinear(x - 0.5, y - 0.5, input_size).into_iter().enumerate() {
+                        index[k].push(i);
+                        weight[k].push(w);
                     }
                 }
             }
         }
-        Self { input_size, part_size, index, weight }
+        Self { input_size, view_size, part_size, index, weight }
     }
 
-    /// Cuts a batch into its parts.
+    /// Cuts a batch into its parts: for each view (unrotated, 45 degrees), itself and its mirror
+    /// image (columns reversed), each turned by 0-3 right angles so that each corner of the view
+    /// comes to the top left, where the part is cut.
     ///
     /// # Shapes
     /// - images: `[batch, channels, input_size, input_size]`
     /// - output: `[batch * 16, channels, part_size, part_size]`, the 16 parts of each image
-    ///   consecutive
+    ///   consecutive (view, then mirror, then quarter turn)
     pub fn apply(&self, images: Tensor<4>) -> Tensor<4> {
         let [batch, channels, height, width] = images.dims();
         debug_assert_eq!((height, width), (self.input_size, self.input_size));
         let device: Device = images.device();
         let flat = images.reshape([batch, channels, height * width]);
         let n = self.weight[0].len();
-        let mut parts: Option<Tensor<3>> = None;
+        let mut views: Option<Tensor<3>> = None;
         for k in 0..4 {
+            if self.weight[k].iter().all(|w| *w == 0.0) {
+                continue;
+            }
             let index = Tensor::<1, Int>::from_ints(self.index[k].as_slice(), &device);
             let weight = Tensor::<1>::from_floats(self.weight[k].as_slice(), &device).reshape([1, 1, n]);
             let term = flat.clone().select(2, index) * weight;
-            parts = Some(match parts {
+            views = Some(match views {
                 Some(sum) => sum + term,
                 None => term,
             });
         }
-        let parts = parts.expect("four taps");
-        let p = self.part_size;
-        parts.reshape([batch, channels, NUM_PARTS, p * p]).swap_dims(1, 2).reshape([batch * NUM_PARTS, channels, p, p])
+        let (v, p) = (self.view_size, self.part_size);
+        let views =
+            views.expect("the first tap of every view pixel has weight").reshape([batch, channels, ANGLES.len(), v, v]);
+        let mut parts = Vec::with_capacity(NUM_PARTS);
+        for a in 0..ANGLES.len() {
+            let view: Tensor<4> = views.clone().slice([0..batch, 0..channels, a..a + 1, 0..v, 0..v]).squeeze_dim(2);
+            for mirrored in [view.clone(), view.flip([3])] {
+                for quarter in 0..4 {
+                    parts.push(corner_part(mirrored.clone(), quarter, p));
+                }
+            }
+        }
+        Tensor::stack::<5>(parts, 1).reshape([batch * NUM_PARTS, channels, p, p])
     }
 }
 
+/// The top-left `p` x `p` of `view` turned by `quarter` right angles (the pixel at offset
+/// (u, v) from the centre of the turned view is the view's pixel at (-v, u) for one quarter),
+/// cut from the matching corner of the view before turning it, so that only the part is copied.
+fn corner_part(view: Tensor<4>, quarter: usize, p: usize) -> Tensor<4> {
+    let [b, c, v, _] = view.dims();
+    let (near, far) = (0..p, v - p..v);
+    let corner =
+        |rows: std::ops::Range<usize>, cols: std::ops::Range<usize>| view.clone().slice([0..b, 0..c, rows, cols]);
+    match quarter % 4 {
+        0 => corner(near.clone(), near),
+        1 => corner(near, far).swap_dims(2, 3).flip([2]),
+        2 => corner(far.clone(), far).flip([2, 3]),
+        _ => corner(far, near).swap_dims(2, 3).flip([3]),
+    }
+}
+
+/// The view centre in input pixels, placed so that an unrotated view is an integer-offset crop,
+/// and half the view's side.
+fn view_centre(input_size: usize, view_size: usize) -> (f64, f64) {
+    let half_view = view_size as f64 / 2.0;
+    ((input_size.saturating_sub(view_size) / 2) as f64 + half_view, half_view)
+}
+
+#[cfg(test)]
 /// `(u, v)` turned by `quarter` right angles (exact, so pixel centres map to pixel centres).
 fn rotate_quarters(u: f64, v: f64, quarter: usize) -> (f64, f64) {
     match quarter % 4 {
@@ -168,6 +210,63 @@ mod tests {
         // The flipped view mirrors the first: same rows, reversed columns, about the centre.
         let flipped = part(&parts, 4);
         assert_eq!(flipped[0], (size + 7) as f32);
+    }
+
+    /// The parts computed pixel by pixel, as the paper describes them: part pixel (col, row) of
+    /// quarter q of the (mirrored) view at `angle` samples the input bilinearly at the view
+    /// position turned by q right angles, mirrored, then rotated by `angle`.
+    fn reference_parts(input: &[f32], size: usize, view: usize, p: usize) -> Vec<f32> {
+        let (centre, half) = view_centre(size, view);
+        let mut out = Vec::new();
+        for angle in ANGLES {
+            for mirrored in [false, true] {
+                for quarter in 0..4 {
+                    for row in 0..p {
+                        for col in 0..p {
+                            let (u, v) = rotate_quarters(col as f64 + 0.5 - half, row as f64 + 0.5 - half, quarter);
+                            let u = if mirrored { -u } else { u };
+                            let (x, y) = view_position(u, v, angle, centre);
+                            let value: f32 =
+                                bilinear(x - 0.5, y - 0.5, size).iter().map(|(i, w)| input[*i as usize] * w).sum();
+                            out.push(value);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_parts_equal_the_pixel_by_pixel_definition() {
+        let device = Device::flex();
+        // Same and different parity of input and view, the default galaxy_cnn sizes.
+        for (size, view, p) in [(9, 7, 5), (10, 7, 5), (31, 21, 13), (98, 69, 45)] {
+            // Two images of three channels, every plane different.
+            let (batch, channels) = (2, 3);
+            let plane = |k: usize| -> Vec<f32> {
+                (0..size * size).map(|i| (((i + 101 * k) * 7919) % 1013) as f32 / 1013.0).collect()
+            };
+            let input: Vec<f32> = (0..batch * channels).flat_map(plane).collect();
+            let x = Tensor::<1>::from_floats(input.as_slice(), &device).reshape([batch, channels, size, size]);
+            let got: Vec<f32> = PartTaps::new(size, view, p).apply(x).into_data().try_to_vec::<f32>().unwrap();
+            assert_eq!(got.len(), batch * NUM_PARTS * channels * p * p);
+            for b in 0..batch {
+                for c in 0..channels {
+                    let expected = reference_parts(&plane(b * channels + c), size, view, p);
+                    for part in 0..NUM_PARTS {
+                        let start = ((b * NUM_PARTS + part) * channels + c) * p * p;
+                        let reference = &expected[part * p * p..(part + 1) * p * p];
+                        let worst = got[start..start + p * p]
+                            .iter()
+                            .zip(reference)
+                            .map(|(a, r)| (a - r).abs())
+                            .fold(0.0, f32::max);
+                        assert!(worst < 1e-5, "{size}/{view}/{p}: image {b} channel {c} part {part}: {worst}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
