@@ -86,9 +86,6 @@ impl PartTaps {
         let n = self.weight[0].len();
         let mut views: Option<Tensor<3>> = None;
         for k in 0..4 {
-            if self.weight[k].iter().all(|w| *w == 0.0) {
-                continue;
-            }
             let index = Tensor::<1, Int>::from_ints(self.index[k].as_slice(), &device);
             let weight = Tensor::<1>::from_floats(self.weight[k].as_slice(), &device).reshape([1, 1, n]);
             let term = flat.clone().select(2, index) * weight;
@@ -98,8 +95,7 @@ impl PartTaps {
             });
         }
         let (v, p) = (self.view_size, self.part_size);
-        let views =
-            views.expect("the first tap of every view pixel has weight").reshape([batch, channels, ANGLES.len(), v, v]);
+        let views = views.expect("four taps").reshape([batch, channels, ANGLES.len(), v, v]);
         let mut parts = Vec::with_capacity(NUM_PARTS);
         for a in 0..ANGLES.len() {
             let view: Tensor<4> = views.clone().slice([0..batch, 0..channels, a..a + 1, 0..v, 0..v]).squeeze_dim(2);

@@ -41,9 +41,14 @@ pub fn mcnemar(
     if let Some(id) = b.keys().find(|id| !a.contains_key(*id)) {
         return Err(format!("test item {id} of the {b_name} run is missing from the {a_name} run"));
     }
+    Ok((only_a, only_b, mcnemar_z(only_a, only_b)))
+}
+
+/// McNemar's z from the items only `a` gets right and those only `b` gets right: positive when
+/// `b` is better, 0 when no item separates them.
+fn mcnemar_z(only_a: usize, only_b: usize) -> f64 {
     let n = (only_a + only_b) as f64;
-    let z = if n > 0.0 { (only_b as f64 - only_a as f64) / n.sqrt() } else { 0.0 };
-    Ok((only_a, only_b, z))
+    if n > 0.0 { (only_b as f64 - only_a as f64) / n.sqrt() } else { 0.0 }
 }
 
 /// The network against the shallow baseline on the same test items.
@@ -80,7 +85,9 @@ impl NetworkAgainstBaseline {
         let chance = if self.z.abs() >= CHANCE_Z { "more than chance" } else { "within chance" };
         let detail = match (self.only_network_right, self.only_baseline_right, self.mean_squared_error_gain) {
             (Some(n), Some(b), _) => format!("{n} test items only the network gets right, {b} only the baseline"),
-            (_, _, Some(g)) => format!("mean squared error {g:+.3e} in the network's favour over {} items", self.items),
+            (_, _, Some(g)) => {
+                format!("the baseline's mean squared error minus the network's {g:+.3e}, over {} items", self.items)
+            }
             _ => format!("{} items", self.items),
         };
         format!("{} z = {:+.1} ({detail}): {who}, {chance}", self.test, self.z)
@@ -113,20 +120,24 @@ pub fn network_against_baseline(
         return Err(format!("the network predicted {} test items, the baseline {}", network_rows.len(), pairs.len()));
     }
     if task == Task::Classification {
-        let (mut net, mut base) = (HashMap::new(), HashMap::new());
-        for (k, (out, base_out, target)) in pairs.iter().enumerate() {
-            let truth = class_of(target, classes).map(|c| c as f32);
-            net.insert(k.to_string(), truth == Some(argmax(out) as f32));
-            base.insert(k.to_string(), truth.is_some() && base_out.first().copied() == truth);
+        let (mut only_net, mut only_base) = (0, 0);
+        for (out, base_out, target) in &pairs {
+            let truth = class_of(target, classes);
+            let net_right = truth == Some(argmax(out));
+            let base_right = truth.is_some_and(|c| base_out.first() == Some(&(c as f32)));
+            match (net_right, base_right) {
+                (true, false) => only_net += 1,
+                (false, true) => only_base += 1,
+                _ => {}
+            }
         }
-        let (only_base, only_net, z) = mcnemar(&base, &net, "baseline", "network")?;
         return Ok(NetworkAgainstBaseline {
             test: "McNemar".into(),
             items: pairs.len(),
             only_network_right: Some(only_net),
             only_baseline_right: Some(only_base),
             mean_squared_error_gain: None,
-            z,
+            z: mcnemar_z(only_base, only_net),
         });
     }
     let squared = |out: &[f32], target: &[f32]| {
