@@ -5,7 +5,8 @@
 //! galaxies are a Sersic bulge plus an exponential disk at a random inclination (intrinsic
 //! thickness 0.12), with optional bar, logarithmic spiral arms, ring, dust lane (edge-on
 //! disks) and star-forming knots (irregulars). Stars are a point source. Any kind may have a
-//! merging companion with a tidal tail, and foreground stars. Each component has its own colour
+//! merging companion with a tidal tail, and foreground stars; around it, optionally, a field of
+//! faint galaxies and stars ([`crate::field`]). Each component has its own colour
 //! (bulges red, disks bluer, arms and knots bluest); the bands are convolved with a Gaussian or
 //! Moffat PSF, given sky, Poisson and read noise, and mapped to RGB by a colour composite
 //! ([`crate::composite`]): (i, r, g) with an asinh stretch like the SDSS colour composites
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::SimConfigError;
 use crate::components::{DiskFrame, SpiralArms, add_bar, add_disk, add_knots, add_point, add_ring, add_tidal_tail};
 use crate::composite::{Colour, Composite, gz_decals_pixel};
+use crate::field::{Field, FieldTargets};
 use crate::galaxy_zoo::{NUM_ANSWERS, expected_answers, volunteer_votes};
 use crate::image::Image;
 use crate::noise::NoiseModel;
@@ -28,6 +30,7 @@ const STREAM_PARAMS: u64 = 0;
 const STREAM_NOISE: u64 = 1;
 const STREAM_VOTES: u64 = 2;
 const STREAM_LAYOUT: u64 = 3;
+const STREAM_FIELD: u64 = 4;
 
 /// Intrinsic thickness of disks (axis ratio seen exactly edge-on).
 pub const DISK_THICKNESS: f64 = 0.12;
@@ -78,8 +81,17 @@ pub struct GalaxySimConfig {
     pub irregular_probability: f64,
     /// Probability of a merging companion with a tidal tail.
     pub merger_probability: f64,
-    /// Mean number of foreground stars in the cutout (Poisson).
+    /// Mean number of foreground stars in the cutout (Poisson): bright stars near the galaxy,
+    /// which volunteers may mention among odd features.
     pub foreground_stars: f64,
+    /// Faint field galaxies around the target, per square arcminute brighter than the image's
+    /// 5-sigma point-source limit (see [`crate::field`]; they leave the answers alone). About 4
+    /// at SDSS's depth (r = 22.2) and 8 at DECaLS's (r = 23.5) from the r-band galaxy counts;
+    /// 0, the default, draws none.
+    pub field_galaxies: f64,
+    /// Faint field stars, per square arcminute above the same limit (about 1 at high Galactic
+    /// latitude); 0, the default, draws none.
+    pub field_stars: f64,
     /// Total r-band flux range, counts (log-uniform).
     pub flux: [f64; 2],
     /// Sky background per pixel, counts.
@@ -130,6 +142,8 @@ impl Default for GalaxySimConfig {
             irregular_probability: 0.06,
             merger_probability: 0.08,
             foreground_stars: 0.3,
+            field_galaxies: 0.0,
+            field_stars: 0.0,
             flux: [5_000.0, 400_000.0],
             sky: 80.0,
             read_noise: 5.0,
@@ -333,6 +347,8 @@ impl GalaxySimConfig {
             ("read_noise", self.read_noise),
             ("max_offset_px", self.max_offset_px),
             ("foreground_stars", self.foreground_stars),
+            ("field_galaxies", self.field_galaxies),
+            ("field_stars", self.field_stars),
         ];
         for (field, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
@@ -370,6 +386,20 @@ impl GalaxySimConfig {
             return Err(SimConfigError::new("volunteers", format!("at most 10000, got {}", self.volunteers)));
         }
         Ok(())
+    }
+
+    /// The cutout's field of faint galaxies and stars.
+    pub fn field(&self) -> Field {
+        // The noise-equivalent area of a Gaussian seeing disk, 4 pi sigma^2, at least a pixel.
+        let fwhm_px = self.psf_fwhm_arcsec / self.pixel_scale_arcsec;
+        let area = (4.0 * std::f64::consts::PI * (fwhm_px / 2.3548).powi(2)).max(1.0);
+        Field {
+            galaxies_per_arcmin2: self.field_galaxies,
+            stars_per_arcmin2: self.field_stars,
+            image_size: self.image_size,
+            pixel_scale_arcsec: self.pixel_scale_arcsec,
+            limit: 5.0 * self.noise().background_sigma() * area.sqrt(),
+        }
     }
 
     fn noise(&self) -> NoiseModel {
@@ -483,7 +513,7 @@ impl GalaxySimConfig {
     /// Galaxy `index` of the set seeded by `seed`: a pure function of its arguments.
     pub fn simulate(&self, seed: u64, index: u64) -> SimulatedGalaxy {
         let params = self.sample_params(seed, index);
-        let rgb = self.render(&self.components(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
+        let rgb = self.render(&self.scene(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
         let answers = self.answers_for(&params, seed, index);
         SimulatedGalaxy { params, rgb, answers }
     }
@@ -505,6 +535,19 @@ impl GalaxySimConfig {
     /// The noiseless r-band image, in counts, seen through the PSF (all colours together).
     pub fn render_shape(&self, p: &GalaxyParams) -> Image {
         self.psf_model().convolve(&self.components(p).total())
+    }
+
+    /// The galaxy's components and, around them, the faint field (when `field_galaxies` or
+    /// `field_stars` asks for one).
+    pub(crate) fn scene(&self, p: &GalaxyParams) -> Components {
+        let mut c = self.components(p);
+        let field = self.field();
+        if field.galaxies_per_arcmin2 > 0.0 || field.stars_per_arcmin2 > 0.0 {
+            let targets =
+                FieldTargets { red: &mut c.bulge, intermediate: &mut c.disk, blue: &mut c.young, stars: &mut c.star };
+            field.draw(p.flux_r, targets, &mut SampleRng::for_sample(p.layout_seed, STREAM_FIELD, 0));
+        }
+        c
     }
 
     /// Draws every component in r-band counts, grouped by colour, centred on the image centre
@@ -654,7 +697,7 @@ impl GalaxySimConfig {
     /// the linear images behind [`simulate`](Self::simulate)'s RGB.
     pub fn simulate_bands(&self, seed: u64, index: u64) -> ([Image; 3], f64) {
         let params = self.sample_params(seed, index);
-        let bands = self.render_bands(&self.components(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
+        let bands = self.render_bands(&self.scene(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
         (bands, self.noise().background_sigma())
     }
 
@@ -742,6 +785,32 @@ mod tests {
         let rgb = clean.simulate(5, 3).rgb;
         assert!(rgb.iter().all(|v| (0.0..=1.0).contains(v)) && rgb.iter().any(|v| *v > 0.1));
         assert_eq!(clean.simulate(5, 3).params, noisy.simulate(5, 3).params);
+    }
+
+    #[test]
+    fn a_field_adds_faint_sources_around_the_same_galaxy_and_leaves_its_answers_alone() {
+        let plain = GalaxySimConfig { image_size: 98, foreground_stars: 0.0, ..GalaxySimConfig::default() };
+        let crowded = GalaxySimConfig { field_galaxies: 8.0, field_stars: 1.0, ..plain.clone() };
+        let (mut extra_light, mut expected_sources) = (0.0, 0.0);
+        for index in 0..20 {
+            assert_eq!(plain.sample_params(5, index), crowded.sample_params(5, index));
+            assert_eq!(plain.answers(5, index), crowded.answers(5, index));
+            let p = plain.sample_params(5, index);
+            let (bare, field) = (plain.scene(&p).total(), crowded.scene(&p).total());
+            // The galaxy is drawn the same; the field only adds light.
+            assert!(field.data.iter().zip(&bare.data).all(|(f, b)| f >= b));
+            extra_light += field.sum() - bare.sum();
+            let (galaxies, stars) = crowded.field().expected_counts(p.flux_r);
+            expected_sources += galaxies + stars;
+        }
+        assert!(extra_light > 0.0);
+        // 3.76 square arcminutes at 9 sources each, less those above 30% of faint targets' flux.
+        assert!(expected_sources / 20.0 > 15.0 && expected_sources / 20.0 < 34.0, "{expected_sources}");
+        // Without densities the scene is the galaxy alone: default images do not change.
+        let p = plain.sample_params(5, 0);
+        assert_eq!(plain.scene(&p).total().data, plain.components(&p).total().data);
+        let bad = GalaxySimConfig { field_galaxies: -1.0, ..plain };
+        assert_eq!(bad.validate().unwrap_err().field, "field_galaxies");
     }
 
     #[test]

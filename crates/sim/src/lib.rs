@@ -12,6 +12,7 @@ pub mod deconvolution;
 pub mod degrade;
 pub mod density_field;
 pub mod fft;
+pub mod field;
 pub mod field_statistics;
 pub mod galaxy;
 pub mod galaxy10;
