@@ -1,8 +1,9 @@
 //! Writes a grid of simulated galaxies to look at, with each one's kind and components:
 //! `cargo run --release -p astro-data --example galaxy_grid -- OUT.png [SIZE] [COUNT] [SEED] [ARCSEC_PER_PIXEL] [SIMULATOR.toml]`.
 //! `SIMULATOR.toml` holds `[data.simulator]` keys (the size and scale arguments win over its
-//! own). Last, it prints the pictures' sky level and scatter and the brightness of their centres,
-//! the numbers `crates/sim/tests/fixtures/gz_decals_calibration.py` prints for real images.
+//! own). Last, it prints the pictures' sky level and scatter, the brightness of their centres and
+//! the number of field sources around the galaxy, the numbers
+//! `crates/sim/tests/fixtures/gz_decals_calibration.py` prints for real images.
 
 use std::path::PathBuf;
 
@@ -51,6 +52,59 @@ fn main() {
     println!("wrote {}", out.display());
     print_look(&galaxies, size);
     print_ring_colours(&galaxies, size);
+    print_field_sources(&galaxies, size);
+}
+
+/// Sources other than the central galaxy, per picture, as `gz_decals_calibration.py` counts
+/// them in real ones: 8-connected groups of at least 2 pixels whose mean over the planes lies 5
+/// robust scatters (1.4826 MAD over the whole picture) above its median, less those reaching the
+/// central 5 x 5 pixels.
+fn print_field_sources(galaxies: &[astro_sim::SimulatedGalaxy], size: usize) {
+    let n = size * size;
+    let mut counts: Vec<usize> = galaxies
+        .iter()
+        .map(|g| {
+            let mean: Vec<f64> = (0..n).map(|p| f64::from(g.rgb[p] + g.rgb[n + p] + g.rgb[2 * n + p]) / 3.0).collect();
+            let median = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let level = median(mean.clone());
+            let scatter = 1.4826 * median(mean.iter().map(|v| (v - level).abs()).collect());
+            let mut unvisited: Vec<bool> = mean.iter().map(|&v| v > level + 5.0 * scatter).collect();
+            let centre = size / 2;
+            let central = |p: usize| (p % size).abs_diff(centre) <= 2 && (p / size).abs_diff(centre) <= 2;
+            let mut sources = 0;
+            for start in 0..n {
+                if !unvisited[start] {
+                    continue;
+                }
+                unvisited[start] = false;
+                let (mut stack, mut pixels, mut touches_centre) = (vec![start], 0, false);
+                while let Some(p) = stack.pop() {
+                    pixels += 1;
+                    touches_centre |= central(p);
+                    let (x, y) = ((p % size) as i64, (p / size) as i64);
+                    for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                        let (nx, ny) = (x + dx, y + dy);
+                        if (0..size as i64).contains(&nx) && (0..size as i64).contains(&ny) {
+                            let q = ny as usize * size + nx as usize;
+                            if unvisited[q] {
+                                unvisited[q] = false;
+                                stack.push(q);
+                            }
+                        }
+                    }
+                }
+                sources += usize::from(pixels >= 2 && !touches_centre);
+            }
+            sources
+        })
+        .collect();
+    counts.sort_unstable();
+    let at = |q: f64| counts[((counts.len() - 1) as f64 * q).round() as usize];
+    let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
+    println!("field sources per picture: mean {mean:.1}, percentiles 10/50/90 {} {} {}", at(0.1), at(0.5), at(0.9));
 }
 
 /// The mean R - B of pixels brighter than 0.3 (mean of the planes), averaged over galaxies with
