@@ -85,9 +85,10 @@ pub struct GalaxySimConfig {
     /// which volunteers may mention among odd features.
     pub foreground_stars: f64,
     /// Faint field galaxies around the target, per square arcminute brighter than the image's
-    /// 5-sigma point-source limit (see [`crate::field`]; they leave the answers alone). About 4
-    /// at SDSS's depth (r = 22.2) and 8 at DECaLS's (r = 23.5) from the r-band galaxy counts;
-    /// 0, the default, draws none.
+    /// 5-sigma point-source limit (see [`crate::field`]; they leave the answers alone). 10 gives
+    /// the galaxy_cnn DECaLS look as many sources around the galaxy as the real Galaxy Zoo
+    /// DECaLS pictures have (README, "Simulations in Galaxy Zoo DECaLS's colours"); 0, the
+    /// default, draws none.
     pub field_galaxies: f64,
     /// Faint field stars, per square arcminute above the same limit (about 1 at high Galactic
     /// latitude); 0, the default, draws none.
