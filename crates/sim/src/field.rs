@@ -13,6 +13,7 @@
 //! a factor 0.6-1.6), with red, intermediate or blue colours.
 
 use crate::components::add_point;
+use crate::image::Image;
 use crate::rng::SampleRng;
 use crate::sersic::Sersic;
 
@@ -28,10 +29,10 @@ const RADIUS_AT_LIMIT_ARCSEC: f64 = 0.5;
 /// Where field light goes: one image per colour group of the scene (old and red, intermediate,
 /// young and blue, point sources).
 pub(crate) struct FieldTargets<'a> {
-    pub red: &'a mut crate::image::Image,
-    pub intermediate: &'a mut crate::image::Image,
-    pub blue: &'a mut crate::image::Image,
-    pub stars: &'a mut crate::image::Image,
+    pub red: &'a mut Image,
+    pub intermediate: &'a mut Image,
+    pub blue: &'a mut Image,
+    pub stars: &'a mut Image,
 }
 
 /// A cutout's field: its densities and the image it is drawn on.
@@ -77,7 +78,7 @@ impl Field {
     /// A flux between the limit and the cap from the power law of `slope` (inverse transform).
     fn draw_flux(&self, slope: f64, target_flux: f64, rng: &mut SampleRng) -> f64 {
         let gamma = 2.5 * slope;
-        let floor = (BRIGHTEST_SHARE * target_flux / self.limit).powf(-gamma);
+        let floor = 1.0 - self.share_below_cap(slope, target_flux);
         let u = floor + (1.0 - floor) * rng.uniform();
         self.limit * u.max(f64::MIN_POSITIVE).powf(-1.0 / gamma)
     }
@@ -120,7 +121,6 @@ impl Field {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::Image;
 
     fn field(galaxies: f64, stars: f64) -> Field {
         Field {

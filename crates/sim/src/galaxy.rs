@@ -542,12 +542,10 @@ impl GalaxySimConfig {
     /// `field_stars` asks for one).
     pub(crate) fn scene(&self, p: &GalaxyParams) -> Components {
         let mut c = self.components(p);
-        let field = self.field();
-        if field.galaxies_per_arcmin2 > 0.0 || field.stars_per_arcmin2 > 0.0 {
-            let targets =
-                FieldTargets { red: &mut c.bulge, intermediate: &mut c.disk, blue: &mut c.young, stars: &mut c.star };
-            field.draw(p.flux_r, targets, &mut SampleRng::for_sample(p.layout_seed, STREAM_FIELD, 0));
-        }
+        let targets =
+            FieldTargets { red: &mut c.bulge, intermediate: &mut c.disk, blue: &mut c.young, stars: &mut c.star };
+        // At zero densities nothing is drawn.
+        self.field().draw(p.flux_r, targets, &mut SampleRng::for_sample(p.layout_seed, STREAM_FIELD, 0));
         c
     }
 
