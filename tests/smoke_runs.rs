@@ -270,6 +270,25 @@ fn eval_reproduces_the_test_metric_and_predict_writes_a_row_per_image() {
         .find(|r| r["data"].as_str().is_some_and(|d| d.contains("DECaLS")))
         .expect("the DECaLS eval report");
     assert_eq!(report["metrics"]["rmse_per_target"].as_array().map(Vec::len), Some(3), "{report}");
+
+    // Pictures that say they are GZ DECaLS composites are redrawn in the model's SDSS-like one.
+    let with_composite = std::fs::read_to_string(&data_file).unwrap() + "composite = \"gz_decals\"\n";
+    std::fs::write(&data_file, with_composite).unwrap();
+    let output =
+        run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", data_file.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval --data with composite");
+    let stdout = text(&output).0;
+    assert!(stdout.contains("GZ DECaLS pictures redrawn in the model's SDSS-like composite"), "{stdout}");
+    let redrawn = out.path().join("redrawn.csv");
+    let args =
+        ["predict", "--run", run_str, images_str, "--composite", "gz_decals", "--out", redrawn.to_str().unwrap()];
+    assert_ok(&run(&[&args[..], &["--device", "flex"]].concat()), "predict --composite");
+    let row_1000 = |file: &Path| csv_rows(file).into_iter().find(|r| r[0] == "1000").expect("picture 1000's row");
+    assert_ne!(row_1000(&csv)[1..], row_1000(&redrawn)[1..], "the redrawn picture gives other answers");
+    // A misspelt composite is a usage error (exit status 2).
+    let bad = run(&["predict", "--run", run_str, images_str, "--composite", "decals", "--device", "flex"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).1.contains("unknown colour composite `decals`: use sdss or gz_decals"), "{:?}", text(&bad));
 }
 
 #[test]
@@ -1647,6 +1666,33 @@ fn adabn_scores_the_target_with_its_batch_statistics_and_leaves_the_source_model
         "adaptation.target_batch_norm: re-estimates batch-norm statistics on the target (AdaBN), but this \
          \"sequential\" model has no batch-norm layer",
     );
+}
+
+#[test]
+fn a_simulation_trained_galaxy_model_is_scored_on_the_real_decals_galaxies_redrawn() {
+    let Some(data) = real_data("a_simulation_trained_galaxy_model_is_scored_on_the_real_decals_galaxies_redrawn")
+    else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    assert_ok(&smoke("galaxy_cnn", out.path(), &[]), "galaxy_cnn smoke run");
+    let run_dir = only_run(out.path(), "galaxy_cnn");
+    // The recipe as committed, reading the real-data folder this test was given.
+    let recipe = std::fs::read_to_string(root().join("configs/data/decals_galaxy_zoo.toml")).unwrap();
+    let recipe = recipe.replace("\"../shared/data/", &format!("\"{}/", data.display()));
+    let file = out.path().join("decals_galaxy_zoo.toml");
+    std::fs::write(&file, recipe).unwrap();
+    let output =
+        run(&["eval", "--run", run_dir.to_str().unwrap(), "--data", file.to_str().unwrap(), "--device", "flex"]);
+    assert_ok(&output, "eval --data configs/data/decals_galaxy_zoo.toml");
+    let stdout = text(&output).0;
+    assert!(stdout.contains("(470 images)"), "{stdout}");
+    assert!(stdout.contains("GZ DECaLS pictures redrawn in the model's SDSS-like composite"), "{stdout}");
+    let reports = eval_reports(&run_dir);
+    let report = json(reports.last().unwrap());
+    let per_answer = report["metrics"]["rmse_per_target"].as_array().unwrap().clone();
+    assert_eq!(per_answer.len(), 3, "{report}");
+    assert!(per_answer.iter().all(|v| v.as_f64().is_some_and(|v| v.is_finite() && v > 0.0)), "{report}");
 }
 
 #[test]

@@ -141,6 +141,6 @@ proptest! {
         let mut file = if png { b"\x89PNG\r\n\x1a\n".to_vec() } else { b"\xff\xd8\xff".to_vec() };
         file.extend(&bytes);
         std::fs::write(&path, &file).unwrap();
-        let _ = Preprocess { crop, size: 16, channels: 3 }.load(&path);
+        let _ = Preprocess { crop, size: 16, channels: 3, restretch: None }.load(&path);
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::SimConfigError;
 use crate::components::{DiskFrame, SpiralArms, add_bar, add_disk, add_knots, add_point, add_ring, add_tidal_tail};
-use crate::composite::{Colour, Composite, gz_decals_pixel};
+use crate::composite::{Colour, Composite, gz_decals_pixel, sdss_value};
 use crate::field::{Field, FieldTargets};
 use crate::galaxy_zoo::{NUM_ANSWERS, expected_answers, volunteer_votes};
 use crate::image::Image;
@@ -708,17 +708,20 @@ impl GalaxySimConfig {
         p.ring_fraction > 0.0 && p.disk_q() >= 0.5
     }
 
+    /// The SDSS-like composite's white point in softenings (twice the sky noise of a pixel):
+    /// what a picture of another survey is stretched to for a model trained on these images.
+    pub fn sdss_white_over_soft(&self) -> f64 {
+        self.white_point / (2.0 * self.noise().background_sigma())
+    }
+
     /// The colour composite of the three bands (in counts) to RGB in [0, 1], channel-major.
     pub fn stretch(&self, bands: &[Image; 3]) -> Vec<f32> {
         match self.composite {
             Composite::Sdss => {
                 // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.
                 let soft = 2.0 * self.noise().background_sigma();
-                let norm = 1.0 / (self.white_point / soft).asinh();
-                bands
-                    .iter()
-                    .flat_map(|b| b.data.iter().map(move |v| ((v / soft).asinh() * norm).clamp(0.0, 1.0) as f32))
-                    .collect()
+                let white = self.sdss_white_over_soft();
+                bands.iter().flat_map(|b| b.data.iter().map(move |v| sdss_value(v / soft, white) as f32)).collect()
             }
             Composite::GzDecals => {
                 let per = 1.0 / self.counts_per_nanomaggy;

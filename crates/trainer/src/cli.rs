@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use astro_train::run::predict::Composite;
 use clap::{Args, Parser, Subcommand};
 
 /// Train, check, evaluate and apply the astronomy deep-learning experiments of this workspace.
@@ -125,6 +126,11 @@ pub struct PredictArgs {
     /// model was trained on (capped at its shorter side), where the run's data says its scale.
     #[arg(long, value_name = "ARCSEC")]
     pub pixel_scale: Option<f64>,
+    /// The colour composite the input pictures were made in (gz_decals, sdss): pictures of
+    /// another composite than the model's are redrawn in its (GZ DECaLS pictures for a model
+    /// trained on the SDSS-like simulations).
+    #[arg(long, value_name = "COMPOSITE")]
+    pub composite: Option<Composite>,
     /// For a run with [adaptation]: the inputs are of its target domain, so the weights for the
     /// target apply (model_target.bpk where the run made one with target_batch_norm, AdaBN).
     #[arg(long)]

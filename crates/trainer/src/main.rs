@@ -67,7 +67,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Predict(args)) => {
             let (_, _, devices) = device::resolve(args.device.as_deref(), &[])?;
-            let cut = PictureCut { crop: args.crop, pixel_scale_arcsec: args.pixel_scale };
+            let cut = PictureCut { crop: args.crop, pixel_scale_arcsec: args.pixel_scale, composite: args.composite };
             let done = predict_inputs(
                 &args.run,
                 &args.inputs,

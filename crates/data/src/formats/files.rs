@@ -195,8 +195,11 @@ mod tests {
         let ids: Vec<_> = found.iter().map(PredictInput::id).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         assert!(matches!(found[2], PredictInput::Fits(_)));
-        let reader =
-            InputReader { preprocess: Preprocess { crop: None, size: 4, channels: 3 }, fits: None, field_pixels: None };
+        let reader = InputReader {
+            preprocess: Preprocess { crop: None, size: 4, channels: 3, restretch: None },
+            fits: None,
+            field_pixels: None,
+        };
         assert_eq!(reader.read(&found[1]).unwrap().shape, [3, 4, 4]);
         let err = reader.read(&found[2]).unwrap_err();
         assert!(err.contains("c.fits: this run's model was not trained on FITS"), "{err}");

@@ -7,9 +7,11 @@ use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
+use crate::formats::restretch::Restretch;
 
-/// How an image file becomes model input: optional centre crop, then resampling to a square.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How an image file becomes model input: optional centre crop, then resampling to a square,
+/// and for pictures of another colour composite than the model's, their redrawing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Preprocess {
     /// Side of the centred square cut out first, pixels (none: the largest centred square).
@@ -18,13 +20,17 @@ pub struct Preprocess {
     pub size: u32,
     /// 1 (grey) or 3 (RGB).
     pub channels: u32,
+    /// Redraws RGB pictures in the model's colour composite (set by `eval --data` and `predict`
+    /// where the pictures say theirs; never saved with a run).
+    #[serde(default, skip_serializing)]
+    pub restretch: Option<Restretch>,
 }
 
 impl Preprocess {
     /// Images made at `size` x `size` pixels with `channels` channels, used whole (no crop; the
     /// resampling keeps the size).
     pub fn whole(size: usize, channels: usize) -> Self {
-        Self { crop: None, size: size as u32, channels: channels as u32 }
+        Self { crop: None, size: size as u32, channels: channels as u32, restretch: None }
     }
 
     /// Reads and prepares one image. Pixels are scaled to [0, 1].
@@ -44,6 +50,9 @@ impl Preprocess {
             return Err(format!("it is {w}x{h} pixels, smaller than the {side}-pixel centre crop"));
         }
         let cropped = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+        if let Some(restretch) = self.restretch {
+            return Ok(self.redrawn(&cropped, restretch));
+        }
         // Triangle (bilinear) widens its support when shrinking, so it averages like binning.
         let resized =
             if side == self.size { cropped } else { cropped.resize_exact(self.size, self.size, FilterType::Triangle) };
@@ -63,6 +72,32 @@ impl Preprocess {
         Ok(out)
     }
 
+    /// A cropped RGB picture back to linear fluxes, resampled (so flux is averaged, not
+    /// stretched values) and stretched into the model's composite.
+    fn redrawn(&self, cropped: &image::DynamicImage, restretch: Restretch) -> Vec<f32> {
+        let rgb = cropped.to_rgb8();
+        let fluxes: Vec<[f32; 3]> = rgb.pixels().map(|p| restretch.linear(p.0)).collect();
+        // The image crate clamps float pixels to [0, 1] when it resamples: each plane is mapped
+        // onto [0, 1] first and back after (the triangle filter's weights are positive and sum
+        // to 1, so it stays inside, and it commutes with the affine map).
+        let range: [(f32, f32); 3] = std::array::from_fn(|c| {
+            let (lo, hi) = fluxes.iter().fold((f32::MAX, f32::MIN), |(lo, hi), p| (lo.min(p[c]), hi.max(p[c])));
+            (lo, (hi - lo).max(f32::MIN_POSITIVE))
+        });
+        let unit = image::Rgb32FImage::from_fn(rgb.width(), rgb.height(), |x, y| {
+            let p = fluxes[(y * rgb.width() + x) as usize];
+            image::Rgb(std::array::from_fn(|c| (p[c] - range[c].0) / range[c].1))
+        });
+        let resized = if rgb.width() == self.size {
+            unit
+        } else {
+            image::imageops::resize(&unit, self.size, self.size, FilterType::Triangle)
+        };
+        let planes: [Vec<f32>; 3] =
+            std::array::from_fn(|c| resized.pixels().map(|p| range[c].0 + p.0[c] * range[c].1).collect());
+        restretch.stretch(&planes)
+    }
+
     /// The `[channels, height, width]` of what it produces.
     pub fn shape(&self) -> [usize; 3] {
         [self.channels as usize, self.size as usize, self.size as usize]
@@ -78,6 +113,12 @@ impl Preprocess {
         }
         if self.crop == Some(0) {
             return Err(DataError::setting("crop", "must be at least 1 pixel"));
+        }
+        if self.restretch.is_some() && self.channels != 3 {
+            return Err(DataError::setting(
+                "composite",
+                format!("redrawing pictures in another colour composite needs channels = 3, got {}", self.channels),
+            ));
         }
         Ok(())
     }
@@ -141,12 +182,12 @@ mod tests {
             if (4..8).contains(&x) && (4..8).contains(&y) { image::Rgb([255, 0, 0]) } else { image::Rgb([0, 0, 255]) }
         });
         img.save(&path).unwrap();
-        let p = Preprocess { crop: Some(4), size: 2, channels: 3 };
+        let p = Preprocess { crop: Some(4), size: 2, channels: 3, restretch: None };
         let px = p.load(&path).unwrap();
         assert_eq!(px.len(), 3 * 4);
         assert!(px[..4].iter().all(|v| (*v - 1.0).abs() < 1e-6), "red plane {:?}", &px[..4]);
         assert!(px[8..].iter().all(|v| v.abs() < 1e-6), "blue plane {:?}", &px[8..]);
-        let grey = Preprocess { crop: None, size: 12, channels: 1 }.load(&path).unwrap();
+        let grey = Preprocess { crop: None, size: 12, channels: 1, restretch: None }.load(&path).unwrap();
         assert_eq!(grey.len(), 144);
     }
 
@@ -155,14 +196,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("bad.jpg");
         std::fs::write(&bad, b"not a jpeg").unwrap();
-        let p = Preprocess { crop: None, size: 8, channels: 3 };
+        let p = Preprocess { crop: None, size: 8, channels: 3, restretch: None };
         let err = p.load(&bad).unwrap_err().to_string();
         assert!(err.starts_with(&format!("cannot decode image {}", bad.display())), "{err}");
         let missing = p.load(&dir.path().join("nope.png")).unwrap_err().to_string();
         assert!(missing.contains("nope.png"), "{missing}");
         let small = dir.path().join("small.png");
         image::RgbImage::new(5, 5).save(&small).unwrap();
-        let err = Preprocess { crop: Some(8), size: 8, channels: 3 }.load(&small).unwrap_err().to_string();
+        let err =
+            Preprocess { crop: Some(8), size: 8, channels: 3, restretch: None }.load(&small).unwrap_err().to_string();
         assert!(err.contains("smaller than the 8-pixel centre crop"), "{err}");
     }
 
@@ -183,7 +225,7 @@ mod tests {
         let path = dir.path().join("x.png");
         let pixels: Vec<f32> = (0..3 * 16).map(|k| (k % 16) as f32 / 15.0).collect();
         save_image(&path, &pixels, [3, 4, 4]).unwrap();
-        let back = Preprocess { crop: None, size: 4, channels: 3 }.load(&path).unwrap();
+        let back = Preprocess { crop: None, size: 4, channels: 3, restretch: None }.load(&path).unwrap();
         for (a, b) in pixels.iter().zip(&back) {
             assert!((a - b).abs() < 1.0 / 255.0);
         }

@@ -12,6 +12,8 @@ use crate::formats::catalogue::Catalogue;
 use crate::opened::{DataInfo, OpenedData};
 use crate::error::DataError;
 use crate::formats::image_io::Preprocess;
+use crate::formats::restretch::Restretch;
+use astro_sim::composite::Composite;
 use crate::item::ImageItem;
 use crate::split::{ImageSplit, LabelledImages};
 use crate::sources::Source;
@@ -59,6 +61,14 @@ pub struct ImageCsvConfig {
     /// model where the data gives `pixel_scale_arcsec`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_arcsec: Option<f64>,
+    /// The colour composite the pictures were made in (`"gz_decals"`, `"sdss"`). `eval --data`
+    /// redraws them in the composite of a model trained on another (GZ DECaLS pictures for a
+    /// model trained on the SDSS-like simulations); a run trained on these files records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composite: Option<Composite>,
+    /// The redrawing `eval --data` chose for the run's model (never read from a file).
+    #[serde(skip)]
+    pub restretch: Option<Restretch>,
 }
 
 
@@ -184,6 +194,8 @@ impl Source for ImageCsvConfig {
             return Err(DataError::setting("images", format!("{} is not a folder", images.display())));
         }
         let mut preprocess = decode.preprocess()?;
+        preprocess.restretch = self.restretch;
+        preprocess.validate()?;
         held_out.check()?;
         let mut catalogue = Catalogue::read_columns(targets, columns.as_deref())?;
         let task = match classes {
@@ -225,8 +237,12 @@ impl Source for ImageCsvConfig {
         let idx = held_out.rows(catalogue.rows.len(), "catalogue rows", seed)?;
         let catalogue = Arc::new(catalogue);
         let size = decode.size;
+        let redrawn = match self.restretch {
+            Some(Restretch::GzDecalsToSdss { .. }) => ", GZ DECaLS pictures redrawn in the model's SDSS-like composite",
+            None => "",
+        };
         let description =
-            format!("{} with {}: {}, {size}x{size} px", images.display(), targets.display(), idx.counts());
+            format!("{} with {}: {}, {size}x{size} px{redrawn}", images.display(), targets.display(), idx.counts());
         let mut info = DataInfo::images(task, catalogue.target_names.clone(), description, preprocess);
         info.warnings = warnings;
         Ok(OpenedData::from_rows(info, idx, |rows| {

@@ -268,7 +268,7 @@ impl Source for LensChallengeConfig {
             labels.len(),
             idx.counts()
         );
-        let preprocess = Preprocess { crop: None, size: side as u32, channels: self.bands.len() as u32 };
+        let preprocess = Preprocess { crop: None, size: side as u32, channels: self.bands.len() as u32, restretch: None };
         let classes = LENS_CLASSES.iter().map(|s| s.to_string()).collect();
         let mut info = DataInfo::images(Task::Classification, classes, description, preprocess);
         info.fits = Some(FitsCutouts { bands: self.bands.clone(), masked_value: Some(self.masked_value), side });

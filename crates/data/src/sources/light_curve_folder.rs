@@ -256,7 +256,7 @@ impl Source for LightCurveFolder {
             task: self.task,
             target_names,
             description,
-            preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32 },
+            preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32, restretch: None },
             bands: if self.bands.len() > 1 { self.bands.clone() } else { Vec::new() },
             fits: None,
         };

@@ -203,7 +203,7 @@ pub struct Resample {
 impl Resample {
     /// The preparation of images with `channels` channels (1 grey, 3 RGB), checked.
     pub fn with_channels(self, channels: u32) -> Result<Preprocess, DataError> {
-        let preprocess = Preprocess { crop: self.crop, size: self.size, channels };
+        let preprocess = Preprocess { crop: self.crop, size: self.size, channels, restretch: None };
         preprocess.validate()?;
         Ok(preprocess)
     }

@@ -269,7 +269,7 @@ impl Source for SimulatedLightCurvesConfig {
                 self.sequence.inputs.name(),
                 self.splits.counts()
             ),
-            preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32 },
+            preprocess: Preprocess { crop: None, size: length as u32, channels: channels as u32, restretch: None },
             bands: if self.simulator.bands.len() > 1 { self.simulator.bands.clone() } else { Vec::new() },
             fits: None,
             },

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use astro_data::folds::Folds;
+use astro_data::formats::restretch::Restretch;
 use astro_data::{DataConfig, ImageItem};
 use burn::data::dataset::Dataset;
 use burn::data::dataset::transform::ComposedDataset;
@@ -22,7 +23,7 @@ use crate::evaluate::answer_map::AnswerMap;
 use crate::evaluate::{Predictions, TestScores, predict, score, write_predictions_csv};
 use crate::fit::supervised::Supervised;
 use crate::run::folder::{RunDir, RunState};
-use crate::run::model_io::{ModelIo, model_field_arcsec};
+use crate::run::model_io::{ModelIo, model_composite, model_field_arcsec};
 use crate::run::train::open_data;
 
 /// Which domain of a run with `[adaptation]` the model is applied to.
@@ -242,6 +243,7 @@ pub fn evaluate_run(
         Some(file) => {
             let mut data_config: DataConfig = load_data_config(file)?;
             at_model_scale(&mut data_config, &trained.config);
+            in_model_composite(&mut data_config, &trained.config, file)?;
             with_the_runs_encoding(&mut data_config, &trained.config, file)?;
             let data = open_data(&trained.config, &data_config)?;
             for warning in &data.info.warnings {
@@ -373,6 +375,25 @@ fn at_model_scale(data: &mut DataConfig, config: &ExperimentConfig) {
             ),
         }
     }
+}
+
+/// Pictures that say their colour composite (`image_csv`'s `composite`) are redrawn in the
+/// model's where the two differ (GZ DECaLS pictures for a model trained on the SDSS-like
+/// simulations); a redrawing that cannot be done is refused, naming the data file.
+fn in_model_composite(data: &mut DataConfig, config: &ExperimentConfig, file: &Path) -> Result<(), RunError> {
+    let DataConfig::ImageCsv(c) = data else { return Ok(()) };
+    let Some(files) = c.composite else { return Ok(()) };
+    match model_composite(config) {
+        Some(model) => {
+            c.restretch = Restretch::between(files, model)
+                .map_err(|e| RunError::Run(format!("{}: composite = \"{}\": {e}", file.display(), files.name())))?;
+        }
+        None => eprintln!(
+            "warning: the data gives its pictures' colour composite, but the model's is unknown (its data does \
+             not say it): the pictures are used as they are"
+        ),
+    }
+    Ok(())
 }
 
 /// Checks that the data fits the model; a regression on other targets is accepted where the

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use astro_data::catalogue_features::FeatureScaling;
 use astro_data::formats::cutouts::FitsCutouts;
+use astro_data::formats::restretch::ModelComposite;
 use astro_data::{DataConfig, Layout, Preprocess, Task};
 use astro_models::FeatureShape;
+use astro_sim::composite::Composite;
 use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -87,6 +89,22 @@ pub fn model_field_arcsec(config: &ExperimentConfig) -> Option<f64> {
     match &config.data {
         DataConfig::SimulatedGalaxies(c) => Some(c.simulator.image_size as f64 * c.simulator.pixel_scale_arcsec),
         DataConfig::ImageCsv(c) => c.field_arcsec.or_else(|| Some(f64::from(c.decode.crop?) * c.pixel_scale_arcsec?)),
+        _ => None,
+    }
+}
+
+/// The colour composite the run's model was trained on, where its data says it: the
+/// simulator's, or the one its picture files declare.
+pub fn model_composite(config: &ExperimentConfig) -> Option<ModelComposite> {
+    match &config.data {
+        DataConfig::SimulatedGalaxies(c) => Some(match c.simulator.composite {
+            Composite::Sdss => ModelComposite::Sdss { white_over_soft: c.simulator.sdss_white_over_soft() },
+            Composite::GzDecals => ModelComposite::GzDecals,
+        }),
+        DataConfig::ImageCsv(c) => c.composite.map(|files| match files {
+            Composite::Sdss => ModelComposite::SdssUnknownScale,
+            Composite::GzDecals => ModelComposite::GzDecals,
+        }),
         _ => None,
     }
 }

@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use astro_data::formats::curve_inputs::{CurveFeatures, CurveInput, CurveReader};
 use astro_data::formats::files::{InputReader, PredictInput, collect_inputs};
+pub use astro_data::formats::restretch::Composite;
+use astro_data::formats::restretch::Restretch;
 use astro_data::{DataConfig, ImageItem};
 use burn::data::dataset::InMemDataset;
 use burn::tensor::Device;
@@ -19,7 +21,7 @@ use crate::error::RunError;
 use crate::evaluate::{prediction_rows, predictions_header, quote};
 use crate::fit::progress::clock;
 use crate::run::eval::{Domain, TrainedRun, load_run, refuse_reconstruction};
-use crate::run::model_io::model_field_arcsec;
+use crate::run::model_io::{model_composite, model_field_arcsec};
 
 /// Inputs read and predicted per chunk (the most held in memory at once).
 const CHUNK: usize = 512;
@@ -66,6 +68,8 @@ pub struct PictureCut {
     pub crop: Option<u32>,
     /// Arcseconds per pixel of the input pictures.
     pub pixel_scale_arcsec: Option<f64>,
+    /// The colour composite the input pictures were made in (redrawn in the model's).
+    pub composite: Option<Composite>,
 }
 
 /// Predicts every input in `inputs` (files or folders) with the run at `path`, cutting pictures
@@ -97,7 +101,7 @@ pub fn predict_inputs(
     if trained.io.layout == astro_data::Layout::Sequence {
         if cut != PictureCut::default() {
             return Err(RunError::Run(format!(
-                "{} reads light curves: --crop and --pixel-scale apply to pictures",
+                "{} reads light curves: --crop, --pixel-scale and --composite apply to pictures",
                 path.display()
             )));
         }
@@ -153,7 +157,28 @@ fn image_reader(trained: &TrainedRun, path: &Path, cut: PictureCut) -> Result<In
             }
         },
     };
+    if let Some(files) = cut.composite {
+        preprocess.restretch = redrawing(trained, path, files)?;
+        preprocess.validate().map_err(|e| RunError::Run(format!("{}: {e}", path.display())))?;
+    }
     Ok(InputReader { preprocess, fits: trained.io.fits.clone(), field_pixels })
+}
+
+/// How pictures made in `files` are redrawn for the run's model (none where it saw the same).
+fn redrawing(trained: &TrainedRun, path: &Path, files: Composite) -> Result<Option<Restretch>, RunError> {
+    if trained.io.fits.is_some() {
+        return Err(RunError::Run(format!(
+            "{} reads FITS cutouts: --composite applies to PNG and JPEG pictures",
+            path.display()
+        )));
+    }
+    let Some(model) = model_composite(&trained.config) else {
+        return Err(RunError::Run(format!(
+            "{}: the run's data does not say its colour composite, so --composite cannot be matched to it",
+            path.display()
+        )));
+    };
+    Restretch::between(files, model).map_err(|e| RunError::Run(format!("--composite {}: {e}", files.name())))
 }
 
 /// How the light-curve run at `path` reads new stars: its own reading settings (a run trained
