@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod autoencoder;
 pub mod body;
+pub mod data_conv;
 pub mod dieleman;
 pub mod freeze;
 pub mod galaxy_zoo_output;

@@ -21,6 +21,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::data_conv::conv_on_data;
 use crate::galaxy_zoo_output::galaxy_zoo_output;
 use crate::model::LayerShape;
 use crate::shape::{FeatureShape, ShapeError};
@@ -401,8 +402,9 @@ impl Dieleman {
     pub fn body(&self, images: Tensor<4>) -> Tensor<2> {
         let batch = images.dims()[0];
         let mut x = self.taps.apply(images);
-        for layer in &self.convs {
-            x = relu(layer.conv.forward(x));
+        for (k, layer) in self.convs.iter().enumerate() {
+            // The first layer sees the parts of the images, which carry no gradient.
+            x = relu(if k == 0 { conv_on_data(&layer.conv, x) } else { layer.conv.forward(x) });
             if let Some(pool) = &layer.pool {
                 x = pool.forward(x);
             }
