@@ -23,6 +23,12 @@ pub struct FitsCutouts {
     pub side: usize,
 }
 
+/// The median of `values` (not empty; the upper one of an even count), sorting them in place.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// 1.4826 x the median absolute deviation of the finite pixels other than `masked` (the Gaussian
 /// sigma for pure noise, robust to the object in the middle); 1 when it cannot be estimated.
 pub fn noise_sigma(pixels: &[f64], masked: f64) -> f64 {
@@ -30,10 +36,6 @@ pub fn noise_sigma(pixels: &[f64], masked: f64) -> f64 {
     if values.is_empty() {
         return 1.0;
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let m = median(&mut values);
     let mut deviations: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
     let mad = median(&mut deviations);

@@ -22,7 +22,7 @@ pub struct Preprocess {
     pub channels: u32,
     /// Redraws RGB pictures in the model's colour composite (set by `eval --data` and `predict`
     /// where the pictures say theirs; never saved with a run).
-    #[serde(default, skip_serializing)]
+    #[serde(skip)]
     pub restretch: Option<Restretch>,
 }
 

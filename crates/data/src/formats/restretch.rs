@@ -12,15 +12,12 @@
 //! SDSS-like composite cannot be undone without its pictures' softening and white point, which
 //! real SDSS pictures do not record, so that direction is refused.
 
+use crate::formats::cutouts::{median, noise_sigma};
 pub use astro_sim::composite::Composite;
 use astro_sim::composite::{gz_decals_unstretch, i_from_r_and_z, sdss_value};
-use serde::{Deserialize, Serialize};
-
-use crate::formats::cutouts::noise_sigma;
 
 /// The composite a model was trained on, as a redrawing needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "composite", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ModelComposite {
     /// The simulator's SDSS-like (i, r, g) asinh composite, with its white point in softenings
     /// (twice the training pictures' sky noise).
@@ -35,8 +32,7 @@ pub enum ModelComposite {
 }
 
 /// How pictures are redrawn before they reach a model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "from", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Restretch {
     /// GZ DECaLS pictures into the simulator's SDSS-like composite.
     GzDecalsToSdss {
@@ -89,7 +85,7 @@ impl Restretch {
                 // survey cutout), as the simulator's bands are sky-subtracted.
                 let [z, r, g] = planes.each_ref().map(|p| {
                     let p: Vec<f64> = p.iter().map(|v| f64::from(*v)).collect();
-                    let sky = median(&p);
+                    let sky = median(&mut p.clone());
                     p.into_iter().map(|v| v - sky).collect::<Vec<f64>>()
                 });
                 // The sky noise of the r band, robust to the galaxy (NaN never occurs here).
@@ -100,13 +96,6 @@ impl Restretch {
             }
         }
     }
-}
-
-/// The median of `values` (not empty).
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
 }
 
 #[cfg(test)]
