@@ -1564,6 +1564,16 @@ fn the_target_labels_never_reach_training_and_bad_targets_are_refused_before_it(
         &output,
         "adaptation.method: \"dann\" needs the body's features: a \"sequential\" model needs a dense layer",
     );
+    // Target pictures in a composite the source's cannot be redrawn into (real SDSS-like
+    // pictures, whose stretch is unknown).
+    let sdss = format!("{source}composite = \"sdss\"\n");
+    let decals = format!("{target}composite = \"gz_decals\"\n");
+    let config = tiny_dann(data.path(), "composites", &sdss, &decals, TINY_CNN);
+    let output = run(&["check", "--config", config.to_str().unwrap()]);
+    assert_fails_with(
+        &output,
+        "adaptation.target: composite = \"gz_decals\": the model was trained on real SDSS-like pictures",
+    );
 }
 
 #[test]
@@ -1669,6 +1679,28 @@ fn adabn_scores_the_target_with_its_batch_statistics_and_leaves_the_source_model
 }
 
 #[test]
+fn galaxies_framed_by_their_size_train_and_a_pixel_scale_is_refused_at_prediction() {
+    let out = tempfile::tempdir().unwrap();
+    let output = smoke("galaxy_cnn", out.path(), &["data.simulator.framing_half_light_radii=17.0"]);
+    assert_ok(&output, "galaxy_cnn smoke run framed by size");
+    let run_dir = only_run(out.path(), "galaxy_cnn");
+    let data = json(&run_dir.join("summary.json"))["data"].as_str().unwrap().to_string();
+    assert!(data.contains("98x98 px RGB framed to 17 half-light radii"), "{data}");
+    let images = tempfile::tempdir().unwrap();
+    image::RgbImage::from_pixel(120, 120, image::Rgb([40, 20, 30])).save(images.path().join("a.png")).unwrap();
+    let (run_str, images_str) = (run_dir.to_str().unwrap(), images.path().to_str().unwrap());
+    let scaled = ["predict", "--run", run_str, images_str, "--pixel-scale", "0.262", "--device", "flex"];
+    assert_fails_with(
+        &run(&scaled),
+        "the run's galaxies were each framed by their own size (framing_half_light_radii = 17), not drawn at one \
+         angular scale, so --pixel-scale cannot be matched to it: give --crop in pixels",
+    );
+    let csv = out.path().join("pred.csv");
+    predict_header(&run_dir, images.path(), &csv);
+    assert_eq!(csv_rows(&csv).len(), 1);
+}
+
+#[test]
 fn a_simulation_trained_galaxy_model_is_scored_on_the_real_decals_galaxies_redrawn() {
     let Some(data) = real_data("a_simulation_trained_galaxy_model_is_scored_on_the_real_decals_galaxies_redrawn")
     else {
@@ -1702,8 +1734,10 @@ fn the_ring_finder_adapts_from_simulated_to_real_decals_galaxies() {
     let out = tempfile::tempdir().unwrap();
     let images = format!("adaptation.target.images={}", rings.join("images").display());
     let targets = format!("adaptation.target.targets={}", rings.join("catalog.csv").display());
-    // The smoke run reads the catalogue's first 80 rows, all rings: the whole set instead.
-    let output = smoke("rings_sim_to_real", out.path(), &[&images, &targets, "adaptation.target.limit=470"]);
+    // The smoke run reads the catalogue's first 80 rows, all rings: the whole set instead; the
+    // pictures said to be GZ DECaLS composites, so that they are redrawn in the simulations'.
+    let composite = "adaptation.target.composite=\"gz_decals\"";
+    let output = smoke("rings_sim_to_real", out.path(), &[&images, &targets, "adaptation.target.limit=470", composite]);
     assert_ok(&output, "rings_sim_to_real smoke run on the real galaxies");
     let top = only_run(out.path(), "rings_sim_to_real");
     check_adaptation_folder(&top, &["source_only", "mmd", "dann", "target_trained"]);
@@ -1712,4 +1746,9 @@ fn the_ring_finder_adapts_from_simulated_to_real_decals_galaxies() {
     // 40% of the 470 real galaxies, both classes.
     assert_eq!(target["samples"].as_u64(), Some(188), "{dann}");
     assert_eq!(target["per_class"].as_array().unwrap().len(), 2, "{dann}");
+    let described = dann["adaptation"]["target"].as_str().unwrap();
+    assert!(described.contains("GZ DECaLS pictures redrawn in the model's SDSS-like composite"), "{described}");
+    // The network trained on the real labels saw them as they are.
+    let upper = json(&top.join("target_trained/summary.json"));
+    assert!(!upper["adaptation"]["target"].as_str().unwrap().contains("redrawn"), "{upper}");
 }

@@ -42,8 +42,13 @@ pub const DISK_THICKNESS: f64 = 0.12;
 pub struct GalaxySimConfig {
     /// Side of the square image, pixels.
     pub image_size: usize,
-    /// Pixel scale, arcsec per pixel (1.188 is the SDSS 0.396" binned by 3, as Dieleman et al.).
+    /// Pixel scale, arcsec per pixel (1.188 is the SDSS 0.396" binned by 3, as Dieleman et al.);
+    /// unused where `framing_half_light_radii` frames each galaxy by its size.
     pub pixel_scale_arcsec: f64,
+    /// 0 (the default): every image at `pixel_scale_arcsec`. Above 0: each galaxy's image spans
+    /// this many of its own half-light radii, as survey cutouts framed by the galaxy's size
+    /// (Galaxy Zoo DECaLS: about 17 across the full cutout); see [`crate::framing`].
+    pub framing_half_light_radii: f64,
     /// FWHM of the seeing, arcsec.
     pub psf_fwhm_arcsec: f64,
     /// The seeing profile: `gaussian` or `moffat`.
@@ -125,6 +130,7 @@ impl Default for GalaxySimConfig {
         Self {
             image_size: 64,
             pixel_scale_arcsec: 1.188,
+            framing_half_light_radii: 0.0,
             psf_fwhm_arcsec: 1.4,
             psf: PsfShape::Moffat,
             psf_moffat_beta: 3.5,
@@ -350,6 +356,7 @@ impl GalaxySimConfig {
             ("foreground_stars", self.foreground_stars),
             ("field_galaxies", self.field_galaxies),
             ("field_stars", self.field_stars),
+            ("framing_half_light_radii", self.framing_half_light_radii),
         ];
         for (field, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
@@ -503,8 +510,8 @@ impl GalaxySimConfig {
             p.bulge_to_total = 0.0;
             p.bulge_r_e_arcsec = 0.0;
         }
-        let r_e_px = (p.half_light_radius_arcsec() / self.pixel_scale_arcsec)
-            .max(0.5 * self.psf_fwhm_arcsec / self.pixel_scale_arcsec);
+        let scale = self.framed(&p).pixel_scale_arcsec;
+        let r_e_px = (p.half_light_radius_arcsec() / scale).max(0.5 * self.psf_fwhm_arcsec / scale);
         let noise = self.noise().background_sigma();
         let inside = 0.5 * p.flux_r;
         p.snr = inside / (inside + std::f64::consts::PI * r_e_px * r_e_px * noise * noise).sqrt();
@@ -514,7 +521,8 @@ impl GalaxySimConfig {
     /// Galaxy `index` of the set seeded by `seed`: a pure function of its arguments.
     pub fn simulate(&self, seed: u64, index: u64) -> SimulatedGalaxy {
         let params = self.sample_params(seed, index);
-        let rgb = self.render(&self.scene(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
+        let framed = self.framed(&params);
+        let rgb = framed.render(&framed.scene(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
         let answers = self.answers_for(&params, seed, index);
         SimulatedGalaxy { params, rgb, answers }
     }
@@ -535,7 +543,8 @@ impl GalaxySimConfig {
 
     /// The noiseless r-band image, in counts, seen through the PSF (all colours together).
     pub fn render_shape(&self, p: &GalaxyParams) -> Image {
-        self.psf_model().convolve(&self.components(p).total())
+        let framed = self.framed(p);
+        framed.psf_model().convolve(&framed.components(p).total())
     }
 
     /// The galaxy's components and, around them, the faint field (when `field_galaxies` or
@@ -696,7 +705,8 @@ impl GalaxySimConfig {
     /// the linear images behind [`simulate`](Self::simulate)'s RGB.
     pub fn simulate_bands(&self, seed: u64, index: u64) -> ([Image; 3], f64) {
         let params = self.sample_params(seed, index);
-        let bands = self.render_bands(&self.scene(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
+        let framed = self.framed(&params);
+        let bands = framed.render_bands(&framed.scene(&params), &mut SampleRng::for_sample(seed, STREAM_NOISE, index));
         (bands, self.noise().background_sigma())
     }
 

@@ -14,6 +14,7 @@ pub mod density_field;
 pub mod fft;
 pub mod field;
 pub mod field_statistics;
+pub mod framing;
 pub mod galaxy;
 pub mod galaxy10;
 pub mod galaxy_zoo;

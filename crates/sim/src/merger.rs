@@ -144,6 +144,13 @@ impl MergerSimConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), SimConfigError> {
         self.galaxies.validate().map_err(|e| e.within("galaxies"))?;
+        if self.galaxies.frames_each_galaxy() {
+            return Err(SimConfigError::new(
+                "galaxies.framing_half_light_radii",
+                "a merger's image holds two galaxies at one pixel scale, so it cannot be framed by one galaxy's size: \
+                 leave it at 0",
+            ));
+        }
         for (field, v) in [
             ("merger_fraction", self.merger_fraction),
             ("remnant_fraction", self.remnant_fraction),
@@ -482,6 +489,9 @@ mod tests {
         let mut bad = MergerSimConfig::default();
         bad.galaxies.image_size = 4;
         assert_eq!(bad.validate().unwrap_err().field, "galaxies.image_size");
+        let mut framed = MergerSimConfig::default();
+        framed.galaxies.framing_half_light_radii = 8.0;
+        assert_eq!(framed.validate().unwrap_err().field, "galaxies.framing_half_light_radii");
         assert!(MergerSimConfig::default().validate().is_ok());
     }
 }

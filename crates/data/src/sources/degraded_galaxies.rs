@@ -191,6 +191,13 @@ impl Source for DegradedGalaxiesConfig {
     /// Checks the settings and returns the three splits.
     fn open(&self, seed: u64) -> Result<OpenedData, DataError> {
         self.simulator.validate()?;
+        if self.simulator.frames_each_galaxy() {
+            return Err(DataError::setting(
+                "simulator.framing_half_light_radii",
+                "the degradation's seeing and pixels are set in arcseconds at the simulator's one pixel scale, so \
+                 galaxies framed by their size cannot be degraded: leave it at 0",
+            ));
+        }
         self.degrade.validate().map_err(|e| DataError::setting(format!("degrade.{}", e.field), e.problem))?;
         self.splits.check()?;
         if self.rl_iterations == 0 {
@@ -262,5 +269,10 @@ mod tests {
         let err =
             toml::from_str::<DegradedGalaxiesConfig>("[degrade]\nnoise_factor = 0.5\n").unwrap().open(0).unwrap_err();
         assert!(err.to_string().starts_with("data.degrade.noise_factor: must be at least 1"), "{err}");
+        let err = toml::from_str::<DegradedGalaxiesConfig>("[simulator]\nframing_half_light_radii = 8.0\n")
+            .unwrap()
+            .open(0)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("data.simulator.framing_half_light_radii: the degradation's"), "{err}");
     }
 }

@@ -188,9 +188,13 @@ impl Source for SimulatedGalaxiesConfig {
             GalaxyLabels::Galaxy10 => "Galaxy10 classes",
             GalaxyLabels::Ring => "ring / no ring",
         };
+        let scale = if simulator.frames_each_galaxy() {
+            format!("framed to {} half-light radii", simulator.framing_half_light_radii)
+        } else {
+            format!("at {}\"/px", simulator.pixel_scale_arcsec)
+        };
         let description = format!(
-            "simulated galaxies with {labels}, {size}x{size} px RGB at {}\"/px, seeing {}\" FWHM: {}",
-            simulator.pixel_scale_arcsec,
+            "simulated galaxies with {labels}, {size}x{size} px RGB {scale}, seeing {}\" FWHM: {}",
             simulator.psf_fwhm_arcsec,
             self.splits.counts()
         );
@@ -206,6 +210,18 @@ impl Source for SimulatedGalaxiesConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_description_says_the_scale_or_the_framing() {
+        let open = |extra: &str| {
+            let text = format!("train = 2\nvalid = 1\ntest = 1\ncache = false\n[simulator]\nimage_size = 24\n{extra}");
+            toml::from_str::<SimulatedGalaxiesConfig>(&text).unwrap().open(1).unwrap().info.description
+        };
+        let fixed = open("pixel_scale_arcsec = 0.5\n");
+        assert!(fixed.contains("24x24 px RGB at 0.5\"/px"), "{fixed}");
+        let framed = open("framing_half_light_radii = 8.0\n");
+        assert!(framed.contains("24x24 px RGB framed to 8 half-light radii"), "{framed}");
+    }
 
     #[test]
     fn items_are_reproducible_and_match_their_targets() {

@@ -16,7 +16,7 @@ use crate::evaluate::{TestScores, predict, score, write_predictions_csv};
 use crate::fit::epoch_log::EpochRow;
 use crate::fit::supervised::Supervised;
 use crate::run::folder::RunDir;
-use crate::run::model_io::ModelIo;
+use crate::run::model_io::{ModelIo, redraw_in_model_composite};
 
 /// The seed the target set is opened with: `[adaptation] target_seed`, by default the data's
 /// plus one, so that a target simulated like the source holds other items.
@@ -30,7 +30,7 @@ pub fn target_seed(config: &ExperimentConfig) -> u64 {
 pub fn open_target(config: &ExperimentConfig, source: &DataInfo) -> Result<Option<OpenedData>, RunError> {
     let Some(a) = &config.adaptation else { return Ok(None) };
     let bad = |problem: String| RunError::from(ConfigError::invalid("adaptation.target", problem));
-    let target = a.target.open(target_seed(config)).map_err(|e| bad(e.to_string()))?;
+    let target = open_target_data(config)?;
     let [c, h, w] = source.input;
     let [tc, th, tw] = target.info.input;
     if target.info.input != source.input || target.info.layout != source.layout {
@@ -53,6 +53,22 @@ pub fn open_target(config: &ExperimentConfig, source: &DataInfo) -> Result<Optio
         )));
     }
     Ok(Some(target))
+}
+
+/// Opens the target set of `config`'s `[adaptation]` (an error where it has none). Pictures
+/// that say their colour composite are redrawn in the one the model trains on, as `eval --data`
+/// redraws them: GZ DECaLS pictures for a network trained on the SDSS-like simulations.
+pub fn open_target_data(config: &ExperimentConfig) -> Result<OpenedData, RunError> {
+    let bad = |problem: String| RunError::from(ConfigError::invalid("adaptation.target", problem));
+    let a = config.adaptation.as_ref().ok_or_else(|| RunError::Run("the run has no [adaptation] target".into()))?;
+    let mut target = a.target.clone();
+    if !redraw_in_model_composite(&mut target, config).map_err(bad)? {
+        eprintln!(
+            "warning: [adaptation.target] gives its pictures' colour composite, but [data] does not say the one the \
+             network trains on: the target pictures are used as they are"
+        );
+    }
+    target.open(target_seed(config)).map_err(|e| bad(e.to_string()))
 }
 
 /// The adapted run's results on the target domain, in `summary.json`.

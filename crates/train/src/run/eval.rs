@@ -8,14 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use astro_data::folds::Folds;
-use astro_data::formats::restretch::Restretch;
 use astro_data::{DataConfig, ImageItem};
 use burn::data::dataset::Dataset;
 use burn::data::dataset::transform::ComposedDataset;
 use burn::tensor::Device;
 use serde::Serialize;
 
-use crate::adapt::target::target_seed;
+use crate::adapt::target::open_target_data;
 use crate::adapt::target_batch_norm;
 use crate::config::{ExperimentConfig, load_config, load_data_config};
 use crate::error::RunError;
@@ -23,7 +22,7 @@ use crate::evaluate::answer_map::AnswerMap;
 use crate::evaluate::{Predictions, TestScores, predict, score, write_predictions_csv};
 use crate::fit::supervised::Supervised;
 use crate::run::folder::{RunDir, RunState};
-use crate::run::model_io::{ModelIo, model_composite, model_field_arcsec};
+use crate::run::model_io::{ModelIo, model_field_arcsec, redraw_in_model_composite};
 use crate::run::train::open_data;
 
 /// Which domain of a run with `[adaptation]` the model is applied to.
@@ -232,7 +231,7 @@ pub fn evaluate_run(
         None => {
             let config = &trained.config;
             let (data, split) = match (domain, &config.adaptation) {
-                (Domain::Target, Some(a)) => (a.target.open(target_seed(config))?, "target test split"),
+                (Domain::Target, Some(_)) => (open_target_data(config)?, "target test split"),
                 _ => (open_data(config, &config.data)?, "test split"),
             };
             let description = format!("{split} of {}", data.info.description);
@@ -367,9 +366,14 @@ fn at_model_scale(data: &mut DataConfig, config: &ExperimentConfig) {
         && c.field_arcsec.is_none()
         && c.decode.crop.is_none()
     {
-        match field {
-            Some(f) => c.field_arcsec = Some(f),
-            None => eprintln!(
+        match (field, &config.data) {
+            (Some(f), _) => c.field_arcsec = Some(f),
+            (None, DataConfig::SimulatedGalaxies(sim)) if sim.simulator.frames_each_galaxy() => eprintln!(
+                "note: the model was trained on galaxies framed by their own size (framing_half_light_radii = {}): \
+                 the images are used whole, as their survey framed them",
+                sim.simulator.framing_half_light_radii
+            ),
+            (None, _) => eprintln!(
                 "warning: the data gives its pixel scale, but the model's angular scale is unknown (its data \
                  does not say it): the images are used whole"
             ),
@@ -378,20 +382,15 @@ fn at_model_scale(data: &mut DataConfig, config: &ExperimentConfig) {
 }
 
 /// Pictures that say their colour composite (`image_csv`'s `composite`) are redrawn in the
-/// model's where the two differ (GZ DECaLS pictures for a model trained on the SDSS-like
-/// simulations); a redrawing that cannot be done is refused, naming the data file.
+/// model's where the two differ; a redrawing that cannot be done is refused, naming the data file.
 fn in_model_composite(data: &mut DataConfig, config: &ExperimentConfig, file: &Path) -> Result<(), RunError> {
-    let DataConfig::ImageCsv(c) = data else { return Ok(()) };
-    let Some(files) = c.composite else { return Ok(()) };
-    match model_composite(config) {
-        Some(model) => {
-            c.restretch = Restretch::between(files, model)
-                .map_err(|e| RunError::Run(format!("{}: composite = \"{}\": {e}", file.display(), files.name())))?;
-        }
-        None => eprintln!(
+    let known =
+        redraw_in_model_composite(data, config).map_err(|e| RunError::Run(format!("{}: {e}", file.display())))?;
+    if !known {
+        eprintln!(
             "warning: the data gives its pictures' colour composite, but the model's is unknown (its data does \
              not say it): the pictures are used as they are"
-        ),
+        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use astro_data::catalogue_features::FeatureScaling;
 use astro_data::formats::cutouts::FitsCutouts;
-use astro_data::formats::restretch::ModelComposite;
+use astro_data::formats::restretch::{ModelComposite, Restretch};
 use astro_data::{DataConfig, Layout, Preprocess, Task};
 use astro_models::FeatureShape;
 use astro_sim::composite::Composite;
@@ -87,6 +87,8 @@ impl ModelIo {
 /// The side of the sky square the run's model sees, arcseconds, where its data says it.
 pub fn model_field_arcsec(config: &ExperimentConfig) -> Option<f64> {
     match &config.data {
+        // Galaxies framed by their size have no one angular scale.
+        DataConfig::SimulatedGalaxies(c) if c.simulator.frames_each_galaxy() => None,
         DataConfig::SimulatedGalaxies(c) => Some(c.simulator.image_size as f64 * c.simulator.pixel_scale_arcsec),
         DataConfig::ImageCsv(c) => c.field_arcsec.or_else(|| Some(f64::from(c.decode.crop?) * c.pixel_scale_arcsec?)),
         _ => None,
@@ -107,6 +109,18 @@ pub fn model_composite(config: &ExperimentConfig) -> Option<ModelComposite> {
         }),
         _ => None,
     }
+}
+
+/// Sets the redrawing of `data`'s pictures where they say their colour composite (`image_csv`'s
+/// `composite`) and the model trained on `config` saw another (GZ DECaLS pictures for a model
+/// trained on the SDSS-like simulations). `Ok(false)`: the pictures say their composite but the
+/// model's is unknown, so they are used as they are; `Err`: the redrawing cannot be done, why.
+pub fn redraw_in_model_composite(data: &mut DataConfig, config: &ExperimentConfig) -> Result<bool, String> {
+    let DataConfig::ImageCsv(c) = data else { return Ok(true) };
+    let Some(files) = c.composite else { return Ok(true) };
+    let Some(model) = model_composite(config) else { return Ok(false) };
+    c.restretch = Restretch::between(files, model).map_err(|e| format!("composite = \"{}\": {e}", files.name()))?;
+    Ok(true)
 }
 
 /// The models' view of a data item of `shape` (`[channels, height, width]`) and `layout`.

@@ -149,9 +149,16 @@ fn image_reader(trained: &TrainedRun, path: &Path, cut: PictureCut) -> Result<In
         (Some(scale), None) => match model_field_arcsec(&trained.config) {
             Some(field) => Some(field / scale),
             None => {
+                let why = match &trained.config.data {
+                    DataConfig::SimulatedGalaxies(c) if c.simulator.frames_each_galaxy() => format!(
+                        "the run's galaxies were each framed by their own size (framing_half_light_radii = {}), not \
+                         drawn at one angular scale",
+                        c.simulator.framing_half_light_radii
+                    ),
+                    _ => "the run's data does not say its angular scale".to_string(),
+                };
                 return Err(RunError::Run(format!(
-                    "{}: the run's data does not say its angular scale, so --pixel-scale cannot be matched to it: \
-                     give --crop in pixels",
+                    "{}: {why}, so --pixel-scale cannot be matched to it: give --crop in pixels",
                     path.display()
                 )));
             }
