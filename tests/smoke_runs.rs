@@ -1443,6 +1443,47 @@ fn the_merger_adaptation_comparison_trains_every_arm_and_scores_them_on_the_targ
     assert_ne!(truth("dann", "test_predictions.csv"), truth("dann", "target_test_predictions.csv"));
 }
 
+#[test]
+fn an_adaptation_comparison_over_seeds_pairs_each_arm_with_source_only_seed_by_seed() {
+    let out = tempfile::tempdir().unwrap();
+    let sets = ["adaptation.compare=[\"none\", \"mmd\"]", "adaptation.seeds=[3, 4]"];
+    let output = smoke("merger_adaptation", out.path(), &sets);
+    assert_ok(&output, "merger_adaptation smoke run over two seeds");
+    let top = only_run(out.path(), "merger_adaptation");
+    let auc = |seed: u64, arm: usize| {
+        json(&top.join(format!("seed_{seed}/summary.json")))["arms"][arm]["target_roc_auc"].as_f64().unwrap()
+    };
+    for seed in [3, 4] {
+        check_adaptation_folder(&top.join(format!("seed_{seed}")), &["source_only", "mmd"]);
+        let config = std::fs::read_to_string(top.join(format!("seed_{seed}/config.toml"))).unwrap();
+        assert!(config.contains(&format!("seed = {seed}")) && !config.contains("seeds"), "{config}");
+    }
+    let summary = json(&top.join("summary.json"));
+    let arms = summary["over_seeds"]["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2, "{summary}");
+    assert!(arms[0]["roc_auc_minus_source_only"].is_null(), "{summary}");
+    let paired: Vec<f64> = arms[1]["roc_auc_minus_source_only"]["per_seed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(paired.len(), 2);
+    for (d, seed) in paired.iter().zip([3, 4]) {
+        assert!((d - (auc(seed, 1) - auc(seed, 0))).abs() < 1e-12, "seed {seed}: {d}");
+    }
+    let stdout = text(&output).0;
+    assert!(stdout.contains("mmd over 2 seeds: target ROC AUC ") && stdout.contains("seed 4: mmd: target"), "{stdout}");
+    let report = std::fs::read_to_string(top.join("report.md")).unwrap();
+    assert!(report.contains("## Over 2 seeds") && report.contains("(seed_3/report.md)"), "{report}");
+    // eval takes one arm of one seed, and names them.
+    for dir in [top.clone(), top.join("seed_3")] {
+        let (_, err) = text(&run(&["eval", "--run", dir.to_str().unwrap(), "--device", "flex"]));
+        assert!(err.contains("compares domain-adaptation arms: give one of them"), "{err}");
+        assert!(err.contains(&format!("seed_3{}mmd", std::path::MAIN_SEPARATOR)), "{err}");
+    }
+}
+
 /// Writes a PNG `<dir>/<i>.png` for each entry of `order` of `size` pixels (a blob whose width follows the target)
 /// and a catalogue `<dir>.csv` of one regression target, the targets in `order`.
 fn regression_folder(dir: &Path, size: u32, shift: u8, order: &[usize]) -> PathBuf {

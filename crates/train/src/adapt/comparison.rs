@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::adapt::config::{AdaptationConfig, Arm, Method};
+use crate::adapt::over_seeds::{OverSeeds, summarise};
 use crate::config::ExperimentConfig;
 use crate::error::RunError;
 use crate::evaluate::paired::{CHANCE_Z, mcnemar};
@@ -22,6 +23,7 @@ pub fn arm_config(config: &ExperimentConfig, arm: Arm) -> ExperimentConfig {
     let mut c = config.clone();
     let a: &mut AdaptationConfig = c.adaptation.as_mut().expect("a comparison of [adaptation] arms");
     a.compare.clear();
+    a.seeds.clear();
     match arm {
         Arm::None => {
             a.method = Method::None;
@@ -87,8 +89,12 @@ pub struct AdaptationComparison {
     pub experiment: String,
     /// The comparison's folder.
     pub run_dir: String,
-    /// The arms, in the order trained.
+    /// The arms, in the order trained (repeated over seeds: empty; each seed's are in its
+    /// `seed_<seed>/summary.json`).
     pub arms: Vec<ArmScores>,
+    /// Repeated over `[adaptation] seeds`: every arm over the seeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub over_seeds: Option<OverSeeds>,
 }
 
 /// Trains (or resumes, or reads) every arm of `config` into `target` and compares them.
@@ -98,7 +104,58 @@ pub fn train_adaptation_comparison(
     target: &RunTarget,
 ) -> Result<AdaptationComparison, RunError> {
     let top = open_top(config, hardware, target)?;
-    top.track(|| compare_into(config, hardware, &top))
+    let seeds = &config.adaptation.as_ref().expect("an adaptation comparison").seeds;
+    if seeds.is_empty() {
+        top.track(|| compare_into(config, hardware, &top))
+    } else {
+        top.track(|| compare_over_seeds(config, seeds, hardware, &top))
+    }
+}
+
+/// The comparison once per seed, each into `seed_<seed>/` (resumed, or read where it
+/// finished), then every arm over the seeds.
+fn compare_over_seeds(
+    config: &ExperimentConfig,
+    seeds: &[u64],
+    hardware: &Hardware,
+    top: &RunDir,
+) -> Result<AdaptationComparison, RunError> {
+    let mut per_seed = Vec::new();
+    for &seed in seeds {
+        let mut c = config.clone();
+        c.experiment.seed = seed;
+        c.adaptation.as_mut().expect("an adaptation comparison").seeds.clear();
+        let dir = top.file(&format!("seed_{seed}"));
+        let state = RunDir::open(&dir).ok().and_then(|r| r.status()).map(|s| s.state);
+        eprintln!("adaptation comparison: seed {seed}");
+        let comparison = match state {
+            Some(RunState::Complete) => {
+                eprintln!("adaptation comparison: seed {seed} finished before; reading it");
+                collect(&c, &RunDir::open(&dir)?, &c.adaptation.as_ref().expect("arms").compare)?
+            }
+            Some(_) => {
+                let sub = open_top(&c, hardware, &RunTarget::Resume(dir))?;
+                sub.track(|| compare_into(&c, hardware, &sub))?
+            }
+            None => {
+                let sub = open_top(&c, hardware, &RunTarget::At(dir))?;
+                sub.track(|| compare_into(&c, hardware, &sub))?
+            }
+        };
+        for line in comparison.console_lines() {
+            println!("seed {seed}: {line}");
+        }
+        per_seed.push(comparison);
+    }
+    let summary = AdaptationComparison {
+        experiment: config.experiment.name.clone(),
+        run_dir: top.path.display().to_string(),
+        arms: Vec::new(),
+        over_seeds: Some(summarise(seeds, &per_seed)),
+    };
+    top.write_json("summary.json", &summary)?;
+    top.write("report.md", &report(config, &summary))?;
+    Ok(summary)
 }
 
 fn compare_into(
@@ -172,6 +229,7 @@ fn collect(config: &ExperimentConfig, top: &RunDir, arms: &[Arm]) -> Result<Adap
         experiment: config.experiment.name.clone(),
         run_dir: top.path.display().to_string(),
         arms: rows,
+        over_seeds: None,
     })
 }
 
@@ -189,6 +247,11 @@ fn mcnemar_text(m: Option<(usize, usize, f64)>) -> String {
 impl AdaptationComparison {
     /// The lines printed at the end.
     pub fn console_lines(&self) -> Vec<String> {
+        if let Some(over_seeds) = &self.over_seeds {
+            let mut lines = over_seeds.console_lines();
+            lines.push(format!("run folder: {} (one comparison per seed in seed_<seed>/)", self.run_dir));
+            return lines;
+        }
         let mut lines: Vec<String> = self
             .arms
             .iter()
@@ -213,6 +276,19 @@ impl AdaptationComparison {
 
 fn report(config: &ExperimentConfig, s: &AdaptationComparison) -> String {
     let e = &config.experiment;
+    if let Some(over_seeds) = &s.over_seeds {
+        let seeds: Vec<String> =
+            over_seeds.seeds.iter().map(|seed| format!("- [seed {seed}](seed_{seed}/report.md)")).collect();
+        return format!(
+            "# {}\n\n{}\n\n{}\nEvery seed trains every arm on the same data and target split (drawn with that \
+             seed); source only, MMD, DANN, AdaBN and the target-trained upper bound are as in each seed's report.\n\n\
+             ## Each seed's comparison\n\n{}\n\n## Files\n\n- [config.toml](config.toml), [summary.json](summary.json)\n",
+            e.name,
+            e.description,
+            over_seeds.markdown(),
+            seeds.join("\n")
+        );
+    }
     let mut md = format!(
         "# {}\n\n{}\n\n## Target test split\n\n\
          | network | target accuracy | target ROC AUC | AUC gap recovered | McNemar vs source only | own test accuracy | seconds | images/s |\n\
@@ -259,7 +335,21 @@ pub fn is_adaptation_comparison(path: &Path) -> bool {
     !arm_dirs(path).is_empty() && !path.join("model.bpk").is_file()
 }
 
-/// The arm folders of an adaptation comparison at `path`.
+/// The arm folders of an adaptation comparison at `path` (repeated over seeds: each seed's, in
+/// `seed_<seed>/`).
 pub fn arm_dirs(path: &Path) -> Vec<std::path::PathBuf> {
-    ALL_ARMS.iter().map(|a| path.join(a.name())).filter(|d| d.join("config.toml").is_file()).collect()
+    let arms = |dir: &Path| -> Vec<std::path::PathBuf> {
+        ALL_ARMS.iter().map(|a| dir.join(a.name())).filter(|d| d.join("config.toml").is_file()).collect()
+    };
+    let mut seeds: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("seed_")))
+        .collect();
+    seeds.sort();
+    let mut dirs = arms(path);
+    dirs.extend(seeds.iter().flat_map(|seed| arms(seed)));
+    dirs
 }

@@ -130,6 +130,12 @@ pub struct AdaptationConfig {
     /// compare them on the target test split (empty: one run with `method`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub compare: Vec<Arm>,
+    /// Repeat the comparison once per seed (`experiment.seed` set to each, which also draws the
+    /// simulated data and the target's split unless `experiment.data_seed` fixes them), each
+    /// into `seed_<seed>/`, and summarise every arm over the seeds (single runs of these
+    /// networks vary by more than the gains asked of adaptation). Empty: one comparison.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
     /// Seed of the target set (simulated items, random splits); default: the data's seed plus
     /// one, so that a target simulated like the source holds other items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +173,15 @@ impl AdaptationConfig {
         }
         if self.bandwidths.is_empty() || self.bandwidths.iter().any(|b| !(*b > 0.0 && b.is_finite())) {
             return bad("bandwidths", format!("must be one or more positive widths, got {:?}", self.bandwidths));
+        }
+        if !self.seeds.is_empty() && self.compare.is_empty() {
+            return bad("seeds", "repeats a comparison: name its arms in `compare`".into());
+        }
+        if self.seeds.len() == 1 {
+            return bad("seeds", "one seed is the comparison itself: give two or more, or leave `seeds` out".into());
+        }
+        if let Some(i) = (1..self.seeds.len()).find(|&i| self.seeds[..i].contains(&self.seeds[i])) {
+            return bad("seeds", format!("{} is named twice", self.seeds[i]));
         }
         for (i, arm) in self.compare.iter().enumerate() {
             if self.compare[..i].contains(arm) {
@@ -225,6 +240,15 @@ mod tests {
         assert_eq!(err("method = \"dann\"\ndomain_units = [0]").0, "domain_units");
         let (field, problem) = err("method = \"dann\"\ncompare = [\"mmd\", \"mmd\"]");
         assert_eq!((field.as_str(), problem.as_str()), ("compare", "\"mmd\" is named twice"));
+        for (text, problem) in [
+            ("seeds = [1, 2]", "repeats a comparison: name its arms in `compare`"),
+            ("compare = [\"none\", \"mmd\"]\nseeds = [1]", "one seed is the comparison itself"),
+            ("compare = [\"none\", \"mmd\"]\nseeds = [1, 2, 1]", "1 is named twice"),
+        ] {
+            let (field, got) = err(text);
+            assert_eq!(field, "seeds", "{text}");
+            assert!(got.starts_with(problem), "{text}: {got}");
+        }
         assert!(
             parse("method = \"none\"\ncompare = [\"none\", \"mmd\", \"dann\", \"target_trained\", \"adabn\"]")
                 .validate()

@@ -11,6 +11,7 @@
 //! - [`target_batch_norm`]: AdaBN, the batch-norm statistics re-estimated on the target.
 //! - [`features_plot`]: `features.png`, the two domains' features in two dimensions.
 //! - [`comparison`]: source-only, MMD, DANN and target-trained side by side.
+//! - [`over_seeds`]: that comparison repeated over seeds, each arm paired with source only.
 
 pub mod comparison;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod features_plot;
 pub mod losses;
 pub mod metrics;
+pub mod over_seeds;
 pub mod report;
 pub mod step;
 pub mod target;
