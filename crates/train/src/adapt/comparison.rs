@@ -126,19 +126,16 @@ fn compare_over_seeds(
         c.experiment.seed = seed;
         c.adaptation.as_mut().expect("an adaptation comparison").seeds.clear();
         let dir = top.file(&format!("seed_{seed}"));
-        let state = RunDir::open(&dir).ok().and_then(|r| r.status()).map(|s| s.state);
+        let existing = RunDir::open(&dir).ok();
         eprintln!("adaptation comparison: seed {seed}");
-        let comparison = match state {
-            Some(RunState::Complete) => {
+        let comparison = match existing {
+            Some(sub) if sub.status().is_some_and(|s| s.state == RunState::Complete) => {
                 eprintln!("adaptation comparison: seed {seed} finished before; reading it");
-                collect(&c, &RunDir::open(&dir)?, &c.adaptation.as_ref().expect("arms").compare)?
+                collect(&c, &sub, &c.adaptation.as_ref().expect("an adaptation comparison").compare)?
             }
-            Some(_) => {
-                let sub = open_top(&c, hardware, &RunTarget::Resume(dir))?;
-                sub.track(|| compare_into(&c, hardware, &sub))?
-            }
-            None => {
-                let sub = open_top(&c, hardware, &RunTarget::At(dir))?;
+            existing => {
+                let target = if existing.is_some() { RunTarget::Resume(dir) } else { RunTarget::At(dir) };
+                let sub = open_top(&c, hardware, &target)?;
                 sub.track(|| compare_into(&c, hardware, &sub))?
             }
         };

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::adapt::comparison::AdaptationComparison;
+use crate::adapt::comparison::{AdaptationComparison, ArmScores};
 use crate::adapt::config::Arm;
 
 /// Every arm of a comparison repeated over seeds.
@@ -75,7 +75,7 @@ impl Paired {
 pub fn summarise(seeds: &[u64], per_seed: &[AdaptationComparison]) -> OverSeeds {
     let arms: Vec<String> =
         per_seed.first().map(|c| c.arms.iter().map(|r| r.arm.clone()).collect()).unwrap_or_default();
-    let values = |arm: &str, pick: fn(&crate::adapt::comparison::ArmScores) -> Option<f64>| -> Vec<Option<f64>> {
+    let values = |arm: &str, pick: fn(&ArmScores) -> Option<f64>| -> Vec<Option<f64>> {
         per_seed.iter().map(|c| c.arms.iter().find(|r| r.arm == arm).and_then(pick)).collect()
     };
     let source_only = values(Arm::None.name(), |r| r.target_roc_auc);
@@ -219,7 +219,6 @@ impl OverSeeds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapt::comparison::ArmScores;
 
     fn comparison(aucs: &[(&str, Option<f64>)]) -> AdaptationComparison {
         AdaptationComparison {
