@@ -784,9 +784,13 @@ fn catalogue_features_feed_the_network_and_eval_applies_the_runs_own_scaling() {
     let text = with(&["features.columns=[\"period\", \"class\"]"]);
     let output = smoke("rrlyrae_feh", out.path(), &text.iter().map(String::as_str).collect::<Vec<_>>());
     assert_fails_with(&output, "features.columns: column \"class\" holds text (\"RRab\" for item star-");
-    let good = with(&["features.columns=[\"period\", \"snr\"]", "features.log=[\"period\"]"]);
+    // With a second head on the body: trained beside the main head, left out of `model.bpk`
+    // (eval and predict below reproduce the test scores from it).
+    let good =
+        with(&["features.columns=[\"period\", \"snr\"]", "features.log=[\"period\"]", "features.body_loss_weight=0.5"]);
     let output = smoke("rrlyrae_feh", out.path(), &good.iter().map(String::as_str).collect::<Vec<_>>());
     assert_ok(&output, "rrlyrae_feh with catalogue features");
+    assert!(text_of(&output).contains("a second head reads the body's output alone in training, its loss x 0.5"));
     let run_dir = only_run(out.path(), "rrlyrae_feh");
     check_run_folder(&run_dir);
     // The scaling is the training split's, saved beside the model.
@@ -797,6 +801,7 @@ fn catalogue_features_feed_the_network_and_eval_applies_the_runs_own_scaling() {
     assert!(io["features"]["std"].as_array().unwrap().iter().all(|s| s.as_f64().unwrap() > 0.0), "{io}");
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("| concatenate 2 catalogue features | [66] |"), "{report}");
+    assert!(report.contains("- a second head on the body's output alone (training only), its loss x 0.5"), "{report}");
     // The shallow baseline learns from the same columns.
     let summary = json(&run_dir.join("summary.json"));
     let features = summary["shallow_baseline"]["features"].as_array().unwrap();

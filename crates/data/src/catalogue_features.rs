@@ -42,6 +42,16 @@ pub struct FeaturesConfig {
     /// `"error"` (the default), `"skip"` or `"mean"`.
     #[serde(default)]
     pub missing: MissingFeature,
+    /// Above 0, training adds the loss of a second head that reads the body's output alone
+    /// (without the features), times this weight, so that the body keeps learning from the
+    /// curve or image while the main head can lean on the features. The second head is used
+    /// in training only; predictions come from the main head.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub body_loss_weight: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn problem(field: &str, problem: impl Into<String>) -> DataError {
@@ -61,6 +71,12 @@ impl FeaturesConfig {
         }
         if let Some(name) = self.log.iter().find(|n| !self.columns.contains(n)) {
             return Err(problem("log", format!("{name:?} is not one of columns = {:?}", self.columns)));
+        }
+        if !self.body_loss_weight.is_finite() || self.body_loss_weight < 0.0 {
+            return Err(problem(
+                "body_loss_weight",
+                format!("must be a finite number of 0 or more, got {}", self.body_loss_weight),
+            ));
         }
         Ok(())
     }
@@ -351,6 +367,7 @@ mod tests {
             columns: columns.iter().map(|s| s.to_string()).collect(),
             log: log.iter().map(|s| s.to_string()).collect(),
             missing,
+            body_loss_weight: 0.0,
         }
     }
 
@@ -360,6 +377,18 @@ mod tests {
         let item = opened.test.get(2).unwrap();
         assert_eq!(item.features, vec![1.0, 3f32.log10()]);
         assert!(opened.info.description.ends_with("catalogue features: amplitude, log10(period)"));
+    }
+
+    #[test]
+    fn the_body_loss_weight_is_a_finite_number_of_zero_or_more() {
+        for bad in [-0.5, f64::NAN, f64::INFINITY] {
+            let weighted = FeaturesConfig { body_loss_weight: bad, ..config(&["period"], &[], MissingFeature::Error) };
+            let err = weighted.validate().unwrap_err().to_string();
+            assert!(err.starts_with("features.body_loss_weight: must be a finite number of 0 or more"), "{err}");
+        }
+        let read: FeaturesConfig = toml::from_str("columns = [\"period\"]\nbody_loss_weight = 0.5").unwrap();
+        assert_eq!(read.body_loss_weight, 0.5);
+        assert!(read.validate().is_ok());
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! The split of an image network into its body (what turns an image into features) and its
-//! head (what turns features into outputs), which domain adaptation needs: it compares, or
-//! asks a domain classifier to tell apart, the body's features of two data sets. Defined for
-//! the sequential CNN (the features the last dense layer reads), Dieleman's network (the last
-//! dense layer's output) and the residual networks (the pooled features).
+//! The split of a network into its body (what turns an image or a curve into features) and its
+//! head (what turns features, and any catalogue features, into outputs). Domain adaptation
+//! needs it for image networks: it compares, or asks a domain classifier to tell apart, the
+//! body's features of two data sets. `[features] body_loss_weight` needs it too: a second head
+//! reads the body's output alone. Defined for the sequential CNN (the features the last dense
+//! layer reads), Dieleman's network (the last dense layer's output), the residual networks (the
+//! pooled features) and the recurrent networks (the last layer's final state).
 
 use burn::tensor::Tensor;
 
@@ -46,6 +48,10 @@ impl Model {
                 let features = net.body(input);
                 Some((features.clone(), net.head_of(features, side)))
             }
+            Model::Recurrent(net) => {
+                let features = net.body(input);
+                Some((features.clone(), net.head_of(features, side)))
+            }
             _ => None,
         }
     }
@@ -58,6 +64,7 @@ impl Model {
             Model::Sequential(net) => net.feature_width(),
             Model::Dieleman(net) => Some(net.feature_width(side)),
             Model::Resnet(net) => Some(input_of(net.head.first().unwrap_or(&net.fc)) - side),
+            Model::Recurrent(net) => Some(net.feature_width(side)),
             _ => None,
         }
     }
@@ -106,6 +113,23 @@ mod tests {
             image(3, 20),
             4,
         );
+    }
+
+    #[test]
+    fn a_recurrent_network_splits_into_its_final_state_and_the_same_output_with_features() {
+        let config: ModelConfig = toml::from_str("kind = \"recurrent\"\nunits = [3, 4]\ndropout = 0.0").unwrap();
+        let device = Device::flex();
+        let model = config.init_with_side(FeatureShape::Sequence { channels: 3, length: 5 }, 2, 2, &device).unwrap();
+        // Bidirectional: the final state is twice the last layer's units.
+        assert_eq!(model.feature_width(2), Some(8));
+        let values = Tensor::<4>::random([3, 2, 1, 5], Distribution::Default, &device);
+        let curves = Tensor::cat(vec![values, Tensor::ones([3, 1, 1, 5], &device)], 1);
+        let side = Tensor::<2>::random([3, 2], Distribution::Default, &device);
+        let (features, output) = model.forward_split(curves.clone(), Some(side.clone())).unwrap();
+        assert_eq!(features.dims(), [3, 8]);
+        let whole = model.forward_with_side(curves, Some(side)).into_data().try_to_vec::<f32>().unwrap();
+        let split = output.into_data().try_to_vec::<f32>().unwrap();
+        assert!(whole.iter().zip(&split).all(|(a, b)| (a - b).abs() < 1e-6), "{whole:?} vs {split:?}");
     }
 
     #[test]

@@ -234,6 +234,11 @@ impl Recurrent {
     /// As [`Self::forward`], with catalogue features `[batch, side]` concatenated to the final
     /// state (after its dropout) before the dense layer.
     pub fn forward_with_side(&self, x: Tensor<4>, side: Option<Tensor<2>>) -> Tensor<2> {
+        self.head_of(self.body(x), side)
+    }
+
+    /// The body's output: the last layer's final state after its dropout, `[batch, features]`.
+    pub fn body(&self, x: Tensor<4>) -> Tensor<2> {
         let [batch, channels, _, steps] = x.dims();
         // The input carries no gradient, so cutting it into steps is free.
         let x = x.reshape([batch, channels, steps]);
@@ -260,15 +265,25 @@ impl Recurrent {
                 seq = seq.into_iter().map(|s| self.dropout.forward(s)).collect();
             }
         }
-        let last = self.dropout.forward(last.expect("a recurrent network has at least one layer (checked)"));
+        self.dropout.forward(last.expect("a recurrent network has at least one layer (checked)"))
+    }
+
+    /// The head on the body's output `features` and the catalogue features `side`.
+    pub fn head_of(&self, features: Tensor<2>, side: Option<Tensor<2>>) -> Tensor<2> {
         let mut x = match side {
-            Some(side) => Tensor::cat(vec![last, self.feature_dropout.forward(side)], 1),
-            None => last,
+            Some(side) => Tensor::cat(vec![features, self.feature_dropout.forward(side)], 1),
+            None => features,
         };
         for layer in &self.hidden {
             x = burn::tensor::activation::relu(layer.forward(x));
         }
         self.head.forward(x)
+    }
+
+    /// The width of the body's output (the final state), for a network built to read `side`
+    /// catalogue features beside it.
+    pub fn feature_width(&self, side: usize) -> usize {
+        self.hidden.first().unwrap_or(&self.head).weight.dims()[0] - side
     }
 }
 

@@ -26,6 +26,7 @@ use crate::adapt::step::AdaptationStep;
 use crate::config::stages::{self, Stage, Trainable};
 use crate::config::{ConfigError, ExperimentConfig};
 use crate::error::RunError;
+use crate::fit::body_head::body_head;
 use crate::fit::checkpointing::{Cadence, checkpoint_files, model_checkpoints};
 use crate::fit::early_stop::PatienceWithMinDelta;
 use crate::fit::epoch_log::{Divergence, DomainColumns, EpochCsvLogger, EpochRow, Stop, read_epochs, truncate_after};
@@ -169,6 +170,14 @@ impl StageSession<'_> {
         let mut model =
             Supervised::new(config.model.init_with_side(input, side, outputs, &autodiff)?, task).with_scaling(scaling);
         model.recipe = loss_recipe(config, data)?;
+        model.body_head = body_head(config, &model.model, outputs, &autodiff)?;
+        if model.body_head.is_some() && self.index == 0 && start == 0 {
+            eprintln!(
+                "features: a second head reads the body's output alone in training, its loss x {} added \
+                 (body_loss_weight)",
+                model.recipe.body_loss_weight
+            );
+        }
         // Later stages and resumed runs load their checkpoint instead.
         if let (Some(init), 0) = (&config.init, start) {
             let (pretrained, what) = pretrained_model(init, config, &data.info, &autodiff)?;
@@ -374,7 +383,8 @@ pub fn loss_recipe(config: &ExperimentConfig, data: &OpenedData) -> Result<LossR
             Some(Arc::new(fitted))
         }
     };
-    Ok(LossRecipe { l1: t.l1_penalty, l2: t.l2_penalty, weights })
+    let body_loss_weight = config.features.as_ref().map_or(0.0, |f| f.body_loss_weight);
+    Ok(LossRecipe { l1: t.l1_penalty, l2: t.l2_penalty, weights, body_loss_weight })
 }
 
 /// Replaces the optimiser and schedule state of checkpoint `epoch` with fresh ones, so that the

@@ -14,6 +14,7 @@ use std::thread::ThreadId;
 use astro_data::{ImageBatch, Task};
 use astro_models::Model;
 use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::Linear;
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{ExecutionError, Int, Tensor, TensorData};
 
@@ -51,6 +52,9 @@ pub struct Supervised {
     /// What an adapted training step adds (not saved in checkpoints).
     #[module(skip)]
     pub adaptation: Option<AdaptationStep>,
+    /// The second head on the body's output alone (`[features] body_loss_weight`; saved in
+    /// checkpoints, not in `model.bpk`).
+    pub body_head: Option<Linear>,
 }
 
 /// Training batches per worker thread, in the order the threads first stepped one. Burn's
@@ -87,6 +91,9 @@ pub struct LossRecipe {
     pub l2: f64,
     /// Per-sample weights from the (single regression) target.
     pub weights: Option<Arc<DensityWeights>>,
+    /// Times the loss of the second head on the body's output alone (`[features]
+    /// body_loss_weight`), when the model has that head.
+    pub body_loss_weight: f64,
 }
 
 /// Sums |w| and w^2 over the float parameters of rank 2 or more, in the autodiff graph.
@@ -141,6 +148,7 @@ impl Supervised {
             batches: WorkerBatches::default(),
             domain: None,
             adaptation: None,
+            body_head: None,
         }
     }
 
@@ -152,18 +160,7 @@ impl Supervised {
     /// The loss the optimiser minimises for one batch: the per-sample losses, weighted when
     /// the recipe weighs samples, averaged, plus the weight penalties.
     pub fn training_loss(&self, item: &StepOutput) -> Tensor<1> {
-        let loss = match &self.recipe.weights {
-            Some(weights) => {
-                let targets =
-                    item.targets.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
-                let k = item.targets.dims()[1].max(1);
-                let w: Vec<f32> = targets.chunks(k).map(|t| weights.weight(f64::from(t[0])) as f32).collect();
-                let n = w.len();
-                let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &item.loss.device());
-                (item.loss.clone() * w).mean()
-            }
-            None => item.loss.clone().mean(),
-        };
+        let loss = self.weighted_mean(&item.loss, &item.targets);
         let (want_l1, want_l2) = (self.recipe.l1 > 0.0, self.recipe.l2 > 0.0);
         if !want_l1 && !want_l2 {
             return loss;
@@ -180,11 +177,33 @@ impl Supervised {
         total
     }
 
+    /// The mean of the per-sample `loss` over a batch with `targets`, weighted when the recipe
+    /// weighs samples.
+    pub fn weighted_mean(&self, loss: &Tensor<1>, targets: &Tensor<2>) -> Tensor<1> {
+        match &self.recipe.weights {
+            Some(weights) => {
+                let values = targets.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                let k = targets.dims()[1].max(1);
+                let w: Vec<f32> = values.chunks(k).map(|t| weights.weight(f64::from(t[0])) as f32).collect();
+                let n = w.len();
+                let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &loss.device());
+                (loss.clone() * w).mean()
+            }
+            None => loss.clone().mean(),
+        }
+    }
+
     /// Raw outputs `[batch, outputs]` for images `[batch, channels, height, width]` and their
     /// catalogue features `[batch, features]` (raw: standardised here), when the model takes
     /// them.
     pub fn forward(&self, images: Tensor<4>, features: Option<Tensor<2>>) -> Tensor<2> {
-        let side = match (&self.scaling, features) {
+        self.model.forward_with_side(images, self.standardised(features))
+    }
+
+    /// Raw catalogue features `[batch, features]` standardised with the training split's
+    /// statistics, when the model takes them.
+    pub fn standardised(&self, features: Option<Tensor<2>>) -> Option<Tensor<2>> {
+        match (&self.scaling, features) {
             (Some(scaling), Some(features)) => {
                 let [batch, n] = features.dims();
                 let device = features.device();
@@ -193,8 +212,7 @@ impl Supervised {
                 Some((features - mean.expand([batch, n])) / std.expand([batch, n]))
             }
             _ => None,
-        };
-        self.model.forward_with_side(images, side)
+        }
     }
 
     /// What users read: the values (regression) or the class probabilities (classification).
@@ -214,16 +232,23 @@ impl Supervised {
 
     /// The per-sample loss of `output`, the model's outputs for `batch`.
     pub fn step_output(&self, batch: &ImageBatch, output: Tensor<2>) -> StepOutput {
-        let loss = self.model.own_loss(&batch.images, &output, &batch.targets).unwrap_or_else(|| match self.task {
-            Task::Regression | Task::Reconstruction => {
-                (output.clone() - batch.targets.clone()).square().mean_dim(1).flatten(0, 1)
-            }
-            Task::Classification => {
-                let classes: Tensor<2, Int> = batch.targets.clone().int();
-                -log_softmax(output.clone(), 1).gather(1, classes).flatten(0, 1)
-            }
-        });
+        let loss = self
+            .model
+            .own_loss(&batch.images, &output, &batch.targets)
+            .unwrap_or_else(|| self.task_loss(output.clone(), &batch.targets));
         StepOutput { loss, output, targets: batch.targets.clone(), domain: None }
+    }
+
+    /// The task's per-sample loss `[batch]` of raw `output` against `targets`: squared error
+    /// averaged over the outputs, or cross-entropy.
+    pub fn task_loss(&self, output: Tensor<2>, targets: &Tensor<2>) -> Tensor<1> {
+        match self.task {
+            Task::Regression | Task::Reconstruction => (output - targets.clone()).square().mean_dim(1).flatten(0, 1),
+            Task::Classification => {
+                let classes: Tensor<2, Int> = targets.clone().int();
+                -log_softmax(output, 1).gather(1, classes).flatten(0, 1)
+            }
+        }
     }
 }
 
@@ -267,11 +292,12 @@ impl TrainStep for Supervised {
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<StepOutput> {
         self.batches.count();
-        let (item, loss) = self.adapted_step(&batch).unwrap_or_else(|| {
-            let item = self.forward_step(batch);
-            let loss = self.training_loss(&item);
-            (item, loss)
-        });
+        let (item, loss) =
+            self.adapted_step(&batch).or_else(|| self.body_supervised_step(&batch)).unwrap_or_else(|| {
+                let item = self.forward_step(batch);
+                let loss = self.training_loss(&item);
+                (item, loss)
+            });
         let grads = loss.backward();
         TrainOutput::new(self, grads, item)
     }
@@ -361,7 +387,7 @@ mod tests {
         let batch =
             ImageBatch { ids: vec!["a".into(), "b".into()], images, targets, features: None, target_images: None };
         let plain = gradients(&model, batch.clone());
-        model.recipe = LossRecipe { l1: 0.5, l2: 0.25, weights: None };
+        model.recipe = LossRecipe { l1: 0.5, l2: 0.25, ..LossRecipe::default() };
         let penalised = gradients(&model, batch.clone());
         assert!(plain.iter().any(|(d, ..)| *d == 1) && plain.iter().any(|(d, ..)| *d == 2));
         for ((rank, w, g0), (_, _, g1)) in plain.iter().zip(&penalised) {

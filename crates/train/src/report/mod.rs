@@ -510,6 +510,15 @@ pub fn report_markdown(config: &ExperimentConfig, summary: &Summary, model_table
         let from = init.run.as_ref().or(init.weights.as_ref()).map_or(String::new(), |p| p.display().to_string());
         md.insert_str(md.len() - 1, &format!("- initial weights: {from} (`[init]`)\n"));
     }
+    if let Some(w) = config.features.as_ref().map(|f| f.body_loss_weight).filter(|w| *w > 0.0) {
+        md.insert_str(
+            md.len() - 1,
+            &format!(
+                "- a second head on the body's output alone (training only), its loss x {w} added \
+                 (`[features] body_loss_weight`)\n"
+            ),
+        );
+    }
     if !summary.stages.is_empty() {
         md.push_str("### Stages\n\n| stage | epochs | trains | optimizer | lr |\n|---|---|---|---|---|\n");
         for s in &summary.stages {

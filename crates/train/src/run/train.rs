@@ -324,12 +324,15 @@ fn run_training(
     let mut model =
         Supervised::new(config.model.init_with_side(input, side_features(config), outputs, &eval_device)?, task)
             .with_scaling(scaling.clone());
-    // The checkpoints of a DANN run hold its domain classifier too; `model.bpk` does not.
+    // The checkpoints of a DANN run hold its domain classifier too, and those of a run with a
+    // second head on the body its head; `model.bpk` holds neither.
     model.domain = crate::fit::stages::domain_classifier(config, &model.model, &eval_device);
+    model.body_head = crate::fit::body_head::body_head(config, &model.model, outputs, &eval_device)?;
     let mut model = model
         .try_load_file(&best_file)
         .map_err(|e| RunError::Run(format!("cannot load the best checkpoint {}: {e}", best_file.display())))?;
     model.domain = None;
+    model.body_head = None;
     let parameters = model.num_params();
     let model_file = run.file("model.bpk");
     model
