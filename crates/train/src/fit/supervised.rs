@@ -5,7 +5,8 @@
 //! the papers report).
 //!
 //! The training step can add what [`LossRecipe`] asks: sample weights by inverse target density
-//! ([`crate::fit::sample_weights`]) and L1 / L2 penalties on the weight matrices. The logged
+//! ([`crate::fit::sample_weights`]), L1 / L2 penalties on the weight matrices, and the loss of a
+//! second head on the body's output ([`crate::fit::body_head`]). The logged
 //! per-sample loss stays the plain one, so that training and validation losses compare.
 
 use std::sync::{Arc, Mutex};
