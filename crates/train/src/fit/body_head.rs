@@ -43,8 +43,9 @@ impl Supervised {
         let (features, output) = self.model.forward_split(batch.images.clone(), side)?;
         let item = self.step_output(batch, output);
         let body_only = self.task_loss(head.forward(features), &batch.targets);
-        let body_term = self.weighted_mean(&body_only, &batch.targets).mul_scalar(self.recipe.body_loss_weight);
-        let loss = self.training_loss(&item) + body_term;
+        // Both heads' losses per sample, so that sample weights and penalties apply once.
+        let per_sample = item.loss.clone() + body_only.mul_scalar(self.recipe.body_loss_weight);
+        let loss = self.loss_to_minimise(&per_sample, &batch.targets);
         Some((item, loss))
     }
 }

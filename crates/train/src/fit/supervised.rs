@@ -161,7 +161,23 @@ impl Supervised {
     /// The loss the optimiser minimises for one batch: the per-sample losses, weighted when
     /// the recipe weighs samples, averaged, plus the weight penalties.
     pub fn training_loss(&self, item: &StepOutput) -> Tensor<1> {
-        let loss = self.weighted_mean(&item.loss, &item.targets);
+        self.loss_to_minimise(&item.loss, &item.targets)
+    }
+
+    /// As [`Self::training_loss`], for per-sample losses `per_sample` `[batch]` of a batch with
+    /// `targets` (which the sample weights are read from).
+    pub fn loss_to_minimise(&self, per_sample: &Tensor<1>, targets: &Tensor<2>) -> Tensor<1> {
+        let loss = match &self.recipe.weights {
+            Some(weights) => {
+                let values = targets.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                let k = targets.dims()[1].max(1);
+                let w: Vec<f32> = values.chunks(k).map(|t| weights.weight(f64::from(t[0])) as f32).collect();
+                let n = w.len();
+                let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &per_sample.device());
+                (per_sample.clone() * w).mean()
+            }
+            None => per_sample.clone().mean(),
+        };
         let (want_l1, want_l2) = (self.recipe.l1 > 0.0, self.recipe.l2 > 0.0);
         if !want_l1 && !want_l2 {
             return loss;
@@ -176,22 +192,6 @@ impl Supervised {
             total = total + l2.mul_scalar(self.recipe.l2);
         }
         total
-    }
-
-    /// The mean of the per-sample `loss` over a batch with `targets`, weighted when the recipe
-    /// weighs samples.
-    pub fn weighted_mean(&self, loss: &Tensor<1>, targets: &Tensor<2>) -> Tensor<1> {
-        match &self.recipe.weights {
-            Some(weights) => {
-                let values = targets.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
-                let k = targets.dims()[1].max(1);
-                let w: Vec<f32> = values.chunks(k).map(|t| weights.weight(f64::from(t[0])) as f32).collect();
-                let n = w.len();
-                let w = Tensor::<1>::from_data(TensorData::new(w, [n]), &loss.device());
-                (loss.clone() * w).mean()
-            }
-            None => loss.clone().mean(),
-        }
     }
 
     /// Raw outputs `[batch, outputs]` for images `[batch, channels, height, width]` and their
