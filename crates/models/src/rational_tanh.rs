@@ -34,7 +34,7 @@ const DENOMINATOR: [f64; 4] =
 /// tanh(x) by the rational function, element by element (records no gradient: call it on
 /// tensors without autodiff).
 fn tanh_values<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let x = x.clamp(-CLAMP, CLAMP);
+    let x = x.clamp_min(-CLAMP).clamp_max(CLAMP);
     let x2 = x.clone().square();
     // numerator = x (a0 + x2 (a1 + ...)), denominator = b0 + x2 (b1 + ...)
     let p = horner_full(&x2, &NUMERATOR) * x;
