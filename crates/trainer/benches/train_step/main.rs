@@ -5,6 +5,7 @@
 //!   paper's batch of 256, 64 steps), `deeplens_resnet` (pre-activation ResNet, half widths,
 //!   batch 64), `semantic_autoencoder` (the encoder at half widths and the rendering decoder,
 //!   batch 20): a training step (forward, backward, optimiser) and inference on one batch;
+//!   `rrlyrae_rnn` again with the backends' own sigmoid and tanh (`<backend>-exact-gates` rows);
 //! - `galaxy_gan` (pix2pix, half filters, batch 16) and `cosmo_gan` (DCGAN, half filters, batch
 //!   32): one adversarial update (the config's discriminator steps and one generator step) and
 //!   the generator's inference;
@@ -53,9 +54,10 @@ fn devices() -> Vec<(&'static str, Device)> {
     out
 }
 
-/// Whether the backend's tensors live in Rust's heap, where [`PeakMemory`] sees them.
+/// Whether the backend's tensors live in Rust's heap, where [`PeakMemory`] sees them (`backend`
+/// may carry a variant after a dash: `flex-exact-gates`).
 fn heap_is_seen(backend: &str) -> bool {
-    matches!(backend, "flex" | "ndarray")
+    matches!(backend.split('-').next(), Some("flex" | "ndarray"))
 }
 
 /// A config of `configs/` with `overrides`.
@@ -95,7 +97,7 @@ fn throughput(c: &mut Criterion) {
         let batcher = ImageBatcher::augmented(Augmenter::new(AugmentConfig::default(), 1));
         b.iter(|| std::hint::black_box(batcher.batch(items.clone(), &Device::default())))
     });
-    model_steps(&mut group, "galaxy_cnn", &galaxy_cnn, &data, &items);
+    model_steps(&mut group, "galaxy_cnn", &galaxy_cnn, &data, &items, "");
     group.finish();
 
     for (name, samples) in [("rrlyrae_rnn", 10), ("deeplens_resnet", 10), ("semantic_autoencoder", 10)] {
@@ -105,7 +107,12 @@ fn throughput(c: &mut Criterion) {
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Elements(items.len() as u64));
         group.sample_size(samples);
-        model_steps(&mut group, name, &config, &data, &items);
+        model_steps(&mut group, name, &config, &data, &items, "");
+        if name == "rrlyrae_rnn" {
+            // The backends' own sigmoid and tanh beside the default rational ones.
+            let exact = self::config(name, &["model.gate_functions=\"exact\""]);
+            model_steps(&mut group, name, &exact, &data, &items, "-exact-gates");
+        }
         group.finish();
     }
 
@@ -144,13 +151,14 @@ fn row(group: &mut BenchmarkGroup<WallTime>, name: &str, bench: &str, mut step: 
 }
 
 /// A training step (forward, backward, optimiser) and inference on one batch of `items`, on
-/// every compiled backend.
+/// every compiled backend; `variant` follows the backend in the rows' names.
 fn model_steps(
     group: &mut BenchmarkGroup<WallTime>,
     name: &str,
     config: &ExperimentConfig,
     data: &OpenedData,
     items: &[ImageItem],
+    variant: &str,
 ) {
     for (backend, device) in devices() {
         let ad = device.clone().autodiff();
@@ -161,7 +169,7 @@ fn model_steps(
         let mut optim = config.optimizer.build();
         let lr = config.optimizer.lr;
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
-        row(group, name, &format!("train_step/{backend}"), || {
+        row(group, name, &format!("train_step/{backend}{variant}"), || {
             let out = model.forward_step(batch.clone());
             let grads = GradientsParams::from_grads(out.loss.mean().backward(), &model);
             model = optim.step(lr, model.clone(), grads);
@@ -173,7 +181,7 @@ fn model_steps(
         )
         .valid();
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &device);
-        row(group, name, &format!("inference/{backend}"), || {
+        row(group, name, &format!("inference/{backend}{variant}"), || {
             std::hint::black_box(inference.predict(batch.images.clone(), None).into_data());
         });
     }
