@@ -10,9 +10,11 @@
 //! projections run once per step: the caller passes the input already cut into steps, and each
 //! step's slice goes through the input projection on its own (Burn's autodiff gives each slice
 //! of one big projected tensor a gradient buffer of the full tensor's size). The gates'
-//! sigmoid and tanh are the rational forms of [`crate::rational_tanh`] (within 3.5e-7 of the
-//! exact functions), all four LSTM gates in one pass: on the CPU backend the exact ones cost
-//! two thirds of the network's time.
+//! sigmoid and tanh are, on backends that evaluate those one element at a time (`flex`), the
+//! rational forms of [`crate::rational_tanh`] (within 3.5e-7 of the exact functions), all four
+//! LSTM gates in one pass: there the exact ones cost two thirds of the network's time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
@@ -54,14 +56,37 @@ impl CellKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum GateFunctions {
-    /// The rational forms of [`crate::rational_tanh`] (within 3.5e-7), element-wise products
-    /// and sums: twice as fast on the CPU backend, whose exact functions run one element at a
-    /// time.
+    /// `rational` where the backend evaluates sigmoid and tanh one element at a time, else
+    /// `exact`: what [`set_auto_gate_functions`] said (the trainer says it for its device; without
+    /// it, `rational`).
     #[default]
+    Auto,
+    /// The rational forms of [`crate::rational_tanh`] (within 3.5e-7), element-wise products
+    /// and sums: 1.8 times as fast on `flex`, whose exact functions run one element at a time,
+    /// but 0.5-0.7 times on LibTorch, whose own are vectorised.
     Rational,
-    /// The backend's own `sigmoid` and `tanh` (one kernel each: on LibTorch or a GPU these may
-    /// be the faster; not measured there).
+    /// The backend's own `sigmoid` and `tanh`, one operation each.
     Exact,
+}
+
+/// What [`GateFunctions::Auto`] means in this process: `true` for the rational forms.
+static AUTO_IS_RATIONAL: AtomicBool = AtomicBool::new(true);
+
+/// Sets what `gate_functions = "auto"` means from here on: the rational forms (`true`, for
+/// backends whose sigmoid and tanh run one element at a time) or the backend's own.
+pub fn set_auto_gate_functions(rational: bool) {
+    AUTO_IS_RATIONAL.store(rational, Ordering::Relaxed);
+}
+
+impl GateFunctions {
+    /// Whether the cells use the backend's own functions.
+    fn is_exact(self) -> bool {
+        match self {
+            GateFunctions::Auto => !AUTO_IS_RATIONAL.load(Ordering::Relaxed),
+            GateFunctions::Rational => false,
+            GateFunctions::Exact => true,
+        }
+    }
 }
 
 /// One direction of one recurrent layer.
@@ -141,7 +166,7 @@ impl MaskedCell {
             let xw = self.input.forward(steps[t].clone());
             let hw = self.hidden.forward(h.clone());
             let gate = |z: &Tensor<2>, k: usize| z.clone().narrow(1, k * size, size);
-            let exact = self.gate_functions == GateFunctions::Exact;
+            let exact = self.gate_functions.is_exact();
             let sigmoid = |x: Tensor<2>| if exact { activation::sigmoid(x) } else { rational_tanh::sigmoid(x) };
             let tanh = |x: Tensor<2>| if exact { x.tanh() } else { rational_tanh::tanh(x) };
             h = match self.kind {
@@ -257,7 +282,7 @@ mod tests {
     fn rational_and_exact_gate_functions_give_the_same_states_and_gradients() {
         let device = Device::flex().autodiff();
         for kind in [CellKind::Lstm, CellKind::Gru] {
-            let rational = MaskedCell::new(kind, 3, 4, true, &device);
+            let rational = MaskedCell::new(kind, 3, 4, true, &device).with_gate_functions(GateFunctions::Rational);
             let exact = rational.clone().with_gate_functions(GateFunctions::Exact);
             let x = Tensor::<3>::random([5, 7, 3], Distribution::Normal(0.0, 2.0), &device);
             let run = |cell: &MaskedCell| {

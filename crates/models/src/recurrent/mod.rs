@@ -21,7 +21,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-pub use cell::{CellKind, GateFunctions, MaskedCell, state_at_last_step};
+pub use cell::{CellKind, GateFunctions, MaskedCell, set_auto_gate_functions, state_at_last_step};
 
 use crate::model::LayerShape;
 use crate::shape::{FeatureShape, ShapeError};
@@ -48,8 +48,8 @@ pub struct RecurrentConfig {
     /// Dropout on the catalogue features in training (0: none).
     #[serde(default)]
     pub feature_dropout: f64,
-    /// `rational` (the default: the gates' sigmoid and tanh as rational functions, within
-    /// 3.5e-7, twice as fast on the CPU backend) or `exact` (the backend's own functions).
+    /// `auto` (the default: the rational forms on backends whose sigmoid and tanh run one
+    /// element at a time, the backend's own elsewhere), `rational` or `exact`.
     #[serde(default)]
     pub gate_functions: GateFunctions,
 }

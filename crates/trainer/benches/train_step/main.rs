@@ -5,7 +5,8 @@
 //!   paper's batch of 256, 64 steps), `deeplens_resnet` (pre-activation ResNet, half widths,
 //!   batch 64), `semantic_autoencoder` (the encoder at half widths and the rendering decoder,
 //!   batch 20): a training step (forward, backward, optimiser) and inference on one batch;
-//!   `rrlyrae_rnn` again with the backends' own sigmoid and tanh (`<backend>-exact-gates` rows);
+//!   `rrlyrae_rnn` again with each form of the gates' sigmoid and tanh (`<backend>-exact-gates`
+//!   and `<backend>-rational-gates` rows);
 //! - `galaxy_gan` (pix2pix, half filters, batch 16) and `cosmo_gan` (DCGAN, half filters, batch
 //!   32): one adversarial update (the config's discriminator steps and one generator step) and
 //!   the generator's inference;
@@ -109,9 +110,11 @@ fn throughput(c: &mut Criterion) {
         group.sample_size(samples);
         model_steps(&mut group, name, &config, &data, &items, "");
         if name == "rrlyrae_rnn" {
-            // The backends' own sigmoid and tanh beside the default rational ones.
-            let exact = self::config(name, &["model.gate_functions=\"exact\""]);
-            model_steps(&mut group, name, &exact, &data, &items, "-exact-gates");
+            // Both gate functions on every backend, beside the default (`auto`) rows.
+            for gates in ["exact", "rational"] {
+                let variant = self::config(name, &[&format!("model.gate_functions=\"{gates}\"")]);
+                model_steps(&mut group, name, &variant, &data, &items, &format!("-{gates}-gates"));
+            }
         }
         group.finish();
     }
@@ -161,6 +164,8 @@ fn model_steps(
     variant: &str,
 ) {
     for (backend, device) in devices() {
+        // As the trainer decides for its device (crates/trainer/src/device.rs).
+        astro_models::recurrent::set_auto_gate_functions(matches!(backend, "flex" | "ndarray"));
         let ad = device.clone().autodiff();
         let mut model = Supervised::new(
             config.model.init(input_shape(data), data.info.target_names.len(), &ad).expect("model builds"),
