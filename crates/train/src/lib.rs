@@ -24,4 +24,7 @@ pub mod memory;
 pub mod report;
 pub mod run;
 
+/// What the recurrent cells' `gate_functions = "auto"` means in this process: the caller that
+/// picks the backend says whether its sigmoid and tanh run one element at a time.
+pub use astro_models::recurrent::set_auto_gate_functions;
 pub use error::RunError;

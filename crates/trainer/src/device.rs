@@ -179,7 +179,7 @@ pub fn resolve(flag: Option<&str>, config: &[String]) -> Result<(String, Vec<Str
         bail!("devices `{first}` and `{other}` are different backends; data-parallel training needs one backend");
     }
     let devices = names.iter().map(|n| parse(n)).collect::<Result<Vec<_>>>()?;
-    astro_models::recurrent::set_auto_gate_functions(has_scalar_transcendentals(&backend));
+    astro_train::set_auto_gate_functions(has_scalar_transcendentals(&backend));
     Ok((backend, names, devices))
 }
 
