@@ -98,8 +98,9 @@ pub fn lstm_gates(z: Tensor<2>, size: usize) -> Tensor<2> {
         Tensor::<2>::from_data(TensorData::new(v, [1, 4 * size]), &device)
     };
     // sigmoid(x) = 1/2 + tanh(x / 2) / 2, its derivative (1 - tanh(x / 2)^2) / 4
-    let t = tanh_values(plain.clone() * columns(0.5, 1.0));
-    let values = t.clone() * columns(0.5, 1.0) + columns(0.5, 0.0);
+    let halves = columns(0.5, 1.0);
+    let t = tanh_values(plain.clone() * halves.clone());
+    let values = t.clone() * halves + columns(0.5, 0.0);
     let slope = || t.square().neg().add_scalar(1.0) * columns(0.25, 1.0);
     with_gradient(z, plain, values, slope)
 }

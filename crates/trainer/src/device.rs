@@ -62,7 +62,7 @@ fn missing(name: &str, feature: &str) -> anyhow::Error {
 
 /// Whether the backend evaluates sigmoid, tanh and exp one element at a time (Burn's CPU
 /// backends), where the recurrent cells' rational gate functions are faster (`gate_functions =
-/// "auto"`): 1.8 times on `flex`; on LibTorch they were 0.5-0.7 times the backend's own.
+/// "auto"`): 1.8 times on `flex`; on LibTorch they were 0.3-0.7 times the backend's own.
 pub fn has_scalar_transcendentals(backend: &str) -> bool {
     matches!(backend, "flex" | "ndarray")
 }

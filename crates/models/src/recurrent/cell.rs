@@ -63,7 +63,7 @@ pub enum GateFunctions {
     Auto,
     /// The rational forms of [`crate::rational_tanh`] (within 3.5e-7), element-wise products
     /// and sums: 1.8 times as fast on `flex`, whose exact functions run one element at a time,
-    /// but 0.5-0.7 times on LibTorch, whose own are vectorised.
+    /// but 0.3-0.7 times on LibTorch, whose own are vectorised.
     Rational,
     /// The backend's own `sigmoid` and `tanh`, one operation each.
     Exact,
@@ -162,13 +162,13 @@ impl MaskedCell {
         let mut states: Vec<Option<Tensor<2>>> = vec![None; steps.len()];
         let order: Vec<usize> =
             if self.reverse { (0..steps.len()).rev().collect() } else { (0..steps.len()).collect() };
+        let gate = |z: &Tensor<2>, k: usize| z.clone().narrow(1, k * size, size);
+        let exact = self.gate_functions.is_exact();
+        let sigmoid = |x: Tensor<2>| if exact { activation::sigmoid(x) } else { rational_tanh::sigmoid(x) };
+        let tanh = |x: Tensor<2>| if exact { x.tanh() } else { rational_tanh::tanh(x) };
         for t in order {
             let xw = self.input.forward(steps[t].clone());
             let hw = self.hidden.forward(h.clone());
-            let gate = |z: &Tensor<2>, k: usize| z.clone().narrow(1, k * size, size);
-            let exact = self.gate_functions.is_exact();
-            let sigmoid = |x: Tensor<2>| if exact { activation::sigmoid(x) } else { rational_tanh::sigmoid(x) };
-            let tanh = |x: Tensor<2>| if exact { x.tanh() } else { rational_tanh::tanh(x) };
             h = match self.kind {
                 CellKind::Lstm => {
                     let z = xw + hw;
