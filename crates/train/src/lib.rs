@@ -20,7 +20,6 @@ pub mod evaluate;
 pub mod fit;
 pub mod gan;
 pub mod init;
-pub mod memory;
 pub mod report;
 pub mod run;
 

@@ -74,8 +74,6 @@ fn first_items(config: &ExperimentConfig, data: &OpenedData) -> Vec<ImageItem> {
 }
 
 fn throughput(c: &mut Criterion) {
-    // As the trainer does: freed memory is kept for the next step.
-    astro_train::memory::keep_freed_memory();
     // Batch 32 (the config trains with 16), as the README's rows since the first measurement;
     // uncached, so that `simulate+batch` runs the simulator for every image.
     let galaxy_cnn = config("galaxy_cnn", &["training.batch_size=32", "data.cache=false"]);

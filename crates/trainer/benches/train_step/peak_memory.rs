@@ -7,16 +7,18 @@
 //! tensors; LibTorch's and GPU memory are not seen, and those rows record nothing.
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+
+use mimalloc::MiMalloc;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 /// Bytes allocated minus bytes freed since counting started (frees of older memory count too).
 static HELD: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
 
-/// The system allocator, counting the bytes held and their peak while [`peak_of`] runs.
+/// The trainer's allocator (mimalloc), counting the bytes held and their peak while [`peak_of`] runs.
 pub struct Counting;
 
 fn change(bytes: isize) {
@@ -26,12 +28,12 @@ fn change(bytes: isize) {
     }
 }
 
-// SAFETY: every call goes to the system allocator with the caller's own arguments; the counters
+// SAFETY: every call goes to mimalloc with the caller's own arguments; the counters
 // are plain atomics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as the caller's contract for `alloc`.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { MiMalloc.alloc(layout) };
         if !p.is_null() {
             change(layout.size() as isize);
         }
@@ -40,7 +42,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as the caller's contract for `alloc_zeroed`.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { MiMalloc.alloc_zeroed(layout) };
         if !p.is_null() {
             change(layout.size() as isize);
         }
@@ -49,13 +51,13 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as the caller's contract for `dealloc`.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { MiMalloc.dealloc(ptr, layout) };
         change(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as the caller's contract for `realloc`.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             change(new_size as isize - layout.size() as isize);
         }
