@@ -366,6 +366,25 @@ fn early_stopping_ends_a_run_that_stops_improving() {
 }
 
 #[test]
+fn a_seed_gives_the_same_run_whatever_the_data_workers() {
+    // Twelve batches of 8, with augmentation: the loader's order and draws are the seed's,
+    // not the order in which three worker threads finish their batches.
+    let losses = |workers: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let workers = format!("training.workers={workers}");
+        let sets = ["data.train=96", "training.batch_size=8", "training.epochs=2", workers.as_str()];
+        let output = smoke("galaxy_cnn", out.path(), &sets);
+        assert_ok(&output, "smoke run");
+        let rows = csv_rows(&only_run(out.path(), "galaxy_cnn").join("metrics.csv"));
+        // Each epoch's train and valid losses (the last column is the epoch's wall time).
+        rows.iter().map(|row| row[1..row.len() - 1].to_vec()).collect::<Vec<_>>()
+    };
+    let three = losses("3");
+    assert_eq!(three, losses("3"), "the same seed twice");
+    assert_eq!(three, losses("1"), "one worker against three");
+}
+
+#[test]
 fn data_parallel_training_on_two_devices_completes() {
     // Two flex devices exercise Burn's multi-device strategy without GPUs.
     let out = tempfile::tempdir().unwrap();

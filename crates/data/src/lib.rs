@@ -11,6 +11,7 @@ pub mod augment;
 pub mod batcher;
 pub mod cache;
 pub mod catalogue_features;
+pub mod epoch_loader;
 pub mod error;
 pub mod folds;
 pub mod formats;

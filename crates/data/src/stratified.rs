@@ -7,135 +7,66 @@
 //! drawn from their own shuffled deck, reshuffled when it runs out: a minority class is seen
 //! more than once per epoch, a majority class less. Epoch `e` is a pure function of
 //! `(seed, e)`, so a resumed run draws the batches an uninterrupted one would have.
-//!
-//! Items are read and batched by worker threads ahead of training, and batches come out in
-//! order; an item that cannot be read, or a worker that panics, gives an error in its batch's
-//! place, never a shorter epoch.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
+//! [`crate::epoch_loader::EpochLoader::stratified`] reads and batches them.
 
 use astro_sim::SampleRng;
-use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
-use burn::data::dataset::{Dataset, DatasetError};
-use burn::tensor::Device;
+use burn::data::dataset::Dataset;
 
-use crate::batcher::{ImageBatch, ImageBatcher};
 use crate::split::ImageSplit;
 use crate::task::class_of;
 
-/// A training loader whose batches hold every class equally.
-#[derive(Clone)]
-pub struct StratifiedLoader {
-    split: ImageSplit,
-    by_class: Arc<Vec<Vec<usize>>>,
+/// The training items of each of `classes` classes, for batches of `batch_size`. The error says
+/// why the split cannot be stratified.
+pub fn items_by_class(split: &ImageSplit, classes: usize, batch_size: usize) -> Result<Vec<Vec<usize>>, String> {
+    if classes == 0 || !batch_size.is_multiple_of(classes) {
+        return Err(format!(
+            "stratified batches need a batch size that is a multiple of the {classes} classes, got {batch_size}"
+        ));
+    }
+    let mut by_class = vec![Vec::new(); classes];
+    for i in 0..split.len() {
+        let targets =
+            split.targets(i).map_err(|e| format!("training item {}: cannot read its label: {e}", split.id(i)))?;
+        match class_of(&targets, classes) {
+            Some(c) => by_class[c].push(i),
+            None => return Err(format!("training item {} has no class label", split.id(i))),
+        }
+    }
+    if let Some(empty) = by_class.iter().position(Vec::is_empty) {
+        return Err(format!("class {empty} has no training item to put in every batch"));
+    }
+    Ok(by_class)
+}
+
+/// The item indices of the `batches` batches of epoch `epoch` (0-based), each holding
+/// `batch_size / classes` items of each class, in class order.
+pub fn stratified_batches(
+    by_class: &[Vec<usize>],
     batch_size: usize,
+    batches: usize,
     seed: u64,
-    /// The next epoch to draw (shared by the copies `to_device` makes).
-    epoch: Arc<AtomicU64>,
-    /// Only the batches starting in this range of item positions (a device's share).
-    range: Option<(usize, usize)>,
-    batcher: ImageBatcher,
-    device: Device,
-    workers: usize,
+    epoch: u64,
+) -> Vec<Vec<usize>> {
+    let per_class = batch_size / by_class.len();
+    let mut decks: Vec<Deck> = by_class
+        .iter()
+        .enumerate()
+        .map(|(c, items)| Deck::new(items, SampleRng::for_sample(seed, epoch, c as u64)))
+        .collect();
+    (0..batches)
+        .map(|_| decks.iter_mut().flat_map(|deck| (0..per_class).map(|_| deck.draw()).collect::<Vec<_>>()).collect())
+        .collect()
 }
 
-impl std::fmt::Debug for StratifiedLoader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StratifiedLoader")
-            .field("classes", &self.by_class.iter().map(Vec::len).collect::<Vec<_>>())
-            .field("batch_size", &self.batch_size)
-            .finish()
-    }
-}
-
-impl StratifiedLoader {
-    /// A loader over `split`, whose items are labelled with one of `classes` classes, drawing
-    /// epochs from `first_epoch` on (0 for a new run; the epochs done for a resumed one). The
-    /// error says why the split cannot be stratified.
-    pub fn new(
-        split: ImageSplit,
-        classes: usize,
-        batch_size: usize,
-        seed: u64,
-        first_epoch: u64,
-        batcher: ImageBatcher,
-        workers: usize,
-    ) -> Result<Self, String> {
-        if classes == 0 || !batch_size.is_multiple_of(classes) {
-            return Err(format!(
-                "stratified batches need a batch size that is a multiple of the {classes} classes, got {batch_size}"
-            ));
-        }
-        let mut by_class = vec![Vec::new(); classes];
-        for i in 0..split.len() {
-            let targets =
-                split.targets(i).map_err(|e| format!("training item {}: cannot read its label: {e}", split.id(i)))?;
-            match class_of(&targets, classes) {
-                Some(c) => by_class[c].push(i),
-                None => return Err(format!("training item {} has no class label", split.id(i))),
-            }
-        }
-        if let Some(empty) = by_class.iter().position(Vec::is_empty) {
-            return Err(format!("class {empty} has no training item to put in every batch"));
-        }
-        Ok(Self {
-            split,
-            by_class: Arc::new(by_class),
-            batch_size,
-            seed,
-            epoch: Arc::new(AtomicU64::new(first_epoch)),
-            range: None,
-            batcher,
-            device: Device::default(),
-            workers,
-        })
-    }
-
-    /// Batches in an epoch.
-    fn batches_per_epoch(&self) -> usize {
-        self.split.len().div_ceil(self.batch_size)
-    }
-
-    /// The item indices of every batch of epoch `epoch` (0-based), each holding
-    /// `batch_size / classes` items of each class, in class order.
-    pub fn epoch_batches(&self, epoch: u64) -> Vec<Vec<usize>> {
-        let per_class = self.batch_size / self.by_class.len();
-        let batches = self.batches_per_epoch();
-        let mut decks: Vec<Deck> = self
-            .by_class
-            .iter()
-            .enumerate()
-            .map(|(c, items)| Deck::new(items, SampleRng::for_sample(self.seed, epoch, c as u64)))
-            .collect();
-        (0..batches)
-            .map(|_| {
-                decks.iter_mut().flat_map(|deck| (0..per_class).map(|_| deck.draw()).collect::<Vec<_>>()).collect()
-            })
-            .collect()
-    }
-
-    /// The batches of this loader's share of epoch `epoch`, each with its place in the epoch.
-    fn share(&self, epoch: u64) -> Vec<(usize, Vec<usize>)> {
-        let all = self.epoch_batches(epoch).into_iter().enumerate();
-        match self.range {
-            None => all.collect(),
-            Some((start, end)) => all.filter(|(j, _)| (start..end).contains(&(j * self.batch_size))).collect(),
-        }
-    }
-}
-
-/// One class's items, dealt in a random order and reshuffled when all have been dealt.
-struct Deck {
+/// Items dealt in a random order and reshuffled when all have been dealt.
+pub(crate) struct Deck {
     items: Vec<usize>,
     next: usize,
     rng: SampleRng,
 }
 
 impl Deck {
-    fn new(items: &[usize], rng: SampleRng) -> Self {
+    pub(crate) fn new(items: &[usize], rng: SampleRng) -> Self {
         let mut deck = Self { items: items.to_vec(), next: items.len(), rng };
         deck.shuffle();
         deck
@@ -150,7 +81,7 @@ impl Deck {
         self.next = 0;
     }
 
-    fn draw(&mut self) -> usize {
+    pub(crate) fn draw(&mut self) -> usize {
         if self.next == self.items.len() {
             self.shuffle();
         }
@@ -159,118 +90,17 @@ impl Deck {
     }
 }
 
-type Message = (usize, Result<ImageBatch, DatasetError>);
-
-/// An epoch in progress: batches made by worker threads, handed out in order.
-struct EpochIter {
-    receiver: Receiver<Message>,
-    pending: BTreeMap<usize, Result<ImageBatch, DatasetError>>,
-    next: usize,
-    sizes: Vec<usize>,
-    done_items: usize,
-    total_items: usize,
-}
-
-impl Iterator for EpochIter {
-    type Item = Result<ImageBatch, DatasetError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.next >= self.sizes.len() {
-            return None;
-        }
-        while !self.pending.contains_key(&self.next) {
-            // Workers turn their panics into errors, so a closed channel before the last batch
-            // is a worker gone without a word: an error, and the epoch ends after it.
-            let Ok((position, batch)) = self.receiver.recv() else {
-                let missing = self.next;
-                self.next = self.sizes.len();
-                return Some(Err(DatasetError::new(std::io::Error::other(format!(
-                    "a data-loader worker stopped before making batch {} of {}",
-                    missing + 1,
-                    self.sizes.len()
-                )))));
-            };
-            self.pending.insert(position, batch);
-        }
-        let batch = self.pending.remove(&self.next)?;
-        self.done_items += self.sizes[self.next];
-        self.next += 1;
-        Some(batch)
-    }
-}
-
-impl DataLoaderIterator<ImageBatch> for EpochIter {
-    fn progress(&self) -> Progress {
-        Progress::new(self.done_items, self.total_items, Some("items".to_string()))
-    }
-}
-
-impl DataLoader<ImageBatch> for StratifiedLoader {
-    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
-        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst);
-        let batches = Arc::new(self.share(epoch));
-        let workers = self.workers.max(1);
-        let (sender, receiver) = sync_channel::<Message>(2 * workers);
-        for w in 0..workers {
-            let (sender, batches, split, batcher, device) =
-                (sender.clone(), batches.clone(), self.split.clone(), self.batcher.clone(), self.device.clone());
-            let batch_size = self.batch_size;
-            std::thread::spawn(move || {
-                for position in (w..batches.len()).step_by(workers) {
-                    let make = || -> Result<ImageBatch, DatasetError> {
-                        let (j, batch) = &batches[position];
-                        let items: Vec<_> = batch.iter().map(|&i| split.get(i)).collect::<Result<_, _>>()?;
-                        Ok(batcher.batch_at(items, epoch, (j * batch_size) as u64, &device))
-                    };
-                    // A panic while reading or batching becomes this batch's error.
-                    let batch = std::panic::catch_unwind(std::panic::AssertUnwindSafe(make)).unwrap_or_else(|panic| {
-                        let why = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_else(|| "no message".into());
-                        Err(DatasetError::new(std::io::Error::other(format!(
-                            "a data-loader worker panicked making batch {} of {}: {why}",
-                            position + 1,
-                            batches.len()
-                        ))))
-                    });
-                    // The receiver is gone when training stops early: stop too.
-                    if sender.send((position, batch)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        let sizes: Vec<usize> = batches.iter().map(|(_, b)| b.len()).collect();
-        let total_items = sizes.iter().sum();
-        Box::new(EpochIter { receiver, pending: BTreeMap::new(), next: 0, sizes, done_items: 0, total_items })
-    }
-
-    fn num_items(&self) -> usize {
-        let batches = self.batches_per_epoch();
-        match self.range {
-            None => batches * self.batch_size,
-            Some((start, end)) => {
-                (0..batches).filter(|j| (start..end).contains(&(j * self.batch_size))).count() * self.batch_size
-            }
-        }
-    }
-
-    fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<ImageBatch>> {
-        Arc::new(Self { device: device.clone(), ..self.clone() })
-    }
-
-    fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<ImageBatch>> {
-        // Each device's share counts its epochs itself: the shares of one epoch are disjoint.
-        let epoch = Arc::new(AtomicU64::new(self.epoch.load(Ordering::SeqCst)));
-        Arc::new(Self { range: Some((start, end)), epoch, ..self.clone() })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use burn::data::dataloader::DataLoader;
+    use burn::data::dataset::DatasetError;
+    use burn::tensor::Device;
+
     use super::*;
+    use crate::batcher::{ImageBatch, ImageBatcher};
+    use crate::epoch_loader::EpochLoader;
     use crate::item::ImageItem;
     use crate::split::LabelledImages;
 
@@ -300,17 +130,17 @@ mod tests {
     }
 
     /// 70 items of class 0 and 30 of class 1.
-    fn loader(batch: usize, workers: usize) -> StratifiedLoader {
-        let labels: Vec<usize> = (0..100).map(|i| usize::from(i % 10 >= 7)).collect();
-        on_flex(
-            StratifiedLoader::new(ImageSplit::new(Labelled(labels)), 2, batch, 7, 0, ImageBatcher::default(), workers)
-                .unwrap(),
-        )
+    fn loader(batch: usize, workers: usize) -> EpochLoader {
+        loader_from(batch, workers, 0)
     }
 
-    /// Batches on the CPU device, whatever backends the test build enables.
-    fn on_flex(loader: StratifiedLoader) -> StratifiedLoader {
-        StratifiedLoader { device: Device::flex(), ..loader }
+    /// As [`loader`], drawing epochs from `first_epoch` on.
+    fn loader_from(batch: usize, workers: usize, first_epoch: u64) -> EpochLoader {
+        let labels: Vec<usize> = (0..100).map(|i| usize::from(i % 10 >= 7)).collect();
+        let split = ImageSplit::new(Labelled(labels));
+        EpochLoader::stratified(split, 2, batch, 7, first_epoch, ImageBatcher::default(), workers)
+            .unwrap()
+            .on(Device::flex())
     }
 
     #[test]
@@ -352,7 +182,7 @@ mod tests {
         }
         assert_eq!(l.num_items(), 100);
         // A resumed run starts at the epoch it stopped at.
-        let resumed = StratifiedLoader { epoch: Arc::new(AtomicU64::new(1)), ..loader(10, 1) };
+        let resumed = loader_from(10, 1, 1);
         let mut iter = resumed.iter();
         let first = iter.next().unwrap().unwrap().images.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(first.iter().map(|v| *v as usize).collect::<Vec<_>>(), l.epoch_batches(1)[0]);
@@ -370,9 +200,9 @@ mod tests {
     #[test]
     fn batch_sizes_that_do_not_divide_and_missing_classes_are_refused() {
         let split = ImageSplit::new(Labelled(vec![0, 1, 0, 1]));
-        let err = StratifiedLoader::new(split.clone(), 2, 5, 0, 0, ImageBatcher::default(), 1).unwrap_err();
+        let err = EpochLoader::stratified(split.clone(), 2, 5, 0, 0, ImageBatcher::default(), 1).unwrap_err();
         assert!(err.to_string().contains("a multiple of the 2 classes, got 5"), "{err}");
-        let err = StratifiedLoader::new(split, 3, 6, 0, 0, ImageBatcher::default(), 1).unwrap_err();
+        let err = EpochLoader::stratified(split, 3, 6, 0, 0, ImageBatcher::default(), 1).unwrap_err();
         assert!(err.to_string().contains("class 2 has no training item"), "{err}");
     }
 
@@ -404,7 +234,9 @@ mod tests {
         let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
         for (from, workers) in [(0, 1), (0, 3), (20, 2)] {
             let split = ImageSplit::new(Panicking { labels: labels.clone(), from });
-            let l = on_flex(StratifiedLoader::new(split, 2, 8, 7, 0, ImageBatcher::default(), workers).unwrap());
+            let l = EpochLoader::stratified(split, 2, 8, 7, 0, ImageBatcher::default(), workers)
+                .unwrap()
+                .on(Device::flex());
             let expected = l.epoch_batches(0);
             let got: Vec<_> = l.iter().collect();
             assert_eq!(got.len(), 5, "every batch of the epoch, read or not");
@@ -454,10 +286,10 @@ mod tests {
                 }
             }
             let batcher = ImageBatcher::augmented(crate::augment::Augmenter::new(config.clone(), 5));
-            let l = on_flex(
-                StratifiedLoader::new(ImageSplit::new(Ramp(labels.clone())), 2, 16, 7, first_epoch, batcher, workers)
-                    .unwrap(),
-            );
+            let l =
+                EpochLoader::stratified(ImageSplit::new(Ramp(labels.clone())), 2, 16, 7, first_epoch, batcher, workers)
+                    .unwrap()
+                    .on(Device::flex());
             // The epochs up to 2: a loader starting there (a resumed run) draws the last.
             (first_epoch..3)
                 .flat_map(|_| {

@@ -173,7 +173,9 @@ pub struct TrainingConfig {
     /// How many of the latest checkpoints to keep (the best one is kept as well).
     #[serde(default = "default_keep_checkpoints")]
     pub keep_checkpoints: usize,
-    /// Threads that load or simulate data while the model trains (0: load on the training thread).
+    /// Threads that load or simulate data while the model trains. The training batches and their
+    /// order do not depend on it (0 means one thread there); validation and test data load on
+    /// the training thread with 0.
     #[serde(default = "default_workers")]
     pub workers: usize,
     /// Stratified batches: every training batch holds the same number of items of each class

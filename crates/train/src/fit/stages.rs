@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use astro_data::OpenedData;
+use astro_data::epoch_loader::EpochLoader;
 use astro_data::paired::PairedLoader;
-use astro_data::stratified::StratifiedLoader;
 use astro_data::{Augmenter, ImageBatch, ImageBatcher, Task};
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::Dataset;
@@ -227,7 +227,7 @@ impl StageSession<'_> {
             ImageBatcher::augmented(Augmenter::new(a, seed).after_epochs(start as u64))
         });
         let train_loader: Arc<dyn DataLoader<ImageBatch>> = if t.stratified {
-            let loader = StratifiedLoader::new(
+            let loader = EpochLoader::stratified(
                 data.train.clone(),
                 outputs,
                 t.batch_size,
@@ -239,11 +239,14 @@ impl StageSession<'_> {
             .map_err(|e| RunError::Config(ConfigError::invalid("training.stratified", e)))?;
             Arc::new(loader)
         } else {
-            DataLoaderBuilder::new(train_batcher)
-                .batch_size(t.batch_size)
-                .shuffle(seed.wrapping_add(start as u64))
-                .num_workers(t.workers)
-                .build(data.train.clone())
+            Arc::new(EpochLoader::shuffled(
+                data.train.clone(),
+                t.batch_size,
+                seed,
+                start as u64,
+                train_batcher,
+                t.workers,
+            ))
         };
         let train_loader = match self.target {
             Some(target) => {
@@ -251,11 +254,14 @@ impl StageSession<'_> {
                 let batcher = config.augment.clone().map_or_else(ImageBatcher::default, |a| {
                     ImageBatcher::augmented(Augmenter::new(a, seed.wrapping_add(1)).after_epochs(start as u64))
                 });
-                let target_loader = DataLoaderBuilder::new(batcher)
-                    .batch_size(t.batch_size)
-                    .shuffle(seed.wrapping_add(1).wrapping_add(start as u64))
-                    .num_workers(t.workers)
-                    .build(target.train.clone());
+                let target_loader = Arc::new(EpochLoader::shuffled(
+                    target.train.clone(),
+                    t.batch_size,
+                    seed.wrapping_add(1),
+                    start as u64,
+                    batcher,
+                    t.workers,
+                ));
                 Arc::new(PairedLoader::new(train_loader, target_loader))
             }
             None => train_loader,

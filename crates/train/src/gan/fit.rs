@@ -10,8 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use astro_data::epoch_loader::EpochLoader;
 use astro_data::{ImageBatcher, ImageSplit};
-use burn::data::dataloader::{DataLoaderBuilder, Dataset};
+use burn::data::dataloader::{DataLoader, Dataset};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
@@ -173,12 +174,17 @@ impl Fit<'_> {
         let per_epoch = self.train.len().div_ceil(self.batch_size);
         let started = Instant::now();
         for epoch in resume_epoch + 1..=self.epochs {
-            let loader = DataLoaderBuilder::new(ImageBatcher::default())
-                .batch_size(self.batch_size)
-                .shuffle(self.seed.wrapping_add(epoch as u64))
-                .num_workers(self.workers)
-                .set_device(self.device.clone())
-                .build(self.train.clone());
+            // Epoch `epoch` (1-based) is the loader's epoch `epoch - 1`: its batches and their
+            // order are a function of the seed and the epoch, whatever the workers.
+            let loader = EpochLoader::shuffled(
+                self.train.clone(),
+                self.batch_size,
+                self.seed,
+                epoch as u64 - 1,
+                ImageBatcher::default(),
+                self.workers,
+            )
+            .on(self.device.clone());
             let epoch_started = Instant::now();
             let mut lines = String::new();
             for (k, batch) in loader.iter().enumerate() {

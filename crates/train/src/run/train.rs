@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use astro_data::OpenedData;
 use astro_data::catalogue_features::FeatureScaling;
-use astro_data::stratified::StratifiedLoader;
+use astro_data::epoch_loader::EpochLoader;
 use astro_data::{ImageBatcher, Task};
 use astro_models::{FeatureShape, LayerShape};
 use burn::data::dataset::Dataset;
@@ -192,7 +192,7 @@ pub fn check_training(config: &ExperimentConfig, data: &OpenedData, device: &Dev
             )
             .into());
         }
-        StratifiedLoader::new(data.train.clone(), outputs, t.batch_size, 0, 0, ImageBatcher::default(), 0)
+        EpochLoader::stratified(data.train.clone(), outputs, t.batch_size, 0, 0, ImageBatcher::default(), 0)
             .map_err(|e| ConfigError::invalid("training.stratified", e))?;
     }
     crate::fit::stages::loss_recipe(config, data)?;
