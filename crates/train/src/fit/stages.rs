@@ -223,9 +223,12 @@ impl StageSession<'_> {
             fresh_optimizer_checkpoint(&run.path, start, &optimizer, &schedule)?;
         }
 
-        let train_batcher = config.augment.clone().map_or_else(ImageBatcher::default, |a| {
-            ImageBatcher::augmented(Augmenter::new(a, seed).after_epochs(start as u64))
-        });
+        // The loaders place each draw by its epoch and slot (`batch_at`), so a resumed run's
+        // augmenter needs no count of the epochs before it.
+        let train_batcher = config
+            .augment
+            .clone()
+            .map_or_else(ImageBatcher::default, |a| ImageBatcher::augmented(Augmenter::new(a, seed)));
         let train_loader: Arc<dyn DataLoader<ImageBatch>> = if t.stratified {
             let loader = EpochLoader::stratified(
                 data.train.clone(),
@@ -252,7 +255,7 @@ impl StageSession<'_> {
             Some(target) => {
                 // The target's images go through the same augmentation as the source's.
                 let batcher = config.augment.clone().map_or_else(ImageBatcher::default, |a| {
-                    ImageBatcher::augmented(Augmenter::new(a, seed.wrapping_add(1)).after_epochs(start as u64))
+                    ImageBatcher::augmented(Augmenter::new(a, seed.wrapping_add(1)))
                 });
                 let target_loader = Arc::new(EpochLoader::shuffled(
                     target.train.clone(),
