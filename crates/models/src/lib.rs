@@ -10,6 +10,7 @@ pub mod autoencoder;
 pub mod body;
 pub mod data_conv;
 pub mod dieleman;
+pub mod dropout;
 pub mod freeze;
 pub mod galaxy_zoo_output;
 pub mod gan;

@@ -233,6 +233,18 @@ impl Model {
         }
     }
 
+    /// Whether a layer normalises by the statistics of the batch in training (batch norm), so
+    /// that the batch cannot be split into parts that step apart without changing the result.
+    pub fn normalises_by_batch(&self) -> bool {
+        match self {
+            Model::Sequential(net) => {
+                net.layers.iter().any(|layer| matches!(layer, crate::sequential::network::Layer::BatchNorm(_)))
+            }
+            Model::Resnet(_) => true,
+            Model::Dieleman(_) | Model::Recurrent(_) | Model::SemanticAutoencoder(_) | Model::Autoencoder(_) => false,
+        }
+    }
+
     /// The loss per sample of a model that defines its own (the autoencoders', in image
     /// space); `None` when the task's loss applies.
     ///

@@ -67,6 +67,14 @@ pub fn has_scalar_transcendentals(backend: &str) -> bool {
     matches!(backend, "flex" | "ndarray")
 }
 
+/// Whether training steps run as two concurrent half batches on the backend (Burn's CPU
+/// backends, where about half of a step runs on one core; `astro_train::fit::halves`): on 2
+/// cores the bench's steps went 1.1-1.3 times (`galaxy_cnn`) to 1.6 times (`rrlyrae_rnn`) as
+/// fast. GPU backends step whole batches.
+pub fn steps_in_half_batches(backend: &str) -> bool {
+    matches!(backend, "flex" | "ndarray")
+}
+
 /// The backend family of a device name (`cuda:1` is `cuda`).
 pub fn backend_of(name: &str) -> &str {
     name.split(':').next().unwrap_or(name)

@@ -168,7 +168,8 @@ fn train_command(args: TrainArgs) -> Result<()> {
     let (backend, names, devices) = device::resolve(args.common.device.as_deref(), &config.hardware.devices)?;
     println!("experiment {}: {}", config.experiment.name, config.experiment.description);
     println!("device: {} ({})", names.join(", "), backend);
-    let hardware = Hardware { backend, devices, names };
+    let half_batches = device::steps_in_half_batches(&backend);
+    let hardware = Hardware { backend, devices, names, half_batches };
     if let RunTarget::New(root) = &target {
         resolve_pretraining(&mut config, &hardware, root, &pretrain_loader(args.common.smoke))?;
     }

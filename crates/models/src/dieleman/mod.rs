@@ -22,6 +22,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::data_conv::conv_on_data;
+use crate::dropout::dropout;
 use crate::galaxy_zoo_output::galaxy_zoo_output;
 use crate::model::LayerShape;
 use crate::shape::{FeatureShape, ShapeError};
@@ -413,10 +414,10 @@ impl Dieleman {
         let [_, c, h, w] = x.dims();
         let mut v: Tensor<2> = x.reshape([batch, NUM_PARTS * c * h * w]);
         for layer in &self.hidden {
-            v = layer.forward(self.dropout.forward(v));
+            v = layer.forward(dropout(&self.dropout, v));
             v = if self.maxout_pieces > 1 { maxout(v, self.maxout_pieces) } else { relu(v) };
         }
-        self.dropout.forward(v)
+        dropout(&self.dropout, v)
     }
 
     /// The width of [`Self::body`]'s features.

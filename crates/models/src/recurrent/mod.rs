@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cell::{CellKind, GateFunctions, MaskedCell, set_auto_gate_functions, state_at_last_step};
 
+use crate::dropout::dropout;
 use crate::model::LayerShape;
 use crate::shape::{FeatureShape, ShapeError};
 
@@ -270,16 +271,16 @@ impl Recurrent {
                     None => forward,
                     Some(b) => forward.into_iter().zip(b).map(|(f, b)| Tensor::cat(vec![f, b], 1)).collect(),
                 };
-                seq = seq.into_iter().map(|s| self.dropout.forward(s)).collect();
+                seq = seq.into_iter().map(|s| dropout(&self.dropout, s)).collect();
             }
         }
-        self.dropout.forward(last.expect("a recurrent network has at least one layer (checked)"))
+        dropout(&self.dropout, last.expect("a recurrent network has at least one layer (checked)"))
     }
 
     /// The head on the body's output `features` and the catalogue features `side`.
     pub fn head_of(&self, features: Tensor<2>, side: Option<Tensor<2>>) -> Tensor<2> {
         let mut x = match side {
-            Some(side) => Tensor::cat(vec![features, self.feature_dropout.forward(side)], 1),
+            Some(side) => Tensor::cat(vec![features, dropout(&self.feature_dropout, side)], 1),
             None => features,
         };
         for layer in &self.hidden {

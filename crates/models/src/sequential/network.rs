@@ -13,6 +13,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::spec::{LayerSpec, Padding, SequentialConfig};
 use crate::activation::ActivationLayer;
+use crate::dropout::dropout;
 use crate::shape::{FeatureShape, ShapeError};
 
 /// Features between layers: images `[B, C, H, W]`, sequences `[B, C, L]`, vectors `[B, N]`.
@@ -176,9 +177,9 @@ impl Layer {
             (Layer::BatchNorm(m), Vector(x)) => Vector(m.forward(x)),
             (Layer::InstanceNorm(m), Image(x)) => Image(m.forward(x)),
             (Layer::InstanceNorm(m), Sequence(x)) => Sequence(m.forward(x)),
-            (Layer::Dropout(m), Image(x)) => Image(m.forward(x)),
-            (Layer::Dropout(m), Sequence(x)) => Sequence(m.forward(x)),
-            (Layer::Dropout(m), Vector(x)) => Vector(m.forward(x)),
+            (Layer::Dropout(m), Image(x)) => Image(dropout(m, x)),
+            (Layer::Dropout(m), Sequence(x)) => Sequence(dropout(m, x)),
+            (Layer::Dropout(m), Vector(x)) => Vector(dropout(m, x)),
             (Layer::Flatten(_), Image(x)) => Vector(x.flatten(1, 3)),
             (Layer::Flatten(_), Sequence(x)) => Vector(x.flatten(1, 2)),
             (Layer::Flatten(_), Vector(x)) => Vector(x),

@@ -46,6 +46,9 @@ pub struct Hardware {
     pub devices: Vec<Device>,
     /// The devices as the user named them.
     pub names: Vec<String>,
+    /// Whether a single device's training steps run as two concurrent half batches
+    /// ([`crate::fit::halves`]): the binary's choice for CPU backends.
+    pub half_batches: bool,
 }
 
 /// Removes what epochs after `epoch` left behind, so a resumed run repeats them cleanly.
@@ -171,6 +174,7 @@ impl StageSession<'_> {
             Supervised::new(config.model.init_with_side(input, side, outputs, &autodiff)?, task).with_scaling(scaling);
         model.recipe = loss_recipe(config, data)?;
         model.body_head = body_head(config, &model.model, outputs, &autodiff)?;
+        model.halves = self.hardware.half_batches && self.hardware.devices.len() == 1;
         if model.body_head.is_some() && self.index == 0 && start == 0 {
             eprintln!(
                 "features: a second head reads the body's output alone in training, its loss x {} added \

@@ -56,6 +56,10 @@ pub struct Supervised {
     /// The second head on the body's output alone (`[features] body_loss_weight`; saved in
     /// checkpoints, not in `model.bpk`).
     pub body_head: Option<Linear>,
+    /// Whether a training step runs as two overlapping half-batch steps
+    /// ([`crate::fit::halves`]; not saved in checkpoints).
+    #[module(skip)]
+    pub halves: bool,
 }
 
 /// Training batches per worker thread, in the order the threads first stepped one. Burn's
@@ -150,6 +154,7 @@ impl Supervised {
             domain: None,
             adaptation: None,
             body_head: None,
+            halves: false,
         }
     }
 
@@ -293,6 +298,9 @@ impl TrainStep for Supervised {
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<StepOutput> {
         self.batches.count();
+        if let Some(output) = self.step_in_halves(&batch) {
+            return output;
+        }
         let (item, loss) =
             self.adapted_step(&batch).or_else(|| self.body_supervised_step(&batch)).unwrap_or_else(|| {
                 let item = self.forward_step(batch);

@@ -128,7 +128,7 @@ mod tests {
         let mut target = config("target", 2);
         target.init =
             Some(InitConfig { run: None, weights: None, weights_key: None, pretrain: Some("pre.toml".into()) });
-        let hardware = Hardware { backend: "none".into(), devices: Vec::new(), names: Vec::new() };
+        let hardware = Hardware { backend: "none".into(), devices: Vec::new(), names: Vec::new(), half_batches: false };
         let loader = |_: &Path| Ok(source.clone());
         resolve_pretraining(&mut target, &hardware, root.path(), &loader).unwrap();
         assert_eq!(target.init.as_ref().unwrap().run.as_deref(), Some(run.as_path()));

@@ -499,7 +499,12 @@ keep_checkpoints = 3
     #[test]
     fn a_frozen_first_stage_trains_only_the_head_and_the_next_stage_trains_everything() {
         let dir = tempfile::tempdir().unwrap();
-        let hardware = Hardware { backend: "flex".into(), devices: vec![Device::flex()], names: vec!["flex".into()] };
+        let hardware = Hardware {
+            backend: "flex".into(),
+            devices: vec![Device::flex()],
+            names: vec!["flex".into()],
+            half_batches: false,
+        };
         let source = config("source", "");
         let pretrained = train(&source, &hardware, &RunTarget::New(dir.path().to_path_buf())).unwrap();
         let staged = config(

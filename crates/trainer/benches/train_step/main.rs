@@ -4,7 +4,8 @@
 //! - `galaxy_cnn` (Dieleman, quarter widths, batch 32; the config's is 16), `rrlyrae_rnn` (bidirectional LSTM, the
 //!   paper's batch of 256, 64 steps), `deeplens_resnet` (pre-activation ResNet, half widths,
 //!   batch 64), `semantic_autoencoder` (the encoder at half widths and the rendering decoder,
-//!   batch 20): a training step (forward, backward, optimiser) and inference on one batch;
+//!   batch 20): a training step (the trainer's: forward, backward, optimiser; on the CPU backends
+//!   as two concurrent half batches, `astro_train::fit::halves`) and inference on one batch;
 //!   `rrlyrae_rnn` again with each form of the gates' sigmoid and tanh (`<backend>-exact-gates`
 //!   and `<backend>-rational-gates` rows);
 //! - `galaxy_gan` (pix2pix, half filters, batch 16) and `cosmo_gan` (DCGAN, half filters, batch
@@ -28,8 +29,8 @@ use astro_train::run::train::{input_shape, prepare};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::Device;
+use burn::train::TrainStep;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use peak_memory::Counting;
@@ -169,13 +170,14 @@ fn model_steps(
             config.model.init(input_shape(data), data.info.target_names.len(), &ad).expect("model builds"),
             data.info.task,
         );
+        // Steps as the trainer's on this backend (two concurrent half batches on the CPU ones).
+        model.halves = matches!(backend, "flex" | "ndarray");
         let mut optim = config.optimizer.build();
         let lr = config.optimizer.lr;
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
         row(group, name, &format!("train_step/{backend}{variant}"), || {
-            let out = model.forward_step(batch.clone());
-            let grads = GradientsParams::from_grads(out.loss.mean().backward(), &model);
-            model = optim.step(lr, model.clone(), grads);
+            let out = TrainStep::step(&model, batch.clone());
+            model = optim.step(lr, model.clone(), out.grads);
             std::hint::black_box(&model);
         });
         let inference = Supervised::new(
