@@ -384,6 +384,14 @@ fn a_seed_gives_the_same_run_whatever_the_data_workers() {
     assert_eq!(three, losses("1"), "one worker against three");
 }
 
+/// The `learning_rate` column of a run's `metrics.csv`.
+fn learning_rates(run_dir: &Path) -> Vec<String> {
+    let path = run_dir.join("metrics.csv");
+    let header = std::fs::read_to_string(&path).unwrap().lines().next().unwrap().to_string();
+    let column = header.split(',').position(|c| c == "learning_rate").expect("a learning_rate column");
+    csv_rows(&path).iter().map(|row| row[column].clone()).collect()
+}
+
 #[test]
 fn data_parallel_training_on_two_devices_completes() {
     // Two flex devices exercise Burn's multi-device strategy without GPUs.
@@ -403,6 +411,23 @@ fn data_parallel_training_on_two_devices_completes() {
     assert!(counts.iter().all(|&n| n > 0), "{summary}");
     let report = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(report.contains("- training batches per device: "), "{report}");
+}
+
+#[test]
+fn data_parallel_training_drops_the_learning_rate_where_one_device_does() {
+    // The schedule counts optimiser steps, one per round of the two devices' batches (it once
+    // counted batches, and never dropped the rate). Four epochs take the config's schedule past
+    // its drops at 72% and 92% of the steps.
+    let epochs = "training.epochs=4";
+    let two = tempfile::tempdir().unwrap();
+    let path = two.path().to_str().unwrap();
+    let output = run(&["--config", "galaxy_cnn", "--smoke", "--device", "flex,flex", "--out", path, "--set", epochs]);
+    assert_ok(&output, "two-device smoke run");
+    let one = tempfile::tempdir().unwrap();
+    assert_ok(&smoke("galaxy_cnn", one.path(), &[epochs]), "one-device smoke run");
+    let single = learning_rates(&only_run(one.path(), "galaxy_cnn"));
+    assert_eq!(learning_rates(&only_run(two.path(), "galaxy_cnn")), single);
+    assert_ne!(single.first(), single.last(), "the schedule dropped the rate: {single:?}");
 }
 
 /// The GPU code path, on Mesa's software Vulkan driver (lavapipe): the same kernels a GPU runs.

@@ -60,7 +60,7 @@ impl Supervised {
         let half_step = |model: &Supervised, part: ImageBatch, share: f64, index: u64| {
             with_mask_stream(seed, index, || {
                 let item = model.forward_step(part);
-                let grads = model.training_loss(&item).mul_scalar(share).backward();
+                let grads = model.shared(model.training_loss(&item)).mul_scalar(share).backward();
                 (item, grads)
             })
         };
@@ -185,6 +185,25 @@ mod tests {
         assert!(w.iter().zip(&h).all(|(x, y)| (x - y).abs() < 1e-6), "{w:?} vs {h:?}");
         assert_eq!(halves.item.output.dims(), [5, 2]);
         assert_eq!(halves.item.targets.into_data(), batch.targets.into_data());
+    }
+
+    #[test]
+    fn a_devices_share_of_a_data_parallel_round_scales_its_gradient() {
+        // Two devices: each loss weighs 1/2, so that the round's summed gradients are the mean
+        // of the two batches'; whole and half-batch steps alike.
+        let device = Device::flex().autodiff();
+        let mut model = network(0.0, &device);
+        let batch = batch(4, &device);
+        let alone = gradient(&model, &TrainStep::step(&model, batch.clone()));
+        model.loss_share = 0.5;
+        let shared = gradient(&model, &TrainStep::step(&model, batch.clone()));
+        model.halves = true;
+        let halves = gradient(&model, &model.step_in_halves(&batch).expect("steps in halves"));
+        let scale = alone.iter().fold(0f32, |m, x| m.max(x.abs())).max(1.0);
+        for (what, g) in [("whole", &shared), ("halves", &halves)] {
+            let worst = alone.iter().zip(g).fold(0f32, |m, (a, b)| m.max((0.5 * a - b).abs()));
+            assert!(worst <= 1e-5 * scale, "{what}: largest difference {worst} from half the gradient");
+        }
     }
 
     #[test]

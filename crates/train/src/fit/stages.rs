@@ -10,6 +10,7 @@ use astro_data::OpenedData;
 use astro_data::epoch_loader::EpochLoader;
 use astro_data::paired::PairedLoader;
 use astro_data::{Augmenter, ImageBatch, ImageBatcher, Task};
+use burn::data::dataloader::split::split_dataloader;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
@@ -175,6 +176,9 @@ impl StageSession<'_> {
         model.recipe = loss_recipe(config, data)?;
         model.body_head = body_head(config, &model.model, outputs, &autodiff)?;
         model.halves = self.hardware.half_batches && self.hardware.devices.len() == 1;
+        // Burn sums the devices' gradients of a round: each device's loss weighs 1/devices, so
+        // that a round's update is that of one batch of `devices x batch_size`.
+        model.loss_share = 1.0 / self.hardware.devices.len().max(1) as f64;
         if model.body_head.is_some() && self.index == 0 && start == 0 {
             eprintln!(
                 "features: a second head reads the body's output alone in training, its loss x {} added \
@@ -212,21 +216,14 @@ impl StageSession<'_> {
                 stage.optimizer.lr
             );
         }
-        let steps_per_epoch = data.train.len().div_ceil(t.batch_size);
+        // The adaptation schedule counts training batches, on every device.
+        let batches_per_epoch = data.train.len().div_ceil(t.batch_size);
         let adaptation = config.adaptation.as_ref().filter(|_| self.target.is_some());
         if let Some(a) = adaptation {
             model.adaptation =
-                Some(AdaptationStep::new(a.clone(), self.run_epochs * steps_per_epoch, start * steps_per_epoch));
+                Some(AdaptationStep::new(a.clone(), self.run_epochs * batches_per_epoch, start * batches_per_epoch));
             model.domain = domain_classifier(config, &model.model, &autodiff);
         }
-        let optimizer = stage.optimizer.build();
-        let schedule = stage.schedule.build(stage.optimizer.lr, stage.epochs(), steps_per_epoch);
-        if start > 0 && start == stage.after_epoch {
-            // A new stage goes on from the last weights of the one before with its own, fresh
-            // optimiser and schedule: the checkpoint it starts from says so.
-            fresh_optimizer_checkpoint(&run.path, start, &optimizer, &schedule)?;
-        }
-
         // The loaders place each draw by its epoch and slot (`batch_at`), so a resumed run's
         // augmenter needs no count of the epochs before it.
         let train_batcher = config
@@ -273,6 +270,14 @@ impl StageSession<'_> {
             }
             None => train_loader,
         };
+        let optimizer = stage.optimizer.build();
+        let steps = optimizer_steps_per_epoch(&train_loader, &self.hardware.devices, t.batch_size);
+        let schedule = stage.schedule.build(stage.optimizer.lr, stage.epochs(), steps);
+        if start > 0 && start == stage.after_epoch {
+            // A new stage goes on from the last weights of the one before with its own, fresh
+            // optimiser and schedule: the checkpoint it starts from says so.
+            fresh_optimizer_checkpoint(&run.path, start, &optimizer, &schedule)?;
+        }
         let valid_loader = DataLoaderBuilder::new(ImageBatcher::default())
             .batch_size(t.batch_size)
             .num_workers(t.workers)
@@ -355,6 +360,18 @@ impl StageSession<'_> {
         Ok(batches.counts())
     }
 }
+/// Optimiser steps in one epoch of `loader`. Burn's data-parallel strategy splits the loader
+/// between the devices and takes one optimiser step per round of one batch from each, so the
+/// learning-rate schedule, which counts optimiser steps, counts rounds: the largest share's
+/// batches.
+fn optimizer_steps_per_epoch(loader: &Arc<dyn DataLoader<ImageBatch>>, devices: &[Device], batch_size: usize) -> usize {
+    let batches = |l: &Arc<dyn DataLoader<ImageBatch>>| l.num_items().div_ceil(batch_size.max(1));
+    if devices.len() < 2 {
+        return batches(loader);
+    }
+    split_dataloader(loader.clone(), devices).iter().map(batches).max().unwrap_or(0)
+}
+
 /// DANN's domain classifier for `model` (built on `device`), or `None` for other runs: the
 /// training step and every checkpoint hold it.
 pub fn domain_classifier(

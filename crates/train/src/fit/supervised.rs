@@ -60,6 +60,11 @@ pub struct Supervised {
     /// ([`crate::fit::halves`]; not saved in checkpoints).
     #[module(skip)]
     pub halves: bool,
+    /// What the training loss is multiplied by before the backward pass: 1 on one device,
+    /// 1/devices in data-parallel training, whose rounds sum the devices' gradients (not saved
+    /// in checkpoints).
+    #[module(skip)]
+    pub loss_share: f64,
 }
 
 /// Training batches per worker thread, in the order the threads first stepped one. Burn's
@@ -155,6 +160,7 @@ impl Supervised {
             adaptation: None,
             body_head: None,
             halves: false,
+            loss_share: 1.0,
         }
     }
 
@@ -167,6 +173,11 @@ impl Supervised {
     /// the recipe weighs samples, averaged, plus the weight penalties.
     pub fn training_loss(&self, item: &StepOutput) -> Tensor<1> {
         self.loss_to_minimise(&item.loss, &item.targets)
+    }
+
+    /// `loss` times this device's share of a data-parallel round ([`Self::loss_share`]).
+    pub fn shared(&self, loss: Tensor<1>) -> Tensor<1> {
+        if self.loss_share == 1.0 { loss } else { loss.mul_scalar(self.loss_share) }
     }
 
     /// As [`Self::training_loss`], for per-sample losses `per_sample` `[batch]` of a batch with
@@ -307,7 +318,7 @@ impl TrainStep for Supervised {
                 let loss = self.training_loss(&item);
                 (item, loss)
             });
-        let grads = loss.backward();
+        let grads = self.shared(loss).backward();
         TrainOutput::new(self, grads, item)
     }
 }
