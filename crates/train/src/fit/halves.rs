@@ -40,13 +40,36 @@ impl Supervised {
         self.step_in_halves_with(batch, || mask_seed(&batch.images.device()))
     }
 
+    /// Why this model steps whole batches although the backend would step halves, or `None`
+    /// where it steps halves (or the backend does not: [`Supervised::halves`] off).
+    pub fn whole_steps_because(&self) -> Option<&'static str> {
+        if !self.halves {
+            None
+        } else if self.model.normalises_by_batch() {
+            Some("its layers normalise by batch statistics")
+        } else if self.adaptation.is_some() {
+            Some("adapted steps pair source and target batches")
+        } else if self.body_head.is_some() {
+            Some("a second head reads the body")
+        } else {
+            None
+        }
+    }
+
+    /// What the trainer prints about its steps on a backend that steps halves; `None` on others.
+    pub fn step_form(&self) -> Option<String> {
+        if !self.halves {
+            return None;
+        }
+        Some(match self.whole_steps_because() {
+            Some(reason) => format!("whole batches ({reason})"),
+            None => "each training batch as two concurrent half batches, with the whole batch's gradient".to_string(),
+        })
+    }
+
     /// As [`Self::step_in_halves`], the halves' dropout masks seeded by `seed()`.
     fn step_in_halves_with(&self, batch: &ImageBatch, seed: impl FnOnce() -> u64) -> Option<TrainOutput<StepOutput>> {
-        let whole = !self.halves
-            || self.adaptation.is_some()
-            || self.body_head.is_some()
-            || batch.target_images.is_some()
-            || self.model.normalises_by_batch();
+        let whole = !self.halves || self.whole_steps_because().is_some() || batch.target_images.is_some();
         let n = batch.targets.dims()[0];
         if whole || n < 2 || batch.images.dims()[0] != n {
             return None;
@@ -227,8 +250,11 @@ mod tests {
         let mut adapted = batch(4, &device);
         adapted.target_images = Some(adapted.images.clone());
         assert!(model.step_in_halves(&adapted).is_none());
+        assert_eq!(model.whole_steps_because(), None);
+        assert!(model.step_form().unwrap().contains("two concurrent half batches"));
         model.halves = false;
         assert!(model.step_in_halves(&batch(4, &device)).is_none());
+        assert_eq!(model.step_form(), None, "backends that step whole say nothing");
         let config: ModelConfig = toml::from_str(
             "kind = \"sequential\"\n[[layers]]\ntype = \"conv2d\"\nchannels = 2\nkernel = 3\n\
              [[layers]]\ntype = \"batchnorm\"\n[[layers]]\ntype = \"flatten\"\n[[layers]]\ntype = \"dense\"\nunits = 2\n",
@@ -239,5 +265,6 @@ mod tests {
         normed.halves = true;
         assert!(normed.model.normalises_by_batch());
         assert!(normed.step_in_halves(&batch(4, &device)).is_none());
+        assert_eq!(normed.step_form().unwrap(), "whole batches (its layers normalise by batch statistics)");
     }
 }

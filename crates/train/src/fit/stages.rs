@@ -270,6 +270,9 @@ impl StageSession<'_> {
             }
             None => train_loader,
         };
+        if let (Some(form), 0, true) = (model.step_form(), self.index, start == stage.after_epoch) {
+            eprintln!("steps: {form}");
+        }
         let optimizer = stage.optimizer.build();
         let steps = optimizer_steps_per_epoch(&train_loader, &self.hardware.devices, t.batch_size);
         let schedule = stage.schedule.build(stage.optimizer.lr, stage.epochs(), steps);
