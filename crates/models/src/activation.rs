@@ -11,7 +11,18 @@ use serde::{Deserialize, Serialize};
 /// but its backward is two ReLU masks where Burn's `elu` (a `mask_where` of two branches) costs
 /// two full `mask_where` passes, which on `flex` took about 15% of the DeepLens ResNet's
 /// training step. At exactly 0 the gradient is 0 (Burn's: alpha).
+///
+/// Where the trainer said so ([`crate::host_elu::set_host_elu`]: backends whose `exp` runs one
+/// element at a time), computed on the host's threads instead ([`crate::host_elu`]).
 pub fn elu<const D: usize>(x: Tensor<D>, alpha: f64) -> Tensor<D> {
+    if crate::host_elu::host_elu() {
+        return crate::host_elu::elu_on_host(x, alpha);
+    }
+    elu_as_tensors(x, alpha)
+}
+
+/// [`elu`] as tensor operations, whatever [`crate::host_elu::set_host_elu`] said.
+pub fn elu_as_tensors<const D: usize>(x: Tensor<D>, alpha: f64) -> Tensor<D> {
     let below = f::relu(x.clone().exp().neg().add_scalar(1.0));
     f::relu(x) - below.mul_scalar(alpha)
 }

@@ -14,6 +14,7 @@ pub mod dropout;
 pub mod freeze;
 pub mod galaxy_zoo_output;
 pub mod gan;
+pub mod host_elu;
 pub mod model;
 pub mod rational_tanh;
 pub mod recurrent;

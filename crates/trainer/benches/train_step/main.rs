@@ -165,6 +165,7 @@ fn model_steps(
     for (backend, device) in devices() {
         // As the trainer decides for its device (crates/trainer/src/device.rs).
         astro_train::set_auto_gate_functions(matches!(backend, "flex" | "ndarray"));
+        astro_train::set_host_elu(matches!(backend, "flex" | "ndarray") && std::env::var_os("NO_HOST_ELU").is_none());
         let ad = device.clone().autodiff();
         let mut model = Supervised::new(
             config.model.init(input_shape(data), data.info.target_names.len(), &ad).expect("model builds"),
