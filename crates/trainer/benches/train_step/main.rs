@@ -13,6 +13,10 @@
 //!   the generator's inference;
 //! - data loading: simulating a batch of galaxies, and augmenting one.
 //!
+//! The CPU rows compute ELU on the host's threads as the trainer does
+//! (`astro_models::host_elu`); `NO_HOST_ELU=1` in the environment keeps it a tensor expression,
+//! to time the two forms against each other.
+//!
 //! `cargo bench -p trainer` (or `cargo xtask bench`, which prints the table beside PyTorch's
 //! twins, `*_pytorch.py` beside this folder); with `--features tch`, LibTorch too.
 
