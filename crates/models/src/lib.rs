@@ -7,6 +7,7 @@
 
 pub mod activation;
 pub mod autoencoder;
+pub mod batch_norm;
 pub mod body;
 pub mod data_conv;
 pub mod dieleman;

@@ -25,6 +25,7 @@ pub mod run;
 
 /// What the recurrent cells' `gate_functions = "auto"` means in this process: the caller that
 /// picks the backend says whether its sigmoid and tanh run one element at a time.
+pub use astro_models::batch_norm::set_copy_free_batch_norm;
 pub use astro_models::host_elu::set_host_elu;
 pub use astro_models::recurrent::set_auto_gate_functions;
 pub use error::RunError;

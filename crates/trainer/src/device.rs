@@ -189,6 +189,8 @@ pub fn resolve(flag: Option<&str>, config: &[String]) -> Result<(String, Vec<Str
     let devices = names.iter().map(|n| parse(n)).collect::<Result<Vec<_>>>()?;
     astro_train::set_auto_gate_functions(has_scalar_transcendentals(&backend));
     astro_train::set_host_elu(has_scalar_transcendentals(&backend));
+    // `flex` and `ndarray` have no batch-norm kernel: Burn's default form copies the activation.
+    astro_train::set_copy_free_batch_norm(has_scalar_transcendentals(&backend));
     Ok((backend, names, devices))
 }
 

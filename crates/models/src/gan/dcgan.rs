@@ -7,6 +7,7 @@
 //! dense logit. The paper's 256-pixel slices and `filters = 64`: 512 channels at 16 x 16;
 //! the default 64-pixel run: 4 x 4. Every weight starts from N(0, 0.02) (Radford et al.).
 
+use crate::batch_norm::normalise;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{BatchNorm, Linear, LinearConfig};
@@ -151,9 +152,9 @@ impl DcganGenerator {
         let [batch, _] = z.dims();
         let [c, s] = self.base;
         let x = self.dense.forward(z).reshape([batch, c, s, s]); // [batch, 8 f, size / 16, size / 16]
-        let mut x = relu(self.dense_norm.forward(x));
+        let mut x = relu(normalise(&self.dense_norm, x));
         for step in &self.ups {
-            x = relu(step.norm.forward(step.conv.forward(x))); // [batch, width / 2, 2 h, 2 w]
+            x = relu(normalise(&step.norm, step.conv.forward(x))); // [batch, width / 2, 2 h, 2 w]
         }
         self.last.forward(x).tanh()
     }
@@ -193,7 +194,7 @@ impl DcganDiscriminator {
         for block in &self.convs {
             x = block.conv.forward(x);
             if let Some(n) = &block.norm {
-                x = n.forward(x);
+                x = normalise(n, x);
             }
             x = leaky_relu(x, LEAK); // [batch, width, h / 2, w / 2]
         }

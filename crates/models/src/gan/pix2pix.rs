@@ -14,6 +14,7 @@
 //!
 //! Every weight starts from N(0, 0.02), as in the paper's code.
 
+use crate::batch_norm::normalise;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d};
 use burn::nn::{BatchNorm, Dropout, DropoutConfig, PaddingConfig2d};
@@ -173,7 +174,7 @@ impl DownBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.conv.forward(x);
         let x = match &self.norm {
-            Some(n) => n.forward(x),
+            Some(n) => normalise(n, x),
             None => x,
         };
         leaky_relu(x, LEAK)
@@ -217,7 +218,7 @@ impl UNet {
         }
         skips.pop(); // the bottleneck is `x` itself
         for block in &self.up {
-            let y = block.norm.forward(block.conv.forward(x)); // [batch, width, 2 h, 2 w]
+            let y = normalise(&block.norm, block.conv.forward(x)); // [batch, width, 2 h, 2 w]
             let y = match &block.dropout {
                 Some(d) => d.forward(y),
                 None => y,

@@ -15,6 +15,7 @@
 
 pub mod units;
 
+use crate::batch_norm::normalise;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -289,7 +290,7 @@ impl ResNet {
 
     /// The pooled features the dense layers read: `[batch, channels, h, w]` -> `[batch, width]`.
     pub fn body(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = self.activation.apply(self.bn1.forward(self.conv1.forward(images)));
+        let mut x = self.activation.apply(normalise(&self.bn1, self.conv1.forward(images)));
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
         }
@@ -299,7 +300,7 @@ impl ResNet {
             }
         }
         if let Some(bn) = &self.final_bn {
-            x = self.activation.apply(bn.forward(x));
+            x = self.activation.apply(normalise(bn, x));
         }
         self.pool.forward(x).flatten(1, 3)
     }

@@ -2,6 +2,7 @@
 //! `BasicBlock`, with its field names) and the pre-activation bottleneck of He et al. 2016b
 //! used by CMU DeepLens (Lanusse et al. 2018): BN and activation before each convolution.
 
+use crate::batch_norm::normalise;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
@@ -84,11 +85,11 @@ impl BasicBlock {
     /// `[batch, input, h, w]` -> `[batch, output, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => normalise(&d.bn, d.conv.forward(x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = self.bn2.forward(self.conv2.forward(y));
+        let y = relu(normalise(&self.bn1, self.conv1.forward(x)));
+        let y = normalise(&self.bn2, self.conv2.forward(y));
         relu(y + shortcut)
     }
 }
@@ -138,14 +139,14 @@ impl PreactBottleneck {
     /// `[batch, input, h, w]` -> `[batch, output, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let act = self.activation;
-        let pre = act.apply(self.bn1.forward(x.clone()));
+        let pre = act.apply(normalise(&self.bn1, x.clone()));
         let shortcut = match &self.shortcut {
             Some(projection) => projection.forward(pre.clone()),
             None => x,
         };
         let y = self.conv1.forward(pre);
-        let y = self.conv2.forward(act.apply(self.bn2.forward(y)));
-        let y = self.conv3.forward(act.apply(self.bn3.forward(y)));
+        let y = self.conv2.forward(act.apply(normalise(&self.bn2, y)));
+        let y = self.conv3.forward(act.apply(normalise(&self.bn3, y)));
         y + shortcut
     }
 }

@@ -1,5 +1,6 @@
 //! The sequential network as a Burn module: one [`Layer`] per declared [`LayerSpec`].
 
+use crate::batch_norm::normalise;
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
 use burn::nn::pool::{
@@ -172,9 +173,9 @@ impl Layer {
             (Layer::GlobalPool(p), Sequence(x)) => {
                 Vector(if p.max { x.max_dim(2) } else { x.mean_dim(2) }.flatten(1, 2))
             }
-            (Layer::BatchNorm(m), Image(x)) => Image(m.forward(x)),
-            (Layer::BatchNorm(m), Sequence(x)) => Sequence(m.forward(x)),
-            (Layer::BatchNorm(m), Vector(x)) => Vector(m.forward(x)),
+            (Layer::BatchNorm(m), Image(x)) => Image(normalise(m, x)),
+            (Layer::BatchNorm(m), Sequence(x)) => Sequence(normalise(m, x)),
+            (Layer::BatchNorm(m), Vector(x)) => Vector(normalise(m, x)),
             (Layer::InstanceNorm(m), Image(x)) => Image(m.forward(x)),
             (Layer::InstanceNorm(m), Sequence(x)) => Sequence(m.forward(x)),
             (Layer::Dropout(m), Image(x)) => Image(dropout(m, x)),

@@ -13,9 +13,9 @@
 //!   the generator's inference;
 //! - data loading: simulating a batch of galaxies, and augmenting one.
 //!
-//! The CPU rows compute ELU on the host's threads as the trainer does
-//! (`astro_models::host_elu`); `NO_HOST_ELU=1` in the environment keeps it a tensor expression,
-//! to time the two forms against each other.
+//! The CPU rows compute ELU on the host's threads and train batch norm without copies as the
+//! trainer does (`astro_models::host_elu`, `astro_models::batch_norm`); `NO_HOST_ELU=1` and
+//! `NO_COPY_FREE_BN=1` in the environment keep Burn's forms, to time the two against each other.
 //!
 //! `cargo bench -p trainer` (or `cargo xtask bench`, which prints the table beside PyTorch's
 //! twins, `*_pytorch.py` beside this folder); with `--features tch`, LibTorch too.
@@ -169,7 +169,7 @@ fn model_steps(
     for (backend, device) in devices() {
         // As the trainer decides for its device (crates/trainer/src/device.rs).
         astro_train::set_auto_gate_functions(matches!(backend, "flex" | "ndarray"));
-        astro_train::set_host_elu(matches!(backend, "flex" | "ndarray") && std::env::var_os("NO_HOST_ELU").is_none());
+        host_forms(backend);
         let ad = device.clone().autodiff();
         let mut model = Supervised::new(
             config.model.init(input_shape(data), data.info.target_names.len(), &ad).expect("model builds"),
@@ -199,6 +199,14 @@ fn model_steps(
 
 /// One adversarial update (the training loop's own) and the generator's inference on one batch
 /// of `items`, on every compiled backend.
+/// ELU and batch norm in the forms the trainer gives `backend` (`crates/trainer/src/device.rs`),
+/// unless the environment asks for Burn's.
+fn host_forms(backend: &str) {
+    let cpu = matches!(backend, "flex" | "ndarray");
+    astro_train::set_host_elu(cpu && std::env::var_os("NO_HOST_ELU").is_none());
+    astro_train::set_copy_free_batch_norm(cpu && std::env::var_os("NO_COPY_FREE_BN").is_none());
+}
+
 fn gan_steps<P: GanPair>(
     group: &mut BenchmarkGroup<WallTime>,
     name: &str,
@@ -209,6 +217,7 @@ fn gan_steps<P: GanPair>(
     let init = |device: &Device| P::init(&config.model, input_shape(data), device).expect("the GAN builds");
     let gan = config.gan.clone().unwrap_or_default();
     for (backend, device) in devices() {
+        host_forms(backend);
         let ad = device.clone().autodiff();
         let mut players: Option<(P::G, P::D)> = Some(init(&ad));
         let (mut optim_g, mut optim_d) = (adam(&gan), adam(&gan));

@@ -1,0 +1,106 @@
+//! Batch normalisation in training without moving the channel axis, for the CPU backends.
+//!
+//! Burn's `BatchNorm` trains through `batch_norm_train`, whose default form (the one `flex`
+//! runs: it has no batch-norm kernel of its own) swaps the batch and channel axes to take each
+//! channel's mean and variance, forward and backward, a full copy of the activation each time.
+//! Here the statistics are means over the contiguous pixels of each (item, channel), then over
+//! the items: no copies. Same values as Burn's (biased variance in the normalisation and the
+//! running variance, as Burn and torch do with momentum 0.1), same running-statistics update.
+//!
+//! The trainer switches it on for `flex` and `ndarray` ([`set_copy_free_batch_norm`]);
+//! elsewhere (GPU backends have their own batch-norm kernels), and in inference, it is Burn's
+//! `BatchNorm::forward`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::nn::BatchNorm;
+use burn::tensor::Tensor;
+
+/// Whether [`normalise`] trains without copies in this process.
+static COPY_FREE: AtomicBool = AtomicBool::new(false);
+
+/// Sets whether batch norm trains without moving the channel axis from here on (`true` for the
+/// CPU backends).
+pub fn set_copy_free_batch_norm(on: bool) {
+    COPY_FREE.store(on, Ordering::Relaxed);
+}
+
+/// `layer` applied to `x` `[batch, channels, ...]`: Burn's `BatchNorm::forward`, or in training
+/// with [`set_copy_free_batch_norm`] on, the same without copies.
+pub fn normalise<const D: usize>(layer: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let training = x.device().is_autodiff() && layer.training.is_enabled();
+    if !training || !COPY_FREE.load(Ordering::Relaxed) {
+        return layer.forward(x);
+    }
+    train_without_copies(layer, x)
+}
+
+/// `layer`'s training forward on `x` `[batch, channels, ...]`, the statistics taken without
+/// moving the channel axis; updates the running statistics.
+fn train_without_copies<const D: usize>(layer: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    let (n, c) = (dims[0], dims[1]);
+    let rest: usize = dims[2..].iter().product();
+    let flat = x.reshape([n, c, rest]);
+    let mean = flat.clone().mean_dim(2).mean_dim(0); // [1, c, 1]
+    let centered = flat - mean.clone();
+    let variance = (centered.clone() * centered.clone()).mean_dim(2).mean_dim(0); // [1, c, 1]
+    let scale = variance.clone().add_scalar(layer.epsilon).sqrt().recip() * layer.gamma.val().reshape([1, c, 1]);
+    let output = centered * scale + layer.beta.val().reshape([1, c, 1]);
+
+    let device = output.device();
+    let momentum = layer.momentum;
+    let update = |running: Tensor<1>, batch: Tensor<3>| {
+        running.to_device(&device).mul_scalar(1.0 - momentum).add(batch.detach().reshape([c]).mul_scalar(momentum))
+    };
+    layer.running_mean.update(update(layer.running_mean.value_sync(), mean).detach());
+    layer.running_var.update(update(layer.running_var.value_sync(), variance).detach());
+    output.reshape(dims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Param;
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::{Device, TensorData, Tolerance};
+
+    /// A `[6, 3, 5, 4]` tensor of spread-out values, the same every call (no shared generator).
+    fn values(phase: f32, device: &Device) -> Tensor<4> {
+        let v: Vec<f32> =
+            (0..360).map(|i| 2.0 + 3.0 * (i as f32 * 0.37 + phase).sin() + (i % 7) as f32 * 0.1).collect();
+        Tensor::from_data(TensorData::new(v, [6, 3, 5, 4]), device)
+    }
+
+    /// Output, input gradient, gamma and beta gradients, running mean and variance after one
+    /// training step of `forward`.
+    fn step(forward: impl Fn(&BatchNorm, Tensor<4>) -> Tensor<4>) -> Vec<TensorData> {
+        let device = Device::flex().autodiff();
+        let x = values(0.0, &device).require_grad();
+        let mut layer = BatchNormConfig::new(3).init(&device);
+        layer.gamma = Param::from_tensor(Tensor::from_floats([1.5, 0.5, 2.0], &device).require_grad());
+        layer.beta = Param::from_tensor(Tensor::from_floats([0.25, -1.0, 0.0], &device).require_grad());
+        let y = forward(&layer, x.clone());
+        let grads = (y.clone() * values(1.0, &device)).sum().backward();
+        vec![
+            y.into_data(),
+            x.grad(&grads).unwrap().into_data(),
+            layer.gamma.grad(&grads).unwrap().into_data(),
+            layer.beta.grad(&grads).unwrap().into_data(),
+            layer.running_mean.value().into_data(),
+            layer.running_var.value().into_data(),
+        ]
+    }
+
+    #[test]
+    fn without_copies_it_is_burns_batch_norm_with_its_gradients_and_running_statistics() {
+        let burns = step(|layer, x| layer.forward(x));
+        let ours = step(train_without_copies);
+        let names = ["output", "input gradient", "gamma gradient", "beta gradient", "running mean", "running variance"];
+        for (what, (a, b)) in names.iter().zip(burns.iter().zip(&ours)) {
+            assert_eq!(a.shape(), b.shape(), "{what}");
+            let scale = a.iter::<f32>().fold(1f32, |m, v| m.max(v.abs()));
+            b.assert_approx_eq::<f32>(a, Tolerance::absolute(1e-5 * scale));
+        }
+    }
+}
