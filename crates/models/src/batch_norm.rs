@@ -4,8 +4,9 @@
 //! runs: it has no batch-norm kernel of its own) swaps the batch and channel axes to take each
 //! channel's mean and variance, forward and backward, a full copy of the activation each time.
 //! Here the statistics are means over the contiguous pixels of each (item, channel), then over
-//! the items: no copies. Same values as Burn's (biased variance in the normalisation and the
-//! running variance, as Burn and torch do with momentum 0.1), same running-statistics update.
+//! the items (every item has as many pixels, so the mean of means is the mean): no copies. The
+//! values are Burn's: the biased variance normalises and enters the running variance, and the
+//! running statistics move by the layer's `momentum`.
 //!
 //! The trainer switches it on for `flex` and `ndarray` ([`set_copy_free_batch_norm`]);
 //! elsewhere (GPU backends have their own batch-norm kernels), and in inference, it is Burn's
