@@ -13,6 +13,7 @@
 //! `exp` is a vectorised kernel and reading a tensor back costs a transfer, ELU stays a tensor
 //! expression ([`crate::activation::elu`]).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::{Tensor, TensorData};
@@ -32,6 +33,13 @@ pub fn set_host_elu(on: bool) {
 /// Whether ELU computes on the host's threads.
 pub fn host_elu() -> bool {
     HOST_ELU.load(Ordering::Relaxed)
+}
+
+/// The machine's threads, asked once: on Linux the answer reads cgroup files, and ELU runs
+/// dozens of times a step.
+fn machine_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |t| t.get()))
 }
 
 /// `x` for positive `x`, `alpha (exp(x) - 1)` otherwise, computed on the host's threads; in an
@@ -68,7 +76,7 @@ pub fn elu_on_host<const D: usize>(x: Tensor<D>, alpha: f64) -> Tensor<D> {
             }
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(n / PER_THREAD).max(1);
+    let threads = machine_threads().min(n / PER_THREAD).max(1);
     let chunk = n.div_ceil(threads).max(1);
     let mut slope_parts = slopes.chunks_mut(chunk);
     let mut parts: Vec<(&mut [f32], &mut [f32])> =

@@ -23,9 +23,12 @@ pub mod init;
 pub mod report;
 pub mod run;
 
+/// Whether batch norm trains without copying the activation (the CPU backends).
+pub use astro_models::batch_norm::set_copy_free_batch_norm;
+/// Whether ELU is computed on the host's threads (backends whose `exp` runs one element at a
+/// time).
+pub use astro_models::host_elu::set_host_elu;
 /// What the recurrent cells' `gate_functions = "auto"` means in this process: the caller that
 /// picks the backend says whether its sigmoid and tanh run one element at a time.
-pub use astro_models::batch_norm::set_copy_free_batch_norm;
-pub use astro_models::host_elu::set_host_elu;
 pub use astro_models::recurrent::set_auto_gate_functions;
 pub use error::RunError;

@@ -363,6 +363,7 @@ impl StageSession<'_> {
         Ok(batches.counts())
     }
 }
+
 /// Optimiser steps in one epoch of `loader`. Burn's data-parallel strategy splits the loader
 /// between the devices and takes one optimiser step per round of one batch from each, so the
 /// learning-rate schedule, which counts optimiser steps, counts rounds: the largest share's

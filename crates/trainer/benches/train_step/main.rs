@@ -167,8 +167,6 @@ fn model_steps(
     variant: &str,
 ) {
     for (backend, device) in devices() {
-        // As the trainer decides for its device (crates/trainer/src/device.rs).
-        astro_train::set_auto_gate_functions(matches!(backend, "flex" | "ndarray"));
         host_forms(backend);
         let ad = device.clone().autodiff();
         let mut model = Supervised::new(
@@ -197,16 +195,17 @@ fn model_steps(
     }
 }
 
-/// One adversarial update (the training loop's own) and the generator's inference on one batch
-/// of `items`, on every compiled backend.
-/// ELU and batch norm in the forms the trainer gives `backend` (`crates/trainer/src/device.rs`),
-/// unless the environment asks for Burn's.
+/// The gate functions, ELU and batch norm in the forms the trainer gives `backend`
+/// (`crates/trainer/src/device.rs`), unless the environment asks for Burn's ELU or batch norm.
 fn host_forms(backend: &str) {
     let cpu = matches!(backend, "flex" | "ndarray");
+    astro_train::set_auto_gate_functions(cpu);
     astro_train::set_host_elu(cpu && std::env::var_os("NO_HOST_ELU").is_none());
     astro_train::set_copy_free_batch_norm(cpu && std::env::var_os("NO_COPY_FREE_BN").is_none());
 }
 
+/// One adversarial update (the training loop's own) and the generator's inference on one batch
+/// of `items`, on every compiled backend.
 fn gan_steps<P: GanPair>(
     group: &mut BenchmarkGroup<WallTime>,
     name: &str,
