@@ -47,9 +47,18 @@ impl DiskFrame {
     /// Disk-plane coordinates of sky point `(x, y)`: along the major axis, and along the
     /// deprojected minor axis.
     pub fn to_plane(&self, x: f64, y: f64) -> (f64, f64) {
+        self.plane_map()(x, y)
+    }
+
+    /// [`to_plane`](Self::to_plane) with the angle's sine and cosine taken once, for the many
+    /// points of a rendered component.
+    pub fn plane_map(&self) -> impl Fn(f64, f64) -> (f64, f64) + Copy {
         let (s, c) = self.angle.sin_cos();
-        let (dx, dy) = (x - self.x0, y - self.y0);
-        (dx * c + dy * s, (-dx * s + dy * c) / self.q)
+        let (x0, y0, q) = (self.x0, self.y0, self.q);
+        move |x, y| {
+            let (dx, dy) = (x - x0, y - y0);
+            (dx * c + dy * s, (-dx * s + dy * c) / q)
+        }
     }
 
     /// Sky-plane offset along the minor axis (for dust lanes), pixels.
@@ -81,8 +90,13 @@ impl SpiralArms {
     /// in the arms, and the arm pattern (mean 1 over azimuth, so arms move light around a
     /// ring without changing its total).
     pub fn at(&self, r: f64, phi: f64) -> (f64, f64) {
+        self.at_with(r, phi, self.pitch.tan())
+    }
+
+    /// [`at`](Self::at) with `tan(pitch)` given, taken once for all of a disk's points.
+    fn at_with(&self, r: f64, phi: f64, tan_pitch: f64) -> (f64, f64) {
         let share = self.strength * (1.0 - (-r * r).exp());
-        let wind = r.max(1e-6).ln() / self.pitch.tan();
+        let wind = r.max(1e-6).ln() / tan_pitch;
         let c = 0.5 * (1.0 + (self.count as f64 * (phi - wind) + self.phase).cos());
         (share, c * c / ARM_PATTERN_MEAN)
     }
@@ -93,13 +107,15 @@ impl SpiralArms {
 pub fn add_disk(smooth: &mut Image, arm_light: &mut Image, frame: DiskFrame, h: f64, arms: Option<SpiralArms>) {
     // Surface brightness of a unit-flux disk seen at axis ratio q: exp(-r/h) / (2 pi h^2 q).
     let norm = 1.0 / (std::f64::consts::TAU * h * h * frame.q);
+    let tan_pitch = arms.map_or(1.0, |a| a.pitch.tan());
+    let to_plane = frame.plane_map();
     let split = |x: f64, y: f64| {
-        let (u, v) = frame.to_plane(x, y);
+        let (u, v) = to_plane(x, y);
         let r = (u * u + v * v).sqrt();
         let base = norm * (-r / h).exp();
         match arms {
             Some(a) => {
-                let (share, pattern) = a.at(r / h, v.atan2(u));
+                let (share, pattern) = a.at_with(r / h, v.atan2(u), tan_pitch);
                 (base * (1.0 - share), base * share * pattern)
             }
             None => (base, 0.0),
@@ -136,8 +152,9 @@ pub fn add_bar(image: &mut Image, frame: DiskFrame, length: f64, angle: f64, flu
     let (s, c) = angle.sin_cos();
     // The disk-plane Gaussian integrates to 2 pi L W; projection shrinks areas by q.
     let norm = flux / (std::f64::consts::TAU * length * width * frame.q);
+    let to_plane = frame.plane_map();
     add_integrated(image, norm, |x, y| {
-        let (u, v) = frame.to_plane(x, y);
+        let (u, v) = to_plane(x, y);
         let (a, b) = (u * c + v * s, -u * s + v * c);
         (-0.5 * ((a / length).powi(2) + (b / width).powi(2))).exp()
     });
@@ -148,8 +165,9 @@ pub fn add_bar(image: &mut Image, frame: DiskFrame, length: f64, angle: f64, flu
 pub fn add_ring(image: &mut Image, frame: DiskFrame, radius: f64, flux: f64) {
     let width = 0.15 * radius;
     let mut ring = Image::zeros(image.width, image.height);
+    let to_plane = frame.plane_map();
     add_integrated(&mut ring, 1.0, |x, y| {
-        let (u, v) = frame.to_plane(x, y);
+        let (u, v) = to_plane(x, y);
         (-0.5 * (((u * u + v * v).sqrt() - radius) / width).powi(2)).exp()
     });
     add_scaled(image, &ring, flux);
@@ -160,10 +178,11 @@ pub fn add_ring(image: &mut Image, frame: DiskFrame, radius: f64, flux: f64) {
 pub fn add_tidal_tail(image: &mut Image, frame: DiskFrame, h: f64, phase: f64, flux: f64) {
     let arm = SpiralArms { count: 1, pitch: 35f64.to_radians(), strength: 1.0, phase };
     let mut tail = Image::zeros(image.width, image.height);
+    let (to_plane, tan_pitch) = (frame.plane_map(), arm.pitch.tan());
     add_integrated(&mut tail, 1.0, |x, y| {
-        let (u, v) = frame.to_plane(x, y);
+        let (u, v) = to_plane(x, y);
         let r = (u * u + v * v).sqrt() / h;
-        let (share, pattern) = arm.at(r, v.atan2(u));
+        let (share, pattern) = arm.at_with(r, v.atan2(u), tan_pitch);
         // Only the outer arm: the tail leaves the galaxy, it does not cross its centre.
         (-r).exp() * share * pattern.powi(2) * (1.0 - (-r * r / 4.0).exp())
     });

@@ -135,7 +135,25 @@ pub fn gz_decals_unstretch(rgb: [f64; 3]) -> [f64; 3] {
 /// The SDSS-like asinh stretch of one band's value, in units of the softening (twice the sky
 /// noise), with full intensity at `white_over_soft` softenings: in [0, 1].
 pub fn sdss_value(value_over_soft: f64, white_over_soft: f64) -> f64 {
-    (value_over_soft.asinh() / white_over_soft.asinh()).clamp(0.0, 1.0)
+    SdssStretch::new(white_over_soft).value(value_over_soft)
+}
+
+/// [`sdss_value`] for many pixels: the white point's `asinh` taken once, not per pixel.
+#[derive(Debug, Clone, Copy)]
+pub struct SdssStretch {
+    white_asinh: f64,
+}
+
+impl SdssStretch {
+    /// The stretch with full intensity at `white_over_soft` softenings.
+    pub fn new(white_over_soft: f64) -> Self {
+        Self { white_asinh: white_over_soft.asinh() }
+    }
+
+    /// One band's value, in softenings, stretched into [0, 1].
+    pub fn value(&self, value_over_soft: f64) -> f64 {
+        (value_over_soft.asinh() / self.white_asinh).clamp(0.0, 1.0)
+    }
 }
 
 /// The i-band flux between r and z, from the colours the simulator draws (r - i = 0.556 (r - z)

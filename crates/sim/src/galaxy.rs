@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::SimConfigError;
 use crate::components::{DiskFrame, SpiralArms, add_bar, add_disk, add_knots, add_point, add_ring, add_tidal_tail};
-use crate::composite::{Colour, Composite, gz_decals_pixel, sdss_value};
+use crate::composite::{Colour, Composite, SdssStretch, gz_decals_pixel};
 use crate::field::{Field, FieldTargets};
 use crate::galaxy_zoo::{NUM_ANSWERS, expected_answers, volunteer_votes};
 use crate::image::Image;
@@ -675,7 +675,7 @@ impl GalaxySimConfig {
     /// `k` times the r band's is drawn as if it collected `1 / k` of the counts (so its shot
     /// noise grows alike) and scaled back.
     pub(crate) fn render_bands(&self, c: &Components, rng: &mut SampleRng) -> [Image; 3] {
-        let psf = self.psf_model();
+        let psf = self.psf_model().kernel();
         let noise = self.noise();
         let groups =
             [(&c.bulge, BULGE_COLOUR), (&c.disk, DISK_COLOUR), (&c.young, YOUNG_COLOUR), (&c.star, STAR_COLOUR)];
@@ -730,8 +730,8 @@ impl GalaxySimConfig {
             Composite::Sdss => {
                 // Stretch softening at twice the sky noise: faint outskirts stay visible, like SDSS.
                 let soft = 2.0 * self.noise().background_sigma();
-                let white = self.sdss_white_over_soft();
-                bands.iter().flat_map(|b| b.data.iter().map(move |v| sdss_value(v / soft, white) as f32)).collect()
+                let stretch = SdssStretch::new(self.sdss_white_over_soft());
+                bands.iter().flat_map(|b| b.data.iter().map(move |v| stretch.value(v / soft) as f32)).collect()
             }
             Composite::GzDecals => {
                 let per = 1.0 / self.counts_per_nanomaggy;

@@ -41,9 +41,7 @@ impl GaussianPsf {
 
     /// The image convolved with this PSF (zero outside the image: flux near the edges leaks out).
     pub fn convolve(&self, image: &Image) -> Image {
-        let taps = self.kernel_1d();
-        let rows = convolve_axis(image, &taps, true);
-        convolve_axis(&rows, &taps, false)
+        PsfKernel::Separable(self.kernel_1d()).convolve(image)
     }
 }
 
@@ -69,9 +67,14 @@ pub enum PsfShape {
 impl Psf {
     /// The image convolved with this PSF (zero outside the image).
     pub fn convolve(&self, image: &Image) -> Image {
+        self.kernel().convolve(image)
+    }
+
+    /// The taps, to convolve several images with one computation of them.
+    pub fn kernel(&self) -> PsfKernel {
         match self {
-            Psf::Gaussian(p) => p.convolve(image),
-            Psf::Moffat(p) => p.convolve(image),
+            Psf::Gaussian(p) => PsfKernel::Separable(p.kernel_1d()),
+            Psf::Moffat(p) => PsfKernel::Square(p.kernel_2d()),
         }
     }
 }
@@ -124,34 +127,57 @@ impl MoffatPsf {
 
     /// The image convolved with this PSF (zero outside the image).
     pub fn convolve(&self, image: &Image) -> Image {
-        let (side, taps) = self.kernel_2d();
-        let radius = (side / 2) as i64;
-        let (w, h) = (image.width as i64, image.height as i64);
-        let mut out = Image::zeros(image.width, image.height);
-        // Scatter each non-zero source pixel: blank sky (most of a padded cutout) costs nothing.
-        for sy in 0..h {
-            for sx in 0..w {
-                let v = image.data[(sy * w + sx) as usize];
-                if v == 0.0 {
-                    continue;
-                }
-                for ky in -radius..=radius {
-                    let y = sy + ky;
-                    if y < 0 || y >= h {
-                        continue;
-                    }
-                    let row = &taps[((ky + radius) as usize) * side..][..side];
-                    for (k, tap) in row.iter().enumerate() {
-                        let x = sx + k as i64 - radius;
-                        if x >= 0 && x < w {
-                            out.data[(y * w + x) as usize] += v * tap;
-                        }
-                    }
+        PsfKernel::Square(self.kernel_2d()).convolve(image)
+    }
+}
+
+/// A PSF's taps, computed once to convolve several images (a galaxy's bands): the Moffat
+/// kernel samples the profile 25 times a tap with `powf`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PsfKernel {
+    /// 1-D taps applied along rows, then columns.
+    Separable(Vec<f64>),
+    /// `(side, taps)`: a square 2-D kernel, row-major.
+    Square((usize, Vec<f64>)),
+}
+
+impl PsfKernel {
+    /// The image convolved with these taps (zero outside the image).
+    pub fn convolve(&self, image: &Image) -> Image {
+        match self {
+            PsfKernel::Separable(taps) => convolve_axis(&convolve_axis(image, taps, true), taps, false),
+            PsfKernel::Square((side, taps)) => scatter_2d(image, *side, taps),
+        }
+    }
+}
+
+/// Scatters each non-zero source pixel through the square kernel (blank sky, most of a padded
+/// cutout, costs nothing). The loops run over the taps that land inside the image only.
+fn scatter_2d(image: &Image, side: usize, taps: &[f64]) -> Image {
+    let radius = side / 2;
+    let (w, h) = (image.width, image.height);
+    let mut out = Image::zeros(w, h);
+    for sy in 0..h {
+        // Kernel rows whose output row y = sy + ky - radius is inside the image.
+        let rows = radius.saturating_sub(sy)..side.min(h + radius - sy);
+        for sx in 0..w {
+            let v = image.data[sy * w + sx];
+            if v == 0.0 {
+                continue;
+            }
+            let columns = radius.saturating_sub(sx)..side.min(w + radius - sx);
+            let x_first = sx + columns.start - radius;
+            for ky in rows.clone() {
+                let y = sy + ky - radius;
+                let row = &taps[ky * side..][columns.clone()];
+                let target = &mut out.data[y * w + x_first..][..row.len()];
+                for (o, tap) in target.iter_mut().zip(row) {
+                    *o += v * tap;
                 }
             }
         }
-        out
     }
+    out
 }
 
 fn convolve_axis(image: &Image, taps: &[f64], along_x: bool) -> Image {
@@ -215,6 +241,36 @@ mod tests {
         let peak = 1.0;
         let at_half_width = (-(5.0f64 * 5.0) / (2.0 * sigma * sigma)).exp();
         assert!((at_half_width / peak - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_clipped_scatter_is_the_direct_sum_over_every_tap_inside_the_image() {
+        let (side, taps) = MoffatPsf { fwhm: 2.0, beta: 3.5 }.kernel_2d();
+        let radius = (side / 2) as i64;
+        // Wider and narrower than the kernel, with light at the edges and corners.
+        for (w, h) in [(23usize, 17usize), (5, 3)] {
+            let mut image = Image::zeros(w, h);
+            for (k, v) in image.data.iter_mut().enumerate() {
+                *v = if k % 3 == 1 { 0.0 } else { (k as f64 * 0.37).sin() + 1.5 };
+            }
+            let out = PsfKernel::Square((side, taps.clone())).convolve(&image);
+            for y in 0..h as i64 {
+                for x in 0..w as i64 {
+                    let mut want = 0.0;
+                    for sy in 0..h as i64 {
+                        for sx in 0..w as i64 {
+                            let (ky, kx) = (y - sy + radius, x - sx + radius);
+                            if (0..side as i64).contains(&ky) && (0..side as i64).contains(&kx) {
+                                want +=
+                                    image.data[(sy * w as i64 + sx) as usize] * taps[(ky * side as i64 + kx) as usize];
+                            }
+                        }
+                    }
+                    let got = out.data[(y * w as i64 + x) as usize];
+                    assert!((got - want).abs() < 1e-12, "{w}x{h} pixel ({x}, {y}): {got} vs {want}");
+                }
+            }
+        }
     }
 
     #[test]

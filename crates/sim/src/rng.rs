@@ -87,7 +87,6 @@ impl SampleRng {
             return k;
         }
         let slam = lambda.sqrt();
-        let loglam = lambda.ln();
         let b = 0.931 + 2.53 * slam;
         let a = -0.059 + 0.02483 * b;
         let inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
@@ -103,7 +102,8 @@ impl SampleRng {
             if k < 0.0 || (us < 0.013 && v > us) {
                 continue;
             }
-            if v.ln() + inv_alpha.ln() - (a / (us * us) + b).ln() <= -lambda + k * loglam - ln_gamma(k + 1.0) {
+            // Only here are the logarithms needed (most draws return above).
+            if v.ln() + inv_alpha.ln() - (a / (us * us) + b).ln() <= -lambda + k * lambda.ln() - ln_gamma(k + 1.0) {
                 return k;
             }
         }

@@ -14,7 +14,7 @@
 
 use crate::formats::cutouts::{median, noise_sigma};
 pub use astro_sim::composite::Composite;
-use astro_sim::composite::{gz_decals_unstretch, i_from_r_and_z, sdss_value};
+use astro_sim::composite::{SdssStretch, gz_decals_unstretch, i_from_r_and_z};
 
 /// The composite a model was trained on, as a redrawing needs it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,7 +91,8 @@ impl Restretch {
                 // The sky noise of the r band, robust to the galaxy (NaN never occurs here).
                 let soft = 2.0 * noise_sigma(&r, f64::NAN);
                 let i = z.iter().zip(&r).map(|(z, r)| i_from_r_and_z(*r, *z));
-                let value = |v: f64| sdss_value(v / soft, *white_over_soft) as f32;
+                let stretch = SdssStretch::new(*white_over_soft);
+                let value = |v: f64| stretch.value(v / soft) as f32;
                 i.map(value).chain(r.iter().map(|v| value(*v))).chain(g.iter().map(|v| value(*v))).collect()
             }
         }
@@ -101,7 +102,7 @@ impl Restretch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use astro_sim::composite::gz_decals_pixel;
+    use astro_sim::composite::{gz_decals_pixel, sdss_value};
 
     #[test]
     fn only_the_redrawings_that_can_be_done_are_offered() {
