@@ -74,7 +74,7 @@ impl Psf {
     pub fn kernel(&self) -> PsfKernel {
         match self {
             Psf::Gaussian(p) => PsfKernel::Separable(p.kernel_1d()),
-            Psf::Moffat(p) => PsfKernel::Square(p.kernel_2d()),
+            Psf::Moffat(p) => p.kernel(),
         }
     }
 }
@@ -127,7 +127,13 @@ impl MoffatPsf {
 
     /// The image convolved with this PSF (zero outside the image).
     pub fn convolve(&self, image: &Image) -> Image {
-        PsfKernel::Square(self.kernel_2d()).convolve(image)
+        self.kernel().convolve(image)
+    }
+
+    /// The taps of [`kernel_2d`](Self::kernel_2d) as a [`PsfKernel`].
+    pub fn kernel(&self) -> PsfKernel {
+        let (side, taps) = self.kernel_2d();
+        PsfKernel::Square { side, taps }
     }
 }
 
@@ -137,8 +143,13 @@ impl MoffatPsf {
 pub enum PsfKernel {
     /// 1-D taps applied along rows, then columns.
     Separable(Vec<f64>),
-    /// `(side, taps)`: a square 2-D kernel, row-major.
-    Square((usize, Vec<f64>)),
+    /// A square 2-D kernel of `side x side` taps, row-major.
+    Square {
+        /// Taps per side (odd).
+        side: usize,
+        /// The taps.
+        taps: Vec<f64>,
+    },
 }
 
 impl PsfKernel {
@@ -146,7 +157,7 @@ impl PsfKernel {
     pub fn convolve(&self, image: &Image) -> Image {
         match self {
             PsfKernel::Separable(taps) => convolve_axis(&convolve_axis(image, taps, true), taps, false),
-            PsfKernel::Square((side, taps)) => scatter_2d(image, *side, taps),
+            PsfKernel::Square { side, taps } => scatter_2d(image, *side, taps),
         }
     }
 }
@@ -253,7 +264,7 @@ mod tests {
             for (k, v) in image.data.iter_mut().enumerate() {
                 *v = if k % 3 == 1 { 0.0 } else { (k as f64 * 0.37).sin() + 1.5 };
             }
-            let out = PsfKernel::Square((side, taps.clone())).convolve(&image);
+            let out = PsfKernel::Square { side, taps: taps.clone() }.convolve(&image);
             for y in 0..h as i64 {
                 for x in 0..w as i64 {
                     let mut want = 0.0;
