@@ -395,6 +395,26 @@ impl Dieleman {
         self.head_of(self.body(images), side)
     }
 
+    /// The conv stack's output for every part.
+    ///
+    /// # Shapes
+    /// - images: `[batch, channels, size, size]`
+    /// - output: `[batch * 16, channels, side, side]`, each image's 16 parts in a row
+    fn part_features(&self, images: Tensor<4>) -> Tensor<4> {
+        let mut x = self.taps.apply(images);
+        for (k, layer) in self.convs.iter().enumerate() {
+            // The first layer sees the parts of the images, which carry no gradient.
+            x = if k == 0 { conv_on_data(&layer.conv, x) } else { layer.conv.forward(x) };
+            // Pooling before ReLU gives ReLU-then-pool's values and gradients (ReLU keeps the
+            // order of a window's values) and runs ReLU on a quarter of the values.
+            if let Some(pool) = &layer.pool {
+                x = pool.forward(x);
+            }
+            x = relu(x);
+        }
+        x
+    }
+
     /// The features the output layer reads: the last dense layer's output after its dropout.
     ///
     /// # Shapes
@@ -402,14 +422,7 @@ impl Dieleman {
     /// - output: `[batch, dense_units]`
     pub fn body(&self, images: Tensor<4>) -> Tensor<2> {
         let batch = images.dims()[0];
-        let mut x = self.taps.apply(images);
-        for (k, layer) in self.convs.iter().enumerate() {
-            // The first layer sees the parts of the images, which carry no gradient.
-            x = relu(if k == 0 { conv_on_data(&layer.conv, x) } else { layer.conv.forward(x) });
-            if let Some(pool) = &layer.pool {
-                x = pool.forward(x);
-            }
-        }
+        let x = self.part_features(images);
         // [batch * 16, C, H, W] -> [batch, 16 * C * H * W]: each image's parts side by side.
         let [_, c, h, w] = x.dims();
         let mut v: Tensor<2> = x.reshape([batch, NUM_PARTS * c * h * w]);
@@ -453,7 +466,7 @@ pub fn maxout(x: Tensor<2>, pieces: usize) -> Tensor<2> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Distribution;
+    use burn::tensor::{Distribution, Tolerance};
 
     #[test]
     fn the_paper_network_has_its_layer_shapes_and_42_million_parameters() {
@@ -526,6 +539,44 @@ mod tests {
         assert!(err.contains("model.output") && err.contains("10 targets"), "{err}");
         let config = DielemanConfig { conv_kernels: vec![6, 5, 3], ..DielemanConfig::default() };
         assert!(config.shapes(small, 37).unwrap_err().to_string().contains("one entry per conv layer"));
+    }
+
+    #[test]
+    fn the_conv_stack_pools_before_relu_with_relu_then_pools_values_and_gradients() {
+        let text = "view_size = 21\npart_size = 13\nconv_channels = [4, 8]\nconv_kernels = [3, 3]\npool_after = [true, true]\ndense_units = 16\ninit_bias = 0.0\n";
+        let config: DielemanConfig = toml::from_str(text).unwrap();
+        let device = Device::flex().autodiff();
+        let input = FeatureShape::Image { channels: 3, height: 30, width: 30 };
+        let net = config.init(input, 37, &device).unwrap();
+        let x = Tensor::<4>::random([2, 3, 30, 30], Distribution::Uniform(-1.0, 1.0), &device);
+        // The paper's order, layer by layer: conv, ReLU, pool.
+        let paper_order = |x: Tensor<4>| {
+            let mut x = net.taps.apply(x);
+            for layer in &net.convs {
+                x = relu(layer.conv.forward(x));
+                if let Some(pool) = &layer.pool {
+                    x = pool.forward(x);
+                }
+            }
+            x
+        };
+        let weights = |y: Tensor<4>| {
+            let n = y.shape().num_elements();
+            // A fixed weighting of the outputs, so that each gets its own gradient.
+            Tensor::<1, burn::tensor::Int>::arange(0..n as i64, &device).float().reshape(y.shape()).cos()
+        };
+        let ours = net.part_features(x.clone());
+        let reference = paper_order(x);
+        assert_eq!(ours.dims(), [32, 8, 1, 1]);
+        ours.clone().into_data().assert_approx_eq::<f32>(&reference.clone().into_data(), Tolerance::absolute(1e-5));
+        let grads = (ours.clone() * weights(ours)).sum().backward();
+        let reference_grads = (reference.clone() * weights(reference)).sum().backward();
+        for layer in &net.convs {
+            let w = &layer.conv.weight;
+            let (got, want) = (w.grad(&grads).unwrap(), w.grad(&reference_grads).unwrap());
+            assert!(want.clone().abs().max().into_scalar::<f32>() > 0.0, "the gradient is not all zeros");
+            got.into_data().assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(1e-4));
+        }
     }
 
     #[test]
