@@ -16,6 +16,7 @@ pub mod freeze;
 pub mod galaxy_zoo_output;
 pub mod gan;
 pub mod host_elu;
+pub mod max_pool_2x2;
 pub mod model;
 pub mod rational_tanh;
 pub mod recurrent;

@@ -28,6 +28,8 @@ pub use astro_models::batch_norm::set_copy_free_batch_norm;
 /// Whether ELU is computed on the host's threads (backends whose `exp` runs one element at a
 /// time).
 pub use astro_models::host_elu::set_host_elu;
+/// Whether 2 x 2 max pooling takes its direct kernel on `flex` (on unless switched off).
+pub use astro_models::max_pool_2x2::set_direct_max_pool;
 /// What the recurrent cells' `gate_functions = "auto"` means in this process: the caller that
 /// picks the backend says whether its sigmoid and tanh run one element at a time.
 pub use astro_models::recurrent::set_auto_gate_functions;

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::data_conv::conv_on_data;
 use crate::dropout::dropout;
 use crate::galaxy_zoo_output::galaxy_zoo_output;
+use crate::max_pool_2x2::max_pool_2d;
 use crate::model::LayerShape;
 use crate::shape::{FeatureShape, ShapeError};
 use parts::{NUM_PARTS, PartTaps};
@@ -408,7 +409,7 @@ impl Dieleman {
             // Pooling before ReLU gives ReLU-then-pool's values and gradients (ReLU keeps the
             // order of a window's values) and runs ReLU on a quarter of the values.
             if let Some(pool) = &layer.pool {
-                x = pool.forward(x);
+                x = max_pool_2d(pool, x);
             }
             x = relu(x);
         }

@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor};
 use super::spec::{LayerSpec, Padding, SequentialConfig};
 use crate::activation::ActivationLayer;
 use crate::dropout::dropout;
+use crate::max_pool_2x2::max_pool_2d;
 use crate::shape::{FeatureShape, ShapeError};
 
 /// Features between layers: images `[B, C, H, W]`, sequences `[B, C, L]`, vectors `[B, N]`.
@@ -162,7 +163,7 @@ impl Layer {
         match (self, x) {
             (Layer::Conv2d(m), Image(x)) => Image(m.forward(x)),
             (Layer::Conv1d(m), Sequence(x)) => Sequence(m.forward(x)),
-            (Layer::MaxPool2d(m), Image(x)) => Image(m.forward(x)),
+            (Layer::MaxPool2d(m), Image(x)) => Image(max_pool_2d(m, x)),
             (Layer::MaxPool1d(m), Sequence(x)) => Sequence(m.forward(x)),
             (Layer::AvgPool2d(m), Image(x)) => Image(m.forward(x)),
             (Layer::AvgPool1d(m), Sequence(x)) => Sequence(m.forward(x)),

@@ -14,8 +14,9 @@
 //! - data loading: simulating a batch of galaxies, and augmenting one.
 //!
 //! The CPU rows compute ELU on the host's threads and train batch norm without copies as the
-//! trainer does (`astro_models::host_elu`, `astro_models::batch_norm`); `NO_HOST_ELU=1` and
-//! `NO_COPY_FREE_BN=1` in the environment keep Burn's forms, to time the two against each other.
+//! trainer does (`astro_models::host_elu`, `astro_models::batch_norm`); `NO_HOST_ELU=1`,
+//! `NO_COPY_FREE_BN=1` and `NO_DIRECT_MAX_POOL=1` (`astro_models::max_pool_2x2`) in the
+//! environment keep Burn's forms, to time the two against each other.
 //!
 //! `cargo bench -p trainer` (or `cargo xtask bench`, which prints the table beside PyTorch's
 //! twins, `*_pytorch.py` beside this folder); with `--features tch`, LibTorch too.
@@ -196,12 +197,15 @@ fn model_steps(
 }
 
 /// The gate functions, ELU and batch norm in the forms the trainer gives `backend`
-/// (`crates/trainer/src/device.rs`), unless the environment asks for Burn's ELU or batch norm.
+/// (`crates/trainer/src/device.rs`), unless the environment asks for Burn's ELU, batch norm or
+/// max pooling.
 fn host_forms(backend: &str) {
     let cpu = matches!(backend, "flex" | "ndarray");
     astro_train::set_auto_gate_functions(cpu);
     astro_train::set_host_elu(cpu && std::env::var_os("NO_HOST_ELU").is_none());
     astro_train::set_copy_free_batch_norm(cpu && std::env::var_os("NO_COPY_FREE_BN").is_none());
+    // The direct kernel applies on `flex` only, by itself; this switch times Burn's form there.
+    astro_train::set_direct_max_pool(std::env::var_os("NO_DIRECT_MAX_POOL").is_none());
 }
 
 /// One adversarial update (the training loop's own) and the generator's inference on one batch
