@@ -78,10 +78,12 @@ mod direct {
         fn max_pool_2x2_with_indices(x: FloatTensor<Self>) -> (FloatTensor<Self>, IntTensor<Self>);
     }
 
-    /// Whether `x` is an `f32` tensor on `flex` (with or without autodiff).
+    /// Whether `x` is an `f32` tensor on `flex` (with or without autodiff) whose planes'
+    /// indices fit 32 bits.
     pub fn applies_to(x: &Tensor<4>) -> bool {
         let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
-        on_flex && x.dtype() == DType::F32
+        let [_, _, h, w] = x.dims();
+        on_flex && x.dtype() == DType::F32 && h * w <= i32::MAX as usize
     }
 
     pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
@@ -108,6 +110,7 @@ mod direct {
         let [n, c, h, w] = dims[..] else { panic!("max_pool_2x2 takes 4-d tensors, got {dims:?}") };
         let (out_h, out_w) = (h / 2, w / 2);
         let (plane, out_plane) = (h * w, out_h * out_w);
+        debug_assert!(plane <= i32::MAX as usize, "applies_to keeps planes within 32-bit indices");
         let input: &[f32] = x.storage();
         let mut values = vec![0f32; n * c * out_plane];
         let mut indices = vec![0i32; if with_indices { n * c * out_plane } else { 0 }];
@@ -115,19 +118,28 @@ mod direct {
             let one_plane = |p: usize, values: &mut [f32], indices: &mut [i32]| {
                 let src = &input[p * plane..(p + 1) * plane];
                 for oy in 0..out_h {
-                    let top = 2 * oy * w;
-                    for ox in 0..out_w {
-                        let first = top + 2 * ox;
-                        let mut best = first;
-                        // Window order as `flex`: row by row; the first largest wins, NaN wins.
-                        for i in [first + 1, first + w, first + w + 1] {
-                            if src[i] > src[best] || src[i].is_nan() {
-                                best = i;
-                            }
+                    let top_left = 2 * oy * w;
+                    let top = &src[top_left..top_left + 2 * out_w];
+                    let bottom = &src[top_left + w..top_left + w + 2 * out_w];
+                    let row = oy * out_w..(oy + 1) * out_w;
+                    // Plain index loops over slices of known length: the compiler drops the
+                    // bounds checks and the loop stays free of branches.
+                    let values = &mut values[row.clone()];
+                    if indices.is_empty() {
+                        for ox in 0..out_w {
+                            values[ox] = window_max(top, bottom, ox).0;
                         }
-                        values[oy * out_w + ox] = src[best];
-                        if let Some(slot) = indices.get_mut(oy * out_w + ox) {
-                            *slot = best as i32;
+                    } else {
+                        let indices = &mut indices[row];
+                        // In 32 bits, as the indices are stored (`applies_to` keeps a plane
+                        // within 2^31 values), so that the loop vectorises.
+                        let (top_left, w) = (top_left as u32, w as u32);
+                        for ox in 0..out_w {
+                            let (max, k) = window_max(top, bottom, ox);
+                            values[ox] = max;
+                            // Place k of the window: column k % 2 of row k / 2.
+                            let offset = (k & 1) + (k >> 1) * w;
+                            indices[ox] = (top_left + 2 * ox as u32 + offset) as i32;
                         }
                     }
                 }
@@ -145,6 +157,24 @@ mod direct {
         let shape = Shape::from(vec![n, c, out_h, out_w]);
         let indices = with_indices.then(|| FlexTensor::from_data(TensorData::new(indices, shape.clone())));
         (FlexTensor::from_data(TensorData::new(values, shape)), indices)
+    }
+
+    /// The largest of window `ox`'s four values (`top[2 ox..2 ox + 2]`, then the same of
+    /// `bottom`) and its place among them: the first largest, or the last NaN (`flex`'s and
+    /// PyTorch's rule). Chosen with bit masks, not branches: the comparisons of activations are
+    /// unpredictable.
+    #[inline(always)]
+    fn window_max(top: &[f32], bottom: &[f32], ox: usize) -> (f32, u32) {
+        let window = [top[2 * ox], top[2 * ox + 1], bottom[2 * ox], bottom[2 * ox + 1]];
+        let (mut max, mut at) = (window[0].to_bits(), 0u32);
+        for k in 1..4 {
+            let value = window[k as usize];
+            let wins = value > f32::from_bits(max) || value.is_nan();
+            let mask = (wins as u32).wrapping_neg();
+            max = (value.to_bits() & mask) | (max & !mask);
+            at = (k & mask) | (at & !mask);
+        }
+        (f32::from_bits(max), at)
     }
 
     /// The backward step: `flex`'s own max-pooling gradient from the forward pass's indices.
