@@ -12,6 +12,7 @@ pub mod answer_map;
 pub mod binary;
 pub mod class_bins;
 pub mod classification;
+mod numbered;
 pub mod paired;
 pub mod reconstruction;
 pub mod shallow_baseline;
@@ -28,6 +29,7 @@ use crate::error::RunError;
 use crate::evaluate::binary::{EvaluationConfig, score_binary};
 use crate::evaluate::class_bins::score_class_groups;
 use crate::evaluate::classification::{ClassificationMetrics, argmax, score_classes};
+use crate::evaluate::numbered::{Numbered, NumberedBatcher};
 use crate::fit::supervised::Supervised;
 
 /// Predictions of a model on a data set, row-aligned.
@@ -67,6 +69,7 @@ impl Predictions {
 
 /// Runs `model` over every item of `data` in batches on `device` (no autodiff), averaging each
 /// item's predictions (values, or class probabilities) over the views of `test_time` when given.
+/// The rows are in `data`'s order, whatever the number of loader workers.
 pub fn predict<D: Dataset<ImageItem> + 'static>(
     model: &Supervised,
     data: D,
@@ -77,14 +80,16 @@ pub fn predict<D: Dataset<ImageItem> + 'static>(
 ) -> Result<Predictions, RunError> {
     let batcher = test_time.map_or_else(ImageBatcher::default, |t| ImageBatcher::with_views(t.views()));
     let views = batcher.views();
-    let loader = DataLoaderBuilder::new(batcher)
+    let loader = DataLoaderBuilder::new(NumberedBatcher(batcher))
         .batch_size(batch_size)
         .num_workers(workers)
         .set_device(device.clone())
-        .build(data);
+        .build(Numbered(data));
     let mut out = Predictions::default();
+    let mut positions = Vec::new();
     for batch in loader.iter() {
-        let batch = batch.map_err(|e| RunError::Run(format!("cannot load data: {e}")))?;
+        let (indices, batch) = batch.map_err(|e| RunError::Run(format!("cannot load data: {e}")))?;
+        positions.extend(indices);
         let [b, k] = batch.targets.dims();
         let outputs = model
             .predict(batch.images, batch.features)
@@ -109,7 +114,24 @@ pub fn predict<D: Dataset<ImageItem> + 'static>(
             out.targets.extend(targets.chunks(k).map(<[f32]>::to_vec));
         }
     }
-    Ok(out)
+    Ok(in_data_order(out, &positions))
+}
+
+/// `p`'s rows sorted by `positions`, each row's index in the data set (`p` has no attributes
+/// yet: they are attached after prediction).
+fn in_data_order(p: Predictions, positions: &[usize]) -> Predictions {
+    let mut order: Vec<usize> = (0..positions.len()).collect();
+    order.sort_by_key(|&row| positions[row]);
+    let pick = |rows: Vec<Vec<f32>>| {
+        let mut rows: Vec<Option<Vec<f32>>> = rows.into_iter().map(Some).collect();
+        order.iter().map(|&row| rows[row].take().unwrap_or_default()).collect()
+    };
+    Predictions {
+        ids: order.iter().map(|&row| p.ids[row].clone()).collect(),
+        outputs: pick(p.outputs),
+        targets: pick(p.targets),
+        attributes: Vec::new(),
+    }
 }
 
 /// Root mean squared error over every value of every row.
@@ -646,6 +668,37 @@ mod tests {
             assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4), "{a:?} vs {b:?}");
         }
         assert_ne!(plain.outputs[0], plain.outputs[1]);
+    }
+
+    #[test]
+    fn predictions_keep_the_data_order_with_several_workers() {
+        use astro_models::{FeatureShape, ModelConfig};
+        use burn::data::dataset::InMemDataset;
+        let model: ModelConfig = toml::from_str(
+            "kind = \"sequential\"\n[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"dense\"\nunits = 1\n",
+        )
+        .unwrap();
+        let device = Device::flex();
+        let shape = FeatureShape::Image { channels: 1, height: 2, width: 2 };
+        let model = Supervised::new(model.init(shape, 1, &device).unwrap(), Task::Regression);
+        // Each item's target is its index; its pixels make its prediction its own.
+        let items: Vec<ImageItem> = (0..48)
+            .map(|i| ImageItem {
+                id: format!("item-{i}"),
+                pixels: vec![i as f32 / 10.0; 4],
+                shape: [1, 2, 2],
+                targets: vec![i as f32],
+                features: Vec::new(),
+            })
+            .collect();
+        let one = predict(&model, InMemDataset::new(items.clone()), 2, 0, None, &device).unwrap();
+        let four = predict(&model, InMemDataset::new(items), 2, 4, None, &device).unwrap();
+        let ids: Vec<String> = (0..48).map(|i| format!("item-{i}")).collect();
+        assert_eq!(one.ids, ids);
+        assert_eq!(four.ids, ids);
+        assert_eq!(four.targets, (0..48).map(|i| vec![i as f32]).collect::<Vec<_>>());
+        assert_eq!(four.outputs, one.outputs);
+        assert_ne!(four.outputs[0], four.outputs[1]);
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl TrainedRun {
             mean = Some(match mean {
                 None => p,
                 Some(mut sum) => {
-                    // Loader workers deliver batches in any order: add each item's row to its own.
+                    // Add each item's row to its own, matched by id (repeated ids in turn).
                     let mut rows: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
                     for (k, id) in p.ids.iter().enumerate().rev() {
                         rows.entry(id.as_str()).or_default().push(k);
