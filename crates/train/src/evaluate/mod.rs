@@ -122,14 +122,13 @@ pub fn predict<D: Dataset<ImageItem> + 'static>(
 fn in_data_order(p: Predictions, positions: &[usize]) -> Predictions {
     let mut order: Vec<usize> = (0..positions.len()).collect();
     order.sort_by_key(|&row| positions[row]);
-    let pick = |rows: Vec<Vec<f32>>| {
-        let mut rows: Vec<Option<Vec<f32>>> = rows.into_iter().map(Some).collect();
-        order.iter().map(|&row| rows[row].take().unwrap_or_default()).collect()
-    };
+    fn pick<T: Default>(mut rows: Vec<T>, order: &[usize]) -> Vec<T> {
+        order.iter().map(|&row| std::mem::take(&mut rows[row])).collect()
+    }
     Predictions {
-        ids: order.iter().map(|&row| p.ids[row].clone()).collect(),
-        outputs: pick(p.outputs),
-        targets: pick(p.targets),
+        ids: pick(p.ids, &order),
+        outputs: pick(p.outputs, &order),
+        targets: pick(p.targets, &order),
         attributes: Vec::new(),
     }
 }
@@ -636,20 +635,26 @@ mod tests {
         assert!((m.scatter_per_target[0] - (20.0f64 / 3.0).sqrt()).abs() < 1e-9, "{:?}", m.scatter_per_target);
     }
 
+    /// A regressor of `outputs` values from `channels` x `side` x `side` images: global average
+    /// pooling then a dense layer.
+    fn pooled_dense(channels: usize, side: usize, outputs: usize, device: &Device) -> Supervised {
+        use astro_models::{FeatureShape, ModelConfig};
+        let text = format!(
+            "kind = \"sequential\"\n[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"dense\"\nunits = {outputs}\n"
+        );
+        let model: ModelConfig = toml::from_str(&text).unwrap();
+        let shape = FeatureShape::Image { channels, height: side, width: side };
+        Supervised::new(model.init(shape, outputs, device).unwrap(), Task::Regression)
+    }
+
     #[test]
     fn test_time_views_are_averaged_per_item() {
-        use astro_models::{FeatureShape, ModelConfig};
         use burn::data::dataset::InMemDataset;
         // Global average pooling then a dense layer: invariant under quarter turns and flips,
         // so averaging the 8 views of each item must give its plain prediction; a mix-up of
         // rows between items would not (the items differ).
-        let model: ModelConfig = toml::from_str(
-            "kind = \"sequential\"\n[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"dense\"\nunits = 2\n",
-        )
-        .unwrap();
         let device = Device::flex();
-        let shape = FeatureShape::Image { channels: 3, height: 6, width: 6 };
-        let model = Supervised::new(model.init(shape, 2, &device).unwrap(), Task::Regression);
+        let model = pooled_dense(3, 6, 2, &device);
         let items: Vec<ImageItem> = (0..5)
             .map(|i| ImageItem {
                 id: i.to_string(),
@@ -672,15 +677,9 @@ mod tests {
 
     #[test]
     fn predictions_keep_the_data_order_with_several_workers() {
-        use astro_models::{FeatureShape, ModelConfig};
         use burn::data::dataset::InMemDataset;
-        let model: ModelConfig = toml::from_str(
-            "kind = \"sequential\"\n[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"dense\"\nunits = 1\n",
-        )
-        .unwrap();
         let device = Device::flex();
-        let shape = FeatureShape::Image { channels: 1, height: 2, width: 2 };
-        let model = Supervised::new(model.init(shape, 1, &device).unwrap(), Task::Regression);
+        let model = pooled_dense(1, 2, 1, &device);
         // Each item's target is its index; its pixels make its prediction its own.
         let items: Vec<ImageItem> = (0..48)
             .map(|i| ImageItem {
