@@ -1326,6 +1326,7 @@ fn the_galaxy_autoencoder_writes_latent_vectors_and_its_worst_reconstructions() 
     let latent = csv_rows(&run_dir.join("latent.csv"));
     let finite = |v: &String| v.parse::<f64>().is_ok_and(f64::is_finite);
     assert!(latent.iter().all(|row| row.len() == 33 && row[1..].iter().all(finite)), "{latent:?}");
+    assert_consecutive_ids(&latent);
     let errors: Vec<f64> =
         csv_rows(&run_dir.join("reconstruction_errors.csv")).iter().map(|r| r[1].parse().unwrap()).collect();
     assert_eq!(errors.len(), latent.len());
@@ -1336,6 +1337,14 @@ fn the_galaxy_autoencoder_writes_latent_vectors_and_its_worst_reconstructions() 
     assert!(picture.width() > picture.height(), "originals above reconstructions, side by side");
     let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
     assert_fails_with(&output, "is an autoencoder run: its reconstruction scores");
+}
+
+/// Asserts that the rows' first column holds simulated items' ids (`sim-N`) in the test split's
+/// order, whatever the order the data workers finished their batches in.
+fn assert_consecutive_ids(rows: &[Vec<String>]) {
+    let numbers: Vec<u64> =
+        rows.iter().map(|r| r[0].strip_prefix("sim-").and_then(|n| n.parse().ok()).unwrap()).collect();
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "not in the split's order: {numbers:?}");
 }
 
 /// Checks a finished GAN run folder.
@@ -1377,7 +1386,9 @@ fn the_galaxy_gan_recovers_degraded_galaxies_beside_richardson_lucy() {
         let ssim = summary["test"][way]["ssim"].as_f64().unwrap();
         assert!(psnr.is_finite() && psnr > 0.0 && (-1.0..=1.0).contains(&ssim), "{way}: {summary}");
     }
-    assert_eq!(csv_rows(&run_dir.join("test_quality.csv")).len(), 8);
+    let quality = csv_rows(&run_dir.join("test_quality.csv"));
+    assert_eq!(quality.len(), 8);
+    assert_consecutive_ids(&quality);
     assert!(run_dir.join("checkpoint/generator-1.bpk").is_file() && run_dir.join("checkpoint/optim_d-1.bpk").is_file());
     let output = run(&["eval", "--run", run_dir.to_str().unwrap(), "--device", "flex"]);
     assert_fails_with(&output, "is a GAN run: its test results are in its summary.json");

@@ -1,12 +1,14 @@
-//! The training loader: an epoch's batches are a pure function of `(seed, epoch)`, read and
+//! The project's loader: an epoch's batches are a pure function of `(seed, epoch)`, read and
 //! batched by worker threads ahead of training, and handed out in order. Whatever the number
 //! of workers, and whether the run was resumed, the model sees the same batches in the same
 //! order, so a seed gives one result (Burn's multi-threaded loader hands batches out in the
 //! order its workers finish them, which changed a `galaxy_cnn` run's losses from run to run).
 //!
-//! Two ways to draw an epoch: [`EpochLoader::shuffled`], every item once in a shuffled order
-//! (the last batch short when the batch size does not divide the split), and
-//! [`EpochLoader::stratified`], every batch holding each class equally ([`crate::stratified`]).
+//! Three ways to draw an epoch: [`EpochLoader::shuffled`], every item once in a shuffled order
+//! (the last batch short when the batch size does not divide the split),
+//! [`EpochLoader::stratified`], every batch holding each class equally ([`crate::stratified`]),
+//! and [`EpochLoader::in_order`], the split's first items in their order, for validation and
+//! evaluation (whose sums, files and plots then do not depend on which worker finished first).
 //! An item that cannot be read, or a worker that panics, gives an error in its batch's place,
 //! never a shorter epoch.
 
@@ -31,6 +33,8 @@ enum Draw {
     Shuffled,
     /// The same number of items of each class in every batch: the items of each class.
     Stratified(Arc<Vec<Vec<usize>>>),
+    /// The first this many items, in their order.
+    InOrder(usize),
 }
 
 /// The random stream of the shuffled order (the stratified draw uses one per class, from 0).
@@ -59,6 +63,7 @@ impl std::fmt::Debug for EpochLoader {
             Draw::Stratified(by_class) => {
                 format!("stratified {:?}", by_class.iter().map(Vec::len).collect::<Vec<_>>())
             }
+            Draw::InOrder(count) => format!("the first {count} in order"),
         };
         f.debug_struct("EpochLoader")
             .field("items", &self.split.len())
@@ -112,14 +117,30 @@ impl EpochLoader {
         })
     }
 
+    /// The first `count` items of `split` (all of them when it holds fewer) in their order, in
+    /// batches of `batch_size` (the last one short), made by `workers` threads and batched by the
+    /// default [`ImageBatcher`]: validation and evaluation.
+    pub fn in_order(split: ImageSplit, count: usize, batch_size: usize, workers: usize) -> Self {
+        let count = count.min(split.len());
+        Self { draw: Draw::InOrder(count), ..Self::shuffled(split, batch_size, 0, 0, ImageBatcher::default(), workers) }
+    }
+
     /// The same loader, making its batches on `device`.
     pub fn on(self, device: Device) -> Self {
         Self { device, ..self }
     }
 
+    /// The items an epoch's batches are cut from: the in-order draw's first ones, else the split.
+    fn items_per_epoch(&self) -> usize {
+        match self.draw {
+            Draw::InOrder(count) => count,
+            _ => self.split.len(),
+        }
+    }
+
     /// Batches in an epoch.
     fn batches_per_epoch(&self) -> usize {
-        self.split.len().div_ceil(self.batch_size)
+        self.items_per_epoch().div_ceil(self.batch_size)
     }
 
     /// The item indices of every batch of epoch `epoch` (0-based).
@@ -133,6 +154,9 @@ impl EpochLoader {
             }
             Draw::Stratified(by_class) => {
                 stratified_batches(by_class, self.batch_size, self.batches_per_epoch(), self.seed, epoch)
+            }
+            Draw::InOrder(count) => {
+                (0..*count).collect::<Vec<_>>().chunks(self.batch_size).map(<[usize]>::to_vec).collect()
             }
         }
     }
@@ -239,7 +263,7 @@ impl DataLoader<ImageBatch> for EpochLoader {
         let batches = self.batches_per_epoch();
         // The item count of batch `j`: the shuffled draw's last batch is short.
         let size = |j: usize| match self.draw {
-            Draw::Shuffled => self.batch_size.min(self.split.len() - j * self.batch_size),
+            Draw::Shuffled | Draw::InOrder(_) => self.batch_size.min(self.items_per_epoch() - j * self.batch_size),
             Draw::Stratified(_) => self.batch_size,
         };
         match self.range {
@@ -329,5 +353,23 @@ mod tests {
         assert_eq!((0..3).map(|_| next_epoch(&four)).collect::<Vec<_>>(), epochs, "four workers, one order");
         let resumed = shuffled(57, 8, 2, 3);
         assert_eq!(next_epoch(&resumed), epochs[2], "a run resumed at epoch 2 draws the uninterrupted run's");
+    }
+
+    #[test]
+    fn the_in_order_draw_hands_out_the_first_items_in_their_order_whatever_the_workers() {
+        let split = ImageSplit::new(Numbered(45));
+        for workers in [0, 1, 4] {
+            let l = EpochLoader::in_order(split.clone(), 23, 5, workers).on(Device::flex());
+            let expected: Vec<Vec<usize>> = (0..23).collect::<Vec<_>>().chunks(5).map(<[usize]>::to_vec).collect();
+            assert_eq!(l.epoch_batches(0), expected);
+            for _ in 0..3 {
+                assert_eq!(next_epoch(&l), expected, "{workers} workers, every epoch the same");
+            }
+            assert_eq!(l.num_items(), 23);
+            assert_eq!(l.slice(0, 10).num_items() + l.slice(10, 23).num_items(), 23);
+        }
+        let all = EpochLoader::in_order(split, 100, 10, 2).on(Device::flex());
+        assert_eq!(next_epoch(&all).concat(), (0..45).collect::<Vec<_>>(), "at most the split");
+        assert_eq!(all.num_items(), 45);
     }
 }

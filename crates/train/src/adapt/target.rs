@@ -2,8 +2,9 @@
 //! training, and the trained model scored on its test split (`target_test_predictions.csv`),
 //! with the body's features of both test splits projected for `features.png`.
 
+use astro_data::epoch_loader::EpochLoader;
 use astro_data::{DataInfo, OpenedData, Task};
-use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::DataLoader;
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use serde::Serialize;
@@ -164,12 +165,8 @@ fn features_of(
     device: &Device,
 ) -> Result<FeatureCloud, RunError> {
     let n = data.test.len().min(MAX_PLOTTED);
-    let items = burn::data::dataset::transform::PartialDataset::new(data.test.clone(), 0, n);
-    let loader = DataLoaderBuilder::new(astro_data::ImageBatcher::default())
-        .batch_size(config.training.batch_size)
-        .num_workers(config.training.workers)
-        .set_device(device.clone())
-        .build(items);
+    let loader = EpochLoader::in_order(data.test.clone(), n, config.training.batch_size, config.training.workers)
+        .on(device.clone());
     let mut cloud = FeatureCloud { domain, features: Vec::new(), classes: Vec::new() };
     for batch in loader.iter() {
         let batch = batch.map_err(|e| RunError::Run(format!("cannot load the {domain} test split: {e}")))?;

@@ -7,9 +7,10 @@
 
 use std::path::Path;
 
-use astro_data::{ImageBatcher, ImageSplit};
+use astro_data::ImageSplit;
+use astro_data::epoch_loader::EpochLoader;
 use astro_models::Model;
-use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::DataLoader;
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use serde::Serialize;
@@ -77,11 +78,7 @@ pub fn evaluate_reconstruction(
         return Err(RunError::Run("only an autoencoder reconstructs its input".into()));
     };
     let mean = mean_image(train)?;
-    let loader = DataLoaderBuilder::new(ImageBatcher::default())
-        .batch_size(batch_size)
-        .num_workers(workers)
-        .set_device(device.clone())
-        .build(test.clone());
+    let loader = EpochLoader::in_order(test.clone(), test.len(), batch_size, workers).on(device.clone());
     let (mut squared, mut absolute, mut baseline, mut values) = (0.0, 0.0, 0.0, 0usize);
     let mut latent_csv = String::new();
     let mut results: Vec<Reconstructed> = Vec::new();

@@ -10,8 +10,8 @@ use astro_data::OpenedData;
 use astro_data::epoch_loader::EpochLoader;
 use astro_data::paired::PairedLoader;
 use astro_data::{Augmenter, ImageBatch, ImageBatcher, Task};
+use burn::data::dataloader::DataLoader;
 use burn::data::dataloader::split::split_dataloader;
-use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use burn::train::checkpoint::{Checkpoint, ComposedCheckpointingStrategy, MetricCheckpointingStrategy};
@@ -281,10 +281,8 @@ impl StageSession<'_> {
             // optimiser and schedule: the checkpoint it starts from says so.
             fresh_optimizer_checkpoint(&run.path, start, &optimizer, &schedule)?;
         }
-        let valid_loader = DataLoaderBuilder::new(ImageBatcher::default())
-            .batch_size(t.batch_size)
-            .num_workers(t.workers)
-            .build(data.valid.clone());
+        let valid_loader: Arc<dyn DataLoader<ImageBatch>> =
+            Arc::new(EpochLoader::in_order(data.valid.clone(), data.valid.len(), t.batch_size, t.workers));
         let batches = model.batches.clone();
         let learner = Learner::new(model, optimizer, schedule);
 

@@ -6,11 +6,12 @@
 
 use std::path::Path;
 
-use astro_data::{ImageBatcher, ImageSplit};
+use astro_data::ImageSplit;
+use astro_data::epoch_loader::EpochLoader;
 use astro_models::gan::pix2pix::UNet;
 use astro_sim::image::Image;
 use astro_sim::image_quality::{psnr, ssim};
-use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::DataLoader;
 use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use serde::Serialize;
@@ -73,18 +74,14 @@ pub fn evaluate_recovery(
     device: &Device,
     run: &Path,
 ) -> Result<RecoveryScores, RunError> {
-    let loader = DataLoaderBuilder::new(ImageBatcher::default())
-        .batch_size(batch_size)
-        .num_workers(workers)
-        .set_device(device.clone())
-        .build(test.clone());
+    let loader = EpochLoader::in_order(test.clone(), test.len(), batch_size, workers).on(device.clone());
     let mut csv = String::from("id,psnr_gan,psnr_rl,psnr_degraded,ssim_gan,ssim_rl,ssim_degraded\n");
     let mut sums = [0.0; 6];
     let (mut samples, mut wins) = (0, 0);
     let mut shown: Vec<(Vec<f32>, Vec<String>)> = Vec::new();
     let mut shape = [0; 3];
-    // Loader threads may hand batches out of order: find each item's baseline by its id.
-    let index_of: std::collections::HashMap<String, usize> = (0..test.len()).map(|i| (test.id(i), i)).collect();
+    // The loader hands the items out in their order: the next one's index in `test`.
+    let mut index = 0;
     for batch in loader.iter() {
         let batch = batch.map_err(|e| RunError::Run(format!("cannot read a test batch: {e}")))?;
         let ids = batch.ids.clone();
@@ -100,7 +97,8 @@ pub fn evaluate_recovery(
         for (k, id) in ids.iter().enumerate() {
             let slice = |v: &[f32]| v[k * per..(k + 1) * per].to_vec();
             let (o, g, d) = (slice(&original), slice(&recovered), slice(&degraded));
-            let rl = index_of.get(id).and_then(|&i| test.baseline(i)).unwrap_or_else(|| d.clone());
+            let rl = test.baseline(index).unwrap_or_else(|| d.clone());
+            index += 1;
             let (pg, sg) = quality(&o, &g, c, n);
             let (pr, sr) = quality(&o, &rl, c, n);
             let (pd, sd) = quality(&o, &d, c, n);
