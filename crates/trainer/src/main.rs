@@ -7,6 +7,7 @@
 //! The binary is thin: it parses the command line, picks the devices (the only code that names
 //! a backend, in [`device`]), and hands over to `astro-train`.
 
+mod allocator;
 mod cli;
 mod device;
 
@@ -27,11 +28,13 @@ use crate::cli::{Cli, Command, TrainArgs};
 
 /// mimalloc keeps freed memory in the process for the next allocation of its size, where glibc
 /// gives large blocks back to the kernel and takes them again, one page fault per page: a
-/// training step allocates and frees the same large tensors every time (README, speed).
+/// training step allocates and frees the same large tensors every time (README, speed;
+/// `allocator.rs` for how long it keeps them).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    allocator::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

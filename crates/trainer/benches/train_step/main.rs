@@ -21,6 +21,9 @@
 //! `cargo bench -p trainer` (or `cargo xtask bench`, which prints the table beside PyTorch's
 //! twins, `*_pytorch.py` beside this folder); with `--features tch`, LibTorch too.
 
+// The trainer's allocator settings, so that the steps run as in the trainer.
+#[path = "../../src/allocator.rs"]
+mod allocator;
 mod peak_memory;
 
 use std::path::Path;
@@ -80,6 +83,7 @@ fn first_items(config: &ExperimentConfig, data: &OpenedData) -> Vec<ImageItem> {
 }
 
 fn throughput(c: &mut Criterion) {
+    allocator::keep_freed_memory();
     // Batch 32 (the config trains with 16), as the README's rows since the first measurement;
     // uncached, so that `simulate+batch` runs the simulator for every image.
     let galaxy_cnn = config("galaxy_cnn", &["training.batch_size=32", "data.cache=false"]);
