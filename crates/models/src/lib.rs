@@ -9,6 +9,7 @@ pub mod activation;
 pub mod autoencoder;
 pub mod batch_norm;
 pub mod body;
+pub mod conv2d;
 pub mod data_conv;
 pub mod dieleman;
 pub mod dropout;

@@ -290,7 +290,7 @@ impl ResNet {
 
     /// The pooled features the dense layers read: `[batch, channels, h, w]` -> `[batch, width]`.
     pub fn body(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = self.activation.apply(normalise(&self.bn1, self.conv1.forward(images)));
+        let mut x = self.activation.apply(normalise(&self.bn1, crate::conv2d::conv2d(&self.conv1, images)));
         if let Some(pool) = &self.maxpool {
             x = pool.forward(x);
         }

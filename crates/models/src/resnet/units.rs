@@ -3,6 +3,7 @@
 //! used by CMU DeepLens (Lanusse et al. 2018): BN and activation before each convolution.
 
 use crate::batch_norm::normalise;
+use crate::conv2d::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
@@ -85,11 +86,11 @@ impl BasicBlock {
     /// `[batch, input, h, w]` -> `[batch, output, h / stride, w / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some(d) => normalise(&d.bn, d.conv.forward(x.clone())),
+            Some(d) => normalise(&d.bn, conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(normalise(&self.bn1, self.conv1.forward(x)));
-        let y = normalise(&self.bn2, self.conv2.forward(y));
+        let y = relu(normalise(&self.bn1, conv2d(&self.conv1, x)));
+        let y = normalise(&self.bn2, conv2d(&self.conv2, y));
         relu(y + shortcut)
     }
 }
@@ -141,12 +142,12 @@ impl PreactBottleneck {
         let act = self.activation;
         let pre = act.apply(normalise(&self.bn1, x.clone()));
         let shortcut = match &self.shortcut {
-            Some(projection) => projection.forward(pre.clone()),
+            Some(projection) => conv2d(projection, pre.clone()),
             None => x,
         };
-        let y = self.conv1.forward(pre);
-        let y = self.conv2.forward(act.apply(normalise(&self.bn2, y)));
-        let y = self.conv3.forward(act.apply(normalise(&self.bn3, y)));
+        let y = conv2d(&self.conv1, pre);
+        let y = conv2d(&self.conv2, act.apply(normalise(&self.bn2, y)));
+        let y = conv2d(&self.conv3, act.apply(normalise(&self.bn3, y)));
         y + shortcut
     }
 }

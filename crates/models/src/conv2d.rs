@@ -1,0 +1,351 @@
+//! 2-d convolution whose weight gradient, on `flex`, is one batched matrix product.
+//!
+//! Burn computes a convolution's weight gradient as another convolution, of the input with its
+//! batch and channel axes swapped by the output gradient as the kernel. On `flex` that ran as
+//! one matrix-vector product per input channel, after two single-threaded layout copies of the
+//! input and of the output gradient: in a DeepLens ResNet training step (batch norm everywhere,
+//! so the step runs whole on one thread, `fit::halves`) about a seventh of the CPU time. Here
+//! the input is unfolded (im2col, every batch item on rayon's threads, skipped for a 1 x 1
+//! convolution of stride 1 without padding, whose input is already its unfolding) and the
+//! gradient is `sum over the batch of dy_b [out, positions] x unfold(x_b)^T [positions,
+//! in k k]`: `flex`'s batched matrix product, then a sum over the batch. The forward pass and
+//! the input gradient are `flex`'s own (`conv2d`, and Burn's `conv2d_x_backward`).
+//!
+//! The operation is a Burn backend extension ([`ConvBackend`]) for `flex` and autodiff over it;
+//! [`conv2d`] takes it for a `Conv2d` layer on `flex` (f32) with one group, no dilation and the
+//! same padding on both sides of each axis, and Burn's `Conv2d::forward` elsewhere.
+//!
+//! Networks opt in where it was measured to pay (bench steps alternated with `NO_DIRECT_CONV=1`,
+//! 2026-12-03): the ResNets (`resnet/`: DeepLens 69.1, 66.6 -> 98.3, 103.5 images/s), whose
+//! steps run whole. Where the step runs as two concurrent half batches (the Dieleman network:
+//! 74.6-108.8 against 83.7-93.7, no gain) or its convolutions are small and strided (pix2pix
+//! 13.4, 15.3 -> 13.2, 11.4; the DCGAN 50.6, 42.1 -> 40.9, 39.6; the semantic autoencoder's
+//! encoder the same), `flex`'s per-channel products already keep the cores busy and the
+//! unfolded copy costs more, so those keep `Conv2d::forward`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+
+/// Whether [`conv2d`] takes the direct weight gradient where it can (on by default; benchmarks
+/// switch it off to time Burn's form).
+static DIRECT: AtomicBool = AtomicBool::new(true);
+
+/// Sets whether [`conv2d`] takes the direct weight gradient on `flex` from here on.
+pub fn set_direct_conv(on: bool) {
+    DIRECT.store(on, Ordering::Relaxed);
+}
+
+/// `conv.forward(x)`, with the direct weight gradient where `conv` and `x` allow it.
+///
+/// # Shapes
+/// - x: `[batch, channels_in, height, width]`
+/// - output: `[batch, channels_out, height_out, width_out]`
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if DIRECT.load(Ordering::Relaxed)
+        && let Some(padding) = direct::symmetric_padding(conv)
+        && direct::applies_to(conv, &x)
+    {
+        let y = direct::conv2d(x, conv.weight.val(), conv.stride, padding);
+        return match &conv.bias {
+            Some(bias) => {
+                let channels = bias.dims()[0];
+                y + bias.val().reshape([1, channels, 1, 1])
+            }
+            None => y,
+        };
+    }
+    conv.forward(x)
+}
+
+#[cfg(feature = "flex")]
+mod direct {
+    use burn::backend::TensorMetadata;
+    use burn::backend::autodiff::NodeId;
+    use burn::backend::autodiff::checkpoint::base::Checkpointer;
+    use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+    use burn::backend::flex::FlexTensor;
+    use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
+    use burn::backend::tensor::FloatTensor;
+    use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2d;
+    use burn::tensor::{DType, Shape, Tensor, TensorData};
+    use rayon::prelude::*;
+
+    /// The convolution as a backend operation: `flex`'s, and autodiff over it with the direct
+    /// weight gradient.
+    #[backend_extension(Flex, Autodiff)]
+    pub trait ConvBackend: Backend {
+        /// A convolution of one group without dilation or bias, padded by `padding` on both
+        /// sides of each axis.
+        fn conv2d_direct(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            stride: [usize; 2],
+            padding: [usize; 2],
+        ) -> FloatTensor<Self>;
+    }
+
+    /// The weight gradient as a batched matrix product.
+    pub trait ConvWeightGradient: Backend {
+        /// `d loss / d weight` of a `kernel`-sized convolution of `x` whose output gradient is
+        /// `grad`.
+        fn conv2d_weight_gradient(
+            x: FloatTensor<Self>,
+            grad: FloatTensor<Self>,
+            kernel: [usize; 2],
+            stride: [usize; 2],
+            padding: [usize; 2],
+        ) -> FloatTensor<Self>;
+    }
+
+    /// The layer's padding as `[rows, columns]` where it is the same on both sides (`Same`
+    /// padding is left to Burn, which works it out per input size).
+    pub fn symmetric_padding(conv: &Conv2d) -> Option<[usize; 2]> {
+        match conv.padding {
+            PaddingConfig2d::Valid => Some([0, 0]),
+            PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => Some([top, left]),
+            _ => None,
+        }
+    }
+
+    /// Whether the layer has one group and no dilation, and `x` is an `f32` tensor on `flex`
+    /// (with or without autodiff).
+    pub fn applies_to(conv: &Conv2d, x: &Tensor<4>) -> bool {
+        let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
+        on_flex && x.dtype() == DType::F32 && conv.groups == 1 && conv.dilation == [1, 1]
+    }
+
+    pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: [usize; 2], padding: [usize; 2]) -> Tensor<4> {
+        Tensor::from_dispatch(<Dispatch as ConvBackend>::conv2d_direct(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            stride,
+            padding,
+        ))
+    }
+
+    fn options(stride: [usize; 2], padding: [usize; 2]) -> ConvOptions<2> {
+        ConvOptions::new(stride, padding, [1, 1], 1)
+    }
+
+    impl ConvBackend for Flex {
+        fn conv2d_direct(x: FlexTensor, weight: FlexTensor, stride: [usize; 2], padding: [usize; 2]) -> FlexTensor {
+            <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options(stride, padding))
+        }
+    }
+
+    impl ConvWeightGradient for Flex {
+        fn conv2d_weight_gradient(
+            x: FlexTensor,
+            grad: FlexTensor,
+            kernel: [usize; 2],
+            stride: [usize; 2],
+            padding: [usize; 2],
+        ) -> FlexTensor {
+            let x = x.to_contiguous();
+            let dims = x.layout().shape().to_vec();
+            let [batch, channels, _, _] = dims[..] else { panic!("conv2d takes 4-d inputs, got {dims:?}") };
+            let grad_dims = grad.layout().shape().to_vec();
+            let [_, out_channels, out_h, out_w] = grad_dims[..] else {
+                panic!("a 4-d output gradient, got {grad_dims:?}")
+            };
+            let positions = out_h * out_w;
+            let unfolded = kernel == [1, 1] && stride == [1, 1] && padding == [0, 0];
+            let (rows, columns) = if unfolded {
+                (channels, x)
+            } else {
+                let rows = channels * kernel[0] * kernel[1];
+                let columns = unfold(&x, [out_h, out_w], kernel, stride, padding);
+                (rows, FlexTensor::from_data(TensorData::new(columns, [batch, rows, positions])))
+            };
+            let columns = Flex::float_reshape(columns, Shape::from(vec![batch, rows, positions]));
+            let grad = Flex::float_reshape(grad, Shape::from(vec![batch, out_channels, positions]));
+            // [batch, out, positions] x [batch, positions, rows], summed over the batch.
+            let per_item = Flex::float_matmul(grad, Flex::float_swap_dims(columns, 1, 2));
+            let summed = Flex::float_sum_dim(per_item, 0);
+            Flex::float_reshape(summed, Shape::from(vec![out_channels, channels, kernel[0], kernel[1]]))
+        }
+    }
+
+    /// im2col: for each batch item, a `[channels k k, out_h out_w]` matrix whose row `(c, i,
+    /// j)` holds input channel `c` at offset `(i, j)` of every output position's window (0
+    /// outside the input), batch items on rayon's threads.
+    fn unfold(
+        x: &FlexTensor,
+        out: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Vec<f32> {
+        let dims = x.layout().shape().to_vec();
+        let (height, width) = (dims[2], dims[3]);
+        let input: &[f32] = x.storage();
+        let [out_h, out_w] = out;
+        let positions = out_h * out_w;
+        let plane = height * width;
+        let mut columns = vec![0f32; input.len() / plane * kernel[0] * kernel[1] * positions];
+        // One input plane (a batch item's channel) fills k k rows.
+        columns.par_chunks_mut(kernel[0] * kernel[1] * positions).enumerate().for_each(|(p, rows)| {
+            let src = &input[p * plane..(p + 1) * plane];
+            for i in 0..kernel[0] {
+                for j in 0..kernel[1] {
+                    let row = &mut rows[(i * kernel[1] + j) * positions..][..positions];
+                    // The output columns whose input column `ox s + j - pad` is inside the row.
+                    let first = padding[1].saturating_sub(j).div_ceil(stride[1]);
+                    let last = (width + padding[1]).saturating_sub(j).div_ceil(stride[1]).min(out_w);
+                    for oy in 0..out_h {
+                        let iy = (oy * stride[0] + i) as isize - padding[0] as isize;
+                        if iy < 0 || iy >= height as isize || first >= last {
+                            continue;
+                        }
+                        let line = &src[iy as usize * width..][..width];
+                        let dst = &mut row[oy * out_w..][..out_w];
+                        if stride[1] == 1 {
+                            let start = first + j - padding[1];
+                            dst[first..last].copy_from_slice(&line[start..start + last - first]);
+                        } else {
+                            for (ox, d) in dst.iter_mut().enumerate().take(last).skip(first) {
+                                *d = line[ox * stride[1] + j - padding[1]];
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        columns
+    }
+
+    /// The backward step: Burn's input gradient, the direct weight gradient.
+    #[derive(Debug)]
+    struct ConvStep;
+
+    impl<B: Backend + ConvWeightGradient> Backward<B, 2> for ConvStep {
+        /// The input, the weight, the stride and the padding.
+        type State = (NodeId, NodeId, [usize; 2], [usize; 2]);
+
+        fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+            let [node_x, node_weight] = ops.parents;
+            let grad = grads.consume::<B>(&ops.node);
+            let (x_state, weight_state, stride, padding) = ops.state;
+            let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+            let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
+            if let Some(node) = node_x {
+                let dx = B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options(stride, padding));
+                grads.register::<B>(node.id, dx);
+            }
+            if let Some(node) = node_weight {
+                let dims = weight.shape().dims::<4>();
+                let dw = B::conv2d_weight_gradient(x, grad, [dims[2], dims[3]], stride, padding);
+                grads.register::<B>(node.id, dw);
+            }
+        }
+    }
+
+    impl<B, C> ConvBackend for Autodiff<B, C>
+    where
+        B: Backend + ConvBackend + ConvWeightGradient,
+        C: CheckpointStrategy,
+    {
+        fn conv2d_direct(
+            x: FloatTensor<Self>,
+            weight: FloatTensor<Self>,
+            stride: [usize; 2],
+            padding: [usize; 2],
+        ) -> FloatTensor<Self> {
+            match ConvStep.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(mut prep) => {
+                    let x_state = prep.checkpoint(&x);
+                    let weight_state = prep.checkpoint(&weight);
+                    let y = B::conv2d_direct(x.into_parts().0, weight.into_parts().0, stride, padding);
+                    prep.finish((x_state, weight_state, stride, padding), y)
+                }
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(B::conv2d_direct(x.into_parts().0, weight.into_parts().0, stride, padding))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Device, Distribution, Int, Tolerance};
+
+    /// Values and the gradients (input, weight, bias) of a fixed weighting of the outputs.
+    fn through(conv: &Conv2d, x: &Tensor<4>, direct: bool) -> Vec<burn::tensor::TensorData> {
+        let x = x.clone().require_grad();
+        let y = if direct { conv2d(conv, x.clone() * 1.0) } else { conv.forward(x.clone() * 1.0) };
+        let n = y.shape().num_elements();
+        let weights = Tensor::<1, Int>::arange(0..n as i64, &x.device()).float().reshape(y.shape()).cos();
+        let values = y.clone().into_data();
+        let grads = (y * weights).sum().backward();
+        let mut out =
+            vec![values, x.grad(&grads).expect("dx").into_data(), conv.weight.grad(&grads).expect("dw").into_data()];
+        if let Some(bias) = &conv.bias {
+            out.push(bias.grad(&grads).expect("db").into_data());
+        }
+        out
+    }
+
+    #[test]
+    fn values_and_gradients_are_burns_for_kernels_strides_and_paddings() {
+        let device = Device::flex().autodiff();
+        // (in, out, kernel, stride, padding, bias, input side): DeepLens's 7x7 stem, 3x3 and
+        // strided 3x3, its 1x1 convolutions and strided 1x1 projections, odd sides.
+        for (input, output, k, s, p, bias, side) in [
+            (1, 4, 7, 1, 3, false, 13),
+            (3, 5, 3, 1, 1, true, 9),
+            (4, 6, 3, 2, 1, false, 11),
+            (6, 8, 1, 1, 0, false, 7),
+            (6, 8, 1, 2, 0, true, 9),
+            (2, 3, 5, 3, 2, false, 12),
+            (2, 3, 3, 1, 0, false, 6),
+        ] {
+            let conv = Conv2dConfig::new([input, output], [k, k])
+                .with_stride([s, s])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .with_bias(bias)
+                .init(&device);
+            let x = Tensor::<4>::random([3, input, side, side], Distribution::Uniform(-1.0, 1.0), &device);
+            let ours = through(&conv, &x, true);
+            let burns = through(&conv, &x, false);
+            for (what, (a, b)) in ["values", "dx", "dw", "db"].iter().zip(ours.iter().zip(&burns)) {
+                assert_eq!(a.shape(), b.shape(), "{what} of {k}x{k}/{s} pad {p}");
+                a.assert_approx_eq::<f32>(b, Tolerance::absolute(1e-4));
+            }
+        }
+    }
+
+    #[test]
+    fn the_direct_form_is_taken_only_where_it_applies_and_runs_without_autodiff() {
+        let device = Device::flex();
+        let plain = Conv2dConfig::new([2, 3], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(&device);
+        let x = Tensor::<4>::random([2, 2, 5, 5], Distribution::Default, &device);
+        assert!(direct::symmetric_padding(&plain).is_some() && direct::applies_to(&plain, &x));
+        plain
+            .forward(x.clone())
+            .into_data()
+            .assert_approx_eq::<f32>(&conv2d(&plain, x.clone()).into_data(), Tolerance::absolute(1e-5));
+        for other in [
+            Conv2dConfig::new([2, 4], [3, 3]).with_groups(2).init(&device),
+            Conv2dConfig::new([2, 3], [3, 3]).with_dilation([2, 2]).init(&device),
+        ] {
+            assert!(!direct::applies_to(&other, &x));
+            assert_eq!(conv2d(&other, x.clone()).dims(), other.forward(x.clone()).dims());
+        }
+        for padding in [PaddingConfig2d::Same, PaddingConfig2d::Explicit(1, 0, 0, 1)] {
+            let other = Conv2dConfig::new([2, 3], [2, 2]).with_padding(padding).init(&device);
+            assert!(direct::symmetric_padding(&other).is_none());
+            assert_eq!(conv2d(&other, x.clone()).dims(), other.forward(x.clone()).dims());
+        }
+    }
+}
