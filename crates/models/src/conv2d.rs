@@ -33,16 +33,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
-/// Whether [`conv2d`] takes the direct weight gradient where it can (on by default; benchmarks
-/// switch it off to time Burn's form).
+/// Whether [`conv2d`] takes the unfolded form where it can (on by default; benchmarks switch it
+/// off to time Burn's form).
 static DIRECT: AtomicBool = AtomicBool::new(true);
 
-/// Sets whether [`conv2d`] takes the direct weight gradient on `flex` from here on.
+/// Sets whether [`conv2d`] takes the unfolded form on `flex` from here on.
 pub fn set_direct_conv(on: bool) {
     DIRECT.store(on, Ordering::Relaxed);
 }
 
-/// `conv.forward(x)`, with the direct weight gradient where `conv` and `x` allow it.
+/// `conv.forward(x)`, in the unfolded form where `conv` and `x` allow it.
 ///
 /// # Shapes
 /// - x: `[batch, channels_in, height, width]`
@@ -53,16 +53,21 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         && let Some(padding) = direct::symmetric_padding(conv)
         && direct::applies_to(conv, &x)
     {
-        let y = direct::conv2d(x, conv.weight.val(), conv.stride, padding);
-        return match &conv.bias {
-            Some(bias) => {
-                let channels = bias.dims()[0];
-                y + bias.val().reshape([1, channels, 1, 1])
-            }
-            None => y,
-        };
+        return with_bias(conv, direct::conv2d(x, conv.weight.val(), conv.stride, padding));
     }
     conv.forward(x)
+}
+
+/// `y` plus `conv`'s bias (if it has one) on each output channel, for convolutions computed
+/// without it.
+pub(crate) fn with_bias(conv: &Conv2d, y: Tensor<4>) -> Tensor<4> {
+    match &conv.bias {
+        Some(bias) => {
+            let channels = bias.dims()[0];
+            y + bias.val().reshape([1, channels, 1, 1])
+        }
+        None => y,
+    }
 }
 
 #[cfg(feature = "flex")]
@@ -76,10 +81,10 @@ mod direct {
     use burn::backend::flex::FlexTensor;
     use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
     use burn::backend::tensor::FloatTensor;
-    use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+    use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::Conv2d;
-    use burn::tensor::{DType, Shape, Tensor, TensorData};
+    use burn::tensor::{Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
     /// The convolution as a backend operation: unfolded on `flex`, and autodiff over it with
@@ -122,8 +127,7 @@ mod direct {
     /// Whether the layer has one group and no dilation, and `x` is an `f32` tensor on `flex`
     /// (with or without autodiff).
     pub fn applies_to(conv: &Conv2d, x: &Tensor<4>) -> bool {
-        let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
-        on_flex && x.dtype() == DType::F32 && conv.groups == 1 && conv.dilation == [1, 1]
+        crate::on_flex::is_flex_f32(x) && conv.groups == 1 && conv.dilation == [1, 1]
     }
 
     pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: [usize; 2], padding: [usize; 2]) -> Tensor<4> {
@@ -146,14 +150,14 @@ mod direct {
             if is_pointwise(kernel, stride, padding) {
                 return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options(stride, padding));
             }
-            let x = x.to_contiguous();
             let dims = x.layout().shape().to_vec();
             let [batch, _, height, width] = dims[..] else { panic!("conv2d takes 4-d inputs, got {dims:?}") };
             let out = [
                 (height + 2 * padding[0] - kernel[0]) / stride[0] + 1,
                 (width + 2 * padding[1] - kernel[1]) / stride[1] + 1,
             ];
-            let (rows, columns) = columns(x, out, kernel, stride, padding);
+            let columns = columns(x, out, kernel, stride, padding);
+            let rows = w_dims[1] * kernel[0] * kernel[1];
             let weight = Flex::float_reshape(weight, Shape::from(vec![1, w_dims[0], rows]));
             // [1, out, in k k] x [batch, in k k, positions], the weight broadcast over the batch.
             let y = Flex::float_matmul(weight, columns);
@@ -167,22 +171,21 @@ mod direct {
         kernel == [1, 1] && stride == [1, 1] && padding == [0, 0]
     }
 
-    /// The unfolded input as `[batch, channels k k, positions]`, and its row count.
+    /// The unfolded input, `[batch, channels k k, positions]`.
     fn columns(
         x: FlexTensor,
         out: [usize; 2],
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: [usize; 2],
-    ) -> (usize, FlexTensor) {
+    ) -> FlexTensor {
         let dims = x.layout().shape().to_vec();
-        let (batch, channels, positions) = (dims[0], dims[1], out[0] * out[1]);
+        let (batch, rows, positions) = (dims[0], dims[1] * kernel[0] * kernel[1], out[0] * out[1]);
         if is_pointwise(kernel, stride, padding) {
-            return (channels, Flex::float_reshape(x, Shape::from(vec![batch, channels, positions])));
+            return Flex::float_reshape(x, Shape::from(vec![batch, rows, positions]));
         }
-        let rows = channels * kernel[0] * kernel[1];
-        let unfolded = unfold(&x, out, kernel, stride, padding);
-        (rows, FlexTensor::from_data(TensorData::new(unfolded, [batch, rows, positions])))
+        let unfolded = unfold(&x.to_contiguous(), out, kernel, stride, padding);
+        FlexTensor::from_data(TensorData::new(unfolded, [batch, rows, positions]))
     }
 
     impl ConvWeightGradient for Flex {
@@ -193,7 +196,6 @@ mod direct {
             stride: [usize; 2],
             padding: [usize; 2],
         ) -> FlexTensor {
-            let x = x.to_contiguous();
             let dims = x.layout().shape().to_vec();
             let [batch, channels, _, _] = dims[..] else { panic!("conv2d takes 4-d inputs, got {dims:?}") };
             let grad_dims = grad.layout().shape().to_vec();
@@ -201,7 +203,7 @@ mod direct {
                 panic!("a 4-d output gradient, got {grad_dims:?}")
             };
             let positions = out_h * out_w;
-            let (_, columns) = columns(x, [out_h, out_w], kernel, stride, padding);
+            let columns = columns(x, [out_h, out_w], kernel, stride, padding);
             let grad = Flex::float_reshape(grad, Shape::from(vec![batch, out_channels, positions]));
             // [batch, out, positions] x [batch, positions, rows], summed over the batch.
             let per_item = Flex::float_matmul(grad, Flex::float_swap_dims(columns, 1, 2));
@@ -210,9 +212,9 @@ mod direct {
         }
     }
 
-    /// im2col: for each batch item, a `[channels k k, out_h out_w]` matrix whose row `(c, i,
-    /// j)` holds input channel `c` at offset `(i, j)` of every output position's window (0
-    /// outside the input), batch items on rayon's threads.
+    /// im2col of a contiguous `x`: for each batch item, a `[channels k k, out_h out_w]` matrix
+    /// whose row `(c, i, j)` holds input channel `c` at offset `(i, j)` of every output
+    /// position's window (0 outside the input), batch items on rayon's threads.
     fn unfold(
         x: &FlexTensor,
         out: [usize; 2],

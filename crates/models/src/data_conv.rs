@@ -32,13 +32,7 @@ pub fn conv_on_data(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let ((top, bottom), (left, right)) = padding(&conv.padding, conv.kernel_size);
     let x = if top + bottom + left + right > 0 { x.pad([(top, bottom), (left, right)], 0.0) } else { x };
     let y = by_kernel_rows(x, weight);
-    match &conv.bias {
-        Some(bias) => {
-            let channels = bias.dims()[0];
-            y + bias.val().reshape([1, channels, 1, 1])
-        }
-        None => y,
-    }
+    crate::conv2d::with_bias(conv, y)
 }
 
 /// The padding of a unit-stride convolution, `((top, bottom), (left, right))`, as `Conv2d`

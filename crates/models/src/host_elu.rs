@@ -124,8 +124,8 @@ pub mod kernel {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::FloatTensor;
-    use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-    use burn::tensor::{DType, Tensor, TensorData};
+    use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+    use burn::tensor::{Tensor, TensorData};
     use rayon::prelude::*;
 
     /// Values a rayon task takes at least (a task costs more than a few thousand `exp`s).
@@ -148,8 +148,7 @@ pub mod kernel {
     /// Whether `x` is an `f32` tensor on `flex` (with or without autodiff) and `alpha > 0` (the
     /// backward pass tells the sides of 0 apart by the output's sign).
     pub fn applies_to<const D: usize>(x: &Tensor<D>, alpha: f64) -> bool {
-        let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
-        on_flex && x.dtype() == DType::F32 && alpha > 0.0
+        crate::on_flex::is_flex_f32(x) && alpha > 0.0
     }
 
     /// ELU of `x` through the kernel (see [`applies_to`]).

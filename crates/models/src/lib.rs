@@ -19,6 +19,8 @@ pub mod gan;
 pub mod host_elu;
 pub mod max_pool_2x2;
 pub mod model;
+#[cfg(feature = "flex")]
+mod on_flex;
 pub mod rational_tanh;
 pub mod recurrent;
 pub mod resnet;

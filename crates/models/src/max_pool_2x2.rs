@@ -61,8 +61,8 @@ mod direct {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::{FloatTensor, IntTensor};
-    use burn::backend::{Autodiff, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
-    use burn::tensor::{DType, Shape, Tensor, TensorData};
+    use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+    use burn::tensor::{Shape, Tensor, TensorData};
     use rayon::prelude::*;
 
     /// The pooling as a backend operation: `flex`'s direct kernel, and autodiff over it.
@@ -81,9 +81,8 @@ mod direct {
     /// Whether `x` is an `f32` tensor on `flex` (with or without autodiff) whose planes'
     /// indices fit 32 bits.
     pub fn applies_to(x: &Tensor<4>) -> bool {
-        let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
         let [_, _, h, w] = x.dims();
-        on_flex && x.dtype() == DType::F32 && h * w <= i32::MAX as usize
+        crate::on_flex::is_flex_f32(x) && h * w <= i32::MAX as usize
     }
 
     pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {

@@ -6,10 +6,11 @@
 //! again one zeroed page at a time: on a DeepLens step (about 1 s on 2 cores) a tenth of the
 //! CPU time went to the kernel zeroing pages (144,852 page faults in a 25 s bench run, 814
 //! without purging); the bench step, alternated three times, ran at 68.7, 61.8, 68.6 images/s
-//! against 75.1, 89.8, 77.7 without purging. End to end (a short `deeplens_resnet` run, two pairs) the kernel's time fell from
-//! 7.6 to 2.2 s and the wall time by 0-6%. The cost: the process holds its peak memory until it
-//! ends (peak RSS 329-333 -> 369-382 MB on that run). `MIMALLOC_PURGE_DELAY` in the environment
-//! (milliseconds; mimalloc reads it at start) keeps its own say.
+//! against 75.1, 89.8, 77.7 without purging. End to end (a short `deeplens_resnet` run, two
+//! pairs) the kernel's time fell from 7.6 to 2.2 s and the wall time by 0-6%. The cost: the
+//! process holds its peak memory until it ends (peak RSS 329-333 -> 369-382 MB on that run).
+//! `MIMALLOC_PURGE_DELAY` in the environment (milliseconds; mimalloc reads it at start) keeps its
+//! own say.
 
 // The one place the trainer calls into C: mimalloc's option functions.
 #![allow(unsafe_code)]
