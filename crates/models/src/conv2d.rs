@@ -1,4 +1,4 @@
-//! 2-d convolution as unfolded matrix products on `flex`, its weight gradient included.
+//! 2-d convolution as unfolded matrix products on `flex`, its gradients included.
 //!
 //! Burn computes a convolution's weight gradient as another convolution, of the input with its
 //! batch and channel axes swapped by the output gradient as the kernel. On `flex` that ran as
@@ -11,22 +11,28 @@
 //! in k k]`: `flex`'s batched matrix product, then a sum over the batch. The forward pass is
 //! the same unfolding times the weight (`[out, in k k] x [in k k, positions]`, the weight
 //! broadcast over the batch), where `flex` converts the input to channels-last on one thread
-//! first (its own direct path is kept for 1 x 1 convolutions of stride 1); the input gradient is
-//! Burn's (`conv2d_x_backward`, a transposed convolution on `flex`). DeepLens bench, forward
-//! alternated with `flex`'s three times: training 104.3, 106.6, 109.8 -> 109.6, 109.4, 114.3
-//! images/s, inference 373, 387, 386 -> 405, 409, 433.
+//! first (its own direct path is kept for 1 x 1 convolutions of stride 1). The input gradient of
+//! a stride-1 convolution is the output gradient convolved the same way with the kernel turned
+//! by 180 degrees (input and output channels swapped, padding `k - 1 - pad`), where `flex`'s
+//! transposed convolution (Burn's `conv2d_x_backward`) allocates its `[batch, in k k,
+//! positions]` product zero-filled, copies it once more to align it (`FlexTensor::empty` makes
+//! a byte vector that `Bytes` realigns), takes fresh pages for it at every step, and folds it
+//! back in a scalar loop; strided convolutions keep Burn's input gradient.
 //!
 //! The operation is a Burn backend extension ([`ConvBackend`]) for `flex` and autodiff over it;
 //! [`conv2d`] takes it for a `Conv2d` layer on `flex` (f32) with one group, no dilation and the
-//! same padding on both sides of each axis, and Burn's `Conv2d::forward` elsewhere.
+//! same padding on both sides of each axis (`Same` padding included where Burn's works out
+//! symmetric: odd kernels of stride 1), and Burn's `Conv2d::forward` elsewhere.
 //!
-//! Networks opt in where it was measured to pay (bench steps alternated with `NO_DIRECT_CONV=1`,
-//! 2026-12-03): the ResNets (`resnet/`: DeepLens 69.1, 66.6 -> 98.3, 103.5 images/s), whose
-//! steps run whole. Where the step runs as two concurrent half batches (the Dieleman network:
-//! 74.6-108.8 against 83.7-93.7, no gain) or its convolutions are small and strided (pix2pix
-//! 13.4, 15.3 -> 13.2, 11.4; the DCGAN 50.6, 42.1 -> 40.9, 39.6; the semantic autoencoder's
-//! encoder the same), `flex`'s per-channel products already keep the cores busy and the
-//! unfolded copy costs more, so those keep `Conv2d::forward`.
+//! Networks opt in where it was measured to pay (training steps timed in one process, the forms
+//! alternated every 4 steps, medians of 11 rounds; 2026-12-03): the ResNets (`resnet/`; DeepLens
+//! with the weight gradient only 69.1, 66.6 -> 98.3, 103.5 images/s in the bench, then with the
+//! turned-kernel input gradient against Burn's 112.1, 106.4, 103.1 -> 121.4, 118.2, 111.2) and
+//! the sequential networks (`sequential/`: the semantic autoencoder's encoder, 100.7, 105.5 ->
+//! 111.4, 119.7; the ring and merger classifiers' narrow network, the `merger_adaptation` one:
+//! 414, 391 -> 432, 380, no change either way). The Dieleman network (many small parts: 116.9,
+//! 106.6 -> 82.9, 79.6) and the GANs' strided 4 x 4 convolutions (pix2pix 15.5 -> 14.0, DCGAN
+//! 54.7 -> 44.8) are faster with `Conv2d::forward` and keep it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -50,8 +56,8 @@ pub fn set_direct_conv(on: bool) {
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if DIRECT.load(Ordering::Relaxed)
-        && let Some(padding) = direct::symmetric_padding(conv)
         && direct::applies_to(conv, &x)
+        && let Some(padding) = direct::symmetric_padding(conv, &x)
     {
         return with_bias(conv, direct::conv2d(x, conv.weight.val(), conv.stride, padding));
     }
@@ -114,14 +120,28 @@ mod direct {
         ) -> FloatTensor<Self>;
     }
 
-    /// The layer's padding as `[rows, columns]` where it is the same on both sides (`Same`
-    /// padding is left to Burn, which works it out per input size).
-    pub fn symmetric_padding(conv: &Conv2d) -> Option<[usize; 2]> {
-        match conv.padding {
-            PaddingConfig2d::Valid => Some([0, 0]),
-            PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => Some([top, left]),
-            _ => None,
-        }
+    /// The layer's padding of `x` as `[rows, columns]` where it is the same on both sides of
+    /// each axis (`Same` worked out for `x`'s size as Burn does: symmetric for odd kernels of
+    /// stride 1).
+    pub fn symmetric_padding(conv: &Conv2d, x: &Tensor<4>) -> Option<[usize; 2]> {
+        let [_, _, height, width] = x.dims();
+        let (top, left, bottom, right) = match conv.padding {
+            PaddingConfig2d::Valid => (0, 0, 0, 0),
+            PaddingConfig2d::Explicit(top, left, bottom, right) => (top, left, bottom, right),
+            PaddingConfig2d::Same => {
+                let (top, bottom) = same_padding(conv.kernel_size[0], conv.stride[0], height);
+                let (left, right) = same_padding(conv.kernel_size[1], conv.stride[1], width);
+                (top, left, bottom, right)
+            }
+        };
+        (top == bottom && left == right).then_some([top, left])
+    }
+
+    /// Burn's `Same` padding of one axis (before, after): the output `ceil(size / stride)` long.
+    fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
+        let out = size.div_ceil(stride);
+        let total = if out > 0 { ((out - 1) * stride + kernel).saturating_sub(size) } else { 0 };
+        (total / 2, total - total / 2)
     }
 
     /// Whether the layer has one group and no dilation, and `x` is an `f32` tensor on `flex`
@@ -260,11 +280,33 @@ mod direct {
         columns
     }
 
-    /// The backward step: Burn's input gradient, the direct weight gradient.
+    /// `d loss / d x` of a convolution of `x` by `weight` whose output gradient is `grad`: for
+    /// stride 1, the output gradient convolved with the kernel turned by 180 degrees, input and
+    /// output channels swapped, padded by `k - 1 - pad` (the same unfolded product as the
+    /// forward pass, where `flex`'s transposed convolution allocates its `[batch, in k k,
+    /// positions]` product zero-filled, copies it to realign it and folds it back on one loop);
+    /// Burn's (`conv2d_x_backward`) for other strides.
+    fn input_gradient<B: Backend + ConvBackend>(
+        x: FloatTensor<B>,
+        weight: FloatTensor<B>,
+        grad: FloatTensor<B>,
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> FloatTensor<B> {
+        let [_, _, kh, kw] = weight.shape().dims::<4>();
+        if stride != [1, 1] || padding[0] >= kh || padding[1] >= kw {
+            return B::conv2d_x_backward(x, weight, grad, options(stride, padding));
+        }
+        let turned = B::float_flip(B::float_swap_dims(weight, 0, 1), &[2, 3]);
+        B::conv2d_direct(grad, turned, [1, 1], [kh - 1 - padding[0], kw - 1 - padding[1]])
+    }
+
+    /// The backward step: the input gradient as a convolution (stride 1), the direct weight
+    /// gradient.
     #[derive(Debug)]
     struct ConvStep;
 
-    impl<B: Backend + ConvWeightGradient> Backward<B, 2> for ConvStep {
+    impl<B: Backend + ConvBackend + ConvWeightGradient> Backward<B, 2> for ConvStep {
         /// The input, the weight, the stride and the padding.
         type State = (NodeId, NodeId, [usize; 2], [usize; 2]);
 
@@ -275,7 +317,7 @@ mod direct {
             let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
             let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
             if let Some(node) = node_x {
-                let dx = B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options(stride, padding));
+                let dx = input_gradient::<B>(x.clone(), weight.clone(), grad.clone(), stride, padding);
                 grads.register::<B>(node.id, dx);
             }
             if let Some(node) = node_weight {
@@ -339,26 +381,32 @@ mod tests {
     fn values_and_gradients_are_burns_for_kernels_strides_and_paddings() {
         let device = Device::flex().autodiff();
         // (in, out, kernel, stride, padding, bias, input side): DeepLens's 7x7 stem, 3x3 and
-        // strided 3x3, its 1x1 convolutions and strided 1x1 projections, odd sides.
-        for (input, output, k, s, p, bias, side) in [
-            (1, 4, 7, 1, 3, false, 13),
-            (3, 5, 3, 1, 1, true, 9),
-            (4, 6, 3, 2, 1, false, 11),
-            (6, 8, 1, 1, 0, false, 7),
-            (6, 8, 1, 2, 0, true, 9),
-            (2, 3, 5, 3, 2, false, 12),
-            (2, 3, 3, 1, 0, false, 6),
+        // strided 3x3, its 1x1 convolutions and strided 1x1 projections, odd sides, `Same`
+        // padding of stride 1 (the sequential networks') and of stride 2 where it is symmetric.
+        let explicit = |p| PaddingConfig2d::Explicit(p, p, p, p);
+        for (input, output, k, s, padding, bias, side) in [
+            (1, 4, 7, 1, explicit(3), false, 13),
+            (3, 5, 3, 1, explicit(1), true, 9),
+            (4, 6, 3, 2, explicit(1), false, 11),
+            (6, 8, 1, 1, explicit(0), false, 7),
+            (6, 8, 1, 2, explicit(0), true, 9),
+            (2, 3, 5, 3, explicit(2), false, 12),
+            (2, 3, 3, 1, explicit(0), false, 6),
+            (3, 4, 3, 1, PaddingConfig2d::Same, true, 10),
+            (3, 4, 5, 1, PaddingConfig2d::Same, false, 9),
+            (2, 3, 3, 2, PaddingConfig2d::Same, false, 11),
         ] {
             let conv = Conv2dConfig::new([input, output], [k, k])
                 .with_stride([s, s])
-                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .with_padding(padding.clone())
                 .with_bias(bias)
                 .init(&device);
             let x = Tensor::<4>::random([3, input, side, side], Distribution::Uniform(-1.0, 1.0), &device);
+            assert!(direct::symmetric_padding(&conv, &x).is_some(), "{k}x{k}/{s} {padding:?} on {side}");
             let ours = through(&conv, &x, true);
             let burns = through(&conv, &x, false);
             for (what, (a, b)) in ["values", "dx", "dw", "db"].iter().zip(ours.iter().zip(&burns)) {
-                assert_eq!(a.shape(), b.shape(), "{what} of {k}x{k}/{s} pad {p}");
+                assert_eq!(a.shape(), b.shape(), "{what} of {k}x{k}/{s} {padding:?}");
                 a.assert_approx_eq::<f32>(b, Tolerance::absolute(1e-4));
             }
         }
@@ -369,7 +417,7 @@ mod tests {
         let device = Device::flex();
         let plain = Conv2dConfig::new([2, 3], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(&device);
         let x = Tensor::<4>::random([2, 2, 5, 5], Distribution::Default, &device);
-        assert!(direct::symmetric_padding(&plain).is_some() && direct::applies_to(&plain, &x));
+        assert!(direct::symmetric_padding(&plain, &x).is_some() && direct::applies_to(&plain, &x));
         plain
             .forward(x.clone())
             .into_data()
@@ -381,9 +429,10 @@ mod tests {
             assert!(!direct::applies_to(&other, &x));
             assert_eq!(conv2d(&other, x.clone()).dims(), other.forward(x.clone()).dims());
         }
+        // `Same` with an even kernel pads one side more; so does this explicit padding.
         for padding in [PaddingConfig2d::Same, PaddingConfig2d::Explicit(1, 0, 0, 1)] {
             let other = Conv2dConfig::new([2, 3], [2, 2]).with_padding(padding).init(&device);
-            assert!(direct::symmetric_padding(&other).is_none());
+            assert!(direct::symmetric_padding(&other, &x).is_none());
             assert_eq!(conv2d(&other, x.clone()).dims(), other.forward(x.clone()).dims());
         }
     }

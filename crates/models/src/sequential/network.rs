@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::spec::{LayerSpec, Padding, SequentialConfig};
 use crate::activation::ActivationLayer;
+use crate::conv2d::conv2d;
 use crate::dropout::dropout;
 use crate::max_pool_2x2::max_pool_2d;
 use crate::shape::{FeatureShape, ShapeError};
@@ -161,7 +162,7 @@ impl Layer {
     fn forward(&self, x: Features) -> Features {
         use Features::{Image, Sequence, Vector};
         match (self, x) {
-            (Layer::Conv2d(m), Image(x)) => Image(m.forward(x)),
+            (Layer::Conv2d(m), Image(x)) => Image(conv2d(m, x)),
             (Layer::Conv1d(m), Sequence(x)) => Sequence(m.forward(x)),
             (Layer::MaxPool2d(m), Image(x)) => Image(max_pool_2d(m, x)),
             (Layer::MaxPool1d(m), Sequence(x)) => Sequence(m.forward(x)),
