@@ -8,6 +8,8 @@
 pub mod activation;
 pub mod autoencoder;
 pub mod batch_norm;
+#[cfg(feature = "flex")]
+mod batch_norm_kernel;
 pub mod body;
 pub mod conv2d;
 pub mod data_conv;

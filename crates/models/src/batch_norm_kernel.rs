@@ -1,0 +1,253 @@
+//! Batch normalisation in training as two `flex` kernels: the channels' moments, then the
+//! normalisation, with a backward pass of its own.
+//!
+//! Written as tensor operations (`batch_norm.rs`), a training step's batch norm is about eight
+//! recorded element-wise operations forward (means, centring, square, scale, shift) and as many
+//! backward, each a pass over the activation and most of them on one thread. Here the moments
+//! are one pass per channel (channels on rayon's threads), the output one pass over the rows
+//! `(item, channel)`, and the backward pass two: the sums `sum dy` and `sum dy x^` per channel,
+//! then `dx = gamma / sigma (dy - mean dy - x^ mean(dy x^))` over the rows, `dgamma = sum dy x^`,
+//! `dbeta = sum dy`, where `x^ = (x - mean) / sigma` and `sigma = sqrt(var + eps)` with the
+//! biased variance, as Burn's. The moments reach the autodiff graph as constants: the backward
+//! formula already carries the gradient through them.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::tensor::{Tensor, TensorData};
+use rayon::prelude::*;
+
+/// Batch norm's training forward pass as backend operations: `flex`'s kernels, and autodiff
+/// over them.
+#[backend_extension(Flex, Autodiff)]
+pub trait BatchNormBackend: Backend {
+    /// Each channel's mean and biased variance over items and positions of `x` `[items,
+    /// channels, positions]`, as `[2, channels]` (means, then variances).
+    fn channel_moments(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `(x - mean) / sqrt(var + epsilon) * gamma + beta` per channel of `x` `[items, channels,
+    /// positions]`, `moments` from [`BatchNormBackend::channel_moments`] of the same `x`.
+    fn batch_norm_apply(
+        x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f32,
+    ) -> FloatTensor<Self>;
+}
+
+/// Batch norm's backward pass.
+pub trait BatchNormBackward: Backend {
+    /// `(dx, dgamma, dbeta)` of [`BatchNormBackend::batch_norm_apply`] whose output gradient is
+    /// `grad`.
+    fn batch_norm_backward(
+        x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        epsilon: f32,
+    ) -> [FloatTensor<Self>; 3];
+}
+
+/// Batch norm's training output for `x` `[items, channels, positions]` on `flex` (f32) and the
+/// batch's `[2, channels]` moments (means, biased variances) for the running statistics.
+pub fn train(x: Tensor<3>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f32) -> (Tensor<3>, Tensor<2>) {
+    let moments = Tensor::from_dispatch(<Dispatch as BatchNormBackend>::channel_moments(x.clone().into_dispatch()));
+    let y = Tensor::from_dispatch(<Dispatch as BatchNormBackend>::batch_norm_apply(
+        x.into_dispatch(),
+        moments.clone().into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    ));
+    (y, moments)
+}
+
+/// `(items, channels, positions)` of a 3-d tensor.
+fn dims(x: &FlexTensor) -> (usize, usize, usize) {
+    let dims = x.layout().shape().to_vec();
+    let [items, channels, positions] = dims[..] else {
+        panic!("batch norm takes [items, channels, positions], got {dims:?}")
+    };
+    (items, channels, positions)
+}
+
+/// `f(channel, row)` summed over each channel's rows (its `positions` values in every item) in
+/// `f64`, channels on rayon's threads.
+fn per_channel(
+    channels: usize,
+    items: usize,
+    positions: usize,
+    f: impl Fn(usize, std::ops::Range<usize>) -> f64 + Sync,
+) -> Vec<f64> {
+    (0..channels)
+        .into_par_iter()
+        .map(|c| (0..items).map(|i| f(c, (i * channels + c) * positions..(i * channels + c + 1) * positions)).sum())
+        .collect()
+}
+
+/// Means and `1 / sqrt(var + epsilon)` per channel from `[2, channels]` moments.
+fn mean_and_inverse_sigma(moments: &FlexTensor, epsilon: f32) -> (Vec<f32>, Vec<f32>) {
+    let moments = moments.to_contiguous();
+    let values: &[f32] = moments.storage();
+    let channels = values.len() / 2;
+    let inverse = values[channels..].iter().map(|v| 1.0 / (v + epsilon).sqrt()).collect();
+    (values[..channels].to_vec(), inverse)
+}
+
+impl BatchNormBackend for Flex {
+    fn channel_moments(x: FlexTensor) -> FlexTensor {
+        let (items, channels, positions) = dims(&x);
+        let x = x.to_contiguous();
+        let values: &[f32] = x.storage();
+        let count = (items * positions) as f64;
+        let sums = per_channel(channels, items, positions, |_, row| values[row].iter().sum::<f32>() as f64);
+        let means: Vec<f32> = sums.iter().map(|s| (s / count) as f32).collect();
+        // The variance from the centred values, as Burn takes it (no cancellation).
+        let squares = per_channel(channels, items, positions, |c, row| {
+            let mean = means[c];
+            values[row].iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() as f64
+        });
+        let mut out = means;
+        out.extend(squares.iter().map(|s| (s / count) as f32));
+        FlexTensor::from_data(TensorData::new(out, [2, channels]))
+    }
+
+    fn batch_norm_apply(
+        x: FlexTensor,
+        moments: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f32,
+    ) -> FlexTensor {
+        let (items, channels, positions) = dims(&x);
+        let x = x.to_contiguous();
+        let values: &[f32] = x.storage();
+        let (means, inverse) = mean_and_inverse_sigma(&moments, epsilon);
+        let (gamma, beta) = (gamma.to_contiguous(), beta.to_contiguous());
+        let (gamma, beta): (&[f32], &[f32]) = (gamma.storage(), beta.storage());
+        // y = x a + b per channel.
+        let scale: Vec<f32> = (0..channels).map(|c| gamma[c] * inverse[c]).collect();
+        let shift: Vec<f32> = (0..channels).map(|c| beta[c] - means[c] * scale[c]).collect();
+        let mut out = vec![0f32; values.len()];
+        out.par_chunks_mut(positions.max(1)).enumerate().for_each(|(r, row)| {
+            let (a, b) = (scale[r % channels], shift[r % channels]);
+            for (o, &v) in row.iter_mut().zip(&values[r * positions..]) {
+                *o = v * a + b;
+            }
+        });
+        FlexTensor::from_data(TensorData::new(out, [items, channels, positions]))
+    }
+}
+
+impl BatchNormBackward for Flex {
+    fn batch_norm_backward(
+        x: FlexTensor,
+        moments: FlexTensor,
+        gamma: FlexTensor,
+        grad: FlexTensor,
+        epsilon: f32,
+    ) -> [FlexTensor; 3] {
+        let (items, channels, positions) = dims(&x);
+        let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
+        let (values, dy): (&[f32], &[f32]) = (x.storage(), grad.storage());
+        let (means, inverse) = mean_and_inverse_sigma(&moments, epsilon);
+        let gamma = gamma.to_contiguous();
+        let gamma: &[f32] = gamma.storage();
+        let sum_dy = per_channel(channels, items, positions, |_, row| dy[row].iter().sum::<f32>() as f64);
+        let sum_dy_xhat = per_channel(channels, items, positions, |c, row| {
+            let (mean, inv) = (means[c], inverse[c]);
+            values[row.clone()].iter().zip(&dy[row]).map(|(v, g)| g * ((v - mean) * inv)).sum::<f32>() as f64
+        });
+        let count = (items * positions) as f64;
+        let mean_dy: Vec<f32> = sum_dy.iter().map(|s| (s / count) as f32).collect();
+        let mean_dy_xhat: Vec<f32> = sum_dy_xhat.iter().map(|s| (s / count) as f32).collect();
+        let mut dx = vec![0f32; values.len()];
+        dx.par_chunks_mut(positions.max(1)).enumerate().for_each(|(r, row)| {
+            let c = r % channels;
+            let (mean, inv, a) = (means[c], inverse[c], gamma[c] * inverse[c]);
+            let (m_dy, m_dy_xhat) = (mean_dy[c], mean_dy_xhat[c]);
+            let start = r * positions;
+            let (v, g) = (&values[start..start + row.len()], &dy[start..start + row.len()]);
+            for ((o, &v), &g) in row.iter_mut().zip(v).zip(g) {
+                *o = a * (g - m_dy - (v - mean) * inv * m_dy_xhat);
+            }
+        });
+        let to_f32 = |s: &[f64]| s.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+        [
+            FlexTensor::from_data(TensorData::new(dx, [items, channels, positions])),
+            FlexTensor::from_data(TensorData::new(to_f32(&sum_dy_xhat), [channels])),
+            FlexTensor::from_data(TensorData::new(to_f32(&sum_dy), [channels])),
+        ]
+    }
+}
+
+/// The backward step of [`BatchNormBackend::batch_norm_apply`].
+#[derive(Debug)]
+struct BatchNormStep;
+
+impl<B: Backend + BatchNormBackward> Backward<B, 3> for BatchNormStep {
+    /// The input, the moments, gamma and epsilon.
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f32);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, moments, gamma, epsilon) = ops.state;
+        let [dx, dgamma, dbeta] = B::batch_norm_backward(x, moments, gamma, grad, epsilon);
+        for (node, g) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+/// A step that passes no gradient on: the moments are constants to the graph.
+#[derive(Debug)]
+struct ConstantStep;
+
+impl<B: Backend> Backward<B, 1> for ConstantStep {
+    type State = ();
+
+    fn backward(self, _: Ops<Self::State, 1>, _: &mut Gradients, _: &mut Checkpointer) {}
+}
+
+impl<B, C> BatchNormBackend for Autodiff<B, C>
+where
+    B: Backend + BatchNormBackend + BatchNormBackward,
+    C: CheckpointStrategy,
+{
+    fn channel_moments(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let inner = x.primitive().clone();
+        ConstantStep.prepare::<C>([x.node()]).compute_bound().stateless(B::channel_moments(inner))
+    }
+
+    fn batch_norm_apply(
+        x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f32,
+    ) -> FloatTensor<Self> {
+        let moments = moments.into_parts().0;
+        match BatchNormStep.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (x, gamma, beta) = (x.into_parts().0, gamma.into_parts().0, beta.into_parts().0);
+                let y = B::batch_norm_apply(x.clone(), moments.clone(), gamma.clone(), beta, epsilon);
+                prep.finish((x, moments, gamma, epsilon), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::batch_norm_apply(
+                x.into_parts().0,
+                moments,
+                gamma.into_parts().0,
+                beta.into_parts().0,
+                epsilon,
+            )),
+        }
+    }
+}
