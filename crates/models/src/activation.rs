@@ -76,8 +76,8 @@ impl Activation {
     /// Applies the function with parameter `alpha` (ignored where it has no meaning).
     pub fn apply<const D: usize>(self, x: Tensor<D>, alpha: f64) -> Tensor<D> {
         match self {
-            Activation::Relu => f::relu(x),
-            Activation::LeakyRelu => f::leaky_relu(x, alpha),
+            Activation::Relu => crate::rectifier::relu(x),
+            Activation::LeakyRelu => crate::rectifier::leaky_relu(x, alpha),
             Activation::Elu => elu(x, alpha),
             Activation::Selu => f::selu(x),
             Activation::Gelu => f::gelu(x),

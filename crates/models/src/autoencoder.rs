@@ -7,10 +7,10 @@
 //! The output is the reconstruction flattened to `[batch, channels * height * width]`; the loss
 //! is its mean squared difference from the input.
 
+use crate::rectifier::leaky_relu;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{GaussianNoise, GaussianNoiseConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 

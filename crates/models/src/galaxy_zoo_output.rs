@@ -3,9 +3,9 @@
 //! the answer that leads to the question, so that the 37 outputs obey the decision tree's sum
 //! rules exactly like the catalogue's cumulative vote fractions.
 
+use crate::rectifier::relu;
 use astro_survey::galaxy_zoo::{NUM_ANSWERS, QUESTIONS};
 use burn::tensor::Tensor;
-use burn::tensor::activation::relu;
 
 /// Added to each question's sum so that all-zero answers give zeros, not NaN.
 const EPSILON: f64 = 1e-12;

@@ -24,6 +24,7 @@ pub mod model;
 #[cfg(feature = "flex")]
 mod on_flex;
 pub mod rational_tanh;
+pub mod rectifier;
 pub mod recurrent;
 pub mod resnet;
 pub mod semantic;

@@ -8,10 +8,10 @@
 //! the default 64-pixel run: 4 x 4. Every weight starts from N(0, 0.02) (Radford et al.).
 
 use crate::batch_norm::normalise;
+use crate::rectifier::{leaky_relu, relu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{BatchNorm, Linear, LinearConfig};
-use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::{Device, Distribution, Tensor};
 use serde::{Deserialize, Serialize};
 

@@ -15,10 +15,10 @@
 //! Every weight starts from N(0, 0.02), as in the paper's code.
 
 use crate::batch_norm::normalise;
+use crate::rectifier::{leaky_relu, relu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d};
 use burn::nn::{BatchNorm, Dropout, DropoutConfig, PaddingConfig2d};
-use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 

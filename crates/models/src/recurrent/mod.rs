@@ -284,7 +284,7 @@ impl Recurrent {
             None => features,
         };
         for layer in &self.hidden {
-            x = burn::tensor::activation::relu(layer.forward(x));
+            x = crate::rectifier::relu(layer.forward(x));
         }
         self.head.forward(x)
     }
@@ -432,7 +432,7 @@ mod tests {
         let identity = Linear { weight: burn::module::Param::from_tensor(eye), bias: None };
         let bare = Recurrent { hidden: vec![], head: identity, ..net.clone() };
         let state = bare.forward(x);
-        let hidden = burn::tensor::activation::relu(net.hidden[0].forward(Tensor::cat(vec![state, side], 1)));
+        let hidden = crate::rectifier::relu(net.hidden[0].forward(Tensor::cat(vec![state, side], 1)));
         let want = net.head.forward(hidden).into_scalar::<f32>();
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
         assert!(plain.shapes_with_side(input, 2, 1).unwrap().len() == 4);

@@ -312,7 +312,7 @@ impl ResNet {
             features = Tensor::cat(vec![features, side], 1); // [batch, width + side]
         }
         for dense in &self.head {
-            features = burn::tensor::activation::relu(dense.forward(features)); // [batch, units]
+            features = crate::rectifier::relu(dense.forward(features)); // [batch, units]
         }
         self.fc.forward(features)
     }

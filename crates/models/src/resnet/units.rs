@@ -4,10 +4,10 @@
 
 use crate::batch_norm::normalise;
 use crate::conv2d::conv2d;
+use crate::rectifier::relu;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// The activation of a network's units.
