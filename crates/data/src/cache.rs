@@ -1,5 +1,7 @@
-//! An in-memory cache of prepared images as bytes (value x 255, like an 8-bit image file), so
-//! that sources which render or decode slowly pay for each image once, not once per epoch.
+//! In-memory caches of prepared images, so that sources which render or decode slowly pay for
+//! each image once, not once per epoch: [`ByteCache`] keeps bytes (value x 255, like an 8-bit
+//! image file) for values in [0, 1]; [`FloatCache`] keeps the `f32` values themselves, for
+//! images on other scales (4 bytes a value).
 
 use std::sync::{Arc, OnceLock};
 
@@ -26,6 +28,27 @@ impl ByteCache {
     }
 }
 
+/// One slot per item of a split holding its values exactly; empty when caching is off.
+#[derive(Debug, Clone, Default)]
+pub struct FloatCache(Option<Arc<Vec<OnceLock<Vec<f32>>>>>);
+
+impl FloatCache {
+    /// A cache for `len` items, or none if `enabled` is false.
+    pub fn new(len: usize, enabled: bool) -> Self {
+        Self(enabled.then(|| Arc::new((0..len).map(|_| OnceLock::new()).collect())))
+    }
+
+    /// The values of item `index`: from the cache, or made by `make` (and kept).
+    pub fn get_or_make<E>(&self, index: usize, make: impl FnOnce() -> Result<Vec<f32>, E>) -> Result<Vec<f32>, E> {
+        let Some(slots) = &self.0 else { return make() };
+        if let Some(values) = slots[index].get() {
+            return Ok(values.clone());
+        }
+        let values = make()?;
+        Ok(slots[index].get_or_init(|| values).clone())
+    }
+}
+
 fn to_floats(bytes: &[u8]) -> Vec<f32> {
     bytes.iter().map(|&b| f32::from(b) / 255.0).collect()
 }
@@ -49,5 +72,32 @@ mod tests {
         assert_eq!(a, [128.0 / 255.0, 1.0]);
         let off = ByteCache::new(2, false);
         assert_eq!(off.get_or_make(0, || Ok::<_, ()>(vec![0.3])).unwrap(), [0.3]);
+    }
+
+    #[test]
+    fn float_cache_makes_values_once_and_keeps_them_exactly() {
+        let cache = FloatCache::new(3, true);
+        let mut calls = 0;
+        let mut make = || {
+            calls += 1;
+            Ok::<_, ()>(vec![-0.07, 1.2, 1e-9])
+        };
+        let a = cache.get_or_make(2, &mut make).unwrap();
+        let b = cache.get_or_make(2, &mut make).unwrap();
+        assert_eq!(calls, 1);
+        assert_eq!(a, b);
+        assert_eq!(a, [-0.07, 1.2, 1e-9]);
+        assert_eq!(cache.get_or_make(0, || Err::<Vec<f32>, _>("failed")), Err("failed"));
+        assert_eq!(cache.get_or_make(0, || Ok::<_, ()>(vec![0.5])).unwrap(), [0.5], "a failure is not kept");
+        let off = FloatCache::new(2, false);
+        let mut calls = 0;
+        for _ in 0..2 {
+            off.get_or_make(0, || {
+                calls += 1;
+                Ok::<_, ()>(vec![0.3])
+            })
+            .unwrap();
+        }
+        assert_eq!(calls, 2);
     }
 }
