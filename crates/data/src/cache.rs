@@ -5,47 +5,64 @@
 
 use std::sync::{Arc, OnceLock};
 
-/// One slot per item of a split; empty when caching is off.
+/// One slot per item of a split, each holding what is kept of its values; empty when caching is
+/// off.
 #[derive(Debug, Clone, Default)]
-pub struct ByteCache(Option<Arc<Vec<OnceLock<Vec<u8>>>>>);
+struct Slots<T>(Option<Arc<Vec<OnceLock<T>>>>);
+
+impl<T> Slots<T> {
+    fn new(len: usize, enabled: bool) -> Self {
+        Self(enabled.then(|| Arc::new((0..len).map(|_| OnceLock::new()).collect())))
+    }
+
+    /// The values of item `index` as `read` gives them back from what `keep` kept, made by `make`
+    /// the first time (and every time when caching is off, unchanged).
+    fn get_or_make<E>(
+        &self,
+        index: usize,
+        make: impl FnOnce() -> Result<Vec<f32>, E>,
+        keep: impl FnOnce(Vec<f32>) -> T,
+        read: impl Fn(&T) -> Vec<f32>,
+    ) -> Result<Vec<f32>, E> {
+        let Some(slots) = &self.0 else { return make() };
+        if let Some(kept) = slots[index].get() {
+            return Ok(read(kept));
+        }
+        let values = make()?;
+        Ok(read(slots[index].get_or_init(|| keep(values))))
+    }
+}
+
+/// Pixels in [0, 1] kept as bytes; empty when caching is off.
+#[derive(Debug, Clone, Default)]
+pub struct ByteCache(Slots<Vec<u8>>);
 
 impl ByteCache {
     /// A cache for `len` items, or none if `enabled` is false.
     pub fn new(len: usize, enabled: bool) -> Self {
-        Self(enabled.then(|| Arc::new((0..len).map(|_| OnceLock::new()).collect())))
+        Self(Slots::new(len, enabled))
     }
 
     /// The pixels of item `index`: from the cache (to 8 bits), or made by `make` (and kept).
     pub fn get_or_make<E>(&self, index: usize, make: impl FnOnce() -> Result<Vec<f32>, E>) -> Result<Vec<f32>, E> {
-        let Some(slots) = &self.0 else { return make() };
-        if let Some(bytes) = slots[index].get() {
-            return Ok(to_floats(bytes));
-        }
-        let pixels = make()?;
-        let bytes =
-            slots[index].get_or_init(|| pixels.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect());
-        Ok(to_floats(bytes))
+        let to_bytes = |pixels: Vec<f32>| pixels.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+        self.0.get_or_make(index, make, to_bytes, |bytes: &Vec<u8>| to_floats(bytes))
     }
 }
 
-/// One slot per item of a split holding its values exactly; empty when caching is off.
+/// Values kept exactly as `f32`; empty when caching is off.
 #[derive(Debug, Clone, Default)]
-pub struct FloatCache(Option<Arc<Vec<OnceLock<Vec<f32>>>>>);
+pub struct FloatCache(Slots<Vec<f32>>);
 
 impl FloatCache {
     /// A cache for `len` items, or none if `enabled` is false.
     pub fn new(len: usize, enabled: bool) -> Self {
-        Self(enabled.then(|| Arc::new((0..len).map(|_| OnceLock::new()).collect())))
+        Self(Slots::new(len, enabled))
     }
 
     /// The values of item `index`: from the cache, or made by `make` (and kept).
     pub fn get_or_make<E>(&self, index: usize, make: impl FnOnce() -> Result<Vec<f32>, E>) -> Result<Vec<f32>, E> {
-        let Some(slots) = &self.0 else { return make() };
-        if let Some(values) = slots[index].get() {
-            return Ok(values.clone());
-        }
-        let values = make()?;
-        Ok(slots[index].get_or_init(|| values).clone())
+        self.0.get_or_make(index, make, |values| values, Vec::clone)
     }
 }
 

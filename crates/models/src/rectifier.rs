@@ -67,16 +67,27 @@ mod kernel {
         Tensor::from_dispatch(<Dispatch as RectifierBackend>::rectify(x.into_dispatch(), slope))
     }
 
+    /// `out[i] = op(a[i])` on rayon's threads, in tasks of [`PER_TASK`] values.
+    fn map(a: &[f32], op: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+        let mut out = vec![0f32; a.len()];
+        out.par_chunks_mut(PER_TASK).zip(a.par_chunks(PER_TASK)).for_each(|(out, a)| {
+            for (o, &a) in out.iter_mut().zip(a) {
+                *o = op(a);
+            }
+        });
+        out
+    }
+
     /// `out[i] = op(a[i], b[i])` on rayon's threads, in tasks of [`PER_TASK`] values.
     fn zip_map(a: &[f32], b: &[f32], op: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
         let mut out = vec![0f32; a.len()];
-        out.par_chunks_mut(PER_TASK).enumerate().for_each(|(k, out)| {
-            let start = k * PER_TASK;
-            let (a, b) = (&a[start..start + out.len()], &b[start..start + out.len()]);
-            for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-                *o = op(a, b);
-            }
-        });
+        out.par_chunks_mut(PER_TASK).zip(a.par_chunks(PER_TASK)).zip(b.par_chunks(PER_TASK)).for_each(
+            |((out, a), b)| {
+                for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                    *o = op(a, b);
+                }
+            },
+        );
         out
     }
 
@@ -87,9 +98,9 @@ mod kernel {
             // Selects the compiler vectorises; NaN takes the identity side.
             let out = if slope == 0.0 {
                 // ReLU as Burn's: `+0` for `-0` and `-inf` too (where `0 x` would give `-0`, NaN).
-                zip_map(input, input, |v, _| if v > 0.0 || v.is_nan() { v } else { 0.0 })
+                map(input, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })
             } else {
-                zip_map(input, input, |v, _| if v >= 0.0 || v.is_nan() { v } else { v * slope })
+                map(input, |v| if v >= 0.0 || v.is_nan() { v } else { v * slope })
             };
             FlexTensor::from_data(TensorData::new(out, shape))
         }
