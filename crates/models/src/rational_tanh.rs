@@ -42,6 +42,29 @@ fn tanh_values<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     p / q
 }
 
+/// [`tanh_values`] of one number, the same operations in the same order (so the same `f32`), for
+/// kernels that loop over values themselves (`crate::recurrent::fused_lstm`).
+#[inline(always)]
+pub(crate) fn tanh_scalar(x: f32) -> f32 {
+    let clamp = CLAMP as f32;
+    // As `flex`'s `clamp_min` and `clamp_max`: NaN passes through.
+    let x = if x.is_nan() || x > -clamp { x } else { -clamp };
+    let x = if x.is_nan() || x < clamp { x } else { clamp };
+    let x2 = x * x;
+    let horner = |coefficients: &[f64]| {
+        let (last, rest) = coefficients.split_last().expect("coefficients");
+        let mut sum = x2 * *last as f32;
+        for (k, &c) in rest.iter().enumerate().rev() {
+            sum += c as f32;
+            if k > 0 {
+                sum *= x2;
+            }
+        }
+        sum
+    };
+    horner(&NUMERATOR) * x / horner(&DENOMINATOR)
+}
+
 /// `c0 + x2 (c1 + x2 (c2 + ...))`.
 fn horner_full<const D: usize>(x2: &Tensor<D>, coefficients: &[f64]) -> Tensor<D> {
     let (last, rest) = coefficients.split_last().expect("coefficients");

@@ -32,6 +32,8 @@ pub use astro_models::conv2d::set_direct_conv;
 pub use astro_models::host_elu::set_host_elu;
 /// Whether 2 x 2 max pooling takes its direct kernel on `flex` (on unless switched off).
 pub use astro_models::max_pool_2x2::set_direct_max_pool;
+/// Whether LSTM layers on `flex` run as the fused whole-sequence kernel (on unless switched off).
+pub use astro_models::recurrent::fused_lstm::set_fused_lstm;
 /// What the recurrent cells' `gate_functions = "auto"` means in this process: the caller that
 /// picks the backend says whether its sigmoid and tanh run one element at a time.
 pub use astro_models::recurrent::set_auto_gate_functions;

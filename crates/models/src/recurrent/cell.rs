@@ -201,6 +201,37 @@ impl MaskedCell {
     }
 }
 
+impl MaskedCell {
+    /// Whether this cell can run as [`super::fused_lstm`]'s kernel: an LSTM with the rational gate
+    /// functions (the kernel's), the input bias and no hidden bias (as [`Self::new`] makes it).
+    pub fn fuses(&self) -> bool {
+        self.kind == CellKind::Lstm
+            && !self.gate_functions.is_exact()
+            && self.input.bias.is_some()
+            && self.hidden.bias.is_none()
+    }
+
+    /// [`Self::forward`] on the whole sequence at once through [`super::fused_lstm`]'s kernel
+    /// (input projections and recurrence as one operation). Call it where [`Self::fuses`] and [`super::fused_lstm::runs_on`] hold.
+    ///
+    /// # Shapes
+    /// - sequence: `[batch, steps, features]`
+    /// - keep: `[batch, steps]`, 1 for a real step and 0 for padding
+    /// - returns the state after every step, `[batch, steps, size]`
+    #[cfg(feature = "flex")]
+    pub fn forward_sequence(&self, sequence: Tensor<3>, keep: Tensor<2>) -> Tensor<3> {
+        let bias = self.input.bias.as_ref().expect("an LSTM that fuses has an input bias (checked)");
+        super::fused_lstm::lstm_sequence(
+            sequence,
+            self.input.weight.val(),
+            bias.val(),
+            self.hidden.weight.val(),
+            keep,
+            self.reverse,
+        )
+    }
+}
+
 /// One tensor per step of `x` `[batch, steps, features]` (for tests and callers that hold
 /// whole sequences without gradients).
 pub fn split_steps(x: Tensor<3>) -> Vec<Tensor<2>> {

@@ -15,6 +15,7 @@
 //! channels are the per-step features (phase and magnitude, or time, magnitude and error).
 
 pub mod cell;
+pub mod fused_lstm;
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -88,6 +89,13 @@ pub struct RecurrentLayer {
     pub forward: MaskedCell,
     /// Last step to first.
     pub backward: Option<MaskedCell>,
+}
+
+impl RecurrentLayer {
+    /// The layer's cells, forward first.
+    fn cells(&self) -> impl Iterator<Item = &MaskedCell> {
+        std::iter::once(&self.forward).chain(&self.backward)
+    }
 }
 
 /// A built recurrent network.
@@ -249,8 +257,19 @@ impl Recurrent {
     /// The body's output: the last layer's final state after its dropout, `[batch, features]`.
     pub fn body(&self, x: Tensor<4>) -> Tensor<2> {
         let [batch, channels, _, steps] = x.dims();
-        // The input carries no gradient, so cutting it into steps is free.
         let x = x.reshape([batch, channels, steps]);
+        #[cfg(feature = "flex")]
+        if fused_lstm::runs_on(&x) && self.layers.iter().flat_map(RecurrentLayer::cells).all(MaskedCell::fuses) {
+            return self.body_fused(x);
+        }
+        self.body_steps(x)
+    }
+
+    /// [`Self::body`] step by step (`x` `[batch, channels, steps]`): each layer's cells as tensor
+    /// operations on one tensor per step.
+    fn body_steps(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, channels, steps] = x.dims();
+        // The input carries no gradient, so cutting it into steps is free.
         let step = |t: usize| x.clone().narrow(2, t, 1).reshape([batch, channels]);
         let keep: Vec<Tensor<2>> = (0..steps).map(|t| step(t).narrow(1, channels - 1, 1)).collect();
         let mut seq: Vec<Tensor<2>> = (0..steps).map(|t| step(t).narrow(1, 0, channels - 1)).collect();
@@ -272,6 +291,38 @@ impl Recurrent {
                     Some(b) => forward.into_iter().zip(b).map(|(f, b)| Tensor::cat(vec![f, b], 1)).collect(),
                 };
                 seq = seq.into_iter().map(|s| dropout(&self.dropout, s)).collect();
+            }
+        }
+        dropout(&self.dropout, last.expect("a recurrent network has at least one layer (checked)"))
+    }
+
+    /// [`Self::body`] with every layer a whole-sequence kernel (`x` `[batch, channels, steps]`):
+    /// the same network, dropout drawn over the whole sequence at once.
+    #[cfg(feature = "flex")]
+    fn body_fused(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, channels, steps] = x.dims();
+        let keep = x.clone().narrow(1, channels - 1, 1).reshape([batch, steps]);
+        let lengths: Tensor<1, Int> = keep.clone().sum_dim(1).reshape([batch]).int();
+        let mut sequence = x.narrow(1, 0, channels - 1).swap_dims(1, 2); // [batch, steps, features]
+        let mut last = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let forward = layer.forward.forward_sequence(sequence.clone(), keep.clone());
+            let backward = layer.backward.as_ref().map(|cell| cell.forward_sequence(sequence.clone(), keep.clone()));
+            if i + 1 == self.layers.len() {
+                let size = forward.dims()[2];
+                let index = (lengths.clone() - 1).clamp_min(0).reshape([batch, 1, 1]).repeat_dim(2, size);
+                let mut state = forward.gather(1, index).reshape([batch, size]);
+                if let Some(b) = backward {
+                    // Run backwards, the final state is the one after the first step.
+                    state = Tensor::cat(vec![state, b.narrow(1, 0, 1).reshape([batch, size])], 1);
+                }
+                last = Some(state);
+            } else {
+                sequence = match backward {
+                    None => forward,
+                    Some(b) => Tensor::cat(vec![forward, b], 2),
+                };
+                sequence = dropout(&self.dropout, sequence);
             }
         }
         dropout(&self.dropout, last.expect("a recurrent network has at least one layer (checked)"))
@@ -354,6 +405,37 @@ mod tests {
             let a = short.into_data().try_to_vec::<f32>().unwrap();
             let b = padded.narrow(0, 0, 1).into_data().try_to_vec::<f32>().unwrap();
             assert!(a.iter().zip(&b).all(|(u, v)| (u - v).abs() < 1e-5), "{cell:?}: {a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn the_fused_kernel_gives_the_step_by_step_network() {
+        let device = Device::flex().autodiff();
+        let config = RecurrentConfig { units: vec![6, 5], dropout: 0.0, ..Default::default() };
+        let net = config.init(FeatureShape::Sequence { channels: 3, length: 9 }, 2, &device).unwrap();
+        assert!(net.layers.iter().flat_map(RecurrentLayer::cells).all(MaskedCell::fuses));
+        // Four curves, two of them padded at the end.
+        let x = Tensor::<3>::random([4, 2, 9], Distribution::Normal(0.0, 1.0), &device);
+        let mask: Vec<f32> =
+            (0..4).flat_map(|b| (0..9).map(move |t| if t < 9 - 2 * (b % 2) { 1.0 } else { 0.0 })).collect();
+        let x = Tensor::cat(vec![x, Tensor::from_data(TensorData::new(mask, [4, 1, 9]), &device)], 1);
+        let run = |fused: bool| {
+            let body = if fused { net.body_fused(x.clone()) } else { net.body_steps(x.clone()) };
+            let out = net.head_of(body, None);
+            let grads = out.clone().powi_scalar(2).sum().backward();
+            let mut all = vec![out.without_autodiff().into_data().try_to_vec::<f32>().unwrap()];
+            for cell in net.layers.iter().flat_map(RecurrentLayer::cells) {
+                for p in [cell.input.weight.val(), cell.hidden.weight.val()] {
+                    all.push(p.grad(&grads).expect("a gradient").into_data().try_to_vec::<f32>().unwrap());
+                }
+            }
+            all
+        };
+        let (fused, stepped) = (run(true), run(false));
+        for (k, (a, b)) in fused.iter().zip(&stepped).enumerate() {
+            let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let worst = a.iter().zip(b).map(|(u, v)| (u - v).abs()).fold(0.0f32, f32::max);
+            assert!(worst <= 2e-5 * scale, "output or gradient {k}: differ by {worst} (largest {scale})");
         }
     }
 

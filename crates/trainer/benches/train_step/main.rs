@@ -16,7 +16,8 @@
 //! The CPU rows compute ELU on the host's threads and train batch norm without copies as the
 //! trainer does (`astro_models::host_elu`, `astro_models::batch_norm`); `NO_HOST_ELU=1`,
 //! `NO_COPY_FREE_BN=1`, `NO_DIRECT_MAX_POOL=1` (`astro_models::max_pool_2x2`) and
-//! `NO_DIRECT_CONV=1` (`astro_models::conv2d`) in the environment keep Burn's forms, to time the
+//! `NO_DIRECT_CONV=1` (`astro_models::conv2d`) in the environment keep Burn's forms, and
+//! `NO_FUSED_LSTM=1` the LSTM step by step (`astro_models::recurrent::fused_lstm`), to time the
 //! two against each other.
 //!
 //! `cargo bench -p trainer` (or `cargo xtask bench`, which prints the table beside PyTorch's
@@ -212,6 +213,7 @@ fn host_forms(backend: &str) {
     // The direct kernel applies on `flex` only, by itself; this switch times Burn's form there.
     astro_train::set_direct_max_pool(std::env::var_os("NO_DIRECT_MAX_POOL").is_none());
     astro_train::set_direct_conv(std::env::var_os("NO_DIRECT_CONV").is_none());
+    astro_train::set_fused_lstm(std::env::var_os("NO_FUSED_LSTM").is_none());
 }
 
 /// One adversarial update (the training loop's own) and the generator's inference on one batch
