@@ -498,6 +498,8 @@ fn vectorised<R: Rows>(rows: R) -> R::Output {
 /// The kernel on `flex` and autodiff over it.
 #[cfg(feature = "flex")]
 mod kernel {
+    use std::cell::RefCell;
+
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
     use burn::backend::autodiff::grads::Gradients;
@@ -591,7 +593,14 @@ mod kernel {
         (x, dims)
     }
 
-    /// The forward pass on `flex`: the states, gates and cells of every step.
+    thread_local! {
+        /// The gates and cells of a group of rows in inference, kept from one call to the next:
+        /// every value is written before it is read, so reusing it saves zeroing new memory.
+        static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The forward pass on `flex`: the states, and with `saving` the gates and cells of every
+    /// step (otherwise each group of rows keeps them in [`SCRATCH`]).
     fn forward(
         sequence: &FlexTensor,
         input: &FlexTensor,
@@ -599,7 +608,8 @@ mod kernel {
         hidden: &FlexTensor,
         keep: &FlexTensor,
         reverse: bool,
-    ) -> [FlexTensor; 3] {
+        saving: bool,
+    ) -> (FlexTensor, Option<[FlexTensor; 2]>) {
         let (sequence, dims) = contiguous(sequence);
         let [(input, _), (bias, _), (hidden, hidden_dims), (keep, _)] = [input, bias, hidden, keep].map(contiguous);
         let [batch, steps, features] = [dims[0], dims[1], dims[2]];
@@ -609,19 +619,33 @@ mod kernel {
         let per = rows_per_task(batch);
         let weights = Weights { input: input.storage(), bias: bias.storage(), hidden: hidden.storage() };
         let mut states = vec![0f32; batch * steps * size];
+        let (sequence, keep): (&[f32], &[f32]) = (sequence.storage(), keep.storage());
+        let groups = states
+            .par_chunks_mut(per * steps * size)
+            .zip(sequence.par_chunks(per * steps * features).zip(keep.par_chunks(per * steps)));
+        let tensor = |v: Vec<f32>, last: usize| FlexTensor::from_data(TensorData::new(v, [batch, steps, last]));
+        if !saving {
+            groups.for_each(|(states, (x, keep))| {
+                let rows = keep.len() / steps;
+                SCRATCH.with_borrow_mut(|scratch| {
+                    let (gate_len, cell_len) = (rows * steps * width, rows * steps * size);
+                    if scratch.len() < gate_len + cell_len {
+                        scratch.resize(gate_len + cell_len, 0.0);
+                    }
+                    let (gates, cells) = scratch[..gate_len + cell_len].split_at_mut(gate_len);
+                    vectorised(ForwardRows { pass, x, weights, keep, states, gates, cells });
+                });
+            });
+            return (tensor(states, size), None);
+        }
         let mut gates = vec![0f32; batch * steps * width];
         let mut cells = vec![0f32; batch * steps * size];
-        let (sequence, keep): (&[f32], &[f32]) = (sequence.storage(), keep.storage());
-        states
-            .par_chunks_mut(per * steps * size)
-            .zip(gates.par_chunks_mut(per * steps * width))
-            .zip(cells.par_chunks_mut(per * steps * size))
-            .zip(sequence.par_chunks(per * steps * features).zip(keep.par_chunks(per * steps)))
-            .for_each(|(((states, gates), cells), (x, keep))| {
+        groups.zip(gates.par_chunks_mut(per * steps * width).zip(cells.par_chunks_mut(per * steps * size))).for_each(
+            |((states, (x, keep)), (gates, cells))| {
                 vectorised(ForwardRows { pass, x, weights, keep, states, gates, cells });
-            });
-        let tensor = |v: Vec<f32>, last: usize| FlexTensor::from_data(TensorData::new(v, [batch, steps, last]));
-        [tensor(states, size), tensor(gates, width), tensor(cells, size)]
+            },
+        );
+        (tensor(states, size), Some([tensor(gates, width), tensor(cells, size)]))
     }
 
     impl FusedLstmBackend for Flex {
@@ -633,8 +657,7 @@ mod kernel {
             keep: FlexTensor,
             reverse: bool,
         ) -> FlexTensor {
-            let [states, _, _] = forward(&sequence, &input, &bias, &hidden, &keep, reverse);
-            states
+            forward(&sequence, &input, &bias, &hidden, &keep, reverse, false).0
         }
     }
 
@@ -647,7 +670,9 @@ mod kernel {
             keep: FlexTensor,
             reverse: bool,
         ) -> [FlexTensor; 3] {
-            forward(&sequence, &input, &bias, &hidden, &keep, reverse)
+            let (states, saved) = forward(&sequence, &input, &bias, &hidden, &keep, reverse, true);
+            let [gates, cells] = saved.expect("kept when saving");
+            [states, gates, cells]
         }
 
         fn lstm_sequence_backward(
