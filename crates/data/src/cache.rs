@@ -5,6 +5,11 @@
 
 use std::sync::{Arc, OnceLock};
 
+/// The sources' `cache` setting when a config leaves it out: on.
+pub(crate) fn on_by_default() -> bool {
+    true
+}
+
 /// One slot per item of a split, each holding what is kept of its values; empty when caching is
 /// off.
 #[derive(Debug, Clone, Default)]

@@ -32,10 +32,6 @@ use crate::task::Task;
 /// The random stream of the added noise.
 const STREAM_DEGRADE: u64 = 40;
 
-fn default_cache() -> bool {
-    true
-}
-
 fn default_iterations() -> usize {
     30
 }
@@ -59,7 +55,7 @@ pub struct DegradedGalaxiesConfig {
     #[serde(flatten)]
     pub splits: SimulatedSplits,
     /// Keep each drawn pair in memory (one byte per value).
-    #[serde(default = "default_cache")]
+    #[serde(default = "crate::cache::on_by_default")]
     pub cache: bool,
     /// Richardson-Lucy iterations of the baseline (1 or more).
     #[serde(default = "default_iterations")]

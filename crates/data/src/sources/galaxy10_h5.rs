@@ -21,10 +21,6 @@ fn default_images_key() -> String {
 fn default_labels_key() -> String {
     "ans".into()
 }
-fn default_cache() -> bool {
-    true
-}
-
 /// `[data]` with `source = "galaxy10_h5"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +46,7 @@ pub struct Galaxy10Config {
     #[serde(default)]
     pub limit: Option<usize>,
     /// Keep prepared images in memory after their first read.
-    #[serde(default = "default_cache")]
+    #[serde(default = "crate::cache::on_by_default")]
     pub cache: bool,
 }
 

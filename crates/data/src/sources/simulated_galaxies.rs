@@ -33,10 +33,6 @@ pub const CANDIDATES: u64 = 256;
 /// The lowest share of simulated galaxies that may receive a Galaxy10 class.
 const MIN_ACCEPTANCE: f64 = 0.10;
 
-fn default_cache() -> bool {
-    true
-}
-
 /// What simulated galaxies are labelled with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,7 +56,7 @@ pub struct SimulatedGalaxiesConfig {
     pub splits: SimulatedSplits,
     /// Keep each rendered image in memory (one byte per value, like an 8-bit JPEG) so that
     /// later epochs do not run the simulator again.
-    #[serde(default = "default_cache")]
+    #[serde(default = "crate::cache::on_by_default")]
     pub cache: bool,
     /// `galaxy_zoo` (37 answer fractions), `galaxy10` (10 classes) or `ring` (ring / no ring).
     #[serde(default)]

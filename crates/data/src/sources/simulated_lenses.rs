@@ -36,15 +36,11 @@ pub struct SimulatedLensesConfig {
     pub splits: SimulatedSplits,
     /// Keep each stretched scene in memory (4 bytes a value, exact: 8 KB for a 45 x 45 band) so
     /// that later epochs do not run the simulator again.
-    #[serde(default = "default_cache")]
+    #[serde(default = "crate::cache::on_by_default")]
     pub cache: bool,
     /// Simulator settings (`[data.simulator]`).
     #[serde(default)]
     pub simulator: LensSimConfig,
-}
-
-fn default_cache() -> bool {
-    true
 }
 
 /// The stretch applied to counts over the sky noise.

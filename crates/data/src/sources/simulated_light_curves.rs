@@ -1,6 +1,8 @@
 //! Simulated variable-star light curves (crate `sim`'s [`VariableStarSimConfig`]) as a data set
-//! of sequences. Star `i` is simulated on demand from `(seed, first + i)` (62 us per curve, so
-//! nothing is cached), folded by its period, and encoded by `[data.sequence]`.
+//! of sequences. Star `i` is simulated on demand from `(seed, first + i)` (62 us per curve),
+//! folded by its period, and encoded by `[data.sequence]`; the encoded curve is kept in memory
+//! unless `cache = false` (the same star each epoch: with the fused LSTM the training step ran
+//! faster than the simulator could feed it beside the training threads).
 //!
 //! Labels (`labels`):
 //! - `rrab`: two classes, `other` (0) and `RRab` (1): Dekany & Grebel's RRab-against-the-rest task;
@@ -22,6 +24,7 @@ use astro_sim::variable_star::{STAR_CLASSES, SimulatedStar, StarClass, StarParam
 use burn::data::dataset::DatasetError;
 use serde::{Deserialize, Serialize};
 
+use crate::cache::FloatCache;
 use crate::opened::{DataInfo, OpenedData};
 use crate::sources::shared::SimulatedSplits;
 use crate::sources::Source;
@@ -61,6 +64,10 @@ pub struct SimulatedLightCurvesConfig {
     /// Model inputs (`[data.sequence]`).
     #[serde(default)]
     pub sequence: SequenceConfig,
+    /// Keep each encoded curve in memory (4 bytes a value, exact: 2.3 KB for 64 steps of three
+    /// channels) so that later epochs do not run the simulator again.
+    #[serde(default = "crate::cache::on_by_default")]
+    pub cache: bool,
     /// Simulator settings (`[data.simulator]`).
     #[serde(default)]
     pub simulator: VariableStarSimConfig,
@@ -182,18 +189,25 @@ pub struct SimulatedLightCurves {
     seed: u64,
     first: u64,
     len: usize,
+    cache: FloatCache,
 }
 
 impl LabelledImages for SimulatedLightCurves {
     fn item(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        if index >= self.len {
+            return Err(DatasetError::new(std::io::Error::other(format!("index {index} out of {} stars", self.len))));
+        }
         let i = self.first + index as u64;
-        let (star, curves) = self.config.star_in_bands(self.seed, i);
-        let period = self.config.folding_period(self.seed, i, &star.params);
+        let pixels = self.cache.get_or_make(index, || {
+            let (star, curves) = self.config.star_in_bands(self.seed, i);
+            let period = self.config.folding_period(self.seed, i, &star.params);
+            Ok::<_, DatasetError>(self.config.sequence.encode_bands(&curves, period))
+        })?;
         Ok(ImageItem {
             id: self.id(index),
-            pixels: self.config.sequence.encode_bands(&curves, period),
+            pixels,
             shape: self.config.shape(),
-            targets: vec![self.config.labels.target(&star.params)],
+            targets: self.targets(index)?,
             features: Vec::new(),
         })
     }
@@ -249,7 +263,8 @@ impl Source for SimulatedLightCurvesConfig {
             ));
         }
         let split = |first: usize, len: usize| {
-            ImageSplit::new(SimulatedLightCurves { config: self.clone(), seed, first: first as u64, len })
+            let cache = FloatCache::new(len, self.cache);
+            ImageSplit::new(SimulatedLightCurves { config: self.clone(), seed, first: first as u64, len, cache })
         };
         let [channels, _, length] = self.shape();
         let task = if self.labels == StarLabels::Feh { Task::Regression } else { Task::Classification };
@@ -317,6 +332,21 @@ mod tests {
         assert_eq!(data.test.id(0), "star-35");
         let attributes = data.train.attributes(0);
         assert_eq!(attributes[0].0, "snr");
+    }
+
+    #[test]
+    fn cached_curves_are_the_simulated_ones_on_every_read() {
+        let cached = config("train = 6\nvalid = 1\ntest = 1\n");
+        assert!(cached.cache, "on by default");
+        let fresh = config("train = 6\nvalid = 1\ntest = 1\ncache = false\n");
+        let (cached, fresh) = (cached.open(5).unwrap(), fresh.open(5).unwrap());
+        for index in 0..6 {
+            let first = cached.train.get(index).unwrap();
+            for item in [cached.train.get(index).unwrap(), fresh.train.get(index).unwrap()] {
+                assert_eq!(item, first, "star {index}");
+            }
+        }
+        assert!(cached.train.get(6).is_err() && fresh.train.get(6).is_err(), "past the end");
     }
 
     #[test]

@@ -23,10 +23,6 @@ use crate::task::Task;
 /// the same with `classes = ["noninteracting", "merger"]`).
 pub const MERGER_CLASSES: [&str; 2] = ["noninteracting", "merger"];
 
-fn default_cache() -> bool {
-    true
-}
-
 /// `[data]` with `source = "simulated_mergers"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +32,7 @@ pub struct SimulatedMergersConfig {
     pub splits: SimulatedSplits,
     /// Keep each rendered image in memory (one byte per value) so that later epochs do not run
     /// the simulator again.
-    #[serde(default = "default_cache")]
+    #[serde(default = "crate::cache::on_by_default")]
     pub cache: bool,
     /// Simulator settings (`[data.simulator]`, with the member galaxies in
     /// `[data.simulator.galaxies]`).
