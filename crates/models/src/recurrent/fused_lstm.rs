@@ -45,26 +45,8 @@ pub fn runs_on(x: &Tensor<3>) -> bool {
     }
 }
 
-/// The states after every step of an LSTM direction with input weights `input`, gate biases
-/// `bias` and hidden weights `hidden`; run from the last step to the first when `reverse`, with
-/// the state zeroed at padded steps. Call it where [`runs_on`] holds.
-///
-/// # Shapes
-/// - sequence: `[batch, steps, features]`
-/// - input: `[features, 4 size]`, bias: `[4 size]`, hidden: `[size, 4 size]`
-/// - keep: `[batch, steps]`
-/// - output: `[batch, steps, size]`
 #[cfg(feature = "flex")]
-pub fn lstm_sequence(
-    sequence: Tensor<3>,
-    input: Tensor<2>,
-    bias: Tensor<1>,
-    hidden: Tensor<2>,
-    keep: Tensor<2>,
-    reverse: bool,
-) -> Tensor<3> {
-    kernel::lstm_sequence(sequence, input, bias, hidden, keep, reverse)
-}
+pub use kernel::lstm_sequence;
 
 /// Sizes of one pass and the order of its steps.
 #[derive(Debug, Clone, Copy)]
@@ -516,7 +498,7 @@ mod kernel {
     /// over it.
     #[backend_extension(Flex, Autodiff)]
     pub trait FusedLstmBackend: Backend {
-        /// The states after every step (see [`super::lstm_sequence`]).
+        /// The states after every step (see [`lstm_sequence`]).
         fn lstm_sequence(
             sequence: FloatTensor<Self>,
             input: FloatTensor<Self>,
@@ -562,7 +544,15 @@ mod kernel {
         cells: FloatTensor<B>,
     }
 
-    /// Through the kernel (`sequence` an `f32` tensor on `flex`).
+    /// The states after every step of an LSTM direction with input weights `input`, gate biases
+    /// `bias` and hidden weights `hidden`; run from the last step to the first when `reverse`, with
+    /// the state zeroed at padded steps. Call it where [`super::runs_on`] holds.
+    ///
+    /// # Shapes
+    /// - sequence: `[batch, steps, features]`
+    /// - input: `[features, 4 size]`, bias: `[4 size]`, hidden: `[size, 4 size]`
+    /// - keep: `[batch, steps]`
+    /// - output: `[batch, steps, size]`
     pub fn lstm_sequence(
         sequence: Tensor<3>,
         input: Tensor<2>,
