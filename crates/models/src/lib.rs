@@ -6,6 +6,7 @@
 //! simulators; the Galaxy Zoo decision tree of the output layer comes from `astro-survey`.
 
 pub mod activation;
+pub mod adam_kernel;
 pub mod autoencoder;
 pub mod batch_norm;
 #[cfg(feature = "flex")]

@@ -4,10 +4,11 @@
 use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdaGradConfig, AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::optim::{AdaGradConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
 use serde::{Deserialize, Serialize};
 
 use super::load::ConfigError;
+use crate::fit::fused_adam::FusedAdam;
 
 /// The optimisers Burn provides that the experiments use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -159,6 +160,15 @@ impl OptimizerConfig {
             .or(self.grad_clip_value.map(|v| GradientClippingConfig::Value(v as f32)))
     }
 
+    /// `optim` with this config's gradient clipping, if any (for the optimisers built here rather
+    /// than from Burn's configs, which take it themselves).
+    fn clipped(&self, optim: ModuleOptimizer) -> ModuleOptimizer {
+        match self.clipping() {
+            Some(clip) => optim.with_grad_clipping(clip.init()),
+            None => optim,
+        }
+    }
+
     /// Burn's optimiser for this config (call [`validate`](Self::validate) first).
     pub fn build(&self) -> ModuleOptimizer {
         let decay = self.weight_decay.filter(|w| *w > 0.0).map(|w| WeightDecayConfig::new(w as f32));
@@ -178,13 +188,12 @@ impl OptimizerConfig {
                     .with_gradient_clipping(self.clipping())
                     .init()
             }
-            OptimizerKind::Adam => AdamConfig::new()
-                .with_beta_1(self.beta1.unwrap_or(0.9) as f32)
-                .with_beta_2(self.beta2.unwrap_or(0.999) as f32)
-                .with_epsilon(eps(1e-8))
-                .with_weight_decay(decay)
-                .with_grad_clipping(self.clipping())
-                .init(),
+            OptimizerKind::Adam => {
+                // Burn's Adam, its update one pass on rayon's threads on `flex`.
+                let penalty = self.weight_decay.filter(|w| *w > 0.0).map(|w| w as f32);
+                let beta = |b: Option<f64>, default: f64| b.unwrap_or(default) as f32;
+                self.clipped(FusedAdam::new(beta(self.beta1, 0.9), beta(self.beta2, 0.999), eps(1e-8), penalty).init())
+            }
             OptimizerKind::Adamw => AdamWConfig::new()
                 .with_beta_1(self.beta1.unwrap_or(0.9) as f32)
                 .with_beta_2(self.beta2.unwrap_or(0.999) as f32)
@@ -210,11 +219,7 @@ impl OptimizerConfig {
                     epsilon: self.epsilon.unwrap_or(1e-6),
                     weight_decay: self.weight_decay.unwrap_or(0.0),
                 };
-                let optim = adadelta.init();
-                match self.clipping() {
-                    Some(clip) => optim.with_grad_clipping(clip.init()),
-                    None => optim,
-                }
+                self.clipped(adadelta.init())
             }
         }
     }

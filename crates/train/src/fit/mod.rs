@@ -9,6 +9,7 @@ pub mod body_head;
 pub mod checkpointing;
 pub mod early_stop;
 pub mod epoch_log;
+pub mod fused_adam;
 pub mod halves;
 pub mod progress;
 pub mod sample_weights;

@@ -14,7 +14,7 @@ use astro_data::epoch_loader::EpochLoader;
 use astro_data::{ImageBatcher, ImageSplit};
 use burn::data::dataloader::{DataLoader, Dataset};
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use burn::train::checkpoint::CheckpointingAction;
 
@@ -22,6 +22,7 @@ use super::config::GanConfig;
 use super::pair::{GanBatch, GanPair};
 use crate::error::RunError;
 use crate::fit::checkpointing::Cadence;
+use crate::fit::fused_adam::FusedAdam;
 use crate::fit::progress::clock;
 
 /// The four files of the checkpoint of `epoch`.
@@ -90,7 +91,8 @@ pub struct Fit<'a> {
 
 /// Each player's optimiser: Adam with the loop's `beta1`.
 pub fn adam(gan: &GanConfig) -> ModuleOptimizer {
-    AdamConfig::new().with_beta_1(gan.beta1 as f32).init()
+    // Burn's `AdamConfig` defaults but for beta 1 (epsilon 1e-5), its update one pass on `flex`.
+    FusedAdam::new(gan.beta1 as f32, 0.999, 1e-5, None).init()
 }
 
 /// The losses of one adversarial update, as numbers.
