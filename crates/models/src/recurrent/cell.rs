@@ -13,6 +13,11 @@
 //! sigmoid and tanh are, on backends that evaluate those one element at a time (`flex`), the
 //! rational forms of [`crate::rational_tanh`] (within 3.5e-7 of the exact functions), all four
 //! LSTM gates in one pass: there the exact ones cost two thirds of the network's time.
+//!
+//! On `flex`, an LSTM with the rational gates runs instead as [`super::fused_lstm`]'s
+//! whole-sequence kernel ([`MaskedCell::forward_sequence`], chosen by the network's `body`); the
+//! step-by-step form here serves the other backends, GRU cells and exact gates, and is what the
+//! kernel is tested against.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
