@@ -16,6 +16,8 @@
 
 pub mod cell;
 pub mod fused_lstm;
+#[cfg(feature = "flex")]
+mod lstm_rows;
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -93,6 +95,7 @@ pub struct RecurrentLayer {
 
 impl RecurrentLayer {
     /// The layer's cells, forward first.
+    #[cfg_attr(not(feature = "flex"), allow(dead_code))]
     fn cells(&self) -> impl Iterator<Item = &MaskedCell> {
         std::iter::once(&self.forward).chain(&self.backward)
     }

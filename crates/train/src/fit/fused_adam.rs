@@ -4,7 +4,7 @@
 //! either optimiser resume with the other; off `flex`, and for a state that carries AMSGrad's
 //! maximum, Burn's `Adam` takes the step.
 
-use astro_models::adam_kernel::{self, AdamStep};
+use astro_models::adam_kernel;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
@@ -59,7 +59,7 @@ impl Optimizer for FusedAdam {
                 Some(s) => (s.momentum.time + 1, s.momentum.moment_1, s.momentum.moment_2),
                 None => (1, tensor.zeros_like(), tensor.zeros_like()),
             };
-            let step = AdamStep {
+            let step = adam_kernel::AdamStep {
                 beta_1: self.beta_1,
                 beta_2: self.beta_2,
                 epsilon: self.epsilon,
