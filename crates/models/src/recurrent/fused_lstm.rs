@@ -63,9 +63,7 @@ mod kernel {
     use burn::tensor::{Tensor, TensorData};
     use rayon::prelude::*;
 
-    use crate::recurrent::lstm_rows::{
-        BackwardRows, ForwardRows, Pass, Strided, Weights, matmul_on_threads, vectorised,
-    };
+    use crate::recurrent::lstm_rows::{BackwardRows, ForwardRows, Pass, Strided, Threads, Weights, matmul, vectorised};
 
     /// One direction of one LSTM layer as a backend operation: `flex`'s kernel, and autodiff
     /// over it.
@@ -286,15 +284,16 @@ mod kernel {
             let dz_matrix = Strided { values: &dz, rows: width, columns: 1 };
             let mut d_hidden = vec![0f32; size * width];
             let before = Strided { values: &before, rows: 1, columns: size };
-            matmul_on_threads(before, dz_matrix, &mut d_hidden, [size, rows, width], [width, 1]);
+            matmul(before, dz_matrix, &mut d_hidden, [size, rows, width], [width, 1], false, Threads::All);
             // input gradient = x^T dz; the sequence's = dz input^T.
             let x = Strided { values: sequence.storage(), rows: 1, columns: features };
             let mut d_input = vec![0f32; features * width];
-            matmul_on_threads(x, dz_matrix, &mut d_input, [features, rows, width], [width, 1]);
+            matmul(x, dz_matrix, &mut d_input, [features, rows, width], [width, 1], false, Threads::All);
             let d_sequence = sequence_gradient.then(|| {
                 let mut d_sequence = vec![0f32; rows * features];
                 let input_t = Strided { values: input.storage(), rows: 1, columns: width };
-                matmul_on_threads(dz_matrix, input_t, &mut d_sequence, [rows, width, features], [features, 1]);
+                let dims = [rows, width, features];
+                matmul(dz_matrix, input_t, &mut d_sequence, dims, [features, 1], false, Threads::All);
                 FlexTensor::from_data(TensorData::new(d_sequence, [batch, steps, features]))
             });
             let gradients = [

@@ -106,6 +106,7 @@ fn forward_rows(
         [rows * steps, pass.features, width],
         [width, 1],
         false,
+        Threads::This,
     );
     let bias = &weights.bias[..width];
     for z in gates.chunks_exact_mut(width) {
@@ -123,6 +124,7 @@ fn forward_rows(
                 [rows, size, width],
                 [steps * width, 1],
                 true,
+                Threads::This,
             );
         }
         for r in 0..rows {
@@ -263,6 +265,7 @@ fn backward_rows(
                 [rows, width, size],
                 [size, 1],
                 false,
+                Threads::This,
             );
         }
     }
@@ -293,45 +296,35 @@ fn fits(len: usize, [m, n]: [usize; 2], [rows, columns]: [usize; 2]) -> bool {
     m == 0 || n == 0 || (m - 1) * rows + (n - 1) * columns < len
 }
 
+/// Which threads a product runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Threads {
+    /// The calling thread (inside a group's task).
+    This,
+    /// All of rayon's (a product over the whole batch).
+    All,
+}
+
 /// `out = lhs rhs` (`out += lhs rhs` when `accumulate`) for `lhs` `m x k`, `rhs` `k x n` and
-/// `out` `m x n` with strides `out_strides`, on this thread (`gemm`, as `flex`'s products).
+/// `out` `m x n` with strides `out_strides`, through `gemm` (as `flex`'s products): the one call
+/// into it, after checking that every matrix lies inside its slice.
 ///
 /// # Panics
 /// If a matrix does not fit in its slice.
-fn matmul(
-    lhs: Strided,
-    rhs: Strided,
-    out: &mut [f32],
-    [m, k, n]: [usize; 3],
-    out_strides: [usize; 2],
-    accumulate: bool,
-) {
-    gemm_checked(lhs, rhs, out, [m, k, n], out_strides, accumulate, gemm::Parallelism::None);
-}
-
-/// [`matmul`] without accumulating, on rayon's threads.
-pub(super) fn matmul_on_threads(
-    lhs: Strided,
-    rhs: Strided,
-    out: &mut [f32],
-    [m, k, n]: [usize; 3],
-    out_strides: [usize; 2],
-) {
-    let threads = gemm::Parallelism::Rayon(rayon::current_num_threads());
-    gemm_checked(lhs, rhs, out, [m, k, n], out_strides, false, threads);
-}
-
-/// The one call into `gemm`, after checking that every matrix lies inside its slice.
 #[allow(unsafe_code)]
-fn gemm_checked(
+pub(super) fn matmul(
     lhs: Strided,
     rhs: Strided,
     out: &mut [f32],
     [m, k, n]: [usize; 3],
     out_strides: [usize; 2],
     accumulate: bool,
-    parallelism: gemm::Parallelism,
+    threads: Threads,
 ) {
+    let parallelism = match threads {
+        Threads::This => gemm::Parallelism::None,
+        Threads::All => gemm::Parallelism::Rayon(rayon::current_num_threads()),
+    };
     assert!(lhs.holds([m, k]) && rhs.holds([k, n]) && fits(out.len(), [m, n], out_strides), "matrix outside its slice");
     let stride = |s: usize| s as isize;
     // SAFETY: each matrix lies inside its slice (checked above); `out` is borrowed mutably, so it
