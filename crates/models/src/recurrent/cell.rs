@@ -247,10 +247,15 @@ pub fn split_steps(x: Tensor<3>) -> Vec<Tensor<2>> {
 /// The state at each sequence's last real step: `states` `steps x [batch, size]`, `lengths`
 /// `[batch]` real steps per sequence (at least 1).
 pub fn state_at_last_step(states: &[Tensor<2>], lengths: &Tensor<1, Int>) -> Tensor<2> {
-    let [batch, size] = states[0].dims();
-    let stacked = Tensor::stack::<3>(states.to_vec(), 1); // [B, T, H]
+    last_real_step(Tensor::stack::<3>(states.to_vec(), 1), lengths)
+}
+
+/// The state at each sequence's last real step: `states` `[batch, steps, size]`, `lengths`
+/// `[batch]` real steps per sequence (at least 1).
+pub fn last_real_step(states: Tensor<3>, lengths: &Tensor<1, Int>) -> Tensor<2> {
+    let [batch, _, size] = states.dims();
     let index = (lengths.clone() - 1).clamp_min(0).reshape([batch, 1, 1]).repeat_dim(2, size);
-    stacked.gather(1, index).reshape([batch, size])
+    states.gather(1, index).reshape([batch, size])
 }
 
 #[cfg(test)]

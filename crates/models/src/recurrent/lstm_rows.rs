@@ -19,9 +19,9 @@ impl Pass {
         4 * self.size
     }
 
-    /// The steps in the order the pass runs them.
-    fn order(self) -> Box<dyn Iterator<Item = usize>> {
-        if self.reverse { Box::new((0..self.steps).rev()) } else { Box::new(0..self.steps) }
+    /// The step the pass runs `n`-th.
+    fn step_at(self, n: usize) -> usize {
+        if self.reverse { self.steps - 1 - n } else { n }
     }
 
     /// The step the pass runs before `t`, if any.
@@ -32,7 +32,7 @@ impl Pass {
 
 /// The logistic sigmoid as the step-by-step form's rational one: `(1 + tanh(x / 2)) / 2`.
 #[inline(always)]
-pub(super) fn sigmoid(x: f32) -> f32 {
+fn sigmoid(x: f32) -> f32 {
     crate::rational_tanh::tanh_scalar(x * 0.5) * 0.5 + 0.5
 }
 
@@ -113,7 +113,8 @@ fn forward_rows(
         in_runs!(width, |run| { add(&mut z[run.clone()], &bias[run]) });
     }
     let mut previous = vec![0f32; size];
-    for t in pass.order() {
+    for n in 0..steps {
+        let t = pass.step_at(n);
         let before = pass.before(t);
         if let Some(p) = before {
             // gates(t) += h(p) hidden, for all rows of the group at once.
@@ -229,14 +230,15 @@ fn backward_rows(
     let mut dh_next = vec![0f32; rows * size];
     let mut dc_next = vec![0f32; rows * size];
     let zeros = vec![0f32; size];
-    let order: Vec<usize> = pass.order().collect();
-    for &t in order.iter().rev() {
+    for n in (0..steps).rev() {
+        let t = pass.step_at(n);
         let before = pass.before(t);
         for r in 0..rows {
             let k = if pass.reverse { keep[r * steps + t] } else { 1.0 };
             let at = (r * steps + t) * size;
             let (grad, c) = (&grad[at..at + size], &cells[at..at + size]);
             let z = &gates[(r * steps + t) * width..][..width];
+            let (i, f, g, o) = (&z[..size], &z[size..2 * size], &z[2 * size..3 * size], &z[3 * size..]);
             let c_prev = before.map_or(&zeros[..], |p| &cells[(r * steps + p) * size..][..size]);
             let dh_next = &dh_next[r * size..][..size];
             let dc_next = &mut dc_next[r * size..][..size];
@@ -244,7 +246,6 @@ fn backward_rows(
             let (d_i, d_fg) = d_ifg.split_at_mut(size);
             let (d_f, d_g) = d_fg.split_at_mut(size);
             in_runs!(size, |j| {
-                let (i, f, g, o) = (&z[..size], &z[size..2 * size], &z[2 * size..3 * size], &z[3 * size..]);
                 let run = BackwardRun {
                     grad: &grad[j.clone()],
                     c: &c[j.clone()],

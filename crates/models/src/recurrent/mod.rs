@@ -312,11 +312,10 @@ impl Recurrent {
             let forward = layer.forward.forward_sequence(sequence.clone(), keep.clone());
             let backward = layer.backward.as_ref().map(|cell| cell.forward_sequence(sequence.clone(), keep.clone()));
             if i + 1 == self.layers.len() {
-                let size = forward.dims()[2];
-                let index = (lengths.clone() - 1).clamp_min(0).reshape([batch, 1, 1]).repeat_dim(2, size);
-                let mut state = forward.gather(1, index).reshape([batch, size]);
+                let mut state = cell::last_real_step(forward, &lengths);
                 if let Some(b) = backward {
                     // Run backwards, the final state is the one after the first step.
+                    let size = b.dims()[2];
                     state = Tensor::cat(vec![state, b.narrow(1, 0, 1).reshape([batch, size])], 1);
                 }
                 last = Some(state);

@@ -4,13 +4,15 @@
 //! either optimiser resume with the other; off `flex`, and for a state that carries AMSGrad's
 //! maximum, Burn's `Adam` takes the step.
 
+#[cfg(feature = "flex")]
 use astro_models::adam_kernel;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer};
+use burn::optim::{Adam, AdamConfig, AdamState, LearningRate, ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 
 /// Adam's settings (as `AdamConfig`'s, without AMSGrad).
 #[derive(Clone)]
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
 pub struct FusedAdam {
     beta_1: f32,
     beta_2: f32,
@@ -36,6 +38,33 @@ impl FusedAdam {
     pub fn init(self) -> ModuleOptimizer {
         ModuleOptimizer::from(self)
     }
+
+    /// One step through `astro_models::adam_kernel` (where it runs).
+    #[cfg(feature = "flex")]
+    fn kernel_step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<AdamState<D>>,
+    ) -> (Tensor<D>, Option<AdamState<D>>) {
+        // Burn's first step is the general one from zero moments.
+        let (time, m, v) = match state {
+            Some(s) => (s.momentum.time + 1, s.momentum.moment_1, s.momentum.moment_2),
+            None => (1, tensor.zeros_like(), tensor.zeros_like()),
+        };
+        let step = adam_kernel::AdamStep {
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+            weight_decay: self.weight_decay,
+            lr: lr as f32,
+            time,
+        };
+        let [tensor, moment_1, moment_2] = adam_kernel::adam_update(tensor, grad, m, v, step);
+        let momentum = burn::optim::AdaptiveMomentumState { time, moment_1, moment_2, max_moment_2: None };
+        (tensor, Some(AdamState { momentum }))
+    }
 }
 
 impl Optimizer for FusedAdam {
@@ -48,31 +77,12 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let amsgrad = state.as_ref().is_some_and(|s| s.momentum.max_moment_2.is_some());
-        if !cfg!(feature = "flex") || amsgrad || !adam_kernel::runs_on(&tensor) {
-            return self.burns.step(lr, tensor, grad, state);
-        }
+        // A state carrying AMSGrad's maximum is not the kernel's to update.
         #[cfg(feature = "flex")]
-        {
-            // Burn's first step is the general one from zero moments.
-            let (time, m, v) = match state {
-                Some(s) => (s.momentum.time + 1, s.momentum.moment_1, s.momentum.moment_2),
-                None => (1, tensor.zeros_like(), tensor.zeros_like()),
-            };
-            let step = adam_kernel::AdamStep {
-                beta_1: self.beta_1,
-                beta_2: self.beta_2,
-                epsilon: self.epsilon,
-                weight_decay: self.weight_decay,
-                lr: lr as f32,
-                time,
-            };
-            let [tensor, moment_1, moment_2] = adam_kernel::adam_update(tensor, grad, m, v, step);
-            let momentum = AdaptiveMomentumState { time, moment_1, moment_2, max_moment_2: None };
-            (tensor, Some(AdamState { momentum }))
+        if adam_kernel::runs_on(&tensor) && state.as_ref().is_none_or(|s| s.momentum.max_moment_2.is_none()) {
+            return self.kernel_step(lr, tensor, grad, state);
         }
-        #[cfg(not(feature = "flex"))]
-        unreachable!("without flex, Burn's Adam takes every step")
+        self.burns.step(lr, tensor, grad, state)
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
