@@ -13,6 +13,8 @@ pub mod batch_norm;
 mod batch_norm_kernel;
 pub mod body;
 pub mod conv2d;
+#[cfg(feature = "flex")]
+mod conv_columns;
 pub mod data_conv;
 pub mod dieleman;
 pub mod dropout;
@@ -20,6 +22,8 @@ pub mod freeze;
 pub mod galaxy_zoo_output;
 pub mod gan;
 pub mod host_elu;
+#[cfg(feature = "flex")]
+mod matrix_product;
 pub mod max_pool_2x2;
 pub mod model;
 #[cfg(feature = "flex")]

@@ -8,6 +8,7 @@
 //! the default 64-pixel run: 4 x 4. Every weight starts from N(0, 0.02) (Radford et al.).
 
 use crate::batch_norm::normalise;
+use crate::conv2d::{conv_transpose2d, conv2d};
 use crate::rectifier::{leaky_relu, relu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
@@ -154,9 +155,9 @@ impl DcganGenerator {
         let x = self.dense.forward(z).reshape([batch, c, s, s]); // [batch, 8 f, size / 16, size / 16]
         let mut x = relu(normalise(&self.dense_norm, x));
         for step in &self.ups {
-            x = relu(normalise(&step.norm, step.conv.forward(x))); // [batch, width / 2, 2 h, 2 w]
+            x = relu(normalise(&step.norm, conv_transpose2d(&step.conv, x))); // [batch, width / 2, 2 h, 2 w]
         }
-        self.last.forward(x).tanh()
+        conv_transpose2d(&self.last, x).tanh()
     }
 
     /// `count` latent vectors drawn from N(0, 1) on `device`.
@@ -192,7 +193,7 @@ impl DcganDiscriminator {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x = images;
         for block in &self.convs {
-            x = block.conv.forward(x);
+            x = conv2d(&block.conv, x);
             if let Some(n) = &block.norm {
                 x = normalise(n, x);
             }

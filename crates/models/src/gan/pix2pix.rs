@@ -15,6 +15,7 @@
 //! Every weight starts from N(0, 0.02), as in the paper's code.
 
 use crate::batch_norm::normalise;
+use crate::conv2d::{conv_transpose2d, conv2d};
 use crate::rectifier::{leaky_relu, relu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d};
@@ -172,7 +173,7 @@ pub struct DownBlock {
 impl DownBlock {
     /// `[batch, c, h, w]` -> `[batch, c', h / 2, w / 2]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = conv2d(&self.conv, x);
         let x = match &self.norm {
             Some(n) => normalise(n, x),
             None => x,
@@ -218,7 +219,7 @@ impl UNet {
         }
         skips.pop(); // the bottleneck is `x` itself
         for block in &self.up {
-            let y = normalise(&block.norm, block.conv.forward(x)); // [batch, width, 2 h, 2 w]
+            let y = normalise(&block.norm, conv_transpose2d(&block.conv, x)); // [batch, width, 2 h, 2 w]
             let y = match &block.dropout {
                 Some(d) => d.forward(y),
                 None => y,
@@ -226,7 +227,7 @@ impl UNet {
             let skip = skips.pop().expect("one skip per up block");
             x = Tensor::cat(vec![relu(y), skip], 1); // [batch, 2 width, 2 h, 2 w]
         }
-        self.last.forward(x).tanh()
+        conv_transpose2d(&self.last, x).tanh()
     }
 }
 
@@ -250,7 +251,7 @@ impl PatchDiscriminator {
         for block in &self.convs {
             x = block.forward(x);
         }
-        let patches = self.to_logit.forward(x); // [batch, 1, p, p]
+        let patches = conv2d(&self.to_logit, x); // [batch, 1, p, p]
         patches.flatten::<2>(1, 3).mean_dim(1) // [batch, 1]
     }
 }

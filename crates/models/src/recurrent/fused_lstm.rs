@@ -63,7 +63,8 @@ mod kernel {
     use burn::tensor::{Tensor, TensorData};
     use rayon::prelude::*;
 
-    use crate::recurrent::lstm_rows::{BackwardRows, ForwardRows, Pass, Strided, Threads, Weights, matmul, vectorised};
+    use crate::matrix_product::{Strided, Threads, matmul};
+    use crate::recurrent::lstm_rows::{BackwardRows, ForwardRows, Pass, Weights, vectorised};
 
     /// One direction of one LSTM layer as a backend operation: `flex`'s kernel, and autodiff
     /// over it.

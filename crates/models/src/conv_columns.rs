@@ -1,0 +1,576 @@
+//! 2-d convolutions of one group without dilation as matrix products with the unfolded input
+//! (im2col), on plain slices: the host side of [`crate::conv2d`]'s `flex` kernels (the
+//! convolution, its weight gradient, its input gradient, which is also the transposed
+//! convolution).
+//!
+//! A chunk of batch items is unfolded side by side into one `[channels k k, items positions]`
+//! matrix, so that each product is one `gemm` call over all the chunk's output positions. Per
+//! item, as `flex`'s own convolution computes it, the products of the GANs' inner layers (8 x 8,
+//! 4 x 4, 2 x 2 and 1 x 1 outputs) were a few rows each: `gemm`'s 16-row microkernel then ran a
+//! quarter or a sixteenth full, 30% of the pix2pix training step's time. The products write
+//! `[filters, items positions]`, which one copy turns into the batch's `[items, filters,
+//! positions]` (none for a chunk of one item). Chunks are sized so that their columns (4 MB)
+//! stay in the cache for their product; the columns and the reordered matrices live in
+//! buffers reused from call to call, every value written before it is read.
+
+use std::sync::{Mutex, PoisonError};
+
+use rayon::prelude::*;
+
+use crate::matrix_product::{Strided, Threads, matmul};
+
+/// Bytes of unfolded input per chunk: a chunk's columns stay in the cache for their product,
+/// where the whole batch's (75 MB for a DeepLens layer) went to memory.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Multiply-adds above which a product runs on all of rayon's threads (`gemm` splits it), below
+/// which on the calling thread (the split would cost more than it saves).
+const PARALLEL_PRODUCT: usize = 1 << 21;
+
+/// Buffers for the unfolded columns, reordered matrices and phases, kept from call to call
+/// (per process rather than per thread: the trainer's half-batch steps run one half on a thread
+/// started for the step).
+static BUFFERS: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+
+/// The shape of a convolution of an input `[batch, channels, height, width]` by a weight
+/// `[filters, channels, kernel height, kernel width]`, zero-padded by `padding` on both sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub(crate) channels: usize,
+    pub(crate) filters: usize,
+    /// The input's height and width.
+    pub(crate) size: [usize; 2],
+    pub(crate) kernel: [usize; 2],
+    pub(crate) stride: [usize; 2],
+    pub(crate) padding: [usize; 2],
+}
+
+impl Geometry {
+    /// The output's height and width, or `None` where the kernel is larger than the padded
+    /// input or a stride is 0.
+    pub(crate) fn out(&self) -> Option<[usize; 2]> {
+        let side = |axis: usize| {
+            let padded = self.size[axis] + 2 * self.padding[axis];
+            (self.stride[axis] > 0 && padded >= self.kernel[axis] && self.kernel[axis] > 0)
+                .then(|| (padded - self.kernel[axis]) / self.stride[axis] + 1)
+        };
+        Some([side(0)?, side(1)?])
+    }
+
+    /// Output positions per item.
+    fn positions(&self) -> usize {
+        let [height, width] = self.out().expect("a convolution with an output");
+        height * width
+    }
+
+    /// Rows of the unfolded input: one per channel and kernel offset.
+    fn rows(&self) -> usize {
+        self.channels * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Input values per item.
+    fn per_input(&self) -> usize {
+        self.channels * self.size[0] * self.size[1]
+    }
+
+    /// Output values per item.
+    fn per_output(&self) -> usize {
+        self.filters * self.positions()
+    }
+
+    /// Items per chunk.
+    fn chunk(&self, batch: usize) -> usize {
+        (CHUNK_BYTES / (4 * self.rows() * self.positions()).max(1)).clamp(1, batch.max(1))
+    }
+
+    /// Calls `each(first item, items)` for the batch in chunks.
+    fn for_each_chunk(&self, batch: usize, mut each: impl FnMut(usize, usize)) {
+        let chunk = self.chunk(batch);
+        for first in (0..batch).step_by(chunk) {
+            each(first, chunk.min(batch - first));
+        }
+    }
+}
+
+/// `y = weight * x`: the convolution of `x` (`[batch, channels, height, width]`) by `weight`
+/// (`[filters, channels k k]`) into `y` (`[batch, filters, out height, out width]`).
+///
+/// # Panics
+/// If a slice's length is not its shape's.
+pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f32], y: &mut [f32]) {
+    let (rows, positions, per_output) = (geometry.rows(), geometry.positions(), geometry.per_output());
+    check_lengths(geometry, batch, x, y);
+    assert_eq!(weight.len(), geometry.filters * rows, "weight of the wrong size");
+    let weight = Strided { values: weight, rows, columns: 1 };
+    geometry.for_each_chunk(batch, |first, items| {
+        let n = items * positions;
+        let y = &mut y[first * per_output..(first + items) * per_output];
+        with_buffer(rows * n, |columns| {
+            unfold(geometry, items, input_of(geometry, x, first, items), columns);
+            let columns = Strided { values: columns, rows: n, columns: 1 };
+            let dims = [geometry.filters, rows, n];
+            if items == 1 {
+                matmul(weight, columns, y, dims, [n, 1], false, threads(dims));
+            } else {
+                with_buffer(geometry.filters * n, |product| {
+                    matmul(weight, columns, product, dims, [n, 1], false, threads(dims));
+                    // [filters, items positions] -> [items, filters, positions]
+                    y.par_chunks_mut(per_output).with_min_len(tasks_of(per_output)).enumerate().for_each(
+                        |(item, y)| {
+                            for (filter, y) in y.chunks_exact_mut(positions).enumerate() {
+                                y.copy_from_slice(&product[filter * n + item * positions..][..positions]);
+                            }
+                        },
+                    );
+                });
+            }
+        });
+    });
+}
+
+/// `d loss / d weight` (`[filters, channels k k]`, into `gradient`) of the convolution of `x`
+/// whose output gradient is `dy` (`[batch, filters, out height, out width]`): the sum over
+/// the batch of `dy_b unfold(x_b)^T`, one product per chunk.
+///
+/// # Panics
+/// If a slice's length is not its shape's.
+pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
+    let (rows, positions) = (geometry.rows(), geometry.positions());
+    check_lengths(geometry, batch, x, dy);
+    assert_eq!(gradient.len(), geometry.filters * rows, "weight gradient of the wrong size");
+    gradient.fill(0.0);
+    geometry.for_each_chunk(batch, |first, items| {
+        let n = items * positions;
+        with_buffer(rows * n, |columns| {
+            unfold(geometry, items, input_of(geometry, x, first, items), columns);
+            // unfold(x)^T: [items positions, rows].
+            let columns = Strided { values: columns, rows: 1, columns: n };
+            let dims = [geometry.filters, n, rows];
+            with_output_gradient(geometry, dy, first, items, |dy| {
+                matmul(dy, columns, gradient, dims, [rows, 1], true, threads(dims));
+            });
+        });
+    });
+}
+
+/// `d loss / d x` (`[batch, channels, height, width]`, into `dx`) of the convolution by
+/// `weight` whose output gradient is `dy`: `weight^T dy` for each chunk, folded back onto the
+/// input positions each column came from (col2im). The same operation is the transposed
+/// convolution of `dy` by `weight`.
+///
+/// # Panics
+/// If a slice's length is not its shape's.
+pub(crate) fn input_gradient(geometry: &Geometry, batch: usize, dy: &[f32], weight: &[f32], dx: &mut [f32]) {
+    let (rows, positions, per_input) = (geometry.rows(), geometry.positions(), geometry.per_input());
+    check_lengths(geometry, batch, dx, dy);
+    assert_eq!(weight.len(), geometry.filters * rows, "weight of the wrong size");
+    // weight^T: [rows, filters].
+    let weight = Strided { values: weight, rows: 1, columns: rows };
+    geometry.for_each_chunk(batch, |first, items| {
+        let n = items * positions;
+        with_buffer(rows * n, |columns| {
+            let dims = [rows, geometry.filters, n];
+            with_output_gradient(geometry, dy, first, items, |dy| {
+                matmul(weight, dy, columns, dims, [n, 1], false, threads(dims));
+            });
+            fold(geometry, items, columns, &mut dx[first * per_input..(first + items) * per_input]);
+        });
+    });
+}
+
+/// Panics unless `input` and `output` hold `batch` items of the geometry's input and output.
+fn check_lengths(geometry: &Geometry, batch: usize, input: &[f32], output: &[f32]) {
+    assert_eq!(input.len(), batch * geometry.per_input(), "input of the wrong size");
+    assert_eq!(output.len(), batch * geometry.per_output(), "output of the wrong size");
+}
+
+/// Items `first..first + items` of the input `x`.
+fn input_of<'a>(geometry: &Geometry, x: &'a [f32], first: usize, items: usize) -> &'a [f32] {
+    let per_input = geometry.per_input();
+    &x[first * per_input..(first + items) * per_input]
+}
+
+/// Calls `each` with items `first..first + items` of the output gradient `dy` as a
+/// `[filters, items positions]` matrix: `dy` itself for one item, else reordered into a buffer.
+fn with_output_gradient(geometry: &Geometry, dy: &[f32], first: usize, items: usize, each: impl FnOnce(Strided)) {
+    let (positions, per_output) = (geometry.positions(), geometry.per_output());
+    let dy = &dy[first * per_output..(first + items) * per_output];
+    let n = items * positions;
+    if items == 1 {
+        return each(Strided { values: dy, rows: n, columns: 1 });
+    }
+    with_buffer(geometry.filters * n, |reordered| {
+        // [items, filters, positions] -> [filters, items positions]
+        reordered.par_chunks_mut(n).with_min_len(tasks_of(n)).enumerate().for_each(|(filter, row)| {
+            for (item, row) in row.chunks_exact_mut(positions).enumerate() {
+                row.copy_from_slice(&dy[item * per_output + filter * positions..][..positions]);
+            }
+        });
+        each(Strided { values: reordered, rows: n, columns: 1 });
+    })
+}
+
+/// Values a thread's task copies or sums at the least: the inner layers' loops over a few
+/// values each were split into one task per row, costing more in waking threads than the
+/// copies themselves.
+const VALUES_PER_TASK: usize = 1 << 14;
+
+/// The least number of `len`-value chunks a task takes.
+fn tasks_of(len: usize) -> usize {
+    VALUES_PER_TASK.div_ceil(len.max(1))
+}
+
+/// Which threads a product of `[m, k, n]` runs on.
+fn threads([m, k, n]: [usize; 3]) -> Threads {
+    if m * k * n >= PARALLEL_PRODUCT { Threads::All } else { Threads::This }
+}
+
+/// Runs `each` on `len` values of a buffer kept from earlier calls (grown as needed). Values
+/// are left from earlier calls: `each` must write before it reads.
+fn with_buffer<R>(len: usize, each: impl FnOnce(&mut [f32]) -> R) -> R {
+    let taken = BUFFERS.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    let mut buffer = taken.unwrap_or_default();
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    let result = each(&mut buffer[..len]);
+    BUFFERS.lock().unwrap_or_else(PoisonError::into_inner).push(buffer);
+    result
+}
+
+/// im2col of `items` items of the input (`[items, channels, height, width]`) into `columns`
+/// (`[channels k k, items positions]`): row `(c, i, j)` holds, for each item and output
+/// position, input channel `c` at offset `(i, j)` of the position's window, 0 in the padding.
+/// Writes every value.
+///
+/// A strided convolution reads every `s`-th input value: the input is first split into its
+/// `s x s` phases (as [`fold`] sums them), where each kernel offset's output row is a
+/// contiguous run (copied as one block, where a gather of every second value was 15% of the
+/// pix2pix training step). Stride 1 has one phase, the input itself.
+fn unfold(geometry: &Geometry, items: usize, input: &[f32], columns: &mut [f32]) {
+    let Geometry { size: [height, width], stride, .. } = *geometry;
+    if stride == [1, 1] {
+        return unfold_phases(geometry, items, input, [height, width], columns);
+    }
+    let phase = [height.div_ceil(stride[0]), width.div_ceil(stride[1])];
+    let phase_len = phase[0] * phase[1];
+    let per_plane = stride[0] * stride[1] * phase_len;
+    with_buffer(input.len() / (height * width) * per_plane, |phases| {
+        phases
+            .par_chunks_mut(per_plane)
+            .zip(input.par_chunks(height * width))
+            .with_min_len(tasks_of(per_plane))
+            .for_each(|(phases, plane)| {
+                for (iy, line) in plane.chunks_exact(width).enumerate() {
+                    for q in 0..stride[1] {
+                        let at = ((iy % stride[0]) * stride[1] + q) * phase_len + iy / stride[0] * phase[1];
+                        for (to, from) in phases[at..].iter_mut().zip(line[q..].iter().step_by(stride[1])) {
+                            *to = *from;
+                        }
+                    }
+                }
+            });
+        unfold_phases(geometry, items, phases, phase, columns);
+    });
+}
+
+/// [`unfold`] from the input's phases (`[items, channels, stride rows, stride columns, phase
+/// rows, phase columns]`, `phase` their size). Rows on rayon's threads.
+fn unfold_phases(geometry: &Geometry, items: usize, phases: &[f32], phase: [usize; 2], columns: &mut [f32]) {
+    let Geometry { channels, size: [height, width], kernel, stride, padding, .. } = *geometry;
+    let [out_h, out_w] = geometry.out().expect("a convolution with an output");
+    let positions = out_h * out_w;
+    let phase_len = phase[0] * phase[1];
+    let per_plane = stride[0] * stride[1] * phase_len;
+    let offsets = kernel[0] * kernel[1];
+    columns.par_chunks_mut(items * positions).with_min_len(tasks_of(items * positions)).enumerate().for_each(
+        |(row, values)| {
+            let (c, i, j) = (row / offsets, row % offsets / kernel[1], row % kernel[1]);
+            let (rows, row_phase) = Offset::new(i, stride[0], padding[0], height, phase[0]);
+            let (columns, column_phase) = Offset::new(j, stride[1], padding[1], width, phase[1]);
+            let inside_rows = rows.first(out_h)..rows.last(out_h);
+            let (first, last) = (columns.first(out_w), columns.last(out_w));
+            for (item, values) in values.chunks_exact_mut(positions).enumerate() {
+                let at = (item * channels + c) * per_plane + (row_phase * stride[1] + column_phase) * phase_len;
+                let source = &phases[at..][..phase_len];
+                if first >= last || inside_rows.is_empty() {
+                    values.fill(0.0);
+                    continue;
+                }
+                values[..inside_rows.start * out_w].fill(0.0);
+                values[inside_rows.end * out_w..].fill(0.0);
+                let inside = &mut values[inside_rows.start * out_w..inside_rows.end * out_w];
+                if phase[1] == out_w {
+                    // Output rows as long as the phase's: the inside rows are one run of the
+                    // phase shifted by the kernel offset (one copy, where a copy a row was 10%
+                    // of the semantic autoencoder's step); the values it took across a row's
+                    // end lie outside `first..last` and are set to 0 below.
+                    let begin = (rows.shifted(inside_rows.start) * phase[1]) as isize + columns.shift;
+                    let low = (-begin).max(0) as usize;
+                    let high = inside.len().min((phase_len as isize - begin).max(0) as usize);
+                    if low < high {
+                        let start = (begin + low as isize) as usize;
+                        inside[low..high].copy_from_slice(&source[start..start + high - low]);
+                    }
+                    for values in inside.chunks_exact_mut(out_w) {
+                        values[..first].fill(0.0);
+                        values[last..].fill(0.0);
+                    }
+                } else {
+                    for (oy, values) in inside_rows.clone().zip(inside.chunks_exact_mut(out_w)) {
+                        values[..first].fill(0.0);
+                        values[last..].fill(0.0);
+                        let from = rows.shifted(oy) * phase[1] + columns.shifted(first);
+                        values[first..last].copy_from_slice(&source[from..][..last - first]);
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// col2im: the sum, into each input position of `items` items (`image`, `[items, channels,
+/// height, width]`, overwritten), of the `columns` (`[channels k k, items positions]`) that
+/// unfolding would have copied from it. Planes on rayon's threads.
+///
+/// With a stride `s`, input row `s a + r` takes kernel row `i` of output row `a - (i - pad) / s`
+/// exactly where `r = (i - pad) mod s` (columns alike), so the plane is summed as `s x s`
+/// phases, each an array of every `s`-th row and column in which a kernel offset's output row
+/// adds to a contiguous run (a loop the compiler vectorises, where adding into every `s`-th
+/// value of the plane was a scalar loop: 34% of the DCGAN generator's time), then interleaved
+/// into the plane. Stride 1 has one phase, the plane itself.
+fn fold(geometry: &Geometry, items: usize, columns: &[f32], image: &mut [f32]) {
+    let Geometry { channels, size: [height, width], kernel, stride, .. } = *geometry;
+    let [out_h, out_w] = geometry.out().expect("a convolution with an output");
+    let positions = out_h * out_w;
+    let n = items * positions;
+    // Each phase's rows and columns.
+    let phase = [height.div_ceil(stride[0]), width.div_ceil(stride[1])];
+    let phase_len = phase[0] * phase[1];
+    let strided = stride != [1, 1];
+    image.par_chunks_mut(height * width).with_min_len(tasks_of(height * width)).enumerate().for_each_init(
+        Vec::new,
+        |phases, (index, plane)| {
+            let (item, c) = (index / channels, index % channels);
+            // Row (c, i, j) of this item: its outputs.
+            let outputs = |i: usize, j: usize| {
+                &columns[((c * kernel[0] + i) * kernel[1] + j) * n + item * positions..][..positions]
+            };
+            if strided {
+                phases.clear();
+                phases.resize(stride[0] * stride[1] * phase_len, 0.0);
+                add_into_phases(geometry, phase, outputs, phases);
+                for (iy, line) in plane.chunks_exact_mut(width).enumerate() {
+                    for (ix, x) in line.iter_mut().enumerate() {
+                        let at = ((iy % stride[0]) * stride[1] + ix % stride[1]) * phase_len;
+                        *x = phases[at + (iy / stride[0]) * phase[1] + ix / stride[1]];
+                    }
+                }
+            } else {
+                plane.fill(0.0);
+                add_into_phases(geometry, phase, outputs, plane);
+            }
+        },
+    );
+}
+
+/// Adds each kernel offset's outputs (`outputs(i, j)`, `[out height, out width]`) into the
+/// phases (`[stride rows, stride columns, phase rows, phase columns]`) of the plane they fold
+/// onto.
+fn add_into_phases<'a>(
+    geometry: &Geometry,
+    phase: [usize; 2],
+    outputs: impl Fn(usize, usize) -> &'a [f32],
+    phases: &mut [f32],
+) {
+    let Geometry { size: [height, width], kernel, stride, padding, .. } = *geometry;
+    let [out_h, out_w] = geometry.out().expect("a convolution with an output");
+    let phase_len = phase[0] * phase[1];
+    for i in 0..kernel[0] {
+        let (rows, row_phase) = Offset::new(i, stride[0], padding[0], height, phase[0]);
+        for j in 0..kernel[1] {
+            let (columns, column_phase) = Offset::new(j, stride[1], padding[1], width, phase[1]);
+            let (first, last) = (columns.first(out_w), columns.last(out_w));
+            if first >= last {
+                continue;
+            }
+            let sums = &mut phases[(row_phase * stride[1] + column_phase) * phase_len..][..phase_len];
+            let outputs = outputs(i, j);
+            for oy in rows.first(out_h)..rows.last(out_h) {
+                let sums = &mut sums[rows.shifted(oy) * phase[1] + columns.shifted(first)..][..last - first];
+                let values = &outputs[oy * out_w + first..][..last - first];
+                for (sum, value) in sums.iter_mut().zip(values) {
+                    *sum += value;
+                }
+            }
+        }
+    }
+}
+
+/// Where one kernel offset's outputs land along one axis of the folded input: output `o`
+/// adds to phase index `o + shift` of its phase, for the outputs whose index is inside the
+/// phase's `len` values.
+#[derive(Debug, Clone, Copy)]
+struct Offset {
+    shift: isize,
+    len: usize,
+}
+
+impl Offset {
+    /// Kernel offset `k` of a convolution of `stride` and `padding` over `size` input values
+    /// whose phases hold `phase` values each; and the phase it adds to.
+    fn new(k: usize, stride: usize, padding: usize, size: usize, phase: usize) -> (Offset, usize) {
+        let from = k as isize - padding as isize;
+        let (shift, rest) = (from.div_euclid(stride as isize), from.rem_euclid(stride as isize) as usize);
+        // The phase's inside values: `stride a + rest < size`.
+        let len = size.saturating_sub(rest).div_ceil(stride).min(phase);
+        (Offset { shift, len }, rest)
+    }
+
+    /// The first output (of `out`) landing inside.
+    fn first(self, out: usize) -> usize {
+        (-self.shift).clamp(0, out as isize) as usize
+    }
+
+    /// One past the last output (of `out`) landing inside.
+    fn last(self, out: usize) -> usize {
+        (self.len as isize - self.shift).clamp(0, out as isize) as usize
+    }
+
+    /// The phase index output `o` lands on (`o` between first and last).
+    fn shifted(self, o: usize) -> usize {
+        (o as isize + self.shift) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The convolution by its definition: each output the sum over the window inside the input.
+    fn naive(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f32]) -> Vec<f32> {
+        let Geometry { channels, filters, size: [height, width], kernel, stride, padding } = *geometry;
+        let [out_h, out_w] = geometry.out().unwrap();
+        let mut y = vec![0f32; batch * filters * out_h * out_w];
+        for b in 0..batch {
+            for f in 0..filters {
+                for oy in 0..out_h {
+                    for ox in 0..out_w {
+                        let mut sum = 0f64;
+                        for c in 0..channels {
+                            for i in 0..kernel[0] {
+                                for j in 0..kernel[1] {
+                                    let iy = (oy * stride[0] + i) as isize - padding[0] as isize;
+                                    let ix = (ox * stride[1] + j) as isize - padding[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= height as isize || ix >= width as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((b * channels + c) * height + iy as usize) * width + ix as usize];
+                                    let wv = weight[((f * channels + c) * kernel[0] + i) * kernel[1] + j];
+                                    sum += f64::from(xv) * f64::from(wv);
+                                }
+                            }
+                        }
+                        y[((b * filters + f) * out_h + oy) * out_w + ox] = sum as f32;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// Deterministic values in [-1, 1].
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| ((i.wrapping_mul(2654435761) ^ seed).wrapping_mul(40503) % 2001) as f32 / 1000.0 - 1.0)
+            .collect()
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+    }
+
+    /// The geometries of the networks (the GANs' 4 x 4 / 2 down to one output position, the
+    /// ResNets' strided and padded kernels, a 1 x 1 stride 2) on batches that fill one chunk,
+    /// several chunks, and a last chunk of one item.
+    fn cases() -> Vec<(Geometry, usize)> {
+        let g = |channels, filters, size, kernel, stride, padding| Geometry {
+            channels,
+            filters,
+            size,
+            kernel,
+            stride,
+            padding,
+        };
+        vec![
+            (g(3, 5, [8, 8], [4, 4], [2, 2], [1, 1]), 4),
+            (g(4, 3, [2, 2], [4, 4], [2, 2], [1, 1]), 5),
+            (g(2, 6, [9, 7], [3, 3], [2, 2], [1, 1]), 3),
+            (g(2, 3, [7, 9], [3, 5], [1, 2], [1, 2]), 2),
+            (g(5, 4, [6, 6], [1, 1], [2, 2], [0, 0]), 3),
+            (g(1, 2, [12, 12], [7, 7], [1, 1], [3, 3]), 1),
+            // Output rows shorter than the input's (or its phases'): copied row by row.
+            (g(2, 3, [6, 8], [3, 3], [1, 1], [0, 0]), 2),
+            (g(3, 2, [11, 11], [5, 5], [2, 2], [0, 0]), 3),
+            // 1.6 MB of columns per item: chunks of 2, 2 and 1.
+            (g(16, 3, [52, 52], [3, 3], [1, 1], [1, 1]), 5),
+        ]
+    }
+
+    #[test]
+    fn the_convolution_is_its_definition_on_every_chunking() {
+        for (geometry, batch) in cases() {
+            let x = values(batch * geometry.per_input(), 1);
+            let weight = values(geometry.filters * geometry.rows(), 2);
+            let mut y = vec![f32::NAN; batch * geometry.per_output()];
+            convolve(&geometry, batch, &x, &weight, &mut y);
+            let expected = naive(&geometry, batch, &x, &weight);
+            for (a, b) in y.iter().zip(&expected) {
+                assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{geometry:?}: {a} against {b}");
+            }
+        }
+    }
+
+    /// The gradients are the adjoints of the convolution: `<dy, conv(x, w)>` equals `<dx, x>`
+    /// (with `dx` the input gradient) and `<dw, w>` (with `dw` the weight gradient), for any
+    /// `dy`, `x`, `w`; a product summed in the wrong place or a value folded to the wrong
+    /// position breaks the equality.
+    #[test]
+    fn the_gradients_are_the_convolutions_adjoints() {
+        for (geometry, batch) in cases() {
+            let x = values(batch * geometry.per_input(), 3);
+            let weight = values(geometry.filters * geometry.rows(), 4);
+            let dy = values(batch * geometry.per_output(), 5);
+            let y = naive(&geometry, batch, &x, &weight);
+            let mut dx = vec![f32::NAN; x.len()];
+            input_gradient(&geometry, batch, &dy, &weight, &mut dx);
+            let mut dw = vec![f32::NAN; weight.len()];
+            weight_gradient(&geometry, batch, &x, &dy, &mut dw);
+            let reference = dot(&dy, &y);
+            for (what, value) in [("input", dot(&dx, &x)), ("weight", dot(&dw, &weight))] {
+                let scale = dy.len() as f64;
+                assert!(
+                    (value - reference).abs() < 1e-5 * scale,
+                    "{what} of {geometry:?}: {value} against {reference}"
+                );
+            }
+            // Each input gradient value on its own: the sum of dy times the weight over the
+            // outputs whose window covers it, as the convolution of a one-hot input gives.
+            for probe in [0, x.len() / 3, x.len() - 1] {
+                let mut one_hot = vec![0f32; x.len()];
+                one_hot[probe] = 1.0;
+                let expected = dot(&dy, &naive(&geometry, batch, &one_hot, &weight));
+                assert!((f64::from(dx[probe]) - expected).abs() < 1e-4, "{geometry:?} at {probe}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_kernel_larger_than_the_padded_input_has_no_output() {
+        let geometry =
+            Geometry { channels: 1, filters: 1, size: [2, 2], kernel: [5, 5], stride: [1, 1], padding: [1, 1] };
+        assert_eq!(geometry.out(), None);
+        assert_eq!(Geometry { stride: [0, 1], ..geometry }.out(), None);
+        assert_eq!(Geometry { padding: [2, 2], ..geometry }.out(), Some([2, 2]));
+    }
+}
