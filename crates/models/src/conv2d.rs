@@ -248,10 +248,9 @@ mod direct {
             let dims = x.layout().shape().to_vec();
             let geometry = geometry(&dims, &w_dims, stride, padding);
             let [out_h, out_w] = geometry.out().expect("a kernel no larger than the padded input");
-            let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
-            let mut y = vec![0f32; dims[0] * w_dims[0] * out_h * out_w];
-            conv_columns::convolve(&geometry, dims[0], x.storage(), weight.storage(), &mut y);
-            FlexTensor::from_data(TensorData::new(y, [dims[0], w_dims[0], out_h, out_w]))
+            on_host(x, weight, [dims[0], w_dims[0], out_h, out_w], |x, weight, y| {
+                conv_columns::convolve(&geometry, dims[0], x, weight, y)
+            })
         }
 
         fn conv_transpose2d_direct(
@@ -268,11 +267,22 @@ mod direct {
             let input = [dims[0], w_dims[1], size[0], size[1]];
             let geometry = geometry(&input, &w_dims, stride, padding);
             assert_eq!(geometry.out(), Some([dims[2], dims[3]]), "a transposed convolution's output size");
-            let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
-            let mut y = vec![0f32; input.iter().product()];
-            conv_columns::input_gradient(&geometry, dims[0], x.storage(), weight.storage(), &mut y);
-            FlexTensor::from_data(TensorData::new(y, input))
+            on_host(x, weight, input, |x, weight, y| conv_columns::input_gradient(&geometry, dims[0], x, weight, y))
         }
+    }
+
+    /// A new tensor of `shape` whose values `compute(a, b, values)` writes from the values of
+    /// `a` and `b` (made contiguous).
+    fn on_host(
+        a: FlexTensor,
+        b: FlexTensor,
+        shape: [usize; 4],
+        compute: impl FnOnce(&[f32], &[f32], &mut [f32]),
+    ) -> FlexTensor {
+        let (a, b) = (a.to_contiguous(), b.to_contiguous());
+        let mut values = vec![0f32; shape.iter().product()];
+        compute(a.storage(), b.storage(), &mut values);
+        FlexTensor::from_data(TensorData::new(values, shape))
     }
 
     /// The geometry of a convolution of an input of shape `x` by a weight of shape `weight`.
@@ -305,10 +315,9 @@ mod direct {
             let filters = grad.layout().shape()[1];
             let w_dims = [filters, dims[1], kernel[0], kernel[1]];
             let geometry = geometry(&dims, &w_dims, stride, padding);
-            let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
-            let mut gradient = vec![0f32; w_dims.iter().product()];
-            conv_columns::weight_gradient(&geometry, dims[0], x.storage(), grad.storage(), &mut gradient);
-            FlexTensor::from_data(TensorData::new(gradient, w_dims))
+            on_host(x, grad, w_dims, |x, grad, gradient| {
+                conv_columns::weight_gradient(&geometry, dims[0], x, grad, gradient)
+            })
         }
     }
 
@@ -337,9 +346,15 @@ mod direct {
         B::conv2d_direct(grad, turned, [1, 1], [kh - 1 - padding[0], kw - 1 - padding[1]])
     }
 
-    /// The backward step: [`input_gradient`] and the unfolded weight gradient.
+    /// The backward step of a convolution ([`input_gradient`] and the unfolded weight
+    /// gradient) or of a transposed convolution. The transposed convolution is the adjoint of
+    /// the convolution by the same weight, so its input gradient is that convolution of the
+    /// output gradient, and its weight gradient that convolution's weight gradient with the
+    /// output gradient as the input and `x` as the output gradient.
     #[derive(Debug)]
-    struct ConvStep;
+    struct ConvStep {
+        transposed: bool,
+    }
 
     impl<B: Backend + ConvBackend + ConvWeightGradient> Backward<B, 2> for ConvStep {
         /// The input, the weight, the stride and the padding.
@@ -351,15 +366,44 @@ mod direct {
             let (x_state, weight_state, stride, padding) = ops.state;
             let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
             let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
+            let [_, _, kh, kw] = weight.shape().dims::<4>();
             if let Some(node) = node_x {
-                let dx = input_gradient::<B>(x.clone(), weight.clone(), grad.clone(), stride, padding);
+                let dx = if self.transposed {
+                    B::conv2d_direct(grad.clone(), weight, stride, padding)
+                } else {
+                    input_gradient::<B>(x.clone(), weight, grad.clone(), stride, padding)
+                };
                 grads.register::<B>(node.id, dx);
             }
             if let Some(node) = node_weight {
-                let dims = weight.shape().dims::<4>();
-                let dw = B::conv2d_weight_gradient(x, grad, [dims[2], dims[3]], stride, padding);
+                let (input, output_gradient) = if self.transposed { (grad, x) } else { (x, grad) };
+                let dw = B::conv2d_weight_gradient(input, output_gradient, [kh, kw], stride, padding);
                 grads.register::<B>(node.id, dw);
             }
+        }
+    }
+
+    /// `forward(x, weight)` on the inner backend, recorded for [`ConvStep`]'s backward step.
+    fn tracked<B, C>(
+        step: ConvStep,
+        x: FloatTensor<Autodiff<B, C>>,
+        weight: FloatTensor<Autodiff<B, C>>,
+        stride: [usize; 2],
+        padding: [usize; 2],
+        forward: impl FnOnce(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+    ) -> FloatTensor<Autodiff<B, C>>
+    where
+        B: Backend + ConvBackend + ConvWeightGradient,
+        C: CheckpointStrategy,
+    {
+        match step.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let weight_state = prep.checkpoint(&weight);
+                let y = forward(x.into_parts().0, weight.into_parts().0);
+                prep.finish((x_state, weight_state, stride, padding), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward(x.into_parts().0, weight.into_parts().0)),
         }
     }
 
@@ -374,17 +418,9 @@ mod direct {
             stride: [usize; 2],
             padding: [usize; 2],
         ) -> FloatTensor<Self> {
-            match ConvStep.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(mut prep) => {
-                    let x_state = prep.checkpoint(&x);
-                    let weight_state = prep.checkpoint(&weight);
-                    let y = B::conv2d_direct(x.into_parts().0, weight.into_parts().0, stride, padding);
-                    prep.finish((x_state, weight_state, stride, padding), y)
-                }
-                OpsKind::UnTracked(prep) => {
-                    prep.finish(B::conv2d_direct(x.into_parts().0, weight.into_parts().0, stride, padding))
-                }
-            }
+            tracked::<B, C>(ConvStep { transposed: false }, x, weight, stride, padding, |x, weight| {
+                B::conv2d_direct(x, weight, stride, padding)
+            })
         }
 
         fn conv_transpose2d_direct(
@@ -394,49 +430,9 @@ mod direct {
             padding: [usize; 2],
             size: [usize; 2],
         ) -> FloatTensor<Self> {
-            match TransposedStep.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
-                OpsKind::Tracked(mut prep) => {
-                    let x_state = prep.checkpoint(&x);
-                    let weight_state = prep.checkpoint(&weight);
-                    let y = B::conv_transpose2d_direct(x.into_parts().0, weight.into_parts().0, stride, padding, size);
-                    prep.finish((x_state, weight_state, stride, padding), y)
-                }
-                OpsKind::UnTracked(prep) => prep.finish(B::conv_transpose2d_direct(
-                    x.into_parts().0,
-                    weight.into_parts().0,
-                    stride,
-                    padding,
-                    size,
-                )),
-            }
-        }
-    }
-
-    /// The transposed convolution's backward step: it is the adjoint of the convolution by the
-    /// same weight, so its input gradient is that convolution of the output gradient, and its
-    /// weight gradient that convolution's weight gradient with the output gradient as the input
-    /// and `x` as the output gradient.
-    #[derive(Debug)]
-    struct TransposedStep;
-
-    impl<B: Backend + ConvBackend + ConvWeightGradient> Backward<B, 2> for TransposedStep {
-        /// The input, the weight, the stride and the padding.
-        type State = (NodeId, NodeId, [usize; 2], [usize; 2]);
-
-        fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-            let [node_x, node_weight] = ops.parents;
-            let grad = grads.consume::<B>(&ops.node);
-            let (x_state, weight_state, stride, padding) = ops.state;
-            let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-            let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
-            let dims = weight.shape().dims::<4>();
-            if let Some(node) = node_x {
-                grads.register::<B>(node.id, B::conv2d_direct(grad.clone(), weight, stride, padding));
-            }
-            if let Some(node) = node_weight {
-                let dw = B::conv2d_weight_gradient(grad, x, [dims[2], dims[3]], stride, padding);
-                grads.register::<B>(node.id, dw);
-            }
+            tracked::<B, C>(ConvStep { transposed: true }, x, weight, stride, padding, |x, weight| {
+                B::conv_transpose2d_direct(x, weight, stride, padding, size)
+            })
         }
     }
 }
