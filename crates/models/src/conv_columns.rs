@@ -63,6 +63,12 @@ impl Geometry {
         height * width
     }
 
+    /// Rows and columns of each of the input's `stride x stride` phases (every `s`-th row and
+    /// column, [`unfold`] and [`fold`]).
+    fn phase(&self) -> [usize; 2] {
+        [self.size[0].div_ceil(self.stride[0]), self.size[1].div_ceil(self.stride[1])]
+    }
+
     /// Rows of the unfolded input: one per channel and kernel offset.
     fn rows(&self) -> usize {
         self.channels * self.kernel[0] * self.kernel[1]
@@ -252,9 +258,8 @@ fn unfold(geometry: &Geometry, items: usize, input: &[f32], columns: &mut [f32])
     if stride == [1, 1] {
         return unfold_phases(geometry, items, input, [height, width], columns);
     }
-    let phase = [height.div_ceil(stride[0]), width.div_ceil(stride[1])];
-    let phase_len = phase[0] * phase[1];
-    let per_plane = stride[0] * stride[1] * phase_len;
+    let phase = geometry.phase();
+    let per_plane = stride[0] * stride[1] * phase[0] * phase[1];
     with_buffer(input.len() / (height * width) * per_plane, |phases| {
         phases
             .par_chunks_mut(per_plane)
@@ -263,7 +268,7 @@ fn unfold(geometry: &Geometry, items: usize, input: &[f32], columns: &mut [f32])
             .for_each(|(phases, plane)| {
                 for (iy, line) in plane.chunks_exact(width).enumerate() {
                     for q in 0..stride[1] {
-                        let at = ((iy % stride[0]) * stride[1] + q) * phase_len + iy / stride[0] * phase[1];
+                        let at = phase_run(iy, q, stride, phase);
                         for (to, from) in phases[at..].iter_mut().zip(line[q..].iter().step_by(stride[1])) {
                             *to = *from;
                         }
@@ -344,8 +349,7 @@ fn fold(geometry: &Geometry, items: usize, columns: &[f32], image: &mut [f32]) {
     let [out_h, out_w] = geometry.out().expect("a convolution with an output");
     let positions = out_h * out_w;
     let n = items * positions;
-    // Each phase's rows and columns.
-    let phase = [height.div_ceil(stride[0]), width.div_ceil(stride[1])];
+    let phase = geometry.phase();
     let phase_len = phase[0] * phase[1];
     let strided = stride != [1, 1];
     image.par_chunks_mut(height * width).with_min_len(tasks_of(height * width)).enumerate().for_each_init(
@@ -361,9 +365,11 @@ fn fold(geometry: &Geometry, items: usize, columns: &[f32], image: &mut [f32]) {
                 phases.resize(stride[0] * stride[1] * phase_len, 0.0);
                 add_into_phases(geometry, phase, outputs, phases);
                 for (iy, line) in plane.chunks_exact_mut(width).enumerate() {
-                    for (ix, x) in line.iter_mut().enumerate() {
-                        let at = ((iy % stride[0]) * stride[1] + ix % stride[1]) * phase_len;
-                        *x = phases[at + (iy / stride[0]) * phase[1] + ix / stride[1]];
+                    for q in 0..stride[1] {
+                        let at = phase_run(iy, q, stride, phase);
+                        for (to, from) in line[q..].iter_mut().step_by(stride[1]).zip(&phases[at..]) {
+                            *to = *from;
+                        }
                     }
                 }
             } else {
@@ -405,6 +411,12 @@ fn add_into_phases<'a>(
             }
         }
     }
+}
+
+/// Where the phases (`[stride rows, stride columns, phase rows, phase columns]`, `phase` their
+/// size) hold input row `iy`'s values in columns `q, q + s, q + 2 s, ...`, in a run.
+fn phase_run(iy: usize, q: usize, stride: [usize; 2], phase: [usize; 2]) -> usize {
+    ((iy % stride[0]) * stride[1] + q) * phase[0] * phase[1] + iy / stride[0] * phase[1]
 }
 
 /// Where one kernel offset's outputs land along one axis of the folded input: output `o`
