@@ -13,10 +13,13 @@
 //! - Forward: `weight [out, in k k] x columns [in k k, items positions]` (`flex`'s own direct
 //!   path is kept for 1 x 1 convolutions of stride 1).
 //! - Weight gradient: `dy [out, items positions] x columns^T`, summed over the chunks.
-//! - Input gradient: of a stride-1 convolution, the output gradient convolved the same way with
-//!   the kernel turned by 180 degrees (input and output channels swapped, padding `k - 1 -
-//!   pad`); of a strided one, `weight^T dy` folded back (col2im), which is also the transposed
+//! - Input gradient: of a "same" stride-1 convolution, the output gradient convolved the same
+//!   way with the kernel turned by 180 degrees (input and output channels swapped, padding `k -
+//!   1 - pad`); of others, `weight^T dy` folded back (col2im), which is also the transposed
 //!   convolution's forward pass (and the convolution its input gradient).
+//! - A convolution of stride 1 with at most 16 filters (a network's first layers) skips the
+//!   unfolding in its forward pass and weight gradient: [`crate::conv_direct`] sums each output
+//!   tile in registers instead (where [`crate::conv_direct::applies`]).
 //!
 //! The operations are a Burn backend extension ([`ConvBackend`]) for `flex` and autodiff over
 //! it; [`conv2d`] takes it for a `Conv2d` layer on `flex` (f32) with one group, no dilation and
@@ -26,9 +29,9 @@
 //!
 //! Every convolutional network of the project takes them (timed with `cargo bench -p trainer
 //! --bench train_step`, `NO_DIRECT_CONV=1` for Burn's forms; figures in the README): the
-//! ResNets, the sequential networks, the Dieleman network's layers after the first (which
-//! `data_conv` computes), and both GANs, whose pix2pix update was 1.5 times and its generator's
-//! inference 2.2 times as fast as with Burn's forms on 2026-12-03.
+//! ResNets, the sequential networks, the Dieleman network, and both GANs, whose pix2pix update
+//! was 1.5 times and its generator's inference 2.2 times as fast as with Burn's forms on
+//! 2026-12-03.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -17,6 +17,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
+use crate::conv_direct;
 use crate::matrix_product::{Strided, Threads, matmul};
 
 /// Bytes of unfolded input per chunk: a chunk's columns stay in the cache for their product,
@@ -70,17 +71,17 @@ impl Geometry {
     }
 
     /// Rows of the unfolded input: one per channel and kernel offset.
-    fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.channels * self.kernel[0] * self.kernel[1]
     }
 
     /// Input values per item.
-    fn per_input(&self) -> usize {
+    pub(crate) fn per_input(&self) -> usize {
         self.channels * self.size[0] * self.size[1]
     }
 
     /// Output values per item.
-    fn per_output(&self) -> usize {
+    pub(crate) fn per_output(&self) -> usize {
         self.filters * self.positions()
     }
 
@@ -104,9 +105,18 @@ impl Geometry {
 /// # Panics
 /// If a slice's length is not its shape's.
 pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f32], y: &mut [f32]) {
-    let (rows, positions, per_output) = (geometry.rows(), geometry.positions(), geometry.per_output());
     check_lengths(geometry, batch, x, y);
-    assert_eq!(weight.len(), geometry.filters * rows, "weight of the wrong size");
+    assert_eq!(weight.len(), geometry.filters * geometry.rows(), "weight of the wrong size");
+    if conv_direct::applies(geometry) {
+        conv_direct::convolve(geometry, batch, x, weight, y)
+    } else {
+        convolve_unfolded(geometry, batch, x, weight, y)
+    }
+}
+
+/// [`convolve`] as products with the unfolded input.
+fn convolve_unfolded(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f32], y: &mut [f32]) {
+    let (rows, positions, per_output) = (geometry.rows(), geometry.positions(), geometry.per_output());
     let weight = Strided { values: weight, rows, columns: 1 };
     geometry.for_each_chunk(batch, |first, items| {
         let n = items * positions;
@@ -141,9 +151,18 @@ pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f
 /// # Panics
 /// If a slice's length is not its shape's.
 pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
-    let (rows, positions) = (geometry.rows(), geometry.positions());
     check_lengths(geometry, batch, x, dy);
-    assert_eq!(gradient.len(), geometry.filters * rows, "weight gradient of the wrong size");
+    assert_eq!(gradient.len(), geometry.filters * geometry.rows(), "weight gradient of the wrong size");
+    if conv_direct::applies(geometry) {
+        conv_direct::weight_gradient(geometry, batch, x, dy, gradient)
+    } else {
+        weight_gradient_unfolded(geometry, batch, x, dy, gradient)
+    }
+}
+
+/// [`weight_gradient`] as products with the unfolded input.
+fn weight_gradient_unfolded(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
+    let (rows, positions) = (geometry.rows(), geometry.positions());
     gradient.fill(0.0);
     geometry.for_each_chunk(batch, |first, items| {
         let n = items * positions;
@@ -526,7 +545,25 @@ mod tests {
             (g(3, 2, [11, 11], [5, 5], [2, 2], [0, 0]), 3),
             // 1.6 MB of columns per item: chunks of 2, 2 and 1.
             (g(16, 3, [52, 52], [3, 3], [1, 1], [1, 1]), 5),
+            // The Dieleman network's first layer (three tiles a row, the weight gradient in
+            // passes of ten output rows), and two blocks of filters, the second part-filled,
+            // with rows of 37 outputs and padding.
+            (g(3, 8, [45, 45], [6, 6], [1, 1], [0, 0]), 3),
+            (g(2, 12, [9, 37], [3, 3], [1, 1], [1, 1]), 2),
         ]
+    }
+
+    type Convolution = fn(&Geometry, usize, &[f32], &[f32], &mut [f32]);
+
+    /// The convolution's forms for `geometry`, named: the unfolded one, and the direct one
+    /// where it applies.
+    fn forms(geometry: &Geometry) -> Vec<(&'static str, Convolution, Convolution)> {
+        let mut forms: Vec<(&'static str, Convolution, Convolution)> =
+            vec![("unfolded", convolve_unfolded, weight_gradient_unfolded)];
+        if conv_direct::applies(geometry) {
+            forms.push(("direct", conv_direct::convolve, conv_direct::weight_gradient));
+        }
+        forms
     }
 
     #[test]
@@ -534,13 +571,44 @@ mod tests {
         for (geometry, batch) in cases() {
             let x = values(batch * geometry.per_input(), 1);
             let weight = values(geometry.filters * geometry.rows(), 2);
-            let mut y = vec![f32::NAN; batch * geometry.per_output()];
-            convolve(&geometry, batch, &x, &weight, &mut y);
             let expected = naive(&geometry, batch, &x, &weight);
-            for (a, b) in y.iter().zip(&expected) {
-                assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{geometry:?}: {a} against {b}");
+            for (form, convolve, _) in forms(&geometry) {
+                let mut y = vec![f32::NAN; batch * geometry.per_output()];
+                convolve(&geometry, batch, &x, &weight, &mut y);
+                for (a, b) in y.iter().zip(&expected) {
+                    assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{form} {geometry:?}: {a} against {b}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn the_direct_form_takes_stride_1_and_few_filters() {
+        let g = |filters, stride| Geometry {
+            channels: 3,
+            filters,
+            size: [45, 45],
+            kernel: [6, 6],
+            stride,
+            padding: [0, 0],
+        };
+        assert!(conv_direct::applies(&g(8, [1, 1])));
+        assert!(conv_direct::applies(&g(16, [1, 1])));
+        assert!(!conv_direct::applies(&g(17, [1, 1])));
+        assert!(!conv_direct::applies(&g(8, [2, 2])));
+        assert!(!conv_direct::applies(&Geometry { size: [4, 4], ..g(8, [1, 1]) }));
+        // A lane in 32 used (one filter, 4 outputs a row); 12 tiles per block.
+        let small = |channels, filters, side| Geometry {
+            channels,
+            filters,
+            size: [side, side],
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [1, 1],
+        };
+        assert!(!conv_direct::applies(&small(256, 1, 4)));
+        assert!(!conv_direct::applies(&small(16, 16, 12)));
+        assert!(conv_direct::applies(&small(8, 8, 23)));
     }
 
     /// The gradients are the adjoints of the convolution: `<dy, conv(x, w)>` equals `<dx, x>`
@@ -556,14 +624,17 @@ mod tests {
             let y = naive(&geometry, batch, &x, &weight);
             let mut dx = vec![f32::NAN; x.len()];
             input_gradient(&geometry, batch, &dy, &weight, &mut dx);
-            let mut dw = vec![f32::NAN; weight.len()];
-            weight_gradient(&geometry, batch, &x, &dy, &mut dw);
             let reference = dot(&dy, &y);
-            for (what, value) in [("input", dot(&dx, &x)), ("weight", dot(&dw, &weight))] {
-                let scale = dy.len() as f64;
+            let scale = dy.len() as f64;
+            let value = dot(&dx, &x);
+            assert!((value - reference).abs() < 1e-5 * scale, "input of {geometry:?}: {value} against {reference}");
+            for (form, _, weight_gradient) in forms(&geometry) {
+                let mut dw = vec![f32::NAN; weight.len()];
+                weight_gradient(&geometry, batch, &x, &dy, &mut dw);
+                let value = dot(&dw, &weight);
                 assert!(
                     (value - reference).abs() < 1e-5 * scale,
-                    "{what} of {geometry:?}: {value} against {reference}"
+                    "{form} weight gradient of {geometry:?}: {value} against {reference}"
                 );
             }
             // Each input gradient value on its own: the sum of dy times the weight over the

@@ -15,7 +15,8 @@ pub mod body;
 pub mod conv2d;
 #[cfg(feature = "flex")]
 mod conv_columns;
-pub mod data_conv;
+#[cfg(feature = "flex")]
+mod conv_direct;
 pub mod dieleman;
 pub mod dropout;
 pub mod freeze;
@@ -36,6 +37,8 @@ pub mod semantic;
 pub mod sequential;
 pub mod shape;
 pub mod transfer;
+#[cfg(feature = "flex")]
+mod vectorised;
 
 pub use activation::Activation;
 pub use model::{LayerShape, Model, ModelConfig};

@@ -23,7 +23,6 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::conv2d::conv2d;
-use crate::data_conv::conv_on_data;
 use crate::dropout::dropout;
 use crate::galaxy_zoo_output::galaxy_zoo_output;
 use crate::max_pool_2x2::max_pool_2d;
@@ -405,9 +404,8 @@ impl Dieleman {
     /// - output: `[batch * 16, channels, side, side]`, each image's 16 parts in a row
     fn part_features(&self, images: Tensor<4>) -> Tensor<4> {
         let mut x = self.taps.apply(images);
-        for (k, layer) in self.convs.iter().enumerate() {
-            // The first layer sees the parts of the images, which carry no gradient.
-            x = if k == 0 { conv_on_data(&layer.conv, x) } else { conv2d(&layer.conv, x) };
+        for layer in &self.convs {
+            x = conv2d(&layer.conv, x);
             // Pooling before ReLU gives ReLU-then-pool's values and gradients (ReLU keeps the
             // order of a window's values) and runs ReLU on a quarter of the values.
             if let Some(pool) = &layer.pool {

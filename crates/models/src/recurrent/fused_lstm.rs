@@ -64,7 +64,8 @@ mod kernel {
     use rayon::prelude::*;
 
     use crate::matrix_product::{Strided, Threads, matmul};
-    use crate::recurrent::lstm_rows::{BackwardRows, ForwardRows, Pass, Weights, vectorised};
+    use crate::recurrent::lstm_rows::{BackwardRows, ForwardRows, Pass, Weights};
+    use crate::vectorised::vectorised;
 
     /// One direction of one LSTM layer as a backend operation: `flex`'s kernel, and autodiff
     /// over it.

@@ -1,10 +1,13 @@
 //! The host loops of [`super::fused_lstm`]'s kernel: one group of rows (curves) through every
 //! step of an LSTM direction, forwards and backwards, as small `gemm` products and element-wise
-//! loops written for the compiler to vectorise, and [`vectorised`], which runs them compiled for
-//! the CPU's vector instructions. Plain slices in, plain slices out; the tensors and autodiff are
+//! loops written for the compiler to vectorise, run by [`vectorised`] compiled for the CPU's
+//! vector instructions. Plain slices in, plain slices out; the tensors and autodiff are
 //! the kernel's.
 
 use crate::matrix_product::{Strided, Threads, matmul};
+#[cfg(doc)]
+use crate::vectorised::vectorised;
+use crate::vectorised::{Kernel, Tile};
 
 /// Sizes of one pass and the order of its steps.
 #[derive(Debug, Clone, Copy)]
@@ -279,15 +282,6 @@ fn backward_rows(
     bias
 }
 
-/// A group of rows' pass, run by [`vectorised`].
-pub(super) trait Rows {
-    /// What the pass gives back.
-    type Output;
-
-    /// Runs the pass (inlined into [`vectorised`]'s instances, so compiled with their features).
-    fn run(self) -> Self::Output;
-}
-
 /// A group of rows through [`forward_rows`].
 pub(super) struct ForwardRows<'a> {
     pub(super) pass: Pass,
@@ -299,11 +293,12 @@ pub(super) struct ForwardRows<'a> {
     pub(super) cells: &'a mut [f32],
 }
 
-impl Rows for ForwardRows<'_> {
+impl Kernel for ForwardRows<'_> {
     type Output = ();
 
+    /// Nothing is fused into multiply-adds: every instruction set gives the same values.
     #[inline(always)]
-    fn run(self) {
+    fn run<T: Tile>(self) {
         let Self { pass, x, weights, keep, states, gates, cells } = self;
         forward_rows(pass, x, weights, keep, states, gates, cells);
     }
@@ -320,39 +315,13 @@ pub(super) struct BackwardRows<'a> {
     pub(super) dz: &'a mut [f32],
 }
 
-impl Rows for BackwardRows<'_> {
+impl Kernel for BackwardRows<'_> {
     type Output = Vec<f32>;
 
+    /// As [`ForwardRows`]'s.
     #[inline(always)]
-    fn run(self) -> Vec<f32> {
+    fn run<T: Tile>(self) -> Vec<f32> {
         let Self { pass, grad, gates, cells, hidden, keep, dz } = self;
         backward_rows(pass, grad, gates, cells, hidden, keep, dz)
     }
-}
-
-/// Runs `rows` compiled for AVX-512, or AVX2 and FMA, where the CPU has them (the loops
-/// vectorise 16 or 8 wide), as it is elsewhere. All give the same values: nothing is fused into
-/// multiply-adds.
-#[allow(unsafe_code)]
-pub(super) fn vectorised<R: Rows>(rows: R) -> R::Output {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        fn with_avx512<R: Rows>(rows: R) -> R::Output {
-            rows.run()
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn with_avx2<R: Rows>(rows: R) -> R::Output {
-            rows.run()
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has the features (checked).
-            return unsafe { with_avx512(rows) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { with_avx2(rows) };
-        }
-    }
-    rows.run()
 }
