@@ -500,6 +500,10 @@ mod tests {
             (2, 3, 3, 2, PaddingConfig2d::Same, false, 11),
             // 1.6 MB of unfolded input per item: the 3 items unfold in chunks of 2 and 1.
             (16, 8, 3, 1, explicit(1), true, 52),
+            // The Dieleman network's first two layers: the direct forms (forward and weight
+            // gradient) and the folded input gradient of valid convolutions.
+            (3, 8, 6, 1, PaddingConfig2d::Valid, true, 45),
+            (8, 16, 5, 1, PaddingConfig2d::Valid, true, 20),
         ] {
             let conv = Conv2dConfig::new([input, output], [k, k])
                 .with_stride([s, s])
