@@ -648,6 +648,41 @@ mod tests {
         }
     }
 
+    /// A seed gives the same run: each form's values are the same bit for bit on one thread and
+    /// on three (rayon splits the work differently).
+    #[test]
+    fn the_sums_do_not_depend_on_the_threads() {
+        let on = |threads: usize, run: &(dyn Fn() -> Vec<f32> + Sync)| {
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool").install(run)
+        };
+        for (geometry, batch) in cases() {
+            let x = values(batch * geometry.per_input(), 6);
+            let weight = values(geometry.filters * geometry.rows(), 7);
+            let dy = values(batch * geometry.per_output(), 8);
+            for (form, convolve, weight_gradient) in forms(&geometry) {
+                let forward = || {
+                    let mut y = vec![f32::NAN; dy.len()];
+                    convolve(&geometry, batch, &x, &weight, &mut y);
+                    y
+                };
+                let backward = || {
+                    let mut dw = vec![f32::NAN; weight.len()];
+                    weight_gradient(&geometry, batch, &x, &dy, &mut dw);
+                    let mut dx = vec![f32::NAN; x.len()];
+                    input_gradient(&geometry, batch, &dy, &weight, &mut dx);
+                    [dw, dx].concat()
+                };
+                for (what, run) in [("forward", &forward as &(dyn Fn() -> Vec<f32> + Sync)), ("gradients", &backward)] {
+                    let (one, three) = (on(1, run), on(3, run));
+                    assert!(
+                        one.iter().zip(&three).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{form} {what} of {geometry:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_kernel_larger_than_the_padded_input_has_no_output() {
         let geometry =

@@ -21,6 +21,10 @@ use crate::vectorised::{Kernel, TILE, Tile, vectorised};
 /// Filters per block.
 const BLOCK: usize = 8;
 
+/// Runs of items whose weight gradients are summed apart (a fixed number, for fixed sums; enough
+/// to share among the threads).
+const PARTS: usize = 16;
+
 /// Bytes of output gradient per pass of the weight gradient's kernel offsets.
 const PASS_BYTES: usize = 16 << 10;
 
@@ -110,52 +114,40 @@ pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f
 }
 
 /// `d loss / d weight` (`[filters, channels k k]`, into `gradient`) for output gradient `dy`,
-/// as [`crate::conv_columns::weight_gradient`]; items summed on rayon's threads.
+/// as [`crate::conv_columns::weight_gradient`]: the items in [`PARTS`] runs on rayon's threads,
+/// each run's partial sums added in the runs' order, so that the sums do not depend on how the
+/// threads shared the work (a seed gives the same run every time).
 pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
     let layout = Layout::of(geometry);
     let (per_input, per_output, rows) = (geometry.per_input(), geometry.per_output(), geometry.rows());
-    let lanes_len = layout.blocks * rows * BLOCK * TILE;
     let [out_h, _] = layout.out;
-    let scratch = || Scratch {
-        lanes: vec![0f32; lanes_len],
-        padded: vec![0f32; layout.padded_len(geometry.channels)],
-        tiles: vec![0f32; layout.blocks * BLOCK * out_h * layout.tiles * TILE],
-    };
-    let lanes = x[..batch * per_input]
-        .par_chunks(per_input)
-        .zip(dy.par_chunks(per_output))
-        .fold(scratch, |mut scratch, (x, dy)| {
-            pad_item(geometry, &layout, x, &mut scratch.padded);
-            tile_output_gradient(&layout, dy, &mut scratch.tiles);
-            let Scratch { lanes, padded, tiles } = &mut scratch;
-            vectorised(GradientItem { geometry, layout: &layout, x: padded, dy: tiles, lanes });
-            scratch
+    let per_part = batch.div_ceil(PARTS).max(1);
+    let parts: Vec<Vec<f32>> = x[..batch * per_input]
+        .par_chunks(per_part * per_input)
+        .zip(dy.par_chunks(per_part * per_output))
+        .map(|(x, dy)| {
+            let mut lanes = vec![0f32; layout.blocks * rows * BLOCK * TILE];
+            let mut padded = vec![0f32; layout.padded_len(geometry.channels)];
+            let mut tiles = vec![0f32; layout.blocks * BLOCK * out_h * layout.tiles * TILE];
+            for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
+                pad_item(geometry, &layout, x, &mut padded);
+                tile_output_gradient(&layout, dy, &mut tiles);
+                vectorised(GradientItem { geometry, layout: &layout, x: &padded, dy: &tiles, lanes: &mut lanes });
+            }
+            lanes
         })
-        .map(|scratch| scratch.lanes)
-        .reduce(
-            || vec![0f32; lanes_len],
-            |mut sum, part| {
-                sum.iter_mut().zip(&part).for_each(|(s, p)| *s += p);
-                sum
-            },
-        );
-    // [blocks, rows, BLOCK, TILE] summed over the lanes -> [filters, rows].
+        .collect();
+    // [blocks, rows, BLOCK, TILE] summed over the runs and the lanes -> [filters, rows].
+    let mut lanes = vec![0f32; layout.blocks * rows * BLOCK * TILE];
+    for part in &parts {
+        lanes.iter_mut().zip(part).for_each(|(sum, value)| *sum += value);
+    }
     for (filter, gradient) in gradient.chunks_exact_mut(rows).enumerate() {
         let (block, lane) = (filter / BLOCK, filter % BLOCK);
         for (row, value) in gradient.iter_mut().enumerate() {
             *value = lanes[((block * rows + row) * BLOCK + lane) * TILE..][..TILE].iter().sum();
         }
     }
-}
-
-/// One task's buffers for [`weight_gradient`].
-struct Scratch {
-    /// Partial sums `[blocks, rows, BLOCK, TILE]`.
-    lanes: Vec<f32>,
-    /// The item's padded input.
-    padded: Vec<f32>,
-    /// The item's output gradient in whole tiles (see [`tile_output_gradient`]).
-    tiles: Vec<f32>,
 }
 
 /// One item's output gradient (`[filters, out h, out w]`) as `[blocks, out h, tiles, BLOCK,
