@@ -37,8 +37,10 @@ const PASS_BYTES: usize = 16 << 10;
 /// 32 used) 0.7 -> 0.5 and 0.7 -> 4.4, and 16 -> 16 filters on 12 x 12 (12 tiles) 1.6 -> 0.7 and
 /// 2.0 -> 2.5.
 pub(crate) fn applies(geometry: &Geometry) -> bool {
-    let Some([out_h, out_w]) = geometry.out() else { return false };
-    let (tiles, blocks) = (out_w.div_ceil(TILE), geometry.filters.div_ceil(BLOCK));
+    if geometry.out().is_none() {
+        return false;
+    }
+    let Layout { out: [out_h, out_w], tiles, blocks, .. } = Layout::of(geometry);
     let used = (geometry.filters * out_w) as f64 / (blocks * BLOCK * tiles * TILE) as f64;
     geometry.stride == [1, 1] && geometry.filters <= 2 * BLOCK && used >= 0.25 && out_h * tiles >= 16
 }
@@ -66,6 +68,11 @@ impl Layout {
     /// Values of one item's padded input, with the tiles' overrun.
     fn padded_len(&self, channels: usize) -> usize {
         channels * self.padded[0] * self.padded[1] + TILE
+    }
+
+    /// Values of the weight gradient's partial sums, `[blocks, rows, BLOCK, TILE]`.
+    fn lanes_len(&self, rows: usize) -> usize {
+        self.blocks * rows * BLOCK * TILE
     }
 }
 
@@ -126,7 +133,7 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
         .par_chunks(per_part * per_input)
         .zip(dy.par_chunks(per_part * per_output))
         .map(|(x, dy)| {
-            let mut lanes = vec![0f32; layout.blocks * rows * BLOCK * TILE];
+            let mut lanes = vec![0f32; layout.lanes_len(rows)];
             let mut padded = vec![0f32; layout.padded_len(geometry.channels)];
             let mut tiles = vec![0f32; layout.blocks * BLOCK * out_h * layout.tiles * TILE];
             for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
@@ -138,7 +145,7 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
         })
         .collect();
     // [blocks, rows, BLOCK, TILE] summed over the runs and the lanes -> [filters, rows].
-    let mut lanes = vec![0f32; layout.blocks * rows * BLOCK * TILE];
+    let mut lanes = vec![0f32; layout.lanes_len(rows)];
     for part in &parts {
         lanes.iter_mut().zip(part).for_each(|(sum, value)| *sum += value);
     }
@@ -167,7 +174,7 @@ fn tile_output_gradient(layout: &Layout, dy: &[f32], tiles: &mut [f32]) {
     }
 }
 
-/// The first [`TILE`] values of `values`, as an array (so that loops over it unroll).
+/// The first [`TILE`] values of `values`, as the array [`Tile::load`] takes.
 #[inline(always)]
 fn tile(values: &[f32]) -> &[f32; TILE] {
     values[..TILE].try_into().expect("a whole tile")
