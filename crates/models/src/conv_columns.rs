@@ -11,7 +11,9 @@
 //! `[filters, items positions]`, which one copy turns into the batch's `[items, filters,
 //! positions]` (none for a chunk of one item). Chunks are sized so that their columns (4 MB)
 //! stay in the cache for their product; the columns and the reordered matrices live in
-//! buffers reused from call to call, every value written before it is read.
+//! buffers reused from call to call, every value written before it is read. The weight
+//! gradient unfolds the chunk transposed, `[items positions, channels k k]` (im2row), the
+//! layout `gemm` packs fast for that product.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -148,6 +150,11 @@ fn convolve_unfolded(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f32
 /// whose output gradient is `dy` (`[batch, filters, out height, out width]`): the sum over
 /// the batch of `dy_b unfold(x_b)^T`, one product per chunk.
 ///
+/// The chunk is unfolded by output position ([`unfold_rows`]), so that the product's right
+/// side is laid out as `gemm` reads it: given [`unfold`]'s matrix as a transposed operand,
+/// `gemm` gathered it value by value while packing, and the product ran at a sixth of its
+/// speed (the DCGAN's 32 -> 64 filter layer: 16 ms against 4.4 ms for a batch of 32).
+///
 /// # Panics
 /// If a slice's length is not its shape's.
 pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
@@ -167,9 +174,9 @@ fn weight_gradient_unfolded(geometry: &Geometry, batch: usize, x: &[f32], dy: &[
     geometry.for_each_chunk(batch, |first, items| {
         let n = items * positions;
         with_buffer(rows * n, |columns| {
-            unfold(geometry, items, input_of(geometry, x, first, items), columns);
+            unfold_rows(geometry, items, input_of(geometry, x, first, items), columns);
             // unfold(x)^T: [items positions, rows].
-            let columns = Strided { values: columns, rows: 1, columns: n };
+            let columns = Strided { values: columns, rows, columns: 1 };
             let dims = [geometry.filters, n, rows];
             with_output_gradient(geometry, dy, first, items, |dy| {
                 matmul(dy, columns, gradient, dims, [rows, 1], true, threads(dims));
@@ -233,6 +240,66 @@ fn with_output_gradient(geometry: &Geometry, dy: &[f32], first: usize, items: us
         });
         each(Strided { values: reordered, rows: n, columns: 1 });
     })
+}
+
+/// im2row: [`unfold`]'s matrix transposed, `[items positions, channels k k]`: row `(item, oy,
+/// ox)` holds the window of that output position, channel by channel, kernel row by kernel
+/// row, 0 in the padding. Writes every value. Output rows on rayon's threads.
+///
+/// Each window row is a few values (3 or 4): the common kernel widths copy them as fixed-size
+/// arrays (a move or two) instead of a `memcpy` call each (a chunk of six items of DeepLens's
+/// 32-filter 3 x 3 layer on 23 x 23: 0.53 -> 0.33 ms).
+fn unfold_rows(geometry: &Geometry, items: usize, input: &[f32], patches: &mut [f32]) {
+    assert_eq!(input.len(), items * geometry.per_input(), "input of the wrong size");
+    assert_eq!(patches.len(), items * geometry.positions() * geometry.rows(), "patches of the wrong size");
+    match geometry.kernel[1] {
+        1 => unfold_rows_of::<1>(geometry, input, patches),
+        2 => unfold_rows_of::<2>(geometry, input, patches),
+        3 => unfold_rows_of::<3>(geometry, input, patches),
+        4 => unfold_rows_of::<4>(geometry, input, patches),
+        5 => unfold_rows_of::<5>(geometry, input, patches),
+        7 => unfold_rows_of::<7>(geometry, input, patches),
+        _ => unfold_rows_of::<0>(geometry, input, patches),
+    }
+}
+
+/// [`unfold_rows`] for kernels `WIDTH` wide (0: any width, copied value by value).
+fn unfold_rows_of<const WIDTH: usize>(geometry: &Geometry, input: &[f32], patches: &mut [f32]) {
+    let Geometry { channels, size: [height, width], kernel, stride, padding, .. } = *geometry;
+    let [out_h, out_w] = geometry.out().expect("a convolution with an output");
+    let rows = geometry.rows();
+    let plane = height * width;
+    patches.par_chunks_mut(out_w * rows).with_min_len(tasks_of(out_w * rows)).enumerate().for_each(|(index, block)| {
+        let (item, oy) = (index / out_h, index % out_h);
+        for c in 0..channels {
+            let plane = &input[(item * channels + c) * plane..][..plane];
+            for i in 0..kernel[0] {
+                let at = (c * kernel[0] + i) * kernel[1];
+                let iy = (oy * stride[0] + i) as isize - padding[0] as isize;
+                if iy < 0 || iy >= height as isize {
+                    for ox in 0..out_w {
+                        block[ox * rows + at..][..kernel[1]].fill(0.0);
+                    }
+                    continue;
+                }
+                let line = &plane[iy as usize * width..][..width];
+                for ox in 0..out_w {
+                    let left = (ox * stride[1]) as isize - padding[1] as isize;
+                    if WIDTH > 0 && left >= 0 && left as usize + WIDTH <= width {
+                        let to: &mut [f32; WIDTH] =
+                            (&mut block[ox * rows + at..][..WIDTH]).try_into().expect("WIDTH values");
+                        *to = line[left as usize..][..WIDTH].try_into().expect("WIDTH values");
+                    } else {
+                        let to = &mut block[ox * rows + at..][..kernel[1]];
+                        for (j, to) in to.iter_mut().enumerate() {
+                            let ix = left + j as isize;
+                            *to = if ix >= 0 && ix < width as isize { line[ix as usize] } else { 0.0 };
+                        }
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Values a thread's task copies or sums at the least: the inner layers' loops over a few
@@ -577,6 +644,30 @@ mod tests {
                 convolve(&geometry, batch, &x, &weight, &mut y);
                 for (a, b) in y.iter().zip(&expected) {
                     assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{form} {geometry:?}: {a} against {b}");
+                }
+            }
+        }
+    }
+
+    /// The weight gradient's unfolding by output position is the unfolding by kernel offset
+    /// transposed, on every geometry (the kernel widths copied as fixed-size arrays, 1 to 7, and
+    /// the 6-wide copied value by value).
+    #[test]
+    fn the_rows_unfolding_is_the_columns_transposed() {
+        for (geometry, batch) in cases() {
+            let x = values(batch * geometry.per_input(), 9);
+            let (rows, n) = (geometry.rows(), batch * geometry.positions());
+            let mut columns = vec![f32::NAN; rows * n];
+            unfold(&geometry, batch, &x, &mut columns);
+            let mut patches = vec![f32::NAN; rows * n];
+            unfold_rows(&geometry, batch, &x, &mut patches);
+            for r in 0..rows {
+                for k in 0..n {
+                    assert_eq!(
+                        patches[k * rows + r].to_bits(),
+                        columns[r * n + k].to_bits(),
+                        "{geometry:?}: row {r}, position {k}"
+                    );
                 }
             }
         }
