@@ -173,13 +173,13 @@ fn weight_gradient_unfolded(geometry: &Geometry, batch: usize, x: &[f32], dy: &[
     gradient.fill(0.0);
     geometry.for_each_chunk(batch, |first, items| {
         let n = items * positions;
-        with_buffer(rows * n, |columns| {
-            unfold_rows(geometry, items, input_of(geometry, x, first, items), columns);
+        with_buffer(rows * n, |patches| {
             // unfold(x)^T: [items positions, rows].
-            let columns = Strided { values: columns, rows, columns: 1 };
+            unfold_rows(geometry, items, input_of(geometry, x, first, items), patches);
+            let patches = Strided { values: patches, rows, columns: 1 };
             let dims = [geometry.filters, n, rows];
             with_output_gradient(geometry, dy, first, items, |dy| {
-                matmul(dy, columns, gradient, dims, [rows, 1], true, threads(dims));
+                matmul(dy, patches, gradient, dims, [rows, 1], true, threads(dims));
             });
         });
     });
@@ -246,7 +246,7 @@ fn with_output_gradient(geometry: &Geometry, dy: &[f32], first: usize, items: us
 /// ox)` holds the window of that output position, channel by channel, kernel row by kernel
 /// row, 0 in the padding. Writes every value. Output rows on rayon's threads.
 ///
-/// Each window row is a few values (3 or 4): the common kernel widths copy them as fixed-size
+/// Each window row is a few values (3 or 4): the networks' kernel widths copy them as fixed-size
 /// arrays (a move or two) instead of a `memcpy` call each (a chunk of six items of DeepLens's
 /// 32-filter 3 x 3 layer on 23 x 23: 0.53 -> 0.33 ms).
 fn unfold_rows(geometry: &Geometry, items: usize, input: &[f32], patches: &mut [f32]) {
@@ -254,7 +254,6 @@ fn unfold_rows(geometry: &Geometry, items: usize, input: &[f32], patches: &mut [
     assert_eq!(patches.len(), items * geometry.positions() * geometry.rows(), "patches of the wrong size");
     match geometry.kernel[1] {
         1 => unfold_rows_of::<1>(geometry, input, patches),
-        2 => unfold_rows_of::<2>(geometry, input, patches),
         3 => unfold_rows_of::<3>(geometry, input, patches),
         4 => unfold_rows_of::<4>(geometry, input, patches),
         5 => unfold_rows_of::<5>(geometry, input, patches),
@@ -650,8 +649,8 @@ mod tests {
     }
 
     /// The weight gradient's unfolding by output position is the unfolding by kernel offset
-    /// transposed, on every geometry (the kernel widths copied as fixed-size arrays, 1 to 7, and
-    /// the 6-wide copied value by value).
+    /// transposed, on every geometry (the kernel widths copied as fixed-size arrays, 1, 3, 4, 5
+    /// and 7, and the 6-wide copied value by value).
     #[test]
     fn the_rows_unfolding_is_the_columns_transposed() {
         for (geometry, batch) in cases() {
