@@ -7,6 +7,12 @@
 //! `AdaptiveMomentum`, reads the parameter, its gradient and both moments once and writes the
 //! three new arrays once, in tasks of [`PER_TASK`] values. AMSGrad is not covered (the caller
 //! keeps Burn's optimiser for it).
+//!
+//! The parameter and the moments are updated in place where this step holds the only
+//! reference to their buffers (the optimiser's usual case), else copied first. Writing the
+//! three into one new buffer, as this kernel first did, made the next step copy each of them out
+//! of it again and zero a fresh buffer: on the pix2pix update the copies and the zeroing were
+//! about 30% of the optimiser's time (1.6% of the step's CPU time against 3.7% for the arithmetic).
 
 use burn::tensor::Tensor;
 
@@ -52,10 +58,8 @@ pub fn adam_update<const D: usize>(
     step: AdamStep,
 ) -> [Tensor<D>; 3] {
     let dims = x.dims();
-    let packed =
-        kernel::update(x.flatten(0, D - 1), g.flatten(0, D - 1), m.flatten(0, D - 1), v.flatten(0, D - 1), step);
-    let count = dims.iter().product::<usize>();
-    [0, 1, 2].map(|k| packed.clone().narrow(0, k * count, count).reshape(dims))
+    kernel::update(x.flatten(0, D - 1), g.flatten(0, D - 1), m.flatten(0, D - 1), v.flatten(0, D - 1), step)
+        .map(|t| t.reshape(dims))
 }
 
 /// Values a rayon task takes at least.
@@ -68,7 +72,7 @@ mod kernel {
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-    use burn::tensor::{Tensor, TensorData};
+    use burn::tensor::Tensor;
     use rayon::prelude::*;
 
     use super::{AdamStep, PER_TASK};
@@ -76,62 +80,65 @@ mod kernel {
     /// One Adam step as a backend operation on `flex`.
     #[backend_extension(Flex)]
     pub trait AdamBackend: Backend {
-        /// The new parameter, first and second moments, one after the other in one tensor
-        /// `[3 n]` (one output keeps the extension simple).
+        /// The new parameter, first and second moments.
         fn adam_update(
             x: FloatTensor<Self>,
             g: FloatTensor<Self>,
             m: FloatTensor<Self>,
             v: FloatTensor<Self>,
             step: AdamStep,
-        ) -> FloatTensor<Self>;
+        ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
     }
 
     /// Through the kernel (flat tensors of `n` values).
-    pub fn update(x: Tensor<1>, g: Tensor<1>, m: Tensor<1>, v: Tensor<1>, step: AdamStep) -> Tensor<1> {
-        Tensor::from_dispatch(<Dispatch as AdamBackend>::adam_update(
+    pub fn update(x: Tensor<1>, g: Tensor<1>, m: Tensor<1>, v: Tensor<1>, step: AdamStep) -> [Tensor<1>; 3] {
+        let (x, m, v) = <Dispatch as AdamBackend>::adam_update(
             x.into_dispatch(),
             g.into_dispatch(),
             m.into_dispatch(),
             v.into_dispatch(),
             step,
-        ))
+        );
+        [x, m, v].map(Tensor::from_dispatch)
     }
 
     impl AdamBackend for Flex {
-        fn adam_update(x: FlexTensor, g: FlexTensor, m: FlexTensor, v: FlexTensor, step: AdamStep) -> FlexTensor {
-            let [x, g, m, v] = [x, g, m, v].map(|t| t.to_contiguous());
-            let [x, g, m, v]: [&[f32]; 4] = [&x, &g, &m, &v].map(|t| t.storage());
-            let n = x.len();
+        fn adam_update(
+            x: FlexTensor,
+            g: FlexTensor,
+            m: FlexTensor,
+            v: FlexTensor,
+            step: AdamStep,
+        ) -> (FlexTensor, FlexTensor, FlexTensor) {
+            // Each updated in place unless shared (then `storage_mut` copies it first).
+            let [mut x, g, mut m, mut v] = [x, g, m, v].map(crate::on_flex::whole);
+            let n = x.layout().num_elements();
+            for other in [&g, &m, &v] {
+                assert_eq!(other.layout().num_elements(), n, "Adam's arrays of different lengths");
+            }
             let AdamStep { beta_1, beta_2, epsilon, weight_decay, lr, time } = step;
             // The scalars as Burn's `AdaptiveMomentum` computes them, in f32.
             let time = time as i32;
             let correction = (1.0 - beta_2.powi(time)).sqrt();
             let factor = correction / (1.0 - beta_1.powi(time));
             let shift = epsilon * correction;
-            let mut out = vec![0f32; 3 * n];
-            let (new_x, moments) = out.split_at_mut(n);
-            let (new_m, new_v) = moments.split_at_mut(n);
-            new_x
-                .par_chunks_mut(PER_TASK)
-                .zip(new_m.par_chunks_mut(PER_TASK).zip(new_v.par_chunks_mut(PER_TASK)))
-                .zip(x.par_chunks(PER_TASK).zip(g.par_chunks(PER_TASK)))
-                .zip(m.par_chunks(PER_TASK).zip(v.par_chunks(PER_TASK)))
-                .for_each(|(((new_x, (new_m, new_v)), (x, g)), (m, v))| {
-                    for j in 0..new_x.len() {
+            let (xs, ms, vs) = (x.storage_mut::<f32>(), m.storage_mut::<f32>(), v.storage_mut::<f32>());
+            xs.par_chunks_mut(PER_TASK)
+                .zip(ms.par_chunks_mut(PER_TASK).zip(vs.par_chunks_mut(PER_TASK)))
+                .zip(g.storage::<f32>().par_chunks(PER_TASK))
+                .for_each(|((x, (m, v)), g)| {
+                    for j in 0..x.len() {
                         let g = match weight_decay {
                             Some(penalty) => x[j] * penalty + g[j],
                             None => g[j],
                         };
-                        let m = m[j] * beta_1 + g * (1.0 - beta_1);
-                        let v = v[j] * beta_2 + g * g * (1.0 - beta_2);
-                        let update = m * factor / (v.sqrt() + shift);
-                        new_x[j] = x[j] - update * lr;
-                        new_m[j] = m;
-                        new_v[j] = v;
+                        m[j] = m[j] * beta_1 + g * (1.0 - beta_1);
+                        v[j] = v[j] * beta_2 + g * g * (1.0 - beta_2);
+                        let update = m[j] * factor / (v[j].sqrt() + shift);
+                        x[j] -= update * lr;
                     }
                 });
-            FlexTensor::from_data(TensorData::new(out, [3 * n]))
+            (x, m, v)
         }
     }
 }
@@ -165,7 +172,13 @@ mod tests {
                 let step =
                     AdamStep { beta_1: 0.5, beta_2: 0.999, epsilon: 1e-5, weight_decay: decay, lr: lr as f32, time };
                 assert!(runs_on(&ours));
+                // At the second step another tensor shares the parameter's buffer: the update
+                // must leave that one as it was (copy on write) and still be Burn's.
+                let shared = (time == 2).then(|| (ours.clone(), values(ours.clone())));
                 [ours, m, v] = adam_update(ours, g, m, v, step);
+                if let Some((shared, before)) = shared {
+                    assert_eq!(values(shared), before, "a shared parameter changed in place");
+                }
                 let momentum = &state.as_ref().expect("a state").momentum;
                 assert_eq!(momentum.time, time);
                 assert_eq!(values(ours.clone()), values(x.clone()), "parameter, step {time}, {shape:?}");

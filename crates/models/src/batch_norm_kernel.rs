@@ -153,7 +153,7 @@ impl BatchNormBackward for Flex {
         epsilon: f32,
     ) -> [FlexTensor; 3] {
         let (items, channels, positions) = dims(&x);
-        let (x, grad) = (x.to_contiguous(), grad.to_contiguous());
+        let (x, grad) = (x.to_contiguous(), crate::on_flex::whole(grad));
         let (values, dy): (&[f32], &[f32]) = (x.storage(), grad.storage());
         let (means, inverse) = mean_and_inverse_sigma(&moments, epsilon);
         let gamma = gamma.to_contiguous();
@@ -166,20 +166,20 @@ impl BatchNormBackward for Flex {
         let count = (items * positions) as f64;
         let mean_dy: Vec<f32> = sum_dy.iter().map(|s| (s / count) as f32).collect();
         let mean_dy_xhat: Vec<f32> = sum_dy_xhat.iter().map(|s| (s / count) as f32).collect();
-        let mut dx = vec![0f32; values.len()];
-        dx.par_chunks_mut(positions.max(1)).enumerate().for_each(|(r, row)| {
+        // dx in the gradient's own buffer, each value read before it is written (`storage_mut`
+        // copies the buffer first where another tensor shares it).
+        let mut dx = grad;
+        dx.storage_mut::<f32>().par_chunks_mut(positions.max(1)).enumerate().for_each(|(r, row)| {
             let c = r % channels;
             let (mean, inv, a) = (means[c], inverse[c], gamma[c] * inverse[c]);
             let (m_dy, m_dy_xhat) = (mean_dy[c], mean_dy_xhat[c]);
-            let start = r * positions;
-            let (v, g) = (&values[start..start + row.len()], &dy[start..start + row.len()]);
-            for ((o, &v), &g) in row.iter_mut().zip(v).zip(g) {
-                *o = a * (g - m_dy - (v - mean) * inv * m_dy_xhat);
+            for (g, &v) in row.iter_mut().zip(&values[r * positions..]) {
+                *g = a * (*g - m_dy - (v - mean) * inv * m_dy_xhat);
             }
         });
         let to_f32 = |s: &[f64]| s.iter().map(|&v| v as f32).collect::<Vec<f32>>();
         [
-            FlexTensor::from_data(TensorData::new(dx, [items, channels, positions])),
+            dx,
             FlexTensor::from_data(TensorData::new(to_f32(&sum_dy_xhat), [channels])),
             FlexTensor::from_data(TensorData::new(to_f32(&sum_dy), [channels])),
         ]

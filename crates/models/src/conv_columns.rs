@@ -373,6 +373,7 @@ fn unfold_phases(geometry: &Geometry, items: usize, phases: &[f32], phase: [usiz
     let phase_len = phase[0] * phase[1];
     let per_plane = stride[0] * stride[1] * phase_len;
     let offsets = kernel[0] * kernel[1];
+    let maps = (out_w < GATHERED_WIDTH).then(|| gather_maps(geometry, phase));
     columns.par_chunks_mut(items * positions).with_min_len(tasks_of(items * positions)).enumerate().for_each(
         |(row, values)| {
             let (c, i, j) = (row / offsets, row % offsets / kernel[1], row % kernel[1]);
@@ -383,6 +384,12 @@ fn unfold_phases(geometry: &Geometry, items: usize, phases: &[f32], phase: [usiz
             for (item, values) in values.chunks_exact_mut(positions).enumerate() {
                 let at = (item * channels + c) * per_plane + (row_phase * stride[1] + column_phase) * phase_len;
                 let source = &phases[at..][..phase_len];
+                if let Some(maps) = &maps {
+                    for (value, &from) in values.iter_mut().zip(&maps[row % offsets]) {
+                        *value = source.get(from as usize).copied().unwrap_or(0.0);
+                    }
+                    continue;
+                }
                 if first >= last || inside_rows.is_empty() {
                     values.fill(0.0);
                     continue;
@@ -419,6 +426,39 @@ fn unfold_phases(geometry: &Geometry, items: usize, phases: &[f32], phase: [usiz
     );
 }
 
+/// Output rows shorter than this many values are unfolded value by value through
+/// [`gather_maps`]: the copies and fills of a few values each cost more in calls than in
+/// copying (the pix2pix's 2 x 2 and 4 x 4 outputs).
+const GATHERED_WIDTH: usize = 8;
+
+/// For each kernel offset `(i, j)` of [`unfold_phases`], for each output position, the index
+/// in the offset's phase of the input value its window takes there, `u32::MAX` in the padding.
+fn gather_maps(geometry: &Geometry, phase: [usize; 2]) -> Vec<Vec<u32>> {
+    let Geometry { size: [height, width], kernel, stride, padding, .. } = *geometry;
+    let [out_h, out_w] = geometry.out().expect("a convolution with an output");
+    let mut maps = Vec::with_capacity(kernel[0] * kernel[1]);
+    for i in 0..kernel[0] {
+        let (rows, _) = Offset::new(i, stride[0], padding[0], height, phase[0]);
+        for j in 0..kernel[1] {
+            let (columns, _) = Offset::new(j, stride[1], padding[1], width, phase[1]);
+            let inside = |range: std::ops::Range<usize>, o: usize| range.contains(&o);
+            let map = (0..out_h * out_w).map(|position| {
+                let (oy, ox) = (position / out_w, position % out_w);
+                if inside(rows.first(out_h)..rows.last(out_h), oy)
+                    && inside(columns.first(out_w)..columns.last(out_w), ox)
+                {
+                    u32::try_from(rows.shifted(oy) * phase[1] + columns.shifted(ox))
+                        .expect("a phase of under 2^32 values")
+                } else {
+                    u32::MAX
+                }
+            });
+            maps.push(map.collect());
+        }
+    }
+    maps
+}
+
 /// col2im: the sum, into each input position of `items` items (`image`, `[items, channels,
 /// height, width]`, overwritten), of the `columns` (`[channels k k, items positions]`) that
 /// unfolding would have copied from it. Planes on rayon's threads.
@@ -431,12 +471,12 @@ fn unfold_phases(geometry: &Geometry, items: usize, phases: &[f32], phase: [usiz
 /// into the plane. Stride 1 has one phase, the plane itself.
 fn fold(geometry: &Geometry, items: usize, columns: &[f32], image: &mut [f32]) {
     let Geometry { channels, size: [height, width], kernel, stride, .. } = *geometry;
-    let [out_h, out_w] = geometry.out().expect("a convolution with an output");
-    let positions = out_h * out_w;
+    let positions = geometry.positions();
     let n = items * positions;
     let phase = geometry.phase();
     let phase_len = phase[0] * phase[1];
     let strided = stride != [1, 1];
+    let taps = Tap::all(geometry);
     image.par_chunks_mut(height * width).with_min_len(tasks_of(height * width)).enumerate().for_each_init(
         Vec::new,
         |phases, (index, plane)| {
@@ -445,21 +485,33 @@ fn fold(geometry: &Geometry, items: usize, columns: &[f32], image: &mut [f32]) {
             let outputs = |i: usize, j: usize| {
                 &columns[((c * kernel[0] + i) * kernel[1] + j) * n + item * positions..][..positions]
             };
-            if strided {
-                phases.clear();
-                phases.resize(stride[0] * stride[1] * phase_len, 0.0);
-                add_into_phases(geometry, phase, outputs, phases);
-                for (iy, line) in plane.chunks_exact_mut(width).enumerate() {
-                    for q in 0..stride[1] {
-                        let at = phase_run(iy, q, stride, phase);
-                        for (to, from) in line[q..].iter_mut().step_by(stride[1]).zip(&phases[at..]) {
-                            *to = *from;
-                        }
+            if !strided {
+                plane.fill(0.0);
+                return add_into_phases(geometry, &taps, outputs, plane);
+            }
+            phases.clear();
+            phases.resize(stride[0] * stride[1] * phase_len, 0.0);
+            add_into_phases(geometry, &taps, outputs, phases);
+            for (iy, line) in plane.chunks_exact_mut(width).enumerate() {
+                if stride[1] == 2 {
+                    // Two runs interleaved pairwise (a loop the compiler vectorises).
+                    let (even, odd) =
+                        (&phases[phase_run(iy, 0, stride, phase)..], &phases[phase_run(iy, 1, stride, phase)..]);
+                    let mut pairs = line.chunks_exact_mut(2);
+                    for ((pair, even), odd) in (&mut pairs).zip(even).zip(odd) {
+                        pair.copy_from_slice(&[*even, *odd]);
+                    }
+                    if let [last] = pairs.into_remainder() {
+                        *last = even[width / 2];
+                    }
+                    continue;
+                }
+                for q in 0..stride[1] {
+                    let at = phase_run(iy, q, stride, phase);
+                    for (to, from) in line[q..].iter_mut().step_by(stride[1]).zip(&phases[at..]) {
+                        *to = *from;
                     }
                 }
-            } else {
-                plane.fill(0.0);
-                add_into_phases(geometry, phase, outputs, plane);
             }
         },
     );
@@ -467,34 +519,80 @@ fn fold(geometry: &Geometry, items: usize, columns: &[f32], image: &mut [f32]) {
 
 /// Adds each kernel offset's outputs (`outputs(i, j)`, `[out height, out width]`) into the
 /// phases (`[stride rows, stride columns, phase rows, phase columns]`) of the plane they fold
-/// onto.
+/// onto, where `taps` ([`Tap::all`]) say.
 fn add_into_phases<'a>(
     geometry: &Geometry,
-    phase: [usize; 2],
+    taps: &[Tap],
     outputs: impl Fn(usize, usize) -> &'a [f32],
     phases: &mut [f32],
 ) {
-    let Geometry { size: [height, width], kernel, stride, padding, .. } = *geometry;
-    let [out_h, out_w] = geometry.out().expect("a convolution with an output");
-    let phase_len = phase[0] * phase[1];
-    for i in 0..kernel[0] {
-        let (rows, row_phase) = Offset::new(i, stride[0], padding[0], height, phase[0]);
-        for j in 0..kernel[1] {
-            let (columns, column_phase) = Offset::new(j, stride[1], padding[1], width, phase[1]);
-            let (first, last) = (columns.first(out_w), columns.last(out_w));
-            if first >= last {
-                continue;
-            }
-            let sums = &mut phases[(row_phase * stride[1] + column_phase) * phase_len..][..phase_len];
-            let outputs = outputs(i, j);
-            for oy in rows.first(out_h)..rows.last(out_h) {
-                let sums = &mut sums[rows.shifted(oy) * phase[1] + columns.shifted(first)..][..last - first];
-                let values = &outputs[oy * out_w + first..][..last - first];
-                for (sum, value) in sums.iter_mut().zip(values) {
-                    *sum += value;
+    let [_, out_w] = geometry.out().expect("a convolution with an output");
+    let phase_width = geometry.phase()[1];
+    for tap in taps {
+        let outputs = outputs(tap.offset[0], tap.offset[1]);
+        let sums = &mut phases[tap.phase_at..];
+        let [rows, columns] = &tap.outputs;
+        if columns.len() == out_w && out_w == phase_width {
+            // Whole output rows onto whole phase rows: the rows are one run.
+            let len = rows.len() * phase_width;
+            let sums = &mut sums[tap.landing(rows.start, 0, phase_width)..][..len];
+            add(sums, &outputs[rows.start * out_w..][..len]);
+            continue;
+        }
+        for oy in rows.clone() {
+            let sums = &mut sums[tap.landing(oy, columns.start, phase_width)..][..columns.len()];
+            add(sums, &outputs[oy * out_w + columns.start..][..columns.len()]);
+        }
+    }
+}
+
+/// `sums += values`, value by value.
+fn add(sums: &mut [f32], values: &[f32]) {
+    for (sum, value) in sums.iter_mut().zip(values) {
+        *sum += value;
+    }
+}
+
+/// Where one kernel offset's outputs add in [`fold`]: worked out once per call rather than for
+/// each plane (the divisions were a tenth of the fold on the GANs' inner layers, whose planes
+/// hold a few values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tap {
+    /// Kernel row and column.
+    offset: [usize; 2],
+    /// Where its phase starts in the plane's phases.
+    phase_at: usize,
+    /// The output rows and columns that land inside the input.
+    outputs: [std::ops::Range<usize>; 2],
+    /// Output `(oy, ox)` lands on phase row `oy + shift[0]`, column `ox + shift[1]`.
+    shift: [isize; 2],
+}
+
+impl Tap {
+    /// The kernel offsets of `geometry` whose outputs land inside the input, in kernel order.
+    fn all(geometry: &Geometry) -> Vec<Tap> {
+        let Geometry { size: [height, width], kernel, stride, padding, .. } = *geometry;
+        let [out_h, out_w] = geometry.out().expect("a convolution with an output");
+        let phase = geometry.phase();
+        let mut taps = Vec::new();
+        for i in 0..kernel[0] {
+            let (rows, row_phase) = Offset::new(i, stride[0], padding[0], height, phase[0]);
+            for j in 0..kernel[1] {
+                let (columns, column_phase) = Offset::new(j, stride[1], padding[1], width, phase[1]);
+                let outputs = [rows.first(out_h)..rows.last(out_h), columns.first(out_w)..columns.last(out_w)];
+                if outputs.iter().any(|range| range.is_empty()) {
+                    continue;
                 }
+                let phase_at = (row_phase * stride[1] + column_phase) * phase[0] * phase[1];
+                taps.push(Tap { offset: [i, j], phase_at, outputs, shift: [rows.shift, columns.shift] });
             }
         }
+        taps
+    }
+
+    /// The index in its phase (`phase_width` columns) that output `(oy, ox)` lands on.
+    fn landing(&self, oy: usize, ox: usize, phase_width: usize) -> usize {
+        (oy as isize + self.shift[0]) as usize * phase_width + (ox as isize + self.shift[1]) as usize
     }
 }
 
@@ -606,9 +704,14 @@ mod tests {
             (g(2, 3, [7, 9], [3, 5], [1, 2], [1, 2]), 2),
             (g(5, 4, [6, 6], [1, 1], [2, 2], [0, 0]), 3),
             (g(1, 2, [12, 12], [7, 7], [1, 1], [3, 3]), 1),
-            // Output rows shorter than the input's (or its phases'): copied row by row.
-            (g(2, 3, [6, 8], [3, 3], [1, 1], [0, 0]), 2),
-            (g(3, 2, [11, 11], [5, 5], [2, 2], [0, 0]), 3),
+            // Output rows shorter than the input's (or its phases') but of 8 values or more:
+            // unfolded row by row (the cases above with narrower outputs are gathered value by
+            // value).
+            (g(2, 3, [6, 12], [3, 3], [1, 1], [0, 0]), 2),
+            (g(3, 2, [11, 21], [5, 5], [2, 2], [0, 0]), 3),
+            // Output rows longer than the phases' (the padding's outputs land outside): folded
+            // row by row.
+            (g(2, 3, [6, 5], [1, 1], [2, 2], [2, 2]), 2),
             // 1.6 MB of columns per item: chunks of 2, 2 and 1.
             (g(16, 3, [52, 52], [3, 3], [1, 1], [1, 1]), 5),
             // The Dieleman network's first layer (three tiles a row, the weight gradient in

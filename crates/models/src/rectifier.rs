@@ -6,7 +6,9 @@
 //! passes while the other core idled (`mask_where` alone 3% of all CPU time). Here, on `flex`
 //! with `f32` values, each direction is one pass split between rayon's threads: forward
 //! `x >= 0 ? x : slope x`, backward `grad` times 1 or `slope`, read from the output's sign (with
-//! `slope >= 0`, the output has the input's sign). Elsewhere, Burn's functions run.
+//! `slope >= 0`, the output has the input's sign). Each pass writes into its input's buffer
+//! (forward) or the gradient's (backward) where no other tensor shares it, instead of zeroing a
+//! new one. Elsewhere, Burn's functions run.
 //!
 //! Values are Burn's bit for bit, NaN and infinities included (ReLU gives `+0` for `-0` and
 //! `-inf`), and so are gradients but for the sign of a zero: ReLU's gradient is 0 where the
@@ -46,6 +48,8 @@ mod kernel {
     use burn::tensor::{Tensor, TensorData};
     use rayon::prelude::*;
 
+    use crate::on_flex::{unshared, whole};
+
     /// Values a rayon task takes at least (a task costs more than a few thousand comparisons).
     const PER_TASK: usize = 1 << 15;
 
@@ -67,59 +71,79 @@ mod kernel {
         Tensor::from_dispatch(<Dispatch as RectifierBackend>::rectify(x.into_dispatch(), slope))
     }
 
-    /// `out[i] = op(a[i])` on rayon's threads, in tasks of [`PER_TASK`] values.
-    fn map(a: &[f32], op: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-        let mut out = vec![0f32; a.len()];
-        out.par_chunks_mut(PER_TASK).zip(a.par_chunks(PER_TASK)).for_each(|(out, a)| {
-            for (o, &a) in out.iter_mut().zip(a) {
-                *o = op(a);
+    /// `op` of each value of `a`, on rayon's threads in tasks of [`PER_TASK`] values: in `a`'s
+    /// own buffer where no other tensor shares it, else in a new one.
+    fn map(a: FlexTensor, op: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
+        match unshared(a) {
+            Ok(mut a) => {
+                a.storage_mut::<f32>().par_chunks_mut(PER_TASK).for_each(|a| a.iter_mut().for_each(|v| *v = op(*v)));
+                a
             }
-        });
-        out
+            Err(a) => {
+                let mut out = vec![0f32; a.layout().num_elements()];
+                out.par_chunks_mut(PER_TASK).zip(a.storage::<f32>().par_chunks(PER_TASK)).for_each(|(out, a)| {
+                    for (o, &a) in out.iter_mut().zip(a) {
+                        *o = op(a);
+                    }
+                });
+                FlexTensor::from_data(TensorData::new(out, a.layout().shape().clone()))
+            }
+        }
     }
 
-    /// `out[i] = op(a[i], b[i])` on rayon's threads, in tasks of [`PER_TASK`] values.
-    fn zip_map(a: &[f32], b: &[f32], op: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
-        let mut out = vec![0f32; a.len()];
-        out.par_chunks_mut(PER_TASK).zip(a.par_chunks(PER_TASK)).zip(b.par_chunks(PER_TASK)).for_each(
-            |((out, a), b)| {
-                for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-                    *o = op(a, b);
-                }
-            },
-        );
-        out
+    /// `op(a, b)` of each pair of values of `a` and `b` (of one shape), on rayon's threads in
+    /// tasks of [`PER_TASK`] values: in `b`'s own buffer where no other tensor shares it, else
+    /// in a new one.
+    fn zip_map(a: FlexTensor, b: FlexTensor, op: impl Fn(f32, f32) -> f32 + Sync) -> FlexTensor {
+        let a = whole(a);
+        assert_eq!(a.layout().shape(), b.layout().shape(), "the rectifier's tensors differ in shape");
+        let a: &[f32] = a.storage();
+        match unshared(b) {
+            Ok(mut b) => {
+                b.storage_mut::<f32>().par_chunks_mut(PER_TASK).zip(a.par_chunks(PER_TASK)).for_each(|(b, a)| {
+                    for (b, &a) in b.iter_mut().zip(a) {
+                        *b = op(a, *b);
+                    }
+                });
+                b
+            }
+            Err(b) => {
+                let mut out = vec![0f32; a.len()];
+                out.par_chunks_mut(PER_TASK)
+                    .zip(a.par_chunks(PER_TASK))
+                    .zip(b.storage::<f32>().par_chunks(PER_TASK))
+                    .for_each(|((out, a), b)| {
+                        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                            *o = op(a, b);
+                        }
+                    });
+                FlexTensor::from_data(TensorData::new(out, b.layout().shape().clone()))
+            }
+        }
     }
 
     impl RectifierBackend for Flex {
         fn rectify(x: FlexTensor, slope: f32) -> FlexTensor {
-            let x = x.to_contiguous();
-            let (input, shape): (&[f32], _) = (x.storage(), x.layout().shape().clone());
             // Selects the compiler vectorises; NaN takes the identity side.
-            let out = if slope == 0.0 {
+            if slope == 0.0 {
                 // ReLU as Burn's: `+0` for `-0` and `-inf` too (where `0 x` would give `-0`, NaN).
-                map(input, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })
+                map(x, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })
             } else {
-                map(input, |v| if v >= 0.0 || v.is_nan() { v } else { v * slope })
-            };
-            FlexTensor::from_data(TensorData::new(out, shape))
+                map(x, |v| if v >= 0.0 || v.is_nan() { v } else { v * slope })
+            }
         }
     }
 
     impl RectifierBackward for Flex {
         fn rectify_backward(y: FlexTensor, grad: FlexTensor, slope: f32) -> FlexTensor {
-            let y = y.to_contiguous();
-            let (values, shape): (&[f32], _) = (y.storage(), y.layout().shape().clone());
-            let grad = grad.to_contiguous();
-            let out = if slope == 0.0 {
+            if slope == 0.0 {
                 // ReLU: the gradient where the output is positive or NaN (Burn's rule).
-                zip_map(values, grad.storage(), |y, g| if y > 0.0 || y.is_nan() { g } else { 0.0 })
+                zip_map(y, grad, |y, g| if y > 0.0 || y.is_nan() { g } else { 0.0 })
             } else {
                 // Leaky: the identity side is `x >= 0`, where the output is `>= 0` too (`-0`
                 // included, as an input of `-0` is on that side).
-                zip_map(values, grad.storage(), |y, g| if y >= 0.0 || y.is_nan() { g } else { g * slope })
-            };
-            FlexTensor::from_data(TensorData::new(out, shape))
+                zip_map(y, grad, |y, g| if y >= 0.0 || y.is_nan() { g } else { g * slope })
+            }
         }
     }
 
@@ -153,6 +177,47 @@ mod kernel {
                     prep.finish((y.clone(), slope), y)
                 }
                 OpsKind::UnTracked(prep) => prep.finish(B::rectify(x.into_parts().0, slope)),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn values(t: &FlexTensor) -> Vec<f32> {
+            t.storage::<f32>().to_vec()
+        }
+
+        #[test]
+        fn shared_tensors_are_left_as_they_were_and_unshared_ones_give_the_same_values() {
+            let tensor = |v: &[f32]| FlexTensor::from_data(TensorData::new(v.to_vec(), [2, 3]));
+            let (x, grad) = ([-2.0, -0.5, -0.0, 0.0, 1.5, f32::NAN], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+            for slope in [0.0, 0.2] {
+                let (shared_x, shared_grad) = (tensor(&x), tensor(&grad));
+                let y = Flex::rectify(shared_x.clone(), slope);
+                let dx = Flex::rectify_backward(y.clone(), shared_grad.clone(), slope);
+                assert_eq!(values(&shared_x).map_or_nan(), x.map_or_nan(), "input, slope {slope}");
+                assert_eq!(values(&shared_grad), grad, "gradient, slope {slope}");
+                // The same through the in-place path.
+                let y_in_place = Flex::rectify(tensor(&x), slope);
+                let dx_in_place = Flex::rectify_backward(y_in_place.clone(), tensor(&grad), slope);
+                assert_eq!(values(&y_in_place).map_or_nan(), values(&y).map_or_nan(), "values, slope {slope}");
+                assert_eq!(values(&dx_in_place), values(&dx), "gradients, slope {slope}");
+                // At -0, ReLU's gradient is 0 and leaky ReLU's the identity's (as Burn's).
+                let at_minus_zero = if slope == 0.0 { 0.0 } else { 3.0 };
+                assert_eq!(values(&dx)[..3], [slope, 2.0 * slope, at_minus_zero], "the negative side's gradient");
+            }
+        }
+
+        /// Bit patterns, so that NaN compares equal to itself.
+        trait MapOrNan {
+            fn map_or_nan(&self) -> Vec<u32>;
+        }
+
+        impl MapOrNan for [f32] {
+            fn map_or_nan(&self) -> Vec<u32> {
+                self.iter().map(|v| v.to_bits()).collect()
             }
         }
     }
