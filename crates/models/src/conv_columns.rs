@@ -441,12 +441,11 @@ fn gather_maps(geometry: &Geometry, phase: [usize; 2]) -> Vec<Vec<u32>> {
         let (rows, _) = Offset::new(i, stride[0], padding[0], height, phase[0]);
         for j in 0..kernel[1] {
             let (columns, _) = Offset::new(j, stride[1], padding[1], width, phase[1]);
-            let inside = |range: std::ops::Range<usize>, o: usize| range.contains(&o);
+            let (inside_rows, inside_columns) =
+                (rows.first(out_h)..rows.last(out_h), columns.first(out_w)..columns.last(out_w));
             let map = (0..out_h * out_w).map(|position| {
                 let (oy, ox) = (position / out_w, position % out_w);
-                if inside(rows.first(out_h)..rows.last(out_h), oy)
-                    && inside(columns.first(out_w)..columns.last(out_w), ox)
-                {
+                if inside_rows.contains(&oy) && inside_columns.contains(&ox) {
                     u32::try_from(rows.shifted(oy) * phase[1] + columns.shifted(ox))
                         .expect("a phase of under 2^32 values")
                 } else {
@@ -554,8 +553,8 @@ fn add(sums: &mut [f32], values: &[f32]) {
 }
 
 /// Where one kernel offset's outputs add in [`fold`]: worked out once per call rather than for
-/// each plane (the divisions were a tenth of the fold on the GANs' inner layers, whose planes
-/// hold a few values).
+/// each plane (with its divisions, as it was: the GANs' inner layers have thousands of planes
+/// of a few values each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Tap {
     /// Kernel row and column.

@@ -1,5 +1,7 @@
-//! The condition the `flex` kernels share (`max_pool_2x2`, `host_elu`, `conv2d`): a tensor on
-//! `flex`, with or without autodiff, holding `f32` values.
+//! What the `flex` kernels share: the condition they run under (`max_pool_2x2`, `host_elu`,
+//! `conv2d`: a tensor on `flex`, with or without autodiff, holding `f32` values), and the
+//! layout and ownership checks of the kernels that write in place (`adam_kernel`,
+//! `rectifier`, `batch_norm_kernel`).
 
 use burn::backend::DispatchDevice;
 use burn::tensor::{DType, Tensor};
@@ -18,8 +20,8 @@ pub(crate) fn whole(t: burn::backend::flex::FlexTensor) -> burn::backend::flex::
     if covers_buffer { t } else { t.to_contiguous() }
 }
 
-/// `t` (`f32`) contiguous over a buffer no other tensor shares (`Ok`: a kernel may overwrite
-/// its values in place, through `storage_mut`, without a copy), or as it came (`Err`).
+/// `t` (`f32`) made [`whole`], then `Ok` where no other tensor shares its buffer (a kernel may
+/// overwrite its values in place, through `storage_mut`, without a copy), else `Err`.
 #[cfg(feature = "flex")]
 pub(crate) fn unshared(
     t: burn::backend::flex::FlexTensor,
