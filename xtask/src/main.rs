@@ -57,6 +57,15 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
+/// The workspace's root: from the `CARGO_MANIFEST_DIR` that `cargo run` sets when it runs this
+/// program, because the one compiled in names the checkout that built the binary, and a target
+/// folder shared between checkouts (as `.ci/run`'s) runs a binary another checkout built.
+fn workspace_root() -> PathBuf {
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
 fn bench(rest: &[String]) -> Result<()> {
     // `--table`: only the table, from the last benchmarks' saved results.
     if rest != ["--table"] {
@@ -64,10 +73,10 @@ fn bench(rest: &[String]) -> Result<()> {
         args.extend(rest.iter().map(String::as_str));
         cargo(&args)?;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace");
-    let criterion = side_by_side::criterion_dir(root);
+    let root = workspace_root();
+    let criterion = side_by_side::criterion_dir(&root);
     side_by_side::require(&criterion)?;
-    side_by_side::print_table(root, &criterion)
+    side_by_side::print_table(&root, &criterion)
 }
 
 fn main() -> ExitCode {
@@ -76,8 +85,8 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
         Some("fetch") if args.len() == 2 || (args.len() == 4 && args[2] == "--dir") => {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace");
-            fetch::fetch(root, &args[1], args.get(3).map(PathBuf::from))
+            let root = workspace_root();
+            fetch::fetch(&root, &args[1], args.get(3).map(PathBuf::from))
         }
         _ => {
             eprintln!("usage: cargo xtask <ci | bench [cargo bench args] | bench --table | fetch NAME [--dir PATH]>");
