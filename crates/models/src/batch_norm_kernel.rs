@@ -21,6 +21,8 @@ use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
+use crate::vectorised::vectorised_loop;
+
 /// Batch norm's training forward pass as backend operations: `flex`'s kernels, and autodiff
 /// over them.
 #[backend_extension(Flex, Autodiff)]
@@ -77,17 +79,54 @@ fn dims(x: &FlexTensor) -> (usize, usize, usize) {
 }
 
 /// `f(channel, row)` summed over each channel's rows (its `positions` values in every item) in
-/// `f64`, channels on rayon's threads.
-fn per_channel(
+/// `f64`, channels on rayon's threads: `N` sums at once.
+fn per_channel<const N: usize>(
     channels: usize,
     items: usize,
     positions: usize,
-    f: impl Fn(usize, std::ops::Range<usize>) -> f64 + Sync,
-) -> Vec<f64> {
+    f: impl Fn(usize, std::ops::Range<usize>) -> [f32; N] + Sync,
+) -> Vec<[f64; N]> {
     (0..channels)
         .into_par_iter()
-        .map(|c| (0..items).map(|i| f(c, (i * channels + c) * positions..(i * channels + c + 1) * positions)).sum())
+        .map(|c| {
+            let mut sums = [0f64; N];
+            for i in 0..items {
+                let row = f(c, (i * channels + c) * positions..(i * channels + c + 1) * positions);
+                for (sum, part) in sums.iter_mut().zip(row) {
+                    *sum += f64::from(part);
+                }
+            }
+            sums
+        })
         .collect()
+}
+
+/// Values summed at once by [`lane_sums`]: one AVX-512 register, two AVX2 or four SSE ones.
+const LANES: usize = 16;
+
+/// `N` sums of `f(a_i, b_i)` over the pairs of `a` and `b` (of one length), kept in [`LANES`]
+/// running sums each that the compiler holds in vector registers (with one running sum, each
+/// addition waits for the one before and the loop stays scalar); the lanes are added at the end.
+#[inline(always)]
+fn lane_sums<const N: usize>(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; N]) -> [f32; N] {
+    let mut lanes = [[0f32; LANES]; N];
+    let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+    for (a, b) in a_blocks.zip(b_blocks) {
+        for k in 0..LANES {
+            let terms = f(a[k], b[k]);
+            for (lane, term) in lanes.iter_mut().zip(terms) {
+                lane[k] += term;
+            }
+        }
+    }
+    let mut sums = lanes.map(|lane| lane.iter().sum::<f32>());
+    for (&a, &b) in a_rest.iter().zip(b_rest) {
+        for (sum, term) in sums.iter_mut().zip(f(a, b)) {
+            *sum += term;
+        }
+    }
+    sums
 }
 
 /// Means and `1 / sqrt(var + epsilon)` per channel from `[2, channels]` moments.
@@ -105,15 +144,18 @@ impl BatchNormBackend for Flex {
         let x = x.to_contiguous();
         let values: &[f32] = x.storage();
         let count = (items * positions) as f64;
-        let sums = per_channel(channels, items, positions, |_, row| values[row].iter().sum::<f32>() as f64);
-        let means: Vec<f32> = sums.iter().map(|s| (s / count) as f32).collect();
+        let sums = per_channel(channels, items, positions, |_, row| {
+            let row = &values[row];
+            vectorised_loop(|| lane_sums(row, row, |v, _| [v]))
+        });
+        let means: Vec<f32> = sums.iter().map(|[s]| (s / count) as f32).collect();
         // The variance from the centred values, as Burn takes it (no cancellation).
         let squares = per_channel(channels, items, positions, |c, row| {
-            let mean = means[c];
-            values[row].iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() as f64
+            let (row, mean) = (&values[row], means[c]);
+            vectorised_loop(|| lane_sums(row, row, move |v, _| [(v - mean) * (v - mean)]))
         });
         let mut out = means;
-        out.extend(squares.iter().map(|s| (s / count) as f32));
+        out.extend(squares.iter().map(|[s]| (s / count) as f32));
         FlexTensor::from_data(TensorData::new(out, [2, channels]))
     }
 
@@ -158,11 +200,13 @@ impl BatchNormBackward for Flex {
         let (means, inverse) = mean_and_inverse_sigma(&moments, epsilon);
         let gamma = gamma.to_contiguous();
         let gamma: &[f32] = gamma.storage();
-        let sum_dy = per_channel(channels, items, positions, |_, row| dy[row].iter().sum::<f32>() as f64);
-        let sum_dy_xhat = per_channel(channels, items, positions, |c, row| {
-            let (mean, inv) = (means[c], inverse[c]);
-            values[row.clone()].iter().zip(&dy[row]).map(|(v, g)| g * ((v - mean) * inv)).sum::<f32>() as f64
+        // sum dy and sum dy (x - mean) in one pass; times 1 / sigma, the latter is sum dy x^.
+        let sums = per_channel(channels, items, positions, |c, row| {
+            let (x, dy, mean) = (&values[row.clone()], &dy[row], means[c]);
+            vectorised_loop(|| lane_sums(x, dy, move |v, g| [g, g * (v - mean)]))
         });
+        let sum_dy: Vec<f64> = sums.iter().map(|[s, _]| *s).collect();
+        let sum_dy_xhat: Vec<f64> = sums.iter().zip(&inverse).map(|([_, s], &inv)| s * f64::from(inv)).collect();
         let count = (items * positions) as f64;
         let mean_dy: Vec<f32> = sum_dy.iter().map(|s| (s / count) as f32).collect();
         let mean_dy_xhat: Vec<f32> = sum_dy_xhat.iter().map(|s| (s / count) as f32).collect();

@@ -5,10 +5,11 @@
 //! step in `exp` alone, on the training thread while the other core idled. Two forms:
 //!
 //! - On `flex` (f32, `alpha > 0`), a Burn backend extension ([`kernel`]): one pass over the
-//!   input on rayon's threads (the ones `flex` uses) writes ELU's values, with `exp` as a
-//!   polynomial the compiler vectorises (Cephes' `expf`: the exponent split off, a degree-6
-//!   polynomial on the rest, within 2 ulp of the exact function); its backward pass is one
-//!   more pass, `grad * (y > 0 ? 1 : y + alpha)` from the output `y` (for `x <= 0`,
+//!   input on rayon's threads (the ones `flex` uses; `crate::elementwise`) writes ELU's values
+//!   into the input's buffer where no other tensor shares it, with `exp` as a polynomial the
+//!   compiler vectorises (Cephes' `expf`: the exponent split off, a degree-6 polynomial on the
+//!   rest, within 2 ulp of the exact function); its backward pass is one more pass, into the
+//!   gradient's buffer, `grad * (y > 0 ? 1 : y + alpha)` from the output `y` (for `x <= 0`,
 //!   `y + alpha = alpha exp(x)`, ELU's derivative). The host form below took a fifth of a
 //!   DeepLens training step (copying the input out, scalar `exp`, copying two tensors back,
 //!   two more full-size operations).
@@ -125,11 +126,9 @@ pub mod kernel {
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
-    use burn::tensor::{Tensor, TensorData};
-    use rayon::prelude::*;
+    use burn::tensor::Tensor;
 
-    /// Values a rayon task takes at least (a task costs more than a few thousand `exp`s).
-    const PER_TASK: usize = 1 << 14;
+    use crate::elementwise::{map, zip_map};
 
     /// ELU as a backend operation: `flex`'s kernel, and autodiff over it.
     #[backend_extension(Flex, Autodiff)]
@@ -183,43 +182,18 @@ pub mod kernel {
 
     impl EluBackend for Flex {
         fn elu(x: FlexTensor, alpha: f32) -> FlexTensor {
-            let x = x.to_contiguous();
-            let (input, shape): (&[f32], _) = (x.storage(), x.layout().shape().clone());
-            let mut out = vec![0f32; input.len()];
-            out.par_chunks_mut(PER_TASK).zip(input.par_chunks(PER_TASK)).for_each(|(out, input)| {
-                // A local copy: read from the closure's captures, alpha would be reloaded after
-                // every store (it might alias `out`) and the loop would stay scalar.
-                #[allow(clippy::redundant_locals)]
-                let alpha = alpha;
-                for (o, &v) in out.iter_mut().zip(input) {
-                    // Both sides computed, then one chosen: a select the compiler vectorises,
-                    // where a branch kept the loop scalar. A NaN stays NaN through `exp`.
-                    let below = alpha * (exp_non_positive(v) - 1.0);
-                    *o = if v > 0.0 { v } else { below };
-                }
-            });
-            FlexTensor::from_data(TensorData::new(out, shape))
+            // Both sides computed, then one chosen: a select the compiler vectorises, where a
+            // branch kept the loop scalar. A NaN stays NaN through `exp`.
+            map(x, move |v| {
+                let below = alpha * (exp_non_positive(v) - 1.0);
+                if v > 0.0 { v } else { below }
+            })
         }
     }
 
     impl EluBackward for Flex {
         fn elu_backward(y: FlexTensor, grad: FlexTensor, alpha: f32) -> FlexTensor {
-            let y = y.to_contiguous();
-            let (values, shape): (&[f32], _) = (y.storage(), y.layout().shape().clone());
-            let grad = grad.to_contiguous();
-            let grad: &[f32] = grad.storage();
-            let mut out = vec![0f32; values.len()];
-            out.par_chunks_mut(PER_TASK).enumerate().for_each(|(k, out)| {
-                #[allow(clippy::redundant_locals)]
-                let alpha = alpha; // a local copy, as in the forward pass
-                let start = k * PER_TASK;
-                let (y, g) = (&values[start..start + out.len()], &grad[start..start + out.len()]);
-                for ((o, &y), &g) in out.iter_mut().zip(y).zip(g) {
-                    let slope = y + alpha;
-                    *o = if y > 0.0 { g } else { g * slope };
-                }
-            });
-            FlexTensor::from_data(TensorData::new(out, shape))
+            zip_map(y, grad, move |y, g| g * if y > 0.0 { 1.0 } else { y + alpha })
         }
     }
 

@@ -19,6 +19,8 @@ mod conv_columns;
 mod conv_direct;
 pub mod dieleman;
 pub mod dropout;
+#[cfg(feature = "flex")]
+mod elementwise;
 pub mod freeze;
 pub mod galaxy_zoo_output;
 pub mod gan;

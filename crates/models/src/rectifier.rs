@@ -45,13 +45,9 @@ mod kernel {
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
-    use burn::tensor::{Tensor, TensorData};
-    use rayon::prelude::*;
+    use burn::tensor::Tensor;
 
-    use crate::on_flex::{unshared, whole};
-
-    /// Values a rayon task takes at least (a task costs more than a few thousand comparisons).
-    const PER_TASK: usize = 1 << 15;
+    use crate::elementwise::{map, zip_map};
 
     /// The rectifier as a backend operation: `flex`'s kernel, and autodiff over it.
     #[backend_extension(Flex, Autodiff)]
@@ -69,57 +65,6 @@ mod kernel {
     /// The rectifier of `x` through the kernel (`x`: `f32` on `flex`).
     pub fn rectify<const D: usize>(x: Tensor<D>, slope: f32) -> Tensor<D> {
         Tensor::from_dispatch(<Dispatch as RectifierBackend>::rectify(x.into_dispatch(), slope))
-    }
-
-    /// `op` of each value of `a`, on rayon's threads in tasks of [`PER_TASK`] values: in `a`'s
-    /// own buffer where no other tensor shares it, else in a new one.
-    fn map(a: FlexTensor, op: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
-        match unshared(a) {
-            Ok(mut a) => {
-                a.storage_mut::<f32>().par_chunks_mut(PER_TASK).for_each(|a| a.iter_mut().for_each(|v| *v = op(*v)));
-                a
-            }
-            Err(a) => {
-                let mut out = vec![0f32; a.layout().num_elements()];
-                out.par_chunks_mut(PER_TASK).zip(a.storage::<f32>().par_chunks(PER_TASK)).for_each(|(out, a)| {
-                    for (o, &a) in out.iter_mut().zip(a) {
-                        *o = op(a);
-                    }
-                });
-                FlexTensor::from_data(TensorData::new(out, a.layout().shape().clone()))
-            }
-        }
-    }
-
-    /// `op(a, b)` of each pair of values of `a` and `b` (of one shape), on rayon's threads in
-    /// tasks of [`PER_TASK`] values: in `b`'s own buffer where no other tensor shares it, else
-    /// in a new one.
-    fn zip_map(a: FlexTensor, b: FlexTensor, op: impl Fn(f32, f32) -> f32 + Sync) -> FlexTensor {
-        let a = whole(a);
-        assert_eq!(a.layout().shape(), b.layout().shape(), "the rectifier's tensors differ in shape");
-        let a: &[f32] = a.storage();
-        match unshared(b) {
-            Ok(mut b) => {
-                b.storage_mut::<f32>().par_chunks_mut(PER_TASK).zip(a.par_chunks(PER_TASK)).for_each(|(b, a)| {
-                    for (b, &a) in b.iter_mut().zip(a) {
-                        *b = op(a, *b);
-                    }
-                });
-                b
-            }
-            Err(b) => {
-                let mut out = vec![0f32; a.len()];
-                out.par_chunks_mut(PER_TASK)
-                    .zip(a.par_chunks(PER_TASK))
-                    .zip(b.storage::<f32>().par_chunks(PER_TASK))
-                    .for_each(|((out, a), b)| {
-                        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-                            *o = op(a, b);
-                        }
-                    });
-                FlexTensor::from_data(TensorData::new(out, b.layout().shape().clone()))
-            }
-        }
     }
 
     /// `v` where `keep`, else `+0`, through a bit mask (no branch).
@@ -194,6 +139,7 @@ mod kernel {
     #[cfg(test)]
     mod tests {
         use super::*;
+        use burn::tensor::TensorData;
 
         fn values(t: &FlexTensor) -> Vec<f32> {
             t.storage::<f32>().to_vec()
