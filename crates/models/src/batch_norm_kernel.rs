@@ -21,7 +21,7 @@ use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use crate::vectorised::vectorised_loop;
+use crate::vectorised::{Kernel, Tile, vectorised};
 
 /// Batch norm's training forward pass as backend operations: `flex`'s kernels, and autodiff
 /// over them.
@@ -107,26 +107,44 @@ const LANES: usize = 16;
 /// `N` sums of `f(a_i, b_i)` over the pairs of `a` and `b` (of one length), kept in [`LANES`]
 /// running sums each that the compiler holds in vector registers (with one running sum, each
 /// addition waits for the one before and the loop stays scalar); the lanes are added at the end.
-#[inline(always)]
+/// Compiled for the CPU's vector instructions ([`vectorised`]).
 fn lane_sums<const N: usize>(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> [f32; N]) -> [f32; N] {
-    let mut lanes = [[0f32; LANES]; N];
-    let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
-    for (a, b) in a_blocks.zip(b_blocks) {
-        for k in 0..LANES {
-            let terms = f(a[k], b[k]);
-            for (lane, term) in lanes.iter_mut().zip(terms) {
-                lane[k] += term;
+    vectorised(LaneSums { a, b, f })
+}
+
+/// [`lane_sums`] as a kernel: a struct, not a closure, so that its loop is sure to be inlined
+/// into [`vectorised`]'s instances (a closure called from the three is inlined only when small).
+struct LaneSums<'a, F> {
+    a: &'a [f32],
+    b: &'a [f32],
+    f: F,
+}
+
+impl<const N: usize, F: Fn(f32, f32) -> [f32; N]> Kernel for LaneSums<'_, F> {
+    type Output = [f32; N];
+
+    #[inline(always)]
+    fn run<T: Tile>(self) -> [f32; N] {
+        let Self { a, b, f } = self;
+        let mut lanes = [[0f32; LANES]; N];
+        let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let (a_rest, b_rest) = (a_blocks.remainder(), b_blocks.remainder());
+        for (a, b) in a_blocks.zip(b_blocks) {
+            for k in 0..LANES {
+                let terms = f(a[k], b[k]);
+                for (lane, term) in lanes.iter_mut().zip(terms) {
+                    lane[k] += term;
+                }
             }
         }
-    }
-    let mut sums = lanes.map(|lane| lane.iter().sum::<f32>());
-    for (&a, &b) in a_rest.iter().zip(b_rest) {
-        for (sum, term) in sums.iter_mut().zip(f(a, b)) {
-            *sum += term;
+        let mut sums = lanes.map(|lane| lane.iter().sum::<f32>());
+        for (&a, &b) in a_rest.iter().zip(b_rest) {
+            for (sum, term) in sums.iter_mut().zip(f(a, b)) {
+                *sum += term;
+            }
         }
+        sums
     }
-    sums
 }
 
 /// Means and `1 / sqrt(var + epsilon)` per channel from `[2, channels]` moments.
@@ -146,13 +164,13 @@ impl BatchNormBackend for Flex {
         let count = (items * positions) as f64;
         let sums = per_channel(channels, items, positions, |_, row| {
             let row = &values[row];
-            vectorised_loop(|| lane_sums(row, row, |v, _| [v]))
+            lane_sums(row, row, |v, _| [v])
         });
         let means: Vec<f32> = sums.iter().map(|[s]| (s / count) as f32).collect();
         // The variance from the centred values, as Burn takes it (no cancellation).
         let squares = per_channel(channels, items, positions, |c, row| {
             let (row, mean) = (&values[row], means[c]);
-            vectorised_loop(|| lane_sums(row, row, move |v, _| [(v - mean) * (v - mean)]))
+            lane_sums(row, row, move |v, _| [(v - mean) * (v - mean)])
         });
         let mut out = means;
         out.extend(squares.iter().map(|[s]| (s / count) as f32));
@@ -203,7 +221,7 @@ impl BatchNormBackward for Flex {
         // sum dy and sum dy (x - mean) in one pass; times 1 / sigma, the latter is sum dy x^.
         let sums = per_channel(channels, items, positions, |c, row| {
             let (x, dy, mean) = (&values[row.clone()], &dy[row], means[c]);
-            vectorised_loop(|| lane_sums(x, dy, move |v, g| [g, g * (v - mean)]))
+            lane_sums(x, dy, move |v, g| [g, g * (v - mean)])
         });
         let sum_dy: Vec<f64> = sums.iter().map(|[s, _]| *s).collect();
         let sum_dy_xhat: Vec<f64> = sums.iter().zip(&inverse).map(|([_, s], &inv)| s * f64::from(inv)).collect();

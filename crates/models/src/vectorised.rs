@@ -67,7 +67,9 @@ pub(crate) fn vectorised<K: Kernel>(kernel: K) -> K::Output {
 /// Runs `f`, plain loops written for the compiler to vectorise, compiled as [`vectorised`]
 /// compiles a kernel (16 values an instruction with AVX-512, 8 with AVX2, 4 on the baseline).
 /// Products and sums stay as written (Rust fuses none into multiply-adds), so every
-/// instruction set gives the same values.
+/// instruction set gives the same values. `f` is compiled with those instructions only where it
+/// is inlined into the three instances, which the compiler does for short loops (the
+/// element-wise passes'); a longer one should be a [`Kernel`] with an `#[inline(always)]` `run`.
 pub(crate) fn vectorised_loop<R>(f: impl FnOnce() -> R) -> R {
     /// `f` as a kernel (the tile type unused: the compiler vectorises the loops itself).
     struct Loop<F>(F);
