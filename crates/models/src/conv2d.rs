@@ -10,8 +10,7 @@
 //! product; Burn's weight gradient is another convolution, run as one matrix-vector product per
 //! input channel after two one-thread layout copies.
 //!
-//! - Forward: `weight [out, in k k] x columns [in k k, items positions]` (`flex`'s own direct
-//!   path is kept for 1 x 1 convolutions of stride 1).
+//! - Forward: `weight [out, in k k] x columns [in k k, items positions]`.
 //! - Weight gradient: `dy [out, items positions] x columns^T`, summed over the chunks.
 //! - Input gradient: of a "same" stride-1 convolution, the output gradient convolved the same
 //!   way with the kernel turned by 180 degrees (input and output channels swapped, padding `k -
@@ -20,6 +19,9 @@
 //! - A convolution of stride 1 with at most 16 filters (a network's first layers) skips the
 //!   unfolding in its forward pass and weight gradient: [`crate::conv_direct`] sums each output
 //!   tile in registers instead (where [`crate::conv_direct::applies`]).
+//! - A 1 x 1 convolution of stride 1 without padding needs no unfolding in any of the three:
+//!   [`crate::conv_pointwise`] multiplies each item's input as it lies (faster than `flex`'s own
+//!   direct path for it, which the forward pass took before).
 //!
 //! The operations are a Burn backend extension ([`ConvBackend`]) for `flex` and autodiff over
 //! it; [`conv2d`] takes it for a `Conv2d` layer on `flex` (f32) with one group, no dilation and
@@ -108,7 +110,6 @@ mod direct {
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::flex::FlexTensor;
-    use burn::backend::ops::{ConvOptions, ModuleOps};
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
     use burn::nn::PaddingConfig2d;
@@ -237,17 +238,9 @@ mod direct {
         ))
     }
 
-    fn options(stride: [usize; 2], padding: [usize; 2]) -> ConvOptions<2> {
-        ConvOptions::new(stride, padding, [1, 1], 1)
-    }
-
     impl ConvBackend for Flex {
         fn conv2d_direct(x: FlexTensor, weight: FlexTensor, stride: [usize; 2], padding: [usize; 2]) -> FlexTensor {
             let w_dims = weight.layout().shape().to_vec();
-            let kernel = [w_dims[2], w_dims[3]];
-            if is_pointwise(kernel, stride, padding) {
-                return <Flex as ModuleOps<Flex>>::conv2d(x, weight, None, options(stride, padding));
-            }
             let dims = x.layout().shape().to_vec();
             let geometry = geometry(&dims, &w_dims, stride, padding);
             let [out_h, out_w] = geometry.out().expect("a kernel no larger than the padded input");
@@ -298,12 +291,6 @@ mod direct {
             stride,
             padding,
         }
-    }
-
-    /// Whether the convolution is 1 x 1 of stride 1 without padding (`flex` has a direct path
-    /// for it).
-    fn is_pointwise(kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2]) -> bool {
-        kernel == [1, 1] && stride == [1, 1] && padding == [0, 0]
     }
 
     impl ConvWeightGradient for Flex {

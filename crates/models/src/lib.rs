@@ -17,6 +17,8 @@ pub mod conv2d;
 mod conv_columns;
 #[cfg(feature = "flex")]
 mod conv_direct;
+#[cfg(feature = "flex")]
+mod conv_pointwise;
 pub mod dieleman;
 pub mod dropout;
 #[cfg(feature = "flex")]
