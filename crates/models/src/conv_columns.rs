@@ -270,39 +270,43 @@ fn unfold_rows(geometry: &Geometry, items: usize, input: &[f32], patches: &mut [
     }
 }
 
-/// [`unfold_rows`] for kernels `WIDTH` wide (0: any width, copied value by value).
+/// [`unfold_rows`] for kernels `WIDTH` wide (0: any width), one output position after the
+/// other: each position's row is written front to back, its window rows read from the input
+/// lines that the block's output row covers (in the cache). Writing one window row of every
+/// position in turn, rows `channels k k` values apart, took 1.3-1.9 times as long on the
+/// semantic autoencoder's and the GANs' layers.
 fn unfold_rows_of<const WIDTH: usize>(geometry: &Geometry, input: &[f32], patches: &mut [f32]) {
     let Geometry { channels, size: [height, width], kernel, stride, padding, .. } = *geometry;
     let [out_h, out_w] = geometry.out().expect("a convolution with an output");
-    let rows = geometry.rows();
-    let plane = height * width;
+    let (rows, plane) = (geometry.rows(), height * width);
     patches.par_chunks_mut(out_w * rows).with_min_len(tasks_of(out_w * rows)).enumerate().for_each(|(index, block)| {
         let (item, oy) = (index / out_h, index % out_h);
-        for c in 0..channels {
-            let plane = &input[(item * channels + c) * plane..][..plane];
-            for i in 0..kernel[0] {
-                let at = (c * kernel[0] + i) * kernel[1];
+        let item_input = &input[item * channels * plane..][..channels * plane];
+        // Where each (channel, kernel row)'s input line starts; `None` in the padding.
+        let lines: Vec<Option<usize>> = (0..channels * kernel[0])
+            .map(|line| {
+                let (c, i) = (line / kernel[0], line % kernel[0]);
                 let iy = (oy * stride[0] + i) as isize - padding[0] as isize;
-                if iy < 0 || iy >= height as isize {
-                    for ox in 0..out_w {
-                        block[ox * rows + at..][..kernel[1]].fill(0.0);
+                (iy >= 0 && iy < height as isize).then(|| c * plane + iy as usize * width)
+            })
+            .collect();
+        for (ox, patch) in block.chunks_exact_mut(rows).enumerate() {
+            let left = (ox * stride[1]) as isize - padding[1] as isize;
+            let inside = left >= 0 && left as usize + kernel[1] <= width;
+            for (to, line) in patch.chunks_exact_mut(kernel[1]).zip(&lines) {
+                match *line {
+                    Some(start) if inside && WIDTH > 0 => {
+                        let to: &mut [f32; WIDTH] = to.try_into().expect("WIDTH values");
+                        *to = item_input[start + left as usize..][..WIDTH].try_into().expect("WIDTH values");
                     }
-                    continue;
-                }
-                let line = &plane[iy as usize * width..][..width];
-                for ox in 0..out_w {
-                    let left = (ox * stride[1]) as isize - padding[1] as isize;
-                    if WIDTH > 0 && left >= 0 && left as usize + WIDTH <= width {
-                        let to: &mut [f32; WIDTH] =
-                            (&mut block[ox * rows + at..][..WIDTH]).try_into().expect("WIDTH values");
-                        *to = line[left as usize..][..WIDTH].try_into().expect("WIDTH values");
-                    } else {
-                        let to = &mut block[ox * rows + at..][..kernel[1]];
+                    Some(start) if inside => to.copy_from_slice(&item_input[start + left as usize..][..kernel[1]]),
+                    Some(start) => {
                         for (j, to) in to.iter_mut().enumerate() {
                             let ix = left + j as isize;
-                            *to = if ix >= 0 && ix < width as isize { line[ix as usize] } else { 0.0 };
+                            *to = if ix >= 0 && ix < width as isize { item_input[start + ix as usize] } else { 0.0 };
                         }
                     }
+                    None => to.fill(0.0),
                 }
             }
         }
