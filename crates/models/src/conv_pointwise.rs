@@ -34,20 +34,18 @@ fn dims(geometry: &Geometry) -> [usize; 3] {
     [geometry.filters, geometry.channels, geometry.size[0] * geometry.size[1]]
 }
 
-/// Calls `product(item, out_i, threads)` for each of the `batch` items' values of `out`: items
-/// on rayon's threads, or one by one with each product of `[m, k, n]` on the threads
-/// [`threads`] gives it.
-fn for_each_item(
-    out: &mut [f32],
-    batch: usize,
-    product_dims: [usize; 3],
-    product: impl Fn(usize, &mut [f32], Threads) + Sync,
-) {
-    let per_item = out.len() / batch.max(1);
+/// `out_i = lhs input_i` for each of the `batch` items (`lhs` `[m, k]`, `input_i` `[k, n]`,
+/// `out_i` `[m, n]`, both items' slices row by row): items on rayon's threads, or one by one
+/// with each product on the threads [`threads`] gives it.
+fn product_per_item(batch: usize, lhs: Strided, [m, k, n]: [usize; 3], input: &[f32], out: &mut [f32]) {
+    let product = |item: usize, out: &mut [f32], threads: Threads| {
+        let rhs = Strided { values: &input[item * k * n..][..k * n], rows: n, columns: 1 };
+        matmul(lhs, rhs, out, [m, k, n], [n, 1], false, threads);
+    };
     if batch >= rayon::current_num_threads() {
-        out.par_chunks_mut(per_item).enumerate().for_each(|(item, out)| product(item, out, Threads::This));
+        out.par_chunks_mut(m * n).enumerate().for_each(|(item, out)| product(item, out, Threads::This));
     } else {
-        out.chunks_mut(per_item).enumerate().for_each(|(item, out)| product(item, out, threads(product_dims)));
+        out.chunks_mut(m * n).enumerate().for_each(|(item, out)| product(item, out, threads([m, k, n])));
     }
 }
 
@@ -55,11 +53,7 @@ fn for_each_item(
 pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f32], y: &mut [f32]) {
     let [filters, channels, positions] = dims(geometry);
     let weight = Strided { values: weight, rows: channels, columns: 1 };
-    for_each_item(y, batch, [filters, channels, positions], |item, y, threads| {
-        let x =
-            Strided { values: &x[item * channels * positions..][..channels * positions], rows: positions, columns: 1 };
-        matmul(weight, x, y, [filters, channels, positions], [positions, 1], false, threads);
-    });
+    product_per_item(batch, weight, [filters, channels, positions], x, y);
 }
 
 /// `d loss / d x` as [`crate::conv_columns::input_gradient`]'s, for a geometry where
@@ -68,11 +62,7 @@ pub(crate) fn input_gradient(geometry: &Geometry, batch: usize, dy: &[f32], weig
     let [filters, channels, positions] = dims(geometry);
     // weight^T: [channels, filters].
     let weight = Strided { values: weight, rows: 1, columns: channels };
-    for_each_item(dx, batch, [channels, filters, positions], |item, dx, threads| {
-        let dy =
-            Strided { values: &dy[item * filters * positions..][..filters * positions], rows: positions, columns: 1 };
-        matmul(weight, dy, dx, [channels, filters, positions], [positions, 1], false, threads);
-    });
+    product_per_item(batch, weight, [channels, filters, positions], dy, dx);
 }
 
 /// `d loss / d weight` as [`crate::conv_columns::weight_gradient`]'s, for a geometry where
