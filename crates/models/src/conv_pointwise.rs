@@ -13,7 +13,7 @@
 //! threads runs item by item, a large product split by `gemm` between the threads. On DeepLens's
 //! 1 x 1 layers (batch 64, 2 threads) the unfolded weight gradient spent most of its time
 //! transposing each item (im2row), and `flex`'s own convolution, which the forward pass took,
-//! ran at a third of the speed of these products.
+//! ran at a third to a half of the speed of these products (0.9-1.5 ms against 0.4-0.5 a layer).
 
 use rayon::prelude::*;
 
