@@ -10,14 +10,52 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-/// The networks of `crates/trainer/benches/train_step/`, and their PyTorch twins.
-const NETWORKS: [(&str, Option<&str>); 6] = [
-    ("galaxy_cnn", Some("crates/trainer/benches/galaxy_cnn_pytorch.py")),
-    ("rrlyrae_rnn", Some("crates/trainer/benches/rrlyrae_rnn_pytorch.py")),
-    ("deeplens_resnet", Some("crates/trainer/benches/deeplens_resnet_pytorch.py")),
-    ("semantic_autoencoder", Some("crates/trainer/benches/semantic_autoencoder_pytorch.py")),
-    ("galaxy_gan", Some("crates/trainer/benches/galaxy_gan_pytorch.py")),
-    ("cosmo_gan", Some("crates/trainer/benches/cosmo_gan_pytorch.py")),
+/// A group of `crates/trainer/benches/train_step/`, and its PyTorch twin with the arguments that
+/// give the twin the same sizes.
+struct Network {
+    group: &'static str,
+    twin: &'static str,
+    args: &'static [&'static str],
+}
+
+const fn network(group: &'static str, twin: &'static str, args: &'static [&'static str]) -> Network {
+    Network { group, twin, args }
+}
+
+/// The bench's groups: each config's size, then the paper's (the bench's `PAPER_SIZES`).
+const NETWORKS: [Network; 12] = [
+    network("galaxy_cnn", "crates/trainer/benches/galaxy_cnn_pytorch.py", &[]),
+    network("rrlyrae_rnn", "crates/trainer/benches/rrlyrae_rnn_pytorch.py", &[]),
+    network("deeplens_resnet", "crates/trainer/benches/deeplens_resnet_pytorch.py", &[]),
+    network("semantic_autoencoder", "crates/trainer/benches/semantic_autoencoder_pytorch.py", &[]),
+    network("galaxy_gan", "crates/trainer/benches/galaxy_gan_pytorch.py", &[]),
+    network("cosmo_gan", "crates/trainer/benches/cosmo_gan_pytorch.py", &[]),
+    network(
+        "galaxy_cnn_paper",
+        "crates/trainer/benches/galaxy_cnn_pytorch.py",
+        &["--channels", "32,64,128,128", "--dense", "2048", "--batch", "16"],
+    ),
+    network("rrlyrae_rnn_paper", "crates/trainer/benches/rrlyrae_rnn_pytorch.py", &["--steps", "200", "--batch", "64"]),
+    network(
+        "deeplens_resnet_paper",
+        "crates/trainer/benches/deeplens_resnet_pytorch.py",
+        &["--stem", "32", "--widths", "32,64,128,256,512"],
+    ),
+    network(
+        "semantic_autoencoder_paper",
+        "crates/trainer/benches/semantic_autoencoder_pytorch.py",
+        &["--widths", "32,64,128"],
+    ),
+    network(
+        "galaxy_gan_paper",
+        "crates/trainer/benches/galaxy_gan_pytorch.py",
+        &["--filters", "64", "--size", "256", "--batch", "1"],
+    ),
+    network(
+        "cosmo_gan_paper",
+        "crates/trainer/benches/cosmo_gan_pytorch.py",
+        &["--filters", "64", "--size", "256", "--batch", "16"],
+    ),
 ];
 
 /// What PyTorch's twin measured: training and inference items/s and peak memory (MB; `None`
@@ -73,8 +111,8 @@ fn parse_twin(text: &str) -> Option<Twin> {
     })
 }
 
-/// What PyTorch's twin `script` measured, or why there is nothing.
-fn pytorch(root: &Path, script: &str, threads: usize) -> Result<Twin, String> {
+/// What PyTorch's twin `script` measured with `args`, or why there is nothing.
+fn pytorch(root: &Path, script: &str, args: &[&str], threads: usize) -> Result<Twin, String> {
     let python = std::env::var("ASTRO_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let has_torch = Command::new(&python).args(["-c", "import torch"]).output().is_ok_and(|o| o.status.success());
     if !has_torch {
@@ -83,10 +121,22 @@ fn pytorch(root: &Path, script: &str, threads: usize) -> Result<Twin, String> {
     let output = Command::new(&python)
         .arg(root.join(script))
         .args(["--threads", &threads.to_string()])
+        .args(args)
         .output()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
     parse_twin(&String::from_utf8_lossy(&output.stdout))
         .ok_or_else(|| format!("{script} printed no throughput: {}", String::from_utf8_lossy(&output.stderr).trim()))
+}
+
+/// A rate of items/s as the table shows it: whole numbers from 100 up, three significant
+/// figures below (the paper-size GANs run at a few items/s).
+fn rate(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        let decimals = (2 - value.abs().max(1e-9).log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{value:.decimals$}")
+    }
 }
 
 /// Prints the side-by-side table.
@@ -97,12 +147,9 @@ pub fn print_table(root: &Path, criterion: &Path) -> Result<()> {
         "| network | backend | training step | inference | training / PyTorch | inference / PyTorch | peak memory, training (MB) | peak memory, inference (MB) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let show = |v: Option<f64>| v.map_or_else(|| "not measured".to_string(), |v| format!("{v:.0}"));
-    for (group, script) in NETWORKS {
-        let theirs = match script {
-            Some(script) => pytorch(root, script, threads),
-            None => Err("no PyTorch twin committed".to_string()),
-        };
+    let show = |v: Option<f64>| v.map_or_else(|| "not measured".to_string(), rate);
+    for Network { group, twin, args } in NETWORKS {
+        let theirs = pytorch(root, twin, args, threads);
         let ratio = |ours: Option<f64>, pick: fn(&Twin) -> f64| match (ours, &theirs) {
             (Some(o), Ok(t)) => format!("{:.2}", o / pick(t)),
             _ => "-".to_string(),
@@ -126,9 +173,9 @@ pub fn print_table(root: &Path, criterion: &Path) -> Result<()> {
         }
         match &theirs {
             Ok(t) => println!(
-                "| {group} | PyTorch | {:.0} | {:.0} | 1.00 | 1.00 | {} | {} |",
-                t.train,
-                t.infer,
+                "| {group} | PyTorch | {} | {} | 1.00 | 1.00 | {} | {} |",
+                rate(t.train),
+                rate(t.infer),
                 show(t.train_mb),
                 show(t.infer_mb)
             ),
@@ -172,6 +219,15 @@ mod tests {
         assert_eq!(peak_mb(&dir, "rrlyrae_rnn", "train_step_flex"), Some(3.0));
         assert_eq!(peak_mb(&dir, "rrlyrae_rnn", "inference_flex"), None);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rates_below_100_keep_three_significant_figures() {
+        assert_eq!(rate(20_707.4), "20707");
+        assert_eq!(rate(142.6), "143");
+        assert_eq!(rate(19.34), "19.3");
+        assert_eq!(rate(2.634), "2.63");
+        assert_eq!(rate(0.9312), "0.931");
     }
 
     #[test]

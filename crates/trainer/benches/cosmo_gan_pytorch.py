@@ -9,9 +9,11 @@ bias; batch norm; ReLU) and one to 1 channel with tanh (64 x 64); the discrimina
 4 x 4 stride-2 convolutions (32, 64, 128, 256; bias on the first only; batch norm from the
 second; leaky ReLU 0.2) and a dense layer to one logit. One update: one discriminator step, then
 one generator step, each drawing fresh noise; Adam (lr 2e-4, beta1 0.5) each. Batch 32. Weights
-drawn from N(0, 0.02) as ours.
+drawn from N(0, 0.02) as ours. The paper's size (the `cosmo_gan_paper` row: 512 channels at
+16 x 16 up to 256 x 256 slices): `--filters 64 --size 256 --batch 64`.
 
-    python crates/trainer/benches/cosmo_gan_pytorch.py [--threads 2] [--seconds 15]
+    python crates/trainer/benches/cosmo_gan_pytorch.py [--threads 2] [--seconds 15] [--batch 32]
+        [--filters 32] [--size 64]
 
 Prints training and inference throughput in slices per second and the peak memory of each
 (pytorch_timing.py).
@@ -23,13 +25,13 @@ from torch import nn
 from pytorch_timing import adversarial_steps, bce_with_logits, main
 from galaxy_gan_pytorch import gan_init
 
-LATENT, FILTERS, SIZE = 100, 32, 64
+LATENT = 100
 
 
 class Generator(nn.Module):
-    def __init__(self):
+    def __init__(self, f, size):
         super().__init__()
-        f, base = FILTERS, SIZE // 16
+        base = size // 16
         self.dense = nn.Linear(LATENT, 8 * f * base * base)
         self.dense_norm = nn.BatchNorm2d(8 * f)
         ups = []
@@ -46,9 +48,9 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self):
+    def __init__(self, f, size):
         super().__init__()
-        f, layers, cin = FILTERS, [], 1
+        layers, cin = [], 1
         for k, mult in enumerate([1, 2, 4, 8]):
             layers.append(nn.Conv2d(cin, mult * f, 4, stride=2, padding=1, bias=k == 0))
             if k > 0:
@@ -56,17 +58,17 @@ class Discriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2))
             cin = mult * f
         self.convs = nn.Sequential(*layers)
-        self.to_logit = nn.Linear(8 * f * (SIZE // 16) ** 2, 1)
+        self.to_logit = nn.Linear(8 * f * (size // 16) ** 2, 1)
 
     def forward(self, x):
         return self.to_logit(self.convs(x).flatten(1))
 
 
 def build(args):
-    g, d = Generator(), Discriminator()
+    g, d = Generator(args.filters, args.size), Discriminator(args.filters, args.size)
     gan_init(g)
     gan_init(d)
-    real = torch.rand(args.batch, 1, SIZE, SIZE) * 2 - 1
+    real = torch.rand(args.batch, 1, args.size, args.size) * 2 - 1
     generate = lambda: g(torch.randn(args.batch, LATENT))
 
     def d_loss():
@@ -81,4 +83,4 @@ def build(args):
 
 
 if __name__ == "__main__":
-    main("cosmo_gan", "slice", build, [("--batch", int, 32)])
+    main("cosmo_gan", "slice", build, [("--batch", int, 32), ("--filters", int, 32), ("--size", int, 64)])

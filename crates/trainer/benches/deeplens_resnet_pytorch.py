@@ -8,9 +8,11 @@ convolution to a quarter of the width, batch norm, ELU, 3 x 3 convolution with t
 stride, batch norm, ELU, 1 x 1 convolution to the width; a 1 x 1 projection of the
 pre-activated input as the shortcut where the width or stride changes) of widths 16, 32, 64,
 128, 256, stride 2 from the second stage on; batch norm, ELU, global average pooling, dense 2.
-Input 45 x 45 x 1, batch 64, cross-entropy, Adam (lr 1e-3).
+Input 45 x 45 x 1, batch 64, cross-entropy, Adam (lr 1e-3). The paper's widths (the
+`deeplens_resnet_paper` row): `--stem 32 --widths 32,64,128,256,512`.
 
-    python crates/trainer/benches/deeplens_resnet_pytorch.py [--threads 2] [--seconds 15]
+    python crates/trainer/benches/deeplens_resnet_pytorch.py [--threads 2] [--seconds 15] [--batch 64]
+        [--stem 16] [--widths 16,32,64,128,256]
 
 Prints training and inference throughput in images per second and the peak memory of each
 (pytorch_timing.py).
@@ -19,7 +21,7 @@ Prints training and inference throughput in images per second and the peak memor
 import torch
 from torch import nn
 
-from pytorch_timing import main, supervised_steps
+from pytorch_timing import main, sizes, supervised_steps
 
 
 def conv(cin, cout, kernel, stride=1):
@@ -64,7 +66,7 @@ class DeepLens(nn.Module):
 
 
 def build(args):
-    model = DeepLens()
+    model = DeepLens(stem=args.stem, widths=args.widths)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(args.batch, 1, 45, 45)
     y = torch.randint(0, 2, (args.batch,))
@@ -74,4 +76,4 @@ def build(args):
 
 
 if __name__ == "__main__":
-    main("deeplens_resnet", "img", build, [("--batch", int, 64)])
+    main("deeplens_resnet", "img", build, [("--batch", int, 64), ("--stem", int, 16), ("--widths", sizes, "16,32,64,128,256")])

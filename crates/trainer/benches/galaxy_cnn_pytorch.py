@@ -10,9 +10,11 @@ shared conv stack 8@6x6, pool, 16@5x5, pool, 32@3x3, 32@3x3, pool (ReLU); the 16
 concatenated; two dense layers of 512 with maxout(2) -> 256 and dropout 0.5; 37 outputs through
 the Galaxy Zoo decision-tree layer (ReLU, each question's answers normalised to sum to one, the
 answers below the first question scaled by the answer that leads there). MSE loss, Adam (lr 1e-3),
-batch 32.
+batch 32. The paper's size (the `galaxy_cnn_paper` row): `--channels 32,64,128,128 --dense 2048
+--batch 16`.
 
-    python crates/trainer/benches/galaxy_cnn_pytorch.py [--threads 2] [--seconds 15]
+    python crates/trainer/benches/galaxy_cnn_pytorch.py [--threads 2] [--seconds 15] [--batch 32]
+        [--channels 8,16,32,32] [--dense 256]
 
 Prints training and inference throughput in images per second and the peak memory of each
 (pytorch_timing.py).
@@ -23,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pytorch_timing import main, supervised_steps
+from pytorch_timing import main, sizes, supervised_steps
 
 # Galaxy Zoo 2's 11 questions as (first answer, number of answers) over the 37 outputs, and the
 # output column (already scaled, so the products are cumulative) that each question's fractions
@@ -116,7 +118,7 @@ def galaxy_zoo(z):
 
 
 def build(args):
-    model = Dieleman()
+    model = Dieleman(args.channels, args.dense)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(args.batch, 3, 98, 98)
     y = torch.rand(args.batch, 37)
@@ -125,4 +127,4 @@ def build(args):
 
 
 if __name__ == "__main__":
-    main("galaxy_cnn", "img", build, [("--batch", int, 32)])
+    main("galaxy_cnn", "img", build, [("--batch", int, 32), ("--channels", sizes, "8,16,32,32"), ("--dense", int, 256)])

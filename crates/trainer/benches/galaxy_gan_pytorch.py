@@ -12,9 +12,11 @@ condition and image stacked (6 channels): four 4 x 4 stride-2 convolutions (32, 
 batch norm from the second; leaky ReLU 0.2), a 3 x 3 convolution to one logit per patch, the
 patches' mean. One update: two discriminator steps, then one generator step on the adversarial
 loss plus 100 times the L1 distance; Adam (lr 2e-4, beta1 0.5) each. 64 x 64 x 3, batch 16.
-Weights drawn from N(0, 0.02) as ours.
+Weights drawn from N(0, 0.02) as ours. The paper's size (the `galaxy_gan_paper` row; the U-Net
+halves down to 1 x 1, eight times on 256 pixels): `--filters 64 --size 256 --batch 1`.
 
-    python crates/trainer/benches/galaxy_gan_pytorch.py [--threads 2] [--seconds 15]
+    python crates/trainer/benches/galaxy_gan_pytorch.py [--threads 2] [--seconds 15] [--batch 16]
+        [--filters 32] [--size 64]
 
 Prints training and inference throughput in images per second and the peak memory of each
 (pytorch_timing.py).
@@ -86,11 +88,12 @@ def gan_init(module):
 
 
 def build(args):
-    g, d = UNet(), PatchDiscriminator()
+    depth = args.size.bit_length() - 1  # every halving down to 1 x 1, as ours by default
+    g, d = UNet(filters=args.filters, depth=depth), PatchDiscriminator(filters=args.filters)
     gan_init(g)
     gan_init(d)
-    condition = torch.rand(args.batch, 3, 64, 64) * 2 - 1
-    real = torch.rand(args.batch, 3, 64, 64) * 2 - 1
+    condition = torch.rand(args.batch, 3, args.size, args.size) * 2 - 1
+    real = torch.rand(args.batch, 3, args.size, args.size) * 2 - 1
 
     def d_loss():
         fake = g(condition).detach()
@@ -105,4 +108,4 @@ def build(args):
 
 
 if __name__ == "__main__":
-    main("galaxy_gan", "img", build, [("--batch", int, 16)])
+    main("galaxy_gan", "img", build, [("--batch", int, 16), ("--filters", int, 32), ("--size", int, 64)])

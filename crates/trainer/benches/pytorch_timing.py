@@ -125,6 +125,11 @@ def _run_phase(phase):
     return rate_value, (None if peak == "none" else int(peak))
 
 
+def sizes(text):
+    """A comma-separated list of layer sizes from the command line: "32,64,128" -> (32, 64, 128)."""
+    return tuple(int(v) for v in text.split(","))
+
+
 def main(name, unit, build, arguments=()):
     """The twin's command line: `--threads` (2), `--seconds` (15) and the twin's own
     `arguments` (`(flag, type, default)`); `build(args)` makes the network and its batch and
@@ -145,7 +150,9 @@ def main(name, unit, build, arguments=()):
         return
     (train, train_peak), (infer, infer_peak) = _run_phase("train"), _run_phase("inference")
     mb = lambda b: "not measured (no /proc)" if b is None else f"{b / 2**20:.0f}"
+    # Three significant figures below 100 items/s (the paper-size GANs run at a few).
+    shown = lambda r: f"{r:.0f}" if r >= 100 else f"{r:.3g}"
     print(
-        f"pytorch {torch.__version__} threads {args.threads}: {name} train_step {train:.0f} {unit}/s, "
-        f"inference {infer:.0f} {unit}/s, peak_train_mb {mb(train_peak)}, peak_inference_mb {mb(infer_peak)}"
+        f"pytorch {torch.__version__} threads {args.threads}: {name} train_step {shown(train)} {unit}/s, "
+        f"inference {shown(infer)} {unit}/s, peak_train_mb {mb(train_peak)}, peak_inference_mb {mb(infer_peak)}"
     )

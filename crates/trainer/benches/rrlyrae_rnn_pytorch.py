@@ -6,8 +6,10 @@ bidirectional LSTM layers of 32 + 32 units with dropout 0.1 after each, the last
 states (forward after the last step, backward after the first) into a dense layer of 2 classes;
 input 64 resampled steps of (phase, magnitude), batch 256, cross-entropy, Adam (lr 0.005,
 gradient norm clipped at 1). Every sequence is full length (resampled), so no packing is needed.
+The `rrlyrae_rnn_paper` row: `--steps 200 --batch 64`.
 
-    python crates/trainer/benches/rrlyrae_rnn_pytorch.py [--threads 2] [--seconds 15]
+    python crates/trainer/benches/rrlyrae_rnn_pytorch.py [--threads 2] [--seconds 15] [--batch 256]
+        [--steps 64]
 
 Prints training and inference throughput in sequences per second and the peak memory of each
 (pytorch_timing.py).

@@ -9,9 +9,11 @@ each with a sigmoid; the three outputs scaled to the parameters' ranges (scale [
 ellipticity [0, 1], angle [0, 180] degrees). The decoder has no weights: it renders the
 exponential profile exp(-r) of the predicted parameters on the 64 x 64 grid over
 [-0.0625, 0.0625], and the loss is the mean absolute difference from the profile rendered from
-the true parameters. Input 64 x 64 x 1, batch 20, Adadelta (lr 1, rho 0.9, eps 1e-6).
+the true parameters. Input 64 x 64 x 1, batch 20, Adadelta (lr 1, rho 0.9, eps 1e-6). The paper's widths (the
+`semantic_autoencoder_paper` row): `--widths 32,64,128`.
 
-    python crates/trainer/benches/semantic_autoencoder_pytorch.py [--threads 2] [--seconds 15]
+    python crates/trainer/benches/semantic_autoencoder_pytorch.py [--threads 2] [--seconds 15] [--batch 20]
+        [--widths 16,32,64]
 
 Prints training and inference throughput in images per second and the peak memory of each
 (pytorch_timing.py).
@@ -22,7 +24,7 @@ import math
 import torch
 from torch import nn
 
-from pytorch_timing import main, supervised_steps
+from pytorch_timing import main, sizes, supervised_steps
 
 SIZE, HALF_SPAN = 64, 4.0 / 64.0
 LOW = torch.tensor([[0.0, 0.0, 0.0]])
@@ -56,16 +58,16 @@ def render(params):
 
 
 class SemanticAutoencoder(nn.Module):
-    def __init__(self):
+    def __init__(self, widths):
         super().__init__()
-        self.encoder = encoder()
+        self.encoder = encoder(widths)
 
     def forward(self, images):
         return self.encoder(images) * WIDTH + LOW
 
 
 def build(args):
-    model = SemanticAutoencoder()
+    model = SemanticAutoencoder(args.widths)
     optimiser = torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.9, eps=1e-6)
     x = torch.rand(args.batch, 1, SIZE, SIZE)
     truth = torch.stack(
@@ -81,4 +83,4 @@ def build(args):
 
 
 if __name__ == "__main__":
-    main("semantic_autoencoder", "img", build, [("--batch", int, 20)])
+    main("semantic_autoencoder", "img", build, [("--batch", int, 20), ("--widths", sizes, "16,32,64")])
