@@ -19,7 +19,7 @@
 //! `NO_COPY_FREE_BN=1`, `NO_DIRECT_MAX_POOL=1` (`astro_models::max_pool_2x2`) and
 //! `NO_DIRECT_CONV=1` (`astro_models::conv2d`) in the environment keep Burn's forms, and
 //! `NO_FUSED_LSTM=1` the LSTM step by step (`astro_models::recurrent::fused_lstm`), to time the
-//! two against each other.
+//! two against each other; `NO_HALVES=1` steps whole batches on the CPU backends.
 //!
 //! `cargo bench -p trainer` (or `cargo xtask bench`, which prints the table beside PyTorch's
 //! twins, `*_pytorch.py` beside this folder); with `--features tch`, LibTorch too.
@@ -195,7 +195,7 @@ fn model_steps(
             data.info.task,
         );
         // Steps as the trainer's on this backend (two concurrent half batches on the CPU ones).
-        model.halves = matches!(backend, "flex" | "ndarray");
+        model.halves = matches!(backend, "flex" | "ndarray") && std::env::var_os("NO_HALVES").is_none();
         let mut optim = config.optimizer.build();
         let lr = config.optimizer.lr;
         let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
