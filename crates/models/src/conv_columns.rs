@@ -20,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use rayon::prelude::*;
 
 use crate::matrix_product::{Strided, Threads, matmul};
-use crate::{conv_direct, conv_pointwise};
+use crate::{conv_direct, conv_pointwise, unfold_channels_last};
 
 /// Bytes of unfolded input per chunk: a chunk's columns stay in the cache for their product,
 /// where the whole batch's (75 MB for a DeepLens layer) went to memory.
@@ -61,7 +61,7 @@ impl Geometry {
     }
 
     /// Output positions per item.
-    fn positions(&self) -> usize {
+    pub(crate) fn positions(&self) -> usize {
         let [height, width] = self.out().expect("a convolution with an output");
         height * width
     }
@@ -171,21 +171,34 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
     }
 }
 
-/// [`weight_gradient`] as products with the unfolded input.
+/// [`weight_gradient`] as products with the unfolded input, in channels-last order where
+/// [`unfold_channels_last`] applies (the sums then reordered into the weight's order).
 fn weight_gradient_unfolded(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
     let (rows, positions) = (geometry.rows(), geometry.positions());
-    gradient.fill(0.0);
-    geometry.for_each_chunk(batch, |first, items| {
-        let n = items * positions;
-        with_buffer(rows * n, |patches| {
-            // unfold(x)^T: [items positions, rows].
-            unfold_rows(geometry, items, input_of(geometry, x, first, items), patches);
-            let patches = Strided { values: patches, rows, columns: 1 };
-            let dims = [geometry.filters, n, rows];
-            with_output_gradient(geometry, dy, first, items, |dy| {
-                matmul(dy, patches, gradient, dims, [rows, 1], true, threads(dims));
+    let channels_last = unfold_channels_last::applies(geometry, batch);
+    with_buffer(if channels_last { gradient.len() } else { 0 }, |reordered| {
+        let sums = if channels_last { &mut *reordered } else { &mut *gradient };
+        sums.fill(0.0);
+        geometry.for_each_chunk(batch, |first, items| {
+            let n = items * positions;
+            with_buffer(rows * n, |patches| {
+                // unfold(x)^T: [items positions, rows].
+                let input = input_of(geometry, x, first, items);
+                if channels_last {
+                    unfold_channels_last::unfold_rows(geometry, items, input, patches);
+                } else {
+                    unfold_rows(geometry, items, input, patches);
+                }
+                let patches = Strided { values: patches, rows, columns: 1 };
+                let dims = [geometry.filters, n, rows];
+                with_output_gradient(geometry, dy, first, items, |dy| {
+                    matmul(dy, patches, sums, dims, [rows, 1], true, threads(dims));
+                });
             });
         });
+        if channels_last {
+            unfold_channels_last::reorder_gradient(geometry, reordered, gradient);
+        }
     });
 }
 
@@ -351,7 +364,7 @@ fn unfold_rows_pointwise(geometry: &Geometry, input: &[f32], patches: &mut [f32]
 const VALUES_PER_TASK: usize = 1 << 14;
 
 /// The least number of `len`-value chunks a task takes.
-fn tasks_of(len: usize) -> usize {
+pub(crate) fn tasks_of(len: usize) -> usize {
     VALUES_PER_TASK.div_ceil(len.max(1))
 }
 
@@ -362,7 +375,7 @@ pub(crate) fn threads([m, k, n]: [usize; 3]) -> Threads {
 
 /// Runs `each` on `len` values of a buffer kept from earlier calls (grown as needed). Values
 /// are left from earlier calls: `each` must write before it reads.
-fn with_buffer<R>(len: usize, each: impl FnOnce(&mut [f32]) -> R) -> R {
+pub(crate) fn with_buffer<R>(len: usize, each: impl FnOnce(&mut [f32]) -> R) -> R {
     let taken = BUFFERS.lock().unwrap_or_else(PoisonError::into_inner).pop();
     let mut buffer = taken.unwrap_or_default();
     if buffer.len() < len {
@@ -744,6 +757,10 @@ mod tests {
             (g(3, 5, [8, 8], [4, 4], [2, 2], [1, 1]), 4),
             (g(4, 3, [2, 2], [4, 4], [2, 2], [1, 1]), 5),
             (g(2, 6, [9, 7], [3, 3], [2, 2], [1, 1]), 3),
+            // Enough channels for the weight gradient's channels-last im2row, its transposition
+            // in blocks of 64 positions, the last part-filled (110 positions).
+            (g(33, 4, [10, 11], [4, 4], [2, 2], [1, 1]), 2),
+            (g(32, 3, [9, 9], [3, 3], [1, 1], [1, 1]), 2),
             (g(2, 3, [7, 9], [3, 5], [1, 2], [1, 2]), 2),
             (g(5, 4, [6, 6], [1, 1], [2, 2], [0, 0]), 3),
             (g(1, 2, [12, 12], [7, 7], [1, 1], [3, 3]), 1),
@@ -820,6 +837,32 @@ mod tests {
                         columns[r * n + k].to_bits(),
                         "{geometry:?}: row {r}, position {k}"
                     );
+                }
+            }
+        }
+    }
+
+    /// The channels-last unfolding holds the same windows as [`unfold_rows`], each row's values
+    /// in `[k k channels]` order, on every geometry.
+    #[test]
+    fn the_channels_last_unfolding_is_the_rows_unfolding_reordered() {
+        for (geometry, batch) in cases() {
+            let x = values(batch * geometry.per_input(), 5);
+            let (rows, n) = (geometry.rows(), batch * geometry.positions());
+            let (channels, offsets) = (geometry.channels, geometry.kernel[0] * geometry.kernel[1]);
+            let mut patches = vec![f32::NAN; rows * n];
+            unfold_rows(&geometry, batch, &x, &mut patches);
+            let mut last = vec![f32::NAN; rows * n];
+            unfold_channels_last::unfold_rows(&geometry, batch, &x, &mut last);
+            for k in 0..n {
+                for c in 0..channels {
+                    for offset in 0..offsets {
+                        assert_eq!(
+                            last[k * rows + offset * channels + c].to_bits(),
+                            patches[k * rows + c * offsets + offset].to_bits(),
+                            "{geometry:?}: position {k}, channel {c}, offset {offset}"
+                        );
+                    }
                 }
             }
         }

@@ -42,6 +42,8 @@ pub mod sequential;
 pub mod shape;
 pub mod transfer;
 #[cfg(feature = "flex")]
+mod unfold_channels_last;
+#[cfg(feature = "flex")]
 mod vectorised;
 
 pub use activation::Activation;
