@@ -147,7 +147,7 @@ pub fn print_table(root: &Path, criterion: &Path) -> Result<()> {
         "| network | backend | training step | inference | training / PyTorch | inference / PyTorch | peak memory, training (MB) | peak memory, inference (MB) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let show = |v: Option<f64>| v.map_or_else(|| "not measured".to_string(), rate);
+    let show_mb = |v: Option<f64>| v.map_or_else(|| "not measured".to_string(), |v| format!("{v:.0}"));
     for Network { group, twin, args } in NETWORKS {
         let theirs = pytorch(root, twin, args, threads);
         let ratio = |ours: Option<f64>, pick: fn(&Twin) -> f64| match (ours, &theirs) {
@@ -163,8 +163,8 @@ pub fn print_table(root: &Path, criterion: &Path) -> Result<()> {
             };
             println!(
                 "| {group} | {backend} | {} | {} | {} | {} | {} | {} |",
-                show(train),
-                show(infer),
+                train.map_or_else(|| "not measured".to_string(), rate),
+                infer.map_or_else(|| "not measured".to_string(), rate),
                 ratio(train, |t| t.train),
                 ratio(infer, |t| t.infer),
                 memory("train_step"),
@@ -176,8 +176,8 @@ pub fn print_table(root: &Path, criterion: &Path) -> Result<()> {
                 "| {group} | PyTorch | {} | {} | 1.00 | 1.00 | {} | {} |",
                 rate(t.train),
                 rate(t.infer),
-                show(t.train_mb),
-                show(t.infer_mb)
+                show_mb(t.train_mb),
+                show_mb(t.infer_mb)
             ),
             Err(why) => println!("| {group} | PyTorch | not measured: {why} | | | | | |"),
         }

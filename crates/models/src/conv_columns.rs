@@ -757,8 +757,9 @@ mod tests {
             (g(3, 5, [8, 8], [4, 4], [2, 2], [1, 1]), 4),
             (g(4, 3, [2, 2], [4, 4], [2, 2], [1, 1]), 5),
             (g(2, 6, [9, 7], [3, 3], [2, 2], [1, 1]), 3),
-            // Enough channels for the weight gradient's channels-last im2row, its transposition
-            // in blocks of 64 positions, the last part-filled (110 positions).
+            // Enough channels for the weight gradient's channels-last im2row (stride 1; the
+            // strided case for the unfolding alone), its transposition in blocks of 64
+            // positions, the last part-filled (110 and 81 positions).
             (g(33, 4, [10, 11], [4, 4], [2, 2], [1, 1]), 2),
             (g(32, 3, [9, 9], [3, 3], [1, 1], [1, 1]), 2),
             (g(2, 3, [7, 9], [3, 5], [1, 2], [1, 2]), 2),

@@ -1,14 +1,14 @@
-//! im2row in channels-last order, for the convolutions' weight gradients
+//! im2row in channels-last order, for the weight gradients of stride-1 convolutions
 //! ([`crate::conv_columns`]): row `(item, oy, ox)` holds that output position's window kernel row
 //! by kernel row, kernel column by kernel column, channel by channel, `[k k channels]`, where
 //! [`crate::conv_columns`]'s own im2row writes `[channels k k]`.
 //!
 //! Each item's input is first transposed to `[height, width, channels]`, where one kernel row of
-//! a window is `k channels` contiguous values: one copy of 96-512 values for the semantic
-//! autoencoder's and the GANs' layers, where the `[channels k k]` order copies `channels` runs of
-//! `k` values (3 or 4), each read from another input plane. The product with the output gradient
-//! then gives the weight gradient as `[filters, k, k, channels]`, which [`reorder_gradient`] turns
-//! into the weight's `[filters, channels, k, k]`.
+//! a window is `k channels` contiguous values: one copy of 96-384 values for the semantic
+//! autoencoder's 3 x 3 layers, where the `[channels k k]` order copies `channels` runs of 3
+//! values, each read from another input plane. The product with the output gradient then gives
+//! the weight gradient as `[filters, k, k, channels]`, which [`reorder_gradient`] turns into the
+//! weight's `[filters, channels, k, k]`.
 
 use rayon::prelude::*;
 
@@ -19,29 +19,29 @@ use crate::conv_columns::{Geometry, tasks_of, with_buffer};
 const TRANSPOSED_POSITIONS: usize = 64;
 
 /// Channels from which the channels-last order is taken. Weight gradients, 2 threads,
-/// `[channels k k]` against channels-last order (ms, two alternated runs): with 10 items (the
-/// semantic autoencoder's half batch at the paper's widths), 3 x 3 kernels, 64 -> 64 filters on
+/// `[channels k k]` against channels-last order (ms, two alternated runs), 3 x 3 kernels: with 10
+/// items (the semantic autoencoder's half batch at the paper's widths), 64 -> 64 filters on
 /// 32 x 32 6.4, 6.0 -> 5.0, 4.9; 64 -> 128 on 16 x 16 2.8, 2.3 -> 2.3, 2.2; 128 -> 128 on 16 x 16
-/// 4.6, 4.3 -> 4.2, 4.1; 32 -> 32 on 32 x 32 2.1, 2.1 -> 1.8, 1.9; with 16 items (pix2pix at 32
-/// filters), 4 x 4 stride 2, 64 -> 128 on 16 x 16 2.1, 1.6 -> 1.6, 1.5; 64 -> 64 on 32 x 32 5.0,
-/// 3.9 -> 3.5, 3.6, but 32 -> 64 on 32 x 32 1.7, 1.8 -> 1.9, 2.1; with 20 items, 16 -> 32 on
-/// 32 x 32 2.2 either way, and 1 -> 32 on 64 x 64 1.8 -> 2.1-2.3 and 3 -> 32 4 x 4 stride 2 0.7
-/// -> 0.9 (one or three values a window position: the transposition costs more than it saves).
+/// 4.6, 4.3 -> 4.2, 4.1; 32 -> 32 on 32 x 32 2.1, 2.1 -> 1.8, 1.9; with 20 items, 32 -> 32 on
+/// 64 x 64 16.6, 16.0 -> 15.2, 15.6; but 16 -> 32 on 32 x 32 2.2 either way, and 1 -> 32 on 64 x 64
+/// 1.8 -> 2.1-2.3 (one value a window position: the transposition costs more than it saves).
 const MIN_CHANNELS: usize = 32;
 
 /// Products' sums (items times output positions) per filter from which the channels-last order
 /// is taken: reordering the gradient costs about a nanosecond per weight, the unfolding saves a
-/// fraction of that per unfolded value, and one item of pix2pix's 512 -> 512 filters 4 x 4
-/// stride-2 layer on 16 x 16 (64 sums per filter) took 3.1 ms in `[channels k k]` order against
-/// 6.4-7.8 in channels-last with a serial reorder. With this bound, pix2pix's layers at 64
-/// filters on 256 pixels (batch 1) take either form in the same time (within 5%).
+/// fraction of that per unfolded value (one item of a 512 -> 512 filters 4 x 4 layer of stride 2
+/// on 16 x 16, 64 sums per filter: 3.1 ms in `[channels k k]` order, 6.4-7.8 channels-last).
 const SUMMED_PER_FILTER: usize = 8;
 
-/// Whether the channels-last order applies to the weight gradient of `batch` items: at least
-/// [`MIN_CHANNELS`] channels, [`SUMMED_PER_FILTER`] sums per filter, kernels larger than 1 x 1 (a
-/// 1 x 1 window is one value a channel: [`crate::conv_columns`] transposes those directly).
+/// Whether the channels-last order applies to the weight gradient of `batch` items: stride 1, at
+/// least [`MIN_CHANNELS`] channels and [`SUMMED_PER_FILTER`] sums per filter, kernels larger than
+/// 1 x 1 (a 1 x 1 window is one value a channel: [`crate::conv_columns`] transposes those
+/// directly). Strided kernels unfold each input value fewer times, so the transposition weighs
+/// more: pix2pix's 4 x 4 stride-2 layers (16 items, 32 filters) took 0.7-1.15 times as long
+/// layer by layer, and its whole update was no faster (0.91-1.02, alternated runs).
 pub(crate) fn applies(geometry: &Geometry, batch: usize) -> bool {
     geometry.channels >= MIN_CHANNELS
+        && geometry.stride == [1, 1]
         && geometry.kernel != [1, 1]
         && batch * geometry.positions() >= SUMMED_PER_FILTER * geometry.filters
 }
