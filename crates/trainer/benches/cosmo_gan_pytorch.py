@@ -10,7 +10,8 @@ bias; batch norm; ReLU) and one to 1 channel with tanh (64 x 64); the discrimina
 second; leaky ReLU 0.2) and a dense layer to one logit. One update: one discriminator step, then
 one generator step, each drawing fresh noise; Adam (lr 2e-4, beta1 0.5) each. Batch 32. Weights
 drawn from N(0, 0.02) as ours. The paper's size (the `cosmo_gan_paper` row: 512 channels at
-16 x 16 up to 256 x 256 slices): `--filters 64 --size 256 --batch 64`.
+16 x 16 up to 256 x 256 slices): `--filters 64 --size 256 --batch 16` (the paper's code takes 64;
+one update would take half a minute on 2 cores, and the rate per slice hardly depends on it).
 
     python crates/trainer/benches/cosmo_gan_pytorch.py [--threads 2] [--seconds 15] [--batch 32]
         [--filters 32] [--size 64]
