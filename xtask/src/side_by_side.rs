@@ -10,52 +10,38 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-/// A group of `crates/trainer/benches/train_step/`, and its PyTorch twin with the arguments that
-/// give the twin the same sizes.
+/// A group of `crates/trainer/benches/train_step/`, and the arguments that give its PyTorch twin
+/// (`<network>_pytorch.py` beside the bench, [`Network::twin`]) the same sizes.
 struct Network {
     group: &'static str,
-    twin: &'static str,
     args: &'static [&'static str],
 }
 
-const fn network(group: &'static str, twin: &'static str, args: &'static [&'static str]) -> Network {
-    Network { group, twin, args }
+impl Network {
+    /// The twin's script: the network's, whichever size the group measures.
+    fn twin(&self) -> String {
+        format!("crates/trainer/benches/{}_pytorch.py", self.group.trim_end_matches("_paper"))
+    }
+}
+
+const fn network(group: &'static str, args: &'static [&'static str]) -> Network {
+    Network { group, args }
 }
 
 /// The bench's groups: each config's size, then the paper's (the bench's `PAPER_SIZES`).
 const NETWORKS: [Network; 12] = [
-    network("galaxy_cnn", "crates/trainer/benches/galaxy_cnn_pytorch.py", &[]),
-    network("rrlyrae_rnn", "crates/trainer/benches/rrlyrae_rnn_pytorch.py", &[]),
-    network("deeplens_resnet", "crates/trainer/benches/deeplens_resnet_pytorch.py", &[]),
-    network("semantic_autoencoder", "crates/trainer/benches/semantic_autoencoder_pytorch.py", &[]),
-    network("galaxy_gan", "crates/trainer/benches/galaxy_gan_pytorch.py", &[]),
-    network("cosmo_gan", "crates/trainer/benches/cosmo_gan_pytorch.py", &[]),
-    network(
-        "galaxy_cnn_paper",
-        "crates/trainer/benches/galaxy_cnn_pytorch.py",
-        &["--channels", "32,64,128,128", "--dense", "2048", "--batch", "16"],
-    ),
-    network("rrlyrae_rnn_paper", "crates/trainer/benches/rrlyrae_rnn_pytorch.py", &["--steps", "200", "--batch", "64"]),
-    network(
-        "deeplens_resnet_paper",
-        "crates/trainer/benches/deeplens_resnet_pytorch.py",
-        &["--stem", "32", "--widths", "32,64,128,256,512"],
-    ),
-    network(
-        "semantic_autoencoder_paper",
-        "crates/trainer/benches/semantic_autoencoder_pytorch.py",
-        &["--widths", "32,64,128"],
-    ),
-    network(
-        "galaxy_gan_paper",
-        "crates/trainer/benches/galaxy_gan_pytorch.py",
-        &["--filters", "64", "--size", "256", "--batch", "1"],
-    ),
-    network(
-        "cosmo_gan_paper",
-        "crates/trainer/benches/cosmo_gan_pytorch.py",
-        &["--filters", "64", "--size", "256", "--batch", "16"],
-    ),
+    network("galaxy_cnn", &[]),
+    network("rrlyrae_rnn", &[]),
+    network("deeplens_resnet", &[]),
+    network("semantic_autoencoder", &[]),
+    network("galaxy_gan", &[]),
+    network("cosmo_gan", &[]),
+    network("galaxy_cnn_paper", &["--channels", "32,64,128,128", "--dense", "2048", "--batch", "16"]),
+    network("rrlyrae_rnn_paper", &["--steps", "200", "--batch", "64"]),
+    network("deeplens_resnet_paper", &["--stem", "32", "--widths", "32,64,128,256,512"]),
+    network("semantic_autoencoder_paper", &["--widths", "32,64,128"]),
+    network("galaxy_gan_paper", &["--filters", "64", "--size", "256", "--batch", "1"]),
+    network("cosmo_gan_paper", &["--filters", "64", "--size", "256", "--batch", "16"]),
 ];
 
 /// What PyTorch's twin measured: training and inference items/s and peak memory (MB; `None`
@@ -148,8 +134,8 @@ pub fn print_table(root: &Path, criterion: &Path) -> Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let show_mb = |v: Option<f64>| v.map_or_else(|| "not measured".to_string(), |v| format!("{v:.0}"));
-    for Network { group, twin, args } in NETWORKS {
-        let theirs = pytorch(root, twin, args, threads);
+    for network in NETWORKS {
+        let (group, theirs) = (network.group, pytorch(root, &network.twin(), network.args, threads));
         let ratio = |ours: Option<f64>, pick: fn(&Twin) -> f64| match (ours, &theirs) {
             (Some(o), Ok(t)) => format!("{:.2}", o / pick(t)),
             _ => "-".to_string(),

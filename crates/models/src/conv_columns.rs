@@ -176,6 +176,7 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
 fn weight_gradient_unfolded(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
     let (rows, positions) = (geometry.rows(), geometry.positions());
     let channels_last = unfold_channels_last::applies(geometry, batch);
+    let unfold_patches = if channels_last { unfold_channels_last::unfold_rows } else { unfold_rows };
     with_buffer(if channels_last { gradient.len() } else { 0 }, |reordered| {
         let sums = if channels_last { &mut *reordered } else { &mut *gradient };
         sums.fill(0.0);
@@ -183,12 +184,7 @@ fn weight_gradient_unfolded(geometry: &Geometry, batch: usize, x: &[f32], dy: &[
             let n = items * positions;
             with_buffer(rows * n, |patches| {
                 // unfold(x)^T: [items positions, rows].
-                let input = input_of(geometry, x, first, items);
-                if channels_last {
-                    unfold_channels_last::unfold_rows(geometry, items, input, patches);
-                } else {
-                    unfold_rows(geometry, items, input, patches);
-                }
+                unfold_patches(geometry, items, input_of(geometry, x, first, items), patches);
                 let patches = Strided { values: patches, rows, columns: 1 };
                 let dims = [geometry.filters, n, rows];
                 with_output_gradient(geometry, dy, first, items, |dy| {
