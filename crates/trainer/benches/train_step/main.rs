@@ -29,6 +29,7 @@
 mod allocator;
 mod peak_memory;
 
+use std::cell::OnceCell;
 use std::path::Path;
 
 use astro_data::{AugmentConfig, Augmenter, ImageBatch, ImageBatcher, ImageItem, OpenedData};
@@ -96,9 +97,30 @@ fn config(name: &str, overrides: &[&str]) -> ExperimentConfig {
     load_config(&path, &overrides, false).unwrap_or_else(|e| panic!("{name}.toml: {e}"))
 }
 
-/// The first training batch of `config`, from its opened `data`.
-fn first_items(config: &ExperimentConfig, data: &OpenedData) -> Vec<ImageItem> {
-    (0..config.training.batch_size).map(|i| data.train.get(i).expect("item")).collect()
+/// A config's opened data and its first training batch, prepared when a row first needs them:
+/// rows that criterion's filter leaves out build neither (the paper-size density boxes alone
+/// took 13 s).
+struct Prepared<'a> {
+    config: &'a ExperimentConfig,
+    name: &'a str,
+    cell: OnceCell<(OpenedData, Vec<ImageItem>)>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(config: &'a ExperimentConfig, name: &'a str) -> Self {
+        Self { config, name, cell: OnceCell::new() }
+    }
+
+    /// The opened data and the first training batch.
+    fn get(&self) -> (&OpenedData, &[ImageItem]) {
+        let (data, items) = self.cell.get_or_init(|| {
+            let (data, _) =
+                prepare(self.config).unwrap_or_else(|e| panic!("{}: the data does not open: {e}", self.name));
+            let items = (0..self.config.training.batch_size).map(|i| data.train.get(i).expect("item")).collect();
+            (data, items)
+        });
+        (data, items)
+    }
 }
 
 fn throughput(c: &mut Criterion) {
@@ -106,13 +128,13 @@ fn throughput(c: &mut Criterion) {
     // Batch 32 (the config trains with 16), as the README's rows since the first measurement;
     // uncached, so that `simulate+batch` runs the simulator for every image.
     let galaxy_cnn = config("galaxy_cnn", &["training.batch_size=32", "data.cache=false"]);
-    let (data, _) = prepare(&galaxy_cnn).expect("data opens");
+    let prepared = Prepared::new(&galaxy_cnn, "galaxy_cnn");
     let batch = galaxy_cnn.training.batch_size;
-    let items = first_items(&galaxy_cnn, &data);
     let mut group = c.benchmark_group("galaxy_cnn");
     group.throughput(Throughput::Elements(batch as u64));
     group.sample_size(20);
     group.bench_function("simulate+batch", |b| {
+        let (data, _) = prepared.get();
         let mut start = 0;
         b.iter(|| {
             start += batch;
@@ -123,9 +145,10 @@ fn throughput(c: &mut Criterion) {
     });
     group.bench_function("augment+batch", |b| {
         let batcher = ImageBatcher::augmented(Augmenter::new(AugmentConfig::default(), 1));
-        b.iter(|| std::hint::black_box(batcher.batch(items.clone(), &Device::default())))
+        let (_, items) = prepared.get();
+        b.iter(|| std::hint::black_box(batcher.batch(items.to_vec(), &Device::default())))
     });
-    model_steps(&mut group, "galaxy_cnn", &galaxy_cnn, &data, &items, "");
+    model_steps(&mut group, "galaxy_cnn", &galaxy_cnn, &prepared, "");
     group.finish();
 
     for name in ["rrlyrae_rnn", "deeplens_resnet", "semantic_autoencoder", "galaxy_gan", "cosmo_gan"] {
@@ -139,79 +162,86 @@ fn throughput(c: &mut Criterion) {
 /// The rows of the network `name` (a config of `configs/`) as the group `group`: its training
 /// step or adversarial update and its inference on the first training batch of `config`.
 fn network(c: &mut Criterion, name: &str, group: &str, config: &ExperimentConfig) {
-    let (data, _) = prepare(config).unwrap_or_else(|e| panic!("{group}: the data does not open: {e}"));
-    let items = first_items(config, &data);
+    let prepared = Prepared::new(config, group);
     let mut rows = c.benchmark_group(group);
-    rows.throughput(Throughput::Elements(items.len() as u64));
+    rows.throughput(Throughput::Elements(config.training.batch_size as u64));
     rows.sample_size(10);
     match name {
-        "galaxy_gan" => gan_steps::<Pix2pixPair>(&mut rows, group, config, &data, &items),
-        "cosmo_gan" => gan_steps::<DcganPair>(&mut rows, group, config, &data, &items),
-        _ => model_steps(&mut rows, group, config, &data, &items, ""),
+        "galaxy_gan" => gan_steps::<Pix2pixPair>(&mut rows, group, config, &prepared),
+        "cosmo_gan" => gan_steps::<DcganPair>(&mut rows, group, config, &prepared),
+        _ => model_steps(&mut rows, group, config, &prepared, ""),
     }
     if group == "rrlyrae_rnn" {
         // Both gate functions on every backend, beside the default (`auto`) rows.
         for gates in ["exact", "rational"] {
             let variant = self::config(name, &[&format!("model.gate_functions=\"{gates}\"")]);
-            model_steps(&mut rows, group, &variant, &data, &items, &format!("-{gates}-gates"));
+            model_steps(&mut rows, group, &variant, &prepared, &format!("-{gates}-gates"));
         }
     }
     rows.finish();
 }
 
-/// Times `step` as the row `bench` of `group` (`train_step/flex`, ...); when the row runs and
-/// the backend's tensors live in Rust's heap, its first steps measure and record its peak memory
-/// (a training row's include the optimiser state they make).
-fn row(group: &mut BenchmarkGroup<WallTime>, name: &str, bench: &str, mut step: impl FnMut()) {
+/// Times the step that `make` builds as the row `bench` of `group` (`train_step/flex`, ...);
+/// `make` runs only when criterion runs the row (not when its filter leaves the row out). When
+/// the row runs and the backend's tensors live in Rust's heap, its first steps measure and record
+/// its peak memory (a training row's include the optimiser state they make).
+fn row<S: FnMut()>(group: &mut BenchmarkGroup<WallTime>, name: &str, bench: &str, make: impl FnOnce() -> S) {
     let backend = bench.rsplit('/').next().unwrap_or_default();
-    let mut peak = None;
+    let (mut make, mut step, mut peak) = (Some(make), None, None);
     group.bench_function(bench, |b| {
-        // Criterion may call this more than once (warm-up, then samples): measure once, first.
+        // Criterion may call this more than once (warm-up, then samples): build and measure once, first.
+        let step = step.get_or_insert_with(|| make.take().expect("the step is built once")());
         if peak.is_none() && heap_is_seen(backend) {
-            peak = Some(peak_memory::peak_of(&mut step));
+            peak = Some(peak_memory::peak_of(&mut *step));
         }
-        b.iter(&mut step)
+        b.iter(&mut *step)
     });
     if let Some(peak) = peak {
         peak_memory::record(name, bench, peak);
     }
 }
 
-/// A training step (forward, backward, optimiser) and inference on one batch of `items`, on
-/// every compiled backend; `variant` follows the backend in the rows' names.
+/// A training step (forward, backward, optimiser) and inference on the first training batch of
+/// `prepared`, on every compiled backend, for the model of `config`; `variant` follows the
+/// backend in the rows' names.
 fn model_steps(
     group: &mut BenchmarkGroup<WallTime>,
     name: &str,
     config: &ExperimentConfig,
-    data: &OpenedData,
-    items: &[ImageItem],
+    prepared: &Prepared,
     variant: &str,
 ) {
     for (backend, device) in devices() {
-        host_forms(backend);
-        let ad = device.clone().autodiff();
-        let mut model = Supervised::new(
-            config.model.init(input_shape(data), data.info.target_names.len(), &ad).expect("model builds"),
-            data.info.task,
-        );
-        // Steps as the trainer's on this backend (two concurrent half batches on the CPU ones).
-        model.halves = matches!(backend, "flex" | "ndarray") && std::env::var_os("NO_HALVES").is_none();
-        let mut optim = config.optimizer.build();
-        let lr = config.optimizer.lr;
-        let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
+        let model = |device: &Device, data: &OpenedData| {
+            Supervised::new(
+                config.model.init(input_shape(data), data.info.target_names.len(), device).expect("model builds"),
+                data.info.task,
+            )
+        };
         row(group, name, &format!("train_step/{backend}{variant}"), || {
-            let out = TrainStep::step(&model, batch.clone());
-            model = optim.step(lr, model.clone(), out.grads);
-            std::hint::black_box(&model);
+            host_forms(backend);
+            let (data, items) = prepared.get();
+            let ad = device.clone().autodiff();
+            let mut model = model(&ad, data);
+            // Steps as the trainer's on this backend (two concurrent half batches on the CPU ones).
+            model.halves = matches!(backend, "flex" | "ndarray") && std::env::var_os("NO_HALVES").is_none();
+            let mut optim = config.optimizer.build();
+            let lr = config.optimizer.lr;
+            let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &ad);
+            move || {
+                let out = TrainStep::step(&model, batch.clone());
+                model = optim.step(lr, model.clone(), out.grads);
+                std::hint::black_box(&model);
+            }
         });
-        let inference = Supervised::new(
-            config.model.init(input_shape(data), data.info.target_names.len(), &device).expect("model builds"),
-            data.info.task,
-        )
-        .valid();
-        let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &device);
         row(group, name, &format!("inference/{backend}{variant}"), || {
-            std::hint::black_box(inference.predict(batch.images.clone(), None).into_data());
+            host_forms(backend);
+            let (data, items) = prepared.get();
+            let inference = model(&device, data).valid();
+            let batch: ImageBatch = ImageBatcher::default().batch(items.to_vec(), &device);
+            move || {
+                std::hint::black_box(inference.predict(batch.images.clone(), None).into_data());
+            }
         });
     }
 }
@@ -230,37 +260,45 @@ fn host_forms(backend: &str) {
     astro_train::set_fused_lstm(std::env::var_os("NO_FUSED_LSTM").is_none());
 }
 
-/// One adversarial update (the training loop's own) and the generator's inference on one batch
-/// of `items`, on every compiled backend.
+/// One adversarial update (the training loop's own) and the generator's inference on the first
+/// training batch of `prepared`, on every compiled backend.
 fn gan_steps<P: GanPair>(
     group: &mut BenchmarkGroup<WallTime>,
     name: &str,
     config: &ExperimentConfig,
-    data: &OpenedData,
-    items: &[ImageItem],
+    prepared: &Prepared,
 ) {
-    let init = |device: &Device| P::init(&config.model, input_shape(data), device).expect("the GAN builds");
+    let init =
+        |device: &Device, data: &OpenedData| P::init(&config.model, input_shape(data), device).expect("the GAN builds");
     let gan = config.gan.clone().unwrap_or_default();
     for (backend, device) in devices() {
-        host_forms(backend);
-        let ad = device.clone().autodiff();
-        let mut players: Option<(P::G, P::D)> = Some(init(&ad));
-        let (mut optim_g, mut optim_d) = (adam(&gan), adam(&gan));
-        let batch = GanBatch::from_batch(ImageBatcher::default().batch(items.to_vec(), &ad));
         row(group, name, &format!("train_step/{backend}"), || {
-            let (g, d, losses) = adversarial_update::<P>(
-                players.take().expect("players are put back after each update"),
-                (&mut optim_g, &mut optim_d),
-                &batch,
-                &gan,
-            );
-            std::hint::black_box(losses);
-            players = Some((g, d));
+            host_forms(backend);
+            let (data, items) = prepared.get();
+            let ad = device.clone().autodiff();
+            let mut players: Option<(P::G, P::D)> = Some(init(&ad, data));
+            let (mut optim_g, mut optim_d) = (adam(&gan), adam(&gan));
+            let batch = GanBatch::from_batch(ImageBatcher::default().batch(items.to_vec(), &ad));
+            let gan = gan.clone();
+            move || {
+                let (g, d, losses) = adversarial_update::<P>(
+                    players.take().expect("players are put back after each update"),
+                    (&mut optim_g, &mut optim_d),
+                    &batch,
+                    &gan,
+                );
+                std::hint::black_box(losses);
+                players = Some((g, d));
+            }
         });
-        let (generator, _) = init(&device);
-        let batch = GanBatch::from_batch(ImageBatcher::default().batch(items.to_vec(), &device));
         row(group, name, &format!("inference/{backend}"), || {
-            std::hint::black_box(P::generate(&generator, &batch).into_data());
+            host_forms(backend);
+            let (data, items) = prepared.get();
+            let (generator, _) = init(&device, data);
+            let batch = GanBatch::from_batch(ImageBatcher::default().batch(items.to_vec(), &device));
+            move || {
+                std::hint::black_box(P::generate(&generator, &batch).into_data());
+            }
         });
     }
 }
