@@ -16,9 +16,13 @@
 //!   way with the kernel turned by 180 degrees (input and output channels swapped, padding `k -
 //!   1 - pad`); of others, `weight^T dy` folded back (col2im), which is also the transposed
 //!   convolution's forward pass (and the convolution its input gradient).
-//! - A convolution of stride 1 with at most 16 filters (a network's first layers) skips the
-//!   unfolding in its forward pass and weight gradient: [`crate::conv_direct`] sums each output
-//!   tile in registers instead (where [`crate::conv_direct::applies`]).
+//! - A convolution of stride 1 skips the unfolding in its forward pass where
+//!   [`crate::conv_direct`] sums each output tile in registers instead: with at most 16 filters
+//!   (a network's first layers, where its weight gradient is direct too,
+//!   [`crate::conv_direct::applies`]), or with output rows that fill 7 in 8 of its tiles' lanes
+//!   (the semantic autoencoder's 64-, 32- and 16-wide layers, [`crate::conv_direct::convolves`]).
+//!   The "same" convolutions' input gradients are such convolutions; the others' take the
+//!   direct form where [`crate::conv_direct::turns`].
 //! - A 1 x 1 convolution of stride 1 without padding needs no unfolding in any of the three:
 //!   [`crate::conv_pointwise`] multiplies each item's input as it lies (faster than `flex`'s own
 //!   direct path for it, which the forward pass took before).

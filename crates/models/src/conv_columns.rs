@@ -111,7 +111,7 @@ pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f
     assert_eq!(weight.len(), geometry.filters * geometry.rows(), "weight of the wrong size");
     if conv_pointwise::applies(geometry) {
         conv_pointwise::convolve(geometry, batch, x, weight, y)
-    } else if conv_direct::applies(geometry) {
+    } else if conv_direct::convolves(geometry) {
         conv_direct::convolve(geometry, batch, x, weight, y)
     } else {
         convolve_unfolded(geometry, batch, x, weight, y)
@@ -206,12 +206,21 @@ fn weight_gradient_unfolded(geometry: &Geometry, batch: usize, x: &[f32], dy: &[
 /// # Panics
 /// If a slice's length is not its shape's.
 pub(crate) fn input_gradient(geometry: &Geometry, batch: usize, dy: &[f32], weight: &[f32], dx: &mut [f32]) {
-    let (rows, positions, per_input) = (geometry.rows(), geometry.positions(), geometry.per_input());
     check_lengths(geometry, batch, dx, dy);
-    assert_eq!(weight.len(), geometry.filters * rows, "weight of the wrong size");
+    assert_eq!(weight.len(), geometry.filters * geometry.rows(), "weight of the wrong size");
     if conv_pointwise::applies(geometry) {
         return conv_pointwise::input_gradient(geometry, batch, dy, weight, dx);
     }
+    if conv_direct::turns(geometry) {
+        conv_direct::input_gradient(geometry, batch, dy, weight, dx)
+    } else {
+        input_gradient_unfolded(geometry, batch, dy, weight, dx)
+    }
+}
+
+/// [`input_gradient`] as products with the output gradient, folded.
+fn input_gradient_unfolded(geometry: &Geometry, batch: usize, dy: &[f32], weight: &[f32], dx: &mut [f32]) {
+    let (rows, positions, per_input) = (geometry.rows(), geometry.positions(), geometry.per_input());
     // weight^T: [rows, filters].
     let weight = Strided { values: weight, rows: 1, columns: rows };
     geometry.for_each_chunk(batch, |first, items| {
@@ -780,23 +789,63 @@ mod tests {
             // weight gradient in groups of 8 and 2) or one by one (1 item).
             (g(6, 20, [5, 7], [1, 1], [1, 1], [0, 0]), 10),
             (g(20, 3, [4, 4], [1, 1], [1, 1], [0, 0]), 1),
+            // The direct convolution past 16 filters (whole tiles; a 4 x 4 kernel whose input
+            // gradient pads by 2 and overruns its second tile; a 3 x 5 kernel with 14 outputs a
+            // row), their input gradients by the direct form too (the first with 24 filters).
+            (g(24, 24, [16, 16], [3, 3], [1, 1], [1, 1]), 2),
+            (g(8, 32, [17, 17], [4, 4], [1, 1], [1, 1]), 2),
+            (g(4, 24, [16, 14], [3, 5], [1, 1], [1, 2]), 1),
         ]
     }
 
     type Convolution = fn(&Geometry, usize, &[f32], &[f32], &mut [f32]);
 
-    /// The convolution's forms for `geometry`, named: the unfolded one, and the direct one
-    /// where it applies.
-    fn forms(geometry: &Geometry) -> Vec<(&'static str, Convolution, Convolution)> {
-        let mut forms: Vec<(&'static str, Convolution, Convolution)> =
-            vec![("unfolded", convolve_unfolded, weight_gradient_unfolded)];
-        if conv_direct::applies(geometry) {
-            forms.push(("direct", conv_direct::convolve, conv_direct::weight_gradient));
+    /// Forms of one operation for `geometry`, named: the unfolded one, and the direct and
+    /// pointwise ones where they apply.
+    type Forms = Vec<(&'static str, Convolution)>;
+
+    fn forward_forms(geometry: &Geometry) -> Forms {
+        let mut forms: Forms = vec![("unfolded", convolve_unfolded)];
+        if conv_direct::convolves(geometry) {
+            forms.push(("direct", conv_direct::convolve));
         }
         if conv_pointwise::applies(geometry) {
-            forms.push(("pointwise", conv_pointwise::convolve, conv_pointwise::weight_gradient));
+            forms.push(("pointwise", conv_pointwise::convolve));
         }
         forms
+    }
+
+    fn weight_gradient_forms(geometry: &Geometry) -> Forms {
+        let mut forms: Forms = vec![("unfolded", weight_gradient_unfolded)];
+        if conv_direct::applies(geometry) {
+            forms.push(("direct", conv_direct::weight_gradient));
+        }
+        if conv_pointwise::applies(geometry) {
+            forms.push(("pointwise", conv_pointwise::weight_gradient));
+        }
+        forms
+    }
+
+    fn input_gradient_forms(geometry: &Geometry) -> Forms {
+        let mut forms: Forms = vec![("unfolded", input_gradient_unfolded)];
+        if conv_direct::turns(geometry) {
+            forms.push(("direct", conv_direct::input_gradient));
+        }
+        if conv_pointwise::applies(geometry) {
+            forms.push(("pointwise", conv_pointwise::input_gradient));
+        }
+        forms
+    }
+
+    /// Every geometry class the direct forms take: the forward past 16 filters, and the input
+    /// gradient by the direct form with either kind of transposed geometry.
+    #[test]
+    fn the_cases_reach_every_direct_form() {
+        let cases = cases();
+        let reached = |form: &dyn Fn(&Geometry) -> bool| cases.iter().filter(|(g, _)| form(g)).count();
+        assert!(reached(&|g| conv_direct::convolves(g) && !conv_direct::applies(g)) >= 3);
+        assert!(reached(&|g| conv_direct::turns(g) && g.channels > 16) >= 1);
+        assert!(reached(&|g| conv_direct::turns(g) && g.channels <= 16) >= 2);
     }
 
     #[test]
@@ -805,7 +854,7 @@ mod tests {
             let x = values(batch * geometry.per_input(), 1);
             let weight = values(geometry.filters * geometry.rows(), 2);
             let expected = naive(&geometry, batch, &x, &weight);
-            for (form, convolve, _) in forms(&geometry) {
+            for (form, convolve) in forward_forms(&geometry) {
                 let mut y = vec![f32::NAN; batch * geometry.per_output()];
                 convolve(&geometry, batch, &x, &weight, &mut y);
                 for (a, b) in y.iter().zip(&expected) {
@@ -905,13 +954,26 @@ mod tests {
             let weight = values(geometry.filters * geometry.rows(), 4);
             let dy = values(batch * geometry.per_output(), 5);
             let y = naive(&geometry, batch, &x, &weight);
-            let mut dx = vec![f32::NAN; x.len()];
-            input_gradient(&geometry, batch, &dy, &weight, &mut dx);
             let reference = dot(&dy, &y);
             let scale = dy.len() as f64;
-            let value = dot(&dx, &x);
-            assert!((value - reference).abs() < 1e-5 * scale, "input of {geometry:?}: {value} against {reference}");
-            for (form, _, weight_gradient) in forms(&geometry) {
+            for (form, input_gradient) in input_gradient_forms(&geometry) {
+                let mut dx = vec![f32::NAN; x.len()];
+                input_gradient(&geometry, batch, &dy, &weight, &mut dx);
+                let value = dot(&dx, &x);
+                assert!(
+                    (value - reference).abs() < 1e-5 * scale,
+                    "{form} input gradient of {geometry:?}: {value} against {reference}"
+                );
+                // Each input gradient value on its own: the sum of dy times the weight over the
+                // outputs whose window covers it, as the convolution of a one-hot input gives.
+                for probe in [0, x.len() / 3, x.len() - 1] {
+                    let mut one_hot = vec![0f32; x.len()];
+                    one_hot[probe] = 1.0;
+                    let expected = dot(&dy, &naive(&geometry, batch, &one_hot, &weight));
+                    assert!((f64::from(dx[probe]) - expected).abs() < 1e-4, "{form} {geometry:?} at {probe}");
+                }
+            }
+            for (form, weight_gradient) in weight_gradient_forms(&geometry) {
                 let mut dw = vec![f32::NAN; weight.len()];
                 weight_gradient(&geometry, batch, &x, &dy, &mut dw);
                 let value = dot(&dw, &weight);
@@ -919,14 +981,6 @@ mod tests {
                     (value - reference).abs() < 1e-5 * scale,
                     "{form} weight gradient of {geometry:?}: {value} against {reference}"
                 );
-            }
-            // Each input gradient value on its own: the sum of dy times the weight over the
-            // outputs whose window covers it, as the convolution of a one-hot input gives.
-            for probe in [0, x.len() / 3, x.len() - 1] {
-                let mut one_hot = vec![0f32; x.len()];
-                one_hot[probe] = 1.0;
-                let expected = dot(&dy, &naive(&geometry, batch, &one_hot, &weight));
-                assert!((f64::from(dx[probe]) - expected).abs() < 1e-4, "{geometry:?} at {probe}");
             }
         }
     }
@@ -942,21 +996,22 @@ mod tests {
             let x = values(batch * geometry.per_input(), 6);
             let weight = values(geometry.filters * geometry.rows(), 7);
             let dy = values(batch * geometry.per_output(), 8);
-            for (form, convolve, weight_gradient) in forms(&geometry) {
-                let forward = || {
-                    let mut y = vec![f32::NAN; dy.len()];
-                    convolve(&geometry, batch, &x, &weight, &mut y);
-                    y
-                };
-                let backward = || {
-                    let mut dw = vec![f32::NAN; weight.len()];
-                    weight_gradient(&geometry, batch, &x, &dy, &mut dw);
-                    let mut dx = vec![f32::NAN; x.len()];
-                    input_gradient(&geometry, batch, &dy, &weight, &mut dx);
-                    [dw, dx].concat()
-                };
-                for (what, run) in [("forward", &forward as &(dyn Fn() -> Vec<f32> + Sync)), ("gradients", &backward)] {
-                    let (one, three) = (on(1, run), on(3, run));
+            let operations: [(&str, Forms, &[f32], usize); 3] = [
+                ("forward", forward_forms(&geometry), &x, dy.len()),
+                ("weight gradient", weight_gradient_forms(&geometry), &dy, weight.len()),
+                ("input gradient", input_gradient_forms(&geometry), &dy, x.len()),
+            ];
+            for (what, forms, input, len) in operations {
+                for (form, operation) in forms {
+                    let run = || {
+                        let mut out = vec![f32::NAN; len];
+                        match what {
+                            "weight gradient" => operation(&geometry, batch, &x, input, &mut out),
+                            _ => operation(&geometry, batch, input, &weight, &mut out),
+                        }
+                        out
+                    };
+                    let (one, three) = (on(1, &run), on(3, &run));
                     assert!(
                         one.iter().zip(&three).all(|(a, b)| a.to_bits() == b.to_bits()),
                         "{form} {what} of {geometry:?}"

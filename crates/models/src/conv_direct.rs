@@ -1,6 +1,8 @@
-//! Direct 2-d convolutions of stride 1 and their weight gradients for layers with few filters
-//! (a network's first layers), on plain slices: [`crate::conv_columns`] takes these forms where
-//! [`applies`].
+//! Direct 2-d convolutions of stride 1, on plain slices: the convolution where [`convolves`] (few
+//! filters, or output rows that fill the tiles), its weight gradient for layers with few filters
+//! (a network's first layers, where [`applies`]), and its input gradient as the convolution of
+//! the output gradient by the turned kernel (where [`turns`]); [`crate::conv_columns`] takes
+//! these forms where they apply.
 //!
 //! The unfolded form copies each input value `k x k` times into its columns and `gemm` packs
 //! them again, for products whose other side (the filters) is a few rows: the Dieleman network's
@@ -28,21 +30,91 @@ const PARTS: usize = 16;
 /// Bytes of output gradient per pass of the weight gradient's kernel offsets.
 const PASS_BYTES: usize = 16 << 10;
 
-/// Whether the direct forms apply to (and were measured faster for) `geometry`: stride 1, at
-/// most 16 filters, at least a quarter of the tiles' lanes holding outputs, and 16 tiles or
-/// more per filter block and item. Measured against the unfolded form (forward and weight
-/// gradient, ms, 2 threads): the Dieleman network's first layer 31 -> 9 and 60 -> 19, its
-/// second (8 -> 16 filters, 5 x 5 on 20 x 20) 12 -> 8 and 44 -> 14, DeepLens's stem (1 -> 16, 7 x 7
-/// on 45 x 45) 6.8 -> 2.4 and 12 -> 5.4; but a 3 x 3 convolution to 1 filter on 4 x 4 (a lane in
-/// 32 used) 0.7 -> 0.5 and 0.7 -> 4.4, and 16 -> 16 filters on 12 x 12 (12 tiles) 1.6 -> 0.7 and
-/// 2.0 -> 2.5.
+/// Whether the direct forms (the convolution and its weight gradient) apply to (and were
+/// measured faster for) `geometry`: stride 1, at most 16 filters, at least a quarter of the
+/// tiles' lanes holding outputs, and 16 tiles or more per filter block and item. Measured against
+/// the unfolded form (forward and weight gradient, ms, 2 threads): the Dieleman network's first
+/// layer 31 -> 9 and 60 -> 19, its second (8 -> 16 filters, 5 x 5 on 20 x 20) 12 -> 8 and 44 -> 14,
+/// DeepLens's stem (1 -> 16, 7 x 7 on 45 x 45) 6.8 -> 2.4 and 12 -> 5.4; but a 3 x 3 convolution to
+/// 1 filter on 4 x 4 (a lane in 32 used) 0.7 -> 0.5 and 0.7 -> 4.4, and 16 -> 16 filters on 12 x 12
+/// (12 tiles) 1.6 -> 0.7 and 2.0 -> 2.5.
 pub(crate) fn applies(geometry: &Geometry) -> bool {
-    if geometry.out().is_none() {
+    geometry.filters <= 2 * BLOCK && fills(geometry, 0.25)
+}
+
+/// Whether the direct convolution (forward only) applies to `geometry`: where [`applies`], and
+/// for any number of filters where 7 in 8 of the tiles' lanes hold outputs. Each `8 x 16` tile
+/// sums in registers over the channels and kernel offsets and reads the input in place, where
+/// the unfolded form copies each input value `k x k` times and `gemm` packs the copies again.
+/// One thread, 3 x 3 kernels, padding 1, unfolded -> direct (ms): 10 items, 16 -> 32 filters on
+/// 32 x 32 1.18 -> 0.91, 32 -> 32 on 32 x 32 2.30 -> 1.75, 32 -> 64 on 16 x 16 1.06 -> 0.87, 64 -> 64
+/// on 32 x 32 8.16 -> 6.85, 128 -> 128 on 16 x 16 7.57 -> 6.69; 8 items, 32 -> 32 on 45 x 45 3.36 ->
+/// 2.99; 4 x 4 kernels, 8 items, 128 -> 256 on 16 x 16 18.7 -> 17.8, 64 -> 128 on 32 x 32 20.1 ->
+/// 18.3. With part-filled tiles the unfolded form is faster: 16 items, 32 -> 32 filters on 23 x 23
+/// (72% of the lanes) 1.85 -> 1.98, 64 -> 64 on 12 x 12 (75%) 1.99 -> 2.08, on 6 x 6 1.89 -> 4.02;
+/// 8 items, 128 -> 128 on 14 x 14 (14 tiles) 4.67 -> 4.72. The weight gradient keeps the unfolded
+/// form past 16 filters: its direct form sums one block of filters at a time (128 -> 128 filters on
+/// 16 x 16: 7.5 ms unfolded, 62 direct).
+pub(crate) fn convolves(geometry: &Geometry) -> bool {
+    applies(geometry) || fills(geometry, 0.875)
+}
+
+/// Whether `geometry` has stride 1 and an output, at least `fraction` of its tiles' lanes hold
+/// outputs (filters in blocks of [`BLOCK`], output rows in tiles of [`TILE`]), and there are 16
+/// tiles or more per filter block and item.
+fn fills(geometry: &Geometry, fraction: f64) -> bool {
+    if geometry.out().is_none() || geometry.stride != [1, 1] {
         return false;
     }
     let Layout { out: [out_h, out_w], tiles, blocks, .. } = Layout::of(geometry);
     let used = (geometry.filters * out_w) as f64 / (blocks * BLOCK * tiles * TILE) as f64;
-    geometry.stride == [1, 1] && geometry.filters <= 2 * BLOCK && used >= 0.25 && out_h * tiles >= 16
+    used >= fraction && out_h * tiles >= 16
+}
+
+/// Whether [`input_gradient`] applies to `geometry`: the transposed geometry's convolution
+/// ([`transposed`]) [`convolves`]. Unfolded (`weight^T dy` folded back) -> direct, ms, one thread:
+/// 64 -> 128 filters 4 x 4 on 32 x 32, padding 1, 8 items 20.5 -> 18.9; 128 -> 256 on 16 x 16 19.6
+/// -> 19.0; 16 -> 16 3 x 3 on 64 x 64, 10 items 2.76 -> 1.88. The turned kernel also sums over the
+/// padding's zeros: the Dieleman network's valid 5 x 5 layer (8 -> 16 filters on 20 x 20, 400
+/// inputs for 256 outputs, 64 items) took 1.74 -> 2.35 ms on one thread, 2.26 -> 1.20 on two, and
+/// its training step ran 1.06-1.09 times as fast in four alternated rounds with it.
+pub(crate) fn turns(geometry: &Geometry) -> bool {
+    transposed(geometry).is_some_and(|transposed| convolves(&transposed))
+}
+
+/// `dx`, the input gradient of the stride-1 convolution by `weight` whose output gradient is
+/// `dy`, as [`convolve`] computes the convolution of `dy` (the transposed geometry of
+/// [`transposed`]) by the weight flipped and transposed: `dx[c](y, x) = sum over f, i, j of
+/// dy[f](y + pad - i, x + pad - j) w[f, c](i, j)`.
+pub(crate) fn input_gradient(geometry: &Geometry, batch: usize, dy: &[f32], weight: &[f32], dx: &mut [f32]) {
+    let transposed = transposed(geometry).expect("a stride-1 geometry with padding under the kernel");
+    let Geometry { channels, filters, kernel: [kh, kw], .. } = *geometry;
+    // [filters, channels, kh, kw] -> [channels, filters, kh, kw], each kernel turned half a turn.
+    let mut flipped = vec![0f32; weight.len()];
+    for (f, weight) in weight.chunks_exact(channels * kh * kw).enumerate() {
+        for (c, kernel) in weight.chunks_exact(kh * kw).enumerate() {
+            let to = &mut flipped[(c * filters + f) * kh * kw..][..kh * kw];
+            to.iter_mut().zip(kernel.iter().rev()).for_each(|(to, from)| *to = *from);
+        }
+    }
+    convolve(&transposed, batch, dy, &flipped, dx)
+}
+
+/// The geometry whose convolution is the input gradient of `geometry`'s ([`input_gradient`]):
+/// the output's size, channels and filters swapped, padding `k - 1 - pad`; `None` unless the
+/// stride is 1 and each padding under its kernel side.
+pub(crate) fn transposed(geometry: &Geometry) -> Option<Geometry> {
+    let Geometry { channels, filters, kernel, stride, padding, .. } = *geometry;
+    let size = geometry.out()?;
+    let fits = stride == [1, 1] && padding[0] < kernel[0] && padding[1] < kernel[1];
+    fits.then(|| Geometry {
+        channels: filters,
+        filters: channels,
+        size,
+        kernel,
+        stride,
+        padding: [kernel[0] - 1 - padding[0], kernel[1] - 1 - padding[1]],
+    })
 }
 
 /// The sizes of one item's padded input and of its output tiles.
