@@ -172,29 +172,24 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
 }
 
 /// [`weight_gradient`] as products with the unfolded input, in channels-last order where
-/// [`unfold_channels_last`] applies (the sums then reordered into the weight's order).
+/// [`unfold_channels_last`] applies.
 fn weight_gradient_unfolded(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
+    if unfold_channels_last::applies(geometry, batch) {
+        return unfold_channels_last::weight_gradient(geometry, batch, x, dy, gradient);
+    }
     let (rows, positions) = (geometry.rows(), geometry.positions());
-    let channels_last = unfold_channels_last::applies(geometry, batch);
-    let unfold_patches = if channels_last { unfold_channels_last::unfold_rows } else { unfold_rows };
-    with_buffer(if channels_last { gradient.len() } else { 0 }, |reordered| {
-        let sums = if channels_last { &mut *reordered } else { &mut *gradient };
-        sums.fill(0.0);
-        geometry.for_each_chunk(batch, |first, items| {
-            let n = items * positions;
-            with_buffer(rows * n, |patches| {
-                // unfold(x)^T: [items positions, rows].
-                unfold_patches(geometry, items, input_of(geometry, x, first, items), patches);
-                let patches = Strided { values: patches, rows, columns: 1 };
-                let dims = [geometry.filters, n, rows];
-                with_output_gradient(geometry, dy, first, items, |dy| {
-                    matmul(dy, patches, sums, dims, [rows, 1], true, threads(dims));
-                });
+    gradient.fill(0.0);
+    geometry.for_each_chunk(batch, |first, items| {
+        let n = items * positions;
+        with_buffer(rows * n, |patches| {
+            // unfold(x)^T: [items positions, rows].
+            unfold_rows(geometry, items, input_of(geometry, x, first, items), patches);
+            let patches = Strided { values: patches, rows, columns: 1 };
+            let dims = [geometry.filters, n, rows];
+            with_output_gradient(geometry, dy, first, items, |dy| {
+                matmul(dy, patches, gradient, dims, [rows, 1], true, threads(dims));
             });
         });
-        if channels_last {
-            unfold_channels_last::reorder_gradient(geometry, reordered, gradient);
-        }
     });
 }
 
@@ -249,7 +244,13 @@ fn input_of<'a>(geometry: &Geometry, x: &'a [f32], first: usize, items: usize) -
 
 /// Calls `each` with items `first..first + items` of the output gradient `dy` as a
 /// `[filters, items positions]` matrix: `dy` itself for one item, else reordered into a buffer.
-fn with_output_gradient(geometry: &Geometry, dy: &[f32], first: usize, items: usize, each: impl FnOnce(Strided)) {
+pub(crate) fn with_output_gradient(
+    geometry: &Geometry,
+    dy: &[f32],
+    first: usize,
+    items: usize,
+    each: impl FnOnce(Strided),
+) {
     let (positions, per_output) = (geometry.positions(), geometry.per_output());
     let dy = &dy[first * per_output..(first + items) * per_output];
     let n = items * positions;
@@ -795,6 +796,9 @@ mod tests {
             (g(24, 24, [16, 16], [3, 3], [1, 1], [1, 1]), 2),
             (g(8, 32, [17, 17], [4, 4], [1, 1], [1, 1]), 2),
             (g(4, 24, [16, 14], [3, 5], [1, 1], [1, 2]), 1),
+            // Channels-last patches of 45 KB an output row: the weight gradient's form in small
+            // blocks takes one row of one item at a time.
+            (g(32, 2, [40, 40], [3, 3], [1, 1], [1, 1]), 2),
         ]
     }
 
@@ -815,8 +819,20 @@ mod tests {
         forms
     }
 
+    /// Bytes of patches per product of the channels-last weight gradient's form in small
+    /// blocks: rows of one item in the tests' cases (its own blocks hold whole items up to 64 MB).
+    const SMALL_BLOCKS: usize = 64 << 10;
+
+    fn weight_gradient_in_small_blocks(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+        unfold_channels_last::weight_gradient_in_blocks(geometry, batch, x, dy, dw, SMALL_BLOCKS)
+    }
+
     fn weight_gradient_forms(geometry: &Geometry) -> Forms {
-        let mut forms: Forms = vec![("unfolded", weight_gradient_unfolded)];
+        // The channels-last form computes any geometry's (it is taken where it is faster).
+        let mut forms: Forms = vec![
+            ("unfolded", weight_gradient_unfolded),
+            ("channels-last in small blocks", weight_gradient_in_small_blocks),
+        ];
         if conv_direct::applies(geometry) {
             forms.push(("direct", conv_direct::weight_gradient));
         }
@@ -838,14 +854,20 @@ mod tests {
     }
 
     /// Every geometry class the direct forms take: the forward past 16 filters, and the input
-    /// gradient by the direct form with either kind of transposed geometry.
+    /// gradient by the direct form with either kind of transposed geometry; and the channels-last
+    /// weight gradient in blocks of rows of one item.
     #[test]
-    fn the_cases_reach_every_direct_form() {
+    fn the_cases_reach_every_form() {
         let cases = cases();
         let reached = |form: &dyn Fn(&Geometry) -> bool| cases.iter().filter(|(g, _)| form(g)).count();
         assert!(reached(&|g| conv_direct::convolves(g) && !conv_direct::applies(g)) >= 3);
         assert!(reached(&|g| conv_direct::turns(g) && g.channels > 16) >= 1);
         assert!(reached(&|g| conv_direct::turns(g) && g.channels <= 16) >= 2);
+        let in_blocks = |(g, batch): &(Geometry, usize)| {
+            let [out_h, out_w] = g.out().expect("an output");
+            unfold_channels_last::applies(g, *batch) && SMALL_BLOCKS / (4 * g.rows() * out_w) < out_h
+        };
+        assert!(cases.iter().any(in_blocks), "a weight gradient in blocks of rows of one item");
     }
 
     #[test]
