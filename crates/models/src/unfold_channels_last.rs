@@ -1,8 +1,7 @@
 //! The weight gradients of stride-1 convolutions ([`crate::conv_columns`] takes this form where
 //! [`applies`]) as products with im2row in channels-last order: row `(item, oy, ox)` holds that
-//! output position's window kernel row
-//! by kernel row, kernel column by kernel column, channel by channel, `[k k channels]`, where
-//! [`crate::conv_columns`]'s own im2row writes `[channels k k]`.
+//! output position's window kernel row by kernel row, kernel column by kernel column, channel by
+//! channel, `[k k channels]`, where [`crate::conv_columns`]'s own im2row writes `[channels k k]`.
 //!
 //! Each item's input is first transposed to `[height, width, channels]`, where one kernel row of
 //! a window is `k channels` contiguous values: one copy of 96-384 values for the semantic
