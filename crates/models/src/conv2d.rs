@@ -54,6 +54,15 @@ pub fn set_direct_conv(on: bool) {
     DIRECT.store(on, Ordering::Relaxed);
 }
 
+/// Frees the scratch buffers that the `flex` forms keep from call to call (unfolded columns,
+/// reordered matrices, blocks of patches); the next call allocates them again. For measuring
+/// one network's peak memory after another's in the same process, which would otherwise reuse
+/// (and not count) the buffers the first one grew.
+pub fn release_scratch_buffers() {
+    #[cfg(feature = "flex")]
+    crate::conv_columns::release_buffers();
+}
+
 /// `conv.forward(x)`, in the unfolded form where `conv` and `x` allow it.
 ///
 /// # Shapes

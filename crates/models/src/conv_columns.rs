@@ -392,6 +392,11 @@ pub(crate) fn with_buffer<R>(len: usize, each: impl FnOnce(&mut [f32]) -> R) -> 
     result
 }
 
+/// Drops the buffers [`with_buffer`] keeps.
+pub(crate) fn release_buffers() {
+    BUFFERS.lock().unwrap_or_else(PoisonError::into_inner).clear();
+}
+
 /// im2col of `items` items of the input (`[items, channels, height, width]`) into `columns`
 /// (`[channels k k, items positions]`): row `(c, i, j)` holds, for each item and output
 /// position, input channel `c` at offset `(i, j)` of the position's window, 0 in the padding.
@@ -799,6 +804,11 @@ mod tests {
             // Channels-last patches of 45 KB an output row: the weight gradient's form in small
             // blocks takes one row of one item at a time.
             (g(32, 2, [40, 40], [3, 3], [1, 1], [1, 1]), 2),
+            // The quarter-width Dieleman network's second to fourth layers (valid padding; the
+            // second's input gradient by the turned kernel), 16 parts.
+            (g(8, 16, [20, 20], [5, 5], [1, 1], [0, 0]), 16),
+            (g(16, 32, [8, 8], [3, 3], [1, 1], [0, 0]), 16),
+            (g(32, 32, [6, 6], [3, 3], [1, 1], [0, 0]), 16),
         ]
     }
 

@@ -25,6 +25,8 @@ pub mod run;
 
 /// Whether batch norm trains without copying the activation (the CPU backends).
 pub use astro_models::batch_norm::set_copy_free_batch_norm;
+/// Frees the scratch buffers the `flex` convolutions keep (for per-network memory measurements).
+pub use astro_models::conv2d::release_scratch_buffers;
 /// Whether convolutions take the direct weight gradient on `flex` (on unless switched off).
 pub use astro_models::conv2d::set_direct_conv;
 /// Whether ELU is computed on the host's threads (backends whose `exp` runs one element at a

@@ -192,6 +192,9 @@ fn row<S: FnMut()>(group: &mut BenchmarkGroup<WallTime>, name: &str, bench: &str
         // Criterion may call this more than once (warm-up, then samples): build and measure once, first.
         let step = step.get_or_insert_with(|| make.take().expect("the step is built once")());
         if peak.is_none() && heap_is_seen(backend) {
+            // Rows run one after another in this process: the scratch buffers an earlier row grew
+            // would serve this one uncounted.
+            astro_train::release_scratch_buffers();
             peak = Some(peak_memory::peak_of(&mut *step));
         }
         b.iter(&mut *step)
