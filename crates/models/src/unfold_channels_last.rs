@@ -33,8 +33,9 @@ const MIN_CHANNELS: usize = 32;
 /// 32 -> 32 filter layer on 64 x 64), rows of one item past it. Fewer, larger products trained
 /// faster: the paper-width semantic autoencoder's step, alternated rounds, 0.91x at 512 KB
 /// blocks and 1.09x at 16 MB against whole-item chunks of 4 MB, 1.10x again at 64 MB against
-/// 16 MB (its default size 1.03x), for a peak heap of 282 MB against 78 MB (the buffers are kept
-/// for the next step); DeepLens and pix2pix unchanged (1.03x, 1.00x).
+/// 16 MB (its default size 1.03x); DeepLens and pix2pix unchanged (1.03x, 1.00x). The price is
+/// memory, the buffers kept for the next step: that step's peak heap is 296 MB (`cargo xtask
+/// bench`, each row's own buffers counted), PyTorch's 146 MB.
 const BLOCK_BYTES: usize = 64 << 20;
 
 /// Products' sums (items times output positions) per filter from which the channels-last order
