@@ -10,8 +10,9 @@
 //! copying and packing 354 MB of columns per step. Here each output tile of 16 columns of one
 //! row for a block of 8 filters is summed in registers (`8 x 16` accumulators, eight AVX-512 or
 //! sixteen AVX2 registers) over the channels and kernel offsets, reading the input's rows in
-//! place; the weight gradient keeps one kernel offset's `8 x 16` partial sums in registers over
-//! all of an item's output rows, and sums the 16 lanes at the end. Each item's input is first
+//! place, three rows' tiles at a time with AVX-512's 32 registers; the weight gradient keeps one
+//! kernel offset's `8 x 16` partial sums in registers (three offsets' with AVX-512) over a pass of
+//! output rows, and sums the 16 lanes at the end. Each item's input is first
 //! copied with its zero padding and 16 more zeros (a tile may read past its row's end: those
 //! columns' outputs are not stored, and their output gradients are zero).
 
@@ -28,7 +29,7 @@ const BLOCK: usize = 8;
 const PARTS: usize = 16;
 
 /// Bytes of output gradient per pass of the weight gradient's kernel offsets.
-const PASS_BYTES: usize = 16 << 10;
+const PASS_BYTES: usize = 32 << 10;
 
 /// Whether the direct forms (the convolution and its weight gradient) apply to (and were
 /// measured faster for) `geometry`: stride 1, at most 16 filters, at least a quarter of the
@@ -264,40 +265,80 @@ struct ForwardItem<'a> {
 impl Kernel for ForwardItem<'_> {
     type Output = ();
 
+    /// Three output rows at a time where the registers hold their `3 x 8` tiles of sums
+    /// (AVX-512): each input tile loaded and each weight broadcast then serves 24 multiply-adds
+    /// instead of 8, which left the kernel bound by its loads. One row at a time elsewhere, and
+    /// for the rows left over.
     #[inline(always)]
     fn run<T: Tile>(self) {
+        if T::REGISTERS >= 32 { self.rows::<T, 3>() } else { self.rows::<T, 1>() }
+    }
+}
+
+impl ForwardItem<'_> {
+    /// The item's output, `R` rows of tiles at a time for each block of filters.
+    #[inline(always)]
+    fn rows<T: Tile, const R: usize>(self) {
         let Self { geometry, layout, x, weight, y } = self;
-        let Geometry { channels, filters, kernel: [kh, kw], .. } = *geometry;
-        let [rows, columns] = layout.padded;
+        let filters = geometry.filters;
         let [out_h, out_w] = layout.out;
         for (block, weight) in weight.chunks_exact(geometry.rows() * BLOCK).enumerate() {
             let in_block = BLOCK.min(filters - block * BLOCK);
-            for oy in 0..out_h {
-                for first in (0..out_w).step_by(TILE) {
-                    let mut sums = [T::zero(); BLOCK];
-                    for c in 0..channels {
-                        for i in 0..kh {
-                            let line = &x[(c * rows + oy + i) * columns + first..];
-                            let taps = &weight[(c * kh + i) * kw * BLOCK..][..kw * BLOCK];
-                            for (j, taps) in taps.chunks_exact(BLOCK).enumerate() {
-                                let values = T::load(tile(&line[j..]));
-                                for (sum, tap) in sums.iter_mut().zip(taps) {
-                                    *sum = sum.add_product(T::splat(*tap), values);
-                                }
-                            }
-                        }
-                    }
-                    let stored = TILE.min(out_w - first);
+            let whole = out_h - out_h % R;
+            for first in (0..out_w).step_by(TILE) {
+                let stored = TILE.min(out_w - first);
+                let mut store = |oy: usize, sums: &[T; BLOCK]| {
                     for (lane, sums) in sums.iter().enumerate().take(in_block) {
                         let mut row = [0f32; TILE];
                         sums.store(&mut row);
                         let filter = block * BLOCK + lane;
                         y[(filter * out_h + oy) * out_w + first..][..stored].copy_from_slice(&row[..stored]);
                     }
+                };
+                for oy in (0..whole).step_by(R) {
+                    let sums = tile_sums::<T, R>(geometry, layout, x, weight, oy, first);
+                    sums.iter().enumerate().for_each(|(r, sums)| store(oy + r, sums));
+                }
+                for oy in whole..out_h {
+                    let [sums] = tile_sums::<T, 1>(geometry, layout, x, weight, oy, first);
+                    store(oy, &sums);
                 }
             }
         }
     }
+}
+
+/// The sums of output rows `oy..oy + R`, columns `first..first + TILE`, for one block of
+/// filters (`weight`, `[channels k k, BLOCK]`): `R x BLOCK` tiles summed in registers over the
+/// channels and kernel offsets.
+#[inline(always)]
+fn tile_sums<T: Tile, const R: usize>(
+    geometry: &Geometry,
+    layout: &Layout,
+    x: &[f32],
+    weight: &[f32],
+    oy: usize,
+    first: usize,
+) -> [[T; BLOCK]; R] {
+    let Geometry { channels, kernel: [kh, kw], .. } = *geometry;
+    let [rows, columns] = layout.padded;
+    let mut sums = [[T::zero(); BLOCK]; R];
+    for c in 0..channels {
+        for i in 0..kh {
+            let taps = &weight[(c * kh + i) * kw * BLOCK..][..kw * BLOCK];
+            let line = (c * rows + oy + i) * columns + first;
+            for (j, taps) in taps.chunks_exact(BLOCK).enumerate() {
+                let values: [T; R] = std::array::from_fn(|r| T::load(tile(&x[line + r * columns + j..])));
+                for (f, tap) in taps.iter().enumerate() {
+                    let tap = T::splat(*tap);
+                    for (sums, values) in sums.iter_mut().zip(&values) {
+                        sums[f] = sums[f].add_product(tap, *values);
+                    }
+                }
+            }
+        }
+    }
+    sums
 }
 
 /// One item's weight gradient, added to the partial sums `lanes` (`[blocks, rows, BLOCK,
@@ -315,45 +356,81 @@ struct GradientItem<'a> {
 impl Kernel for GradientItem<'_> {
     type Output = ();
 
+    /// Three kernel offsets of a row at a time where the registers hold their `3 x 8` tiles of
+    /// sums (AVX-512): each tile of output gradient loaded then serves 3 offsets, where one
+    /// offset at a time loaded 9 tiles for 8 multiply-adds. One offset at a time elsewhere.
     #[inline(always)]
     fn run<T: Tile>(self) {
+        if T::REGISTERS >= 32 { self.offsets::<T, 3>() } else { self.offsets::<T, 1>() }
+    }
+}
+
+impl GradientItem<'_> {
+    /// The item's weight gradient, `J` kernel offsets of a row at a time.
+    #[inline(always)]
+    fn offsets<T: Tile, const J: usize>(self) {
         let Self { geometry, layout, x, dy, lanes } = self;
         let Geometry { channels, kernel: [kh, kw], .. } = *geometry;
-        let [rows, columns] = layout.padded;
         let [out_h, _] = layout.out;
-        let tiles = layout.tiles;
-        let per_row = tiles * BLOCK * TILE;
-        // Output rows per pass over the kernel offsets: their output gradient (16 KB) stays in
+        let per_row = layout.tiles * BLOCK * TILE;
+        // Output rows per pass over the kernel offsets: their output gradient (32 KB) stays in
         // the first-level cache while every offset reads it.
         let pass = (PASS_BYTES / (4 * per_row)).max(1);
+        let whole = kw - kw % J;
         for (block, lanes) in lanes.chunks_exact_mut(geometry.rows() * BLOCK * TILE).enumerate() {
             let dy = &dy[block * out_h * per_row..][..out_h * per_row];
             for (part, dy) in dy.chunks(pass * per_row).enumerate() {
                 let mut offsets = lanes.chunks_exact_mut(BLOCK * TILE);
                 for c in 0..channels {
                     for i in 0..kh {
-                        for j in 0..kw {
-                            let lanes = offsets.next().expect("a kernel offset's lanes");
-                            let mut sums = [T::zero(); BLOCK];
-                            for (row, dy) in dy.chunks_exact(per_row).enumerate() {
-                                let oy = part * pass + row;
-                                let line = &x[(c * rows + oy + i) * columns + j..][..tiles * TILE];
-                                for (values, grads) in line.chunks_exact(TILE).zip(dy.chunks_exact(BLOCK * TILE)) {
-                                    let values = T::load(tile(values));
-                                    for (sum, grads) in sums.iter_mut().zip(grads.chunks_exact(TILE)) {
-                                        *sum = sum.add_product(T::load(tile(grads)), values);
-                                    }
+                        let line = |row: usize| (c * layout.padded[0] + part * pass + row + i) * layout.padded[1];
+                        let mut add = |sums: &[[T; BLOCK]]| {
+                            for sums in sums {
+                                let lanes = offsets.next().expect("a kernel offset's lanes");
+                                for (lanes, sums) in lanes.chunks_exact_mut(TILE).zip(sums) {
+                                    // The sums plus the lanes (times 1, exactly), in registers.
+                                    let lanes: &mut [f32; TILE] = lanes.try_into().expect("a whole tile");
+                                    sums.add_product(T::splat(1.0), T::load(lanes)).store(lanes);
                                 }
                             }
-                            for (lanes, sums) in lanes.chunks_exact_mut(TILE).zip(&sums) {
-                                let mut row = [0f32; TILE];
-                                sums.store(&mut row);
-                                lanes.iter_mut().zip(row).for_each(|(lane, value)| *lane += value);
-                            }
+                        };
+                        for j in (0..whole).step_by(J) {
+                            add(&offset_sums::<T, J>(layout, x, dy, &line, j));
+                        }
+                        for j in whole..kw {
+                            add(&offset_sums::<T, 1>(layout, x, dy, &line, j));
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// The partial sums of kernel offsets `j..j + J` of one channel and kernel row for one block of
+/// filters, over the output rows of `dy` (tiled, `[rows, tiles, BLOCK, TILE]`), `line(row)`
+/// being where the padded input's line for output row `row` starts.
+#[inline(always)]
+fn offset_sums<T: Tile, const J: usize>(
+    layout: &Layout,
+    x: &[f32],
+    dy: &[f32],
+    line: &impl Fn(usize) -> usize,
+    j: usize,
+) -> [[T; BLOCK]; J] {
+    let tiles = layout.tiles;
+    let mut sums = [[T::zero(); BLOCK]; J];
+    for (row, dy) in dy.chunks_exact(tiles * BLOCK * TILE).enumerate() {
+        let line = &x[line(row) + j..][..tiles * TILE + J - 1];
+        for (tile_at, grads) in dy.chunks_exact(BLOCK * TILE).enumerate() {
+            let values: [T; J] = std::array::from_fn(|jj| T::load(tile(&line[tile_at * TILE + jj..])));
+            for (f, grads) in grads.chunks_exact(TILE).enumerate() {
+                let grads = T::load(tile(grads));
+                for (sums, values) in sums.iter_mut().zip(&values) {
+                    sums[f] = sums[f].add_product(grads, *values);
+                }
+            }
+        }
+    }
+    sums
 }

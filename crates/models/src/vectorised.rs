@@ -16,6 +16,10 @@ pub(crate) const TILE: usize = 16;
 
 /// 16 `f32` values in vector registers, as [`vectorised`] compiled the kernel for.
 pub(crate) trait Tile: Copy {
+    /// Tiles the CPU's vector registers hold (32 AVX-512 registers; 16 AVX2 ones hold 8 tiles),
+    /// for kernels that size their blocks of sums by them.
+    const REGISTERS: usize;
+
     /// All zeros.
     fn zero() -> Self;
     /// Every value `value`.
@@ -90,6 +94,9 @@ pub(crate) fn vectorised_loop<R>(f: impl FnOnce() -> R) -> R {
 struct Portable([f32; TILE]);
 
 impl Tile for Portable {
+    /// As many as AVX2's (the compiler's own vectorisation of the arrays keeps few in registers).
+    const REGISTERS: usize = 8;
+
     #[inline(always)]
     fn zero() -> Self {
         Portable([0.0; TILE])
@@ -130,6 +137,8 @@ struct Avx512(__m512);
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 impl Tile for Avx512 {
+    const REGISTERS: usize = 32;
+
     #[inline(always)]
     fn zero() -> Self {
         // SAFETY: AVX-512F is present (see above).
@@ -169,6 +178,8 @@ struct Avx2([__m256; 2]);
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 impl Tile for Avx2 {
+    const REGISTERS: usize = 8;
+
     #[inline(always)]
     fn zero() -> Self {
         // SAFETY: AVX2 and FMA are present (see above).
