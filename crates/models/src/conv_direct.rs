@@ -18,7 +18,7 @@
 
 use rayon::prelude::*;
 
-use crate::conv_columns::Geometry;
+use crate::conv_columns::{Geometry, with_buffer};
 use crate::vectorised::{Kernel, TILE, Tile, vectorised};
 
 /// Filters per block.
@@ -150,17 +150,27 @@ impl Layout {
 }
 
 /// Copies one item's input (`[channels, height, width]`) into `padded` with the geometry's zero
-/// borders and the tiles' overrun of zeros.
+/// borders and the tiles' overrun of zeros. Writes every value (the borders' zeros only, where
+/// zeroing all of `padded` first was a second pass over it).
 fn pad_item(geometry: &Geometry, layout: &Layout, x: &[f32], padded: &mut [f32]) {
     let [height, width] = geometry.size;
     let [top, left] = geometry.padding;
     let [rows, columns] = layout.padded;
-    padded.fill(0.0);
-    for (plane, input) in padded.chunks_exact_mut(rows * columns).zip(x.chunks_exact(height * width)) {
-        for (row, input) in plane[top * columns..].chunks_exact_mut(columns).zip(input.chunks_exact(width)) {
-            row[left..left + width].copy_from_slice(input);
+    let (planes, overrun) = padded.split_at_mut(geometry.channels * rows * columns);
+    for (plane, input) in planes.chunks_exact_mut(rows * columns).zip(x.chunks_exact(height * width)) {
+        let (above, rest) = plane.split_at_mut(top * columns);
+        let (inside, below) = rest.split_at_mut(height * columns);
+        above.fill(0.0);
+        below.fill(0.0);
+        for (row, input) in inside.chunks_exact_mut(columns).zip(input.chunks_exact(width)) {
+            let (before, rest) = row.split_at_mut(left);
+            let (values, after) = rest.split_at_mut(width);
+            before.fill(0.0);
+            values.copy_from_slice(input);
+            after.fill(0.0);
         }
     }
+    overrun.fill(0.0);
 }
 
 /// The weight (`[filters, channels k k]`) in blocks of [`BLOCK`] filters, each row of the
@@ -184,13 +194,12 @@ pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f
     let packed = pack_weight(geometry, &layout, weight);
     let (per_input, per_output) = (geometry.per_input(), geometry.per_output());
     let padded_len = layout.padded_len(geometry.channels);
-    y[..batch * per_output].par_chunks_mut(per_output).zip(x.par_chunks(per_input)).for_each_init(
-        || vec![0f32; padded_len],
-        |padded, (y, x)| {
+    y[..batch * per_output].par_chunks_mut(per_output).zip(x.par_chunks(per_input)).for_each(|(y, x)| {
+        with_buffer(padded_len, |padded| {
             pad_item(geometry, &layout, x, padded);
             vectorised(ForwardItem { geometry, layout: &layout, x: padded, weight: &packed, y });
-        },
-    );
+        })
+    });
 }
 
 /// `d loss / d weight` (`[filters, channels k k]`, into `gradient`) for output gradient `dy`,
@@ -207,13 +216,15 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
         .zip(dy.par_chunks(per_part * per_output))
         .map(|(x, dy)| {
             let mut lanes = vec![0f32; layout.lanes_len(rows)];
-            let mut padded = vec![0f32; layout.padded_len(geometry.channels)];
-            let mut tiles = vec![0f32; layout.blocks * BLOCK * out_h * layout.tiles * TILE];
-            for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
-                pad_item(geometry, &layout, x, &mut padded);
-                tile_output_gradient(&layout, dy, &mut tiles);
-                vectorised(GradientItem { geometry, layout: &layout, x: &padded, dy: &tiles, lanes: &mut lanes });
-            }
+            with_buffer(layout.padded_len(geometry.channels), |padded| {
+                with_buffer(layout.blocks * BLOCK * out_h * layout.tiles * TILE, |tiles| {
+                    for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
+                        pad_item(geometry, &layout, x, padded);
+                        tile_output_gradient(&layout, dy, tiles);
+                        vectorised(GradientItem { geometry, layout: &layout, x: padded, dy: tiles, lanes: &mut lanes });
+                    }
+                })
+            });
             lanes
         })
         .collect();
@@ -232,10 +243,13 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
 
 /// One item's output gradient (`[filters, out h, out w]`) as `[blocks, out h, tiles, BLOCK,
 /// TILE]`: each tile's block of filters side by side, rows padded to whole tiles and filters to
-/// whole blocks with zeros.
+/// whole blocks with zeros. Writes every value.
 fn tile_output_gradient(layout: &Layout, dy: &[f32], tiles: &mut [f32]) {
     let [out_h, out_w] = layout.out;
-    tiles.fill(0.0);
+    if dy.len() != tiles.len() {
+        // Tiles or blocks with padding (else the copies below fill `tiles`).
+        tiles.fill(0.0);
+    }
     for (filter, dy) in dy.chunks_exact(out_h * out_w).enumerate() {
         let (block, lane) = (filter / BLOCK, filter % BLOCK);
         for (oy, dy) in dy.chunks_exact(out_w).enumerate() {
