@@ -164,7 +164,7 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
     assert_eq!(gradient.len(), geometry.filters * geometry.rows(), "weight gradient of the wrong size");
     if conv_pointwise::applies(geometry) {
         conv_pointwise::weight_gradient(geometry, batch, x, dy, gradient)
-    } else if conv_direct::applies(geometry) {
+    } else if conv_direct::weight_gradient_applies(geometry) {
         conv_direct::weight_gradient(geometry, batch, x, dy, gradient)
     } else {
         weight_gradient_unfolded(geometry, batch, x, dy, gradient)
@@ -809,6 +809,9 @@ mod tests {
             (g(8, 16, [20, 20], [5, 5], [1, 1], [0, 0]), 16),
             (g(16, 32, [8, 8], [3, 3], [1, 1], [0, 0]), 16),
             (g(32, 32, [6, 6], [3, 3], [1, 1], [0, 0]), 16),
+            // The direct weight gradient past 16 filters (45 x 45 outputs; four blocks of
+            // filters, the last part-filled).
+            (g(3, 30, [45, 45], [3, 3], [1, 1], [1, 1]), 2),
         ]
     }
 
@@ -843,7 +846,7 @@ mod tests {
             ("unfolded", weight_gradient_unfolded),
             ("channels-last in small blocks", weight_gradient_in_small_blocks),
         ];
-        if conv_direct::applies(geometry) {
+        if conv_direct::weight_gradient_applies(geometry) {
             forms.push(("direct", conv_direct::weight_gradient));
         }
         if conv_pointwise::applies(geometry) {
@@ -863,14 +866,15 @@ mod tests {
         forms
     }
 
-    /// Every geometry class the direct forms take: the forward past 16 filters, and the input
-    /// gradient by the direct form with either kind of transposed geometry; and the channels-last
-    /// weight gradient in blocks of rows of one item.
+    /// Every geometry class the direct forms take: the forward and the weight gradient past 16
+    /// filters, and the input gradient by the direct form with either kind of transposed
+    /// geometry; and the channels-last weight gradient in blocks of rows of one item.
     #[test]
     fn the_cases_reach_every_form() {
         let cases = cases();
         let reached = |form: &dyn Fn(&Geometry) -> bool| cases.iter().filter(|(g, _)| form(g)).count();
         assert!(reached(&|g| conv_direct::convolves(g) && !conv_direct::applies(g)) >= 3);
+        assert!(reached(&|g| conv_direct::weight_gradient_applies(g) && !conv_direct::applies(g)) >= 1);
         assert!(reached(&|g| conv_direct::turns(g) && g.channels > 16) >= 1);
         assert!(reached(&|g| conv_direct::turns(g) && g.channels <= 16) >= 2);
         let in_blocks = |(g, batch): &(Geometry, usize)| {

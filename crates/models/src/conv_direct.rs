@@ -1,6 +1,7 @@
 //! Direct 2-d convolutions of stride 1, on plain slices: the convolution where [`convolves`] (few
 //! filters, or output rows that fill the tiles), its weight gradient for layers with few filters
-//! (a network's first layers, where [`applies`]), and its input gradient as the convolution of
+//! (a network's first layers, where [`applies`]) or large outputs ([`weight_gradient_applies`]),
+//! and its input gradient as the convolution of
 //! the output gradient by the turned kernel (where [`turns`]); [`crate::conv_columns`] takes
 //! these forms where they apply.
 //!
@@ -41,6 +42,24 @@ const PASS_BYTES: usize = 32 << 10;
 /// (12 tiles) 1.6 -> 0.7 and 2.0 -> 2.5.
 pub(crate) fn applies(geometry: &Geometry) -> bool {
     geometry.filters <= 2 * BLOCK && fills(geometry, 0.25)
+}
+
+/// Output positions an item needs for the direct weight gradient past 16 filters
+/// ([`weight_gradient_applies`]).
+const GRADIENT_POSITIONS: usize = 45 * 45;
+
+/// Whether the direct weight gradient applies to `geometry`: where [`applies`], and for any
+/// number of filters where [`convolves`] and an item has 45 x 45 outputs or more. Its partial
+/// sums hold 16 lanes a weight (`[blocks, rows, BLOCK, TILE]`, per run of items), added to once
+/// per pass of output rows: `256 / positions` values of them for each multiply-add of a tile,
+/// which on small outputs costs more than the unfolded form's copies. One thread, 10 items,
+/// 3 x 3 "same" convolutions, forward and weight gradient, unfolded -> direct (ms; the
+/// `conv_layers` example): 32 -> 32 filters on 64 x 64 31.8 -> 19.2; 1 -> 32 on 64 x 64 5.6 ->
+/// 4.8; but 32 -> 64 on 32 x 32 9.5 -> 15.8 and 64 -> 128 on 16 x 16 8.3 -> 38.6. The training
+/// step of the semantic autoencoder at full widths went 114-127 -> 140-146 images/s and DeepLens
+/// at full widths (its 7 x 7 stem on 45 x 45) 144-145 -> 150-152 (2 threads, two rounds).
+pub(crate) fn weight_gradient_applies(geometry: &Geometry) -> bool {
+    applies(geometry) || (convolves(geometry) && geometry.positions() >= GRADIENT_POSITIONS)
 }
 
 /// Whether the direct convolution (forward only) applies to `geometry`: where [`applies`], and
