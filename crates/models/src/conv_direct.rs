@@ -25,6 +25,10 @@ use crate::vectorised::{Kernel, TILE, Tile, vectorised};
 /// Filters per block.
 const BLOCK: usize = 8;
 
+/// Zeros after an item's padded input: a tile may read past its row's end, and
+/// [`tile_sums_of_width`] reads two tiles' worth from where a tile starts.
+const OVERRUN: usize = 2 * TILE;
+
 /// Runs of items whose weight gradients are summed apart (a fixed number, for fixed sums; enough
 /// to share among the threads).
 const PARTS: usize = 16;
@@ -159,7 +163,7 @@ impl Layout {
 
     /// Values of one item's padded input, with the tiles' overrun.
     fn padded_len(&self, channels: usize) -> usize {
-        channels * self.padded[0] * self.padded[1] + TILE
+        channels * self.padded[0] * self.padded[1] + OVERRUN
     }
 
     /// Values of the weight gradient's partial sums, `[blocks, rows, BLOCK, TILE]`.
@@ -329,7 +333,11 @@ impl ForwardItem<'_> {
                     }
                 };
                 for oy in (0..whole).step_by(R) {
-                    let sums = tile_sums::<T, R>(geometry, layout, x, weight, oy, first);
+                    let sums = if geometry.kernel[1] == 3 {
+                        tile_sums_of_width::<T, R, 3>(geometry, layout, x, weight, oy, first)
+                    } else {
+                        tile_sums::<T, R>(geometry, layout, x, weight, oy, first)
+                    };
                     sums.iter().enumerate().for_each(|(r, sums)| store(oy + r, sums));
                 }
                 for oy in whole..out_h {
@@ -362,6 +370,44 @@ fn tile_sums<T: Tile, const R: usize>(
             let line = (c * rows + oy + i) * columns + first;
             for (j, taps) in taps.chunks_exact(BLOCK).enumerate() {
                 let values: [T; R] = std::array::from_fn(|r| T::load(tile(&x[line + r * columns + j..])));
+                for (f, tap) in taps.iter().enumerate() {
+                    let tap = T::splat(*tap);
+                    for (sums, values) in sums.iter_mut().zip(&values) {
+                        sums[f] = sums[f].add_product(tap, *values);
+                    }
+                }
+            }
+        }
+    }
+    sums
+}
+
+/// [`tile_sums`] for kernels `KW` wide (3, the networks' usual width): each kernel row's taps
+/// and input lines taken as arrays once, so that the offsets' loads need no bounds checks and
+/// the offsets' loop unrolls (the general form checked each load's bounds and kept its loop
+/// counters on the stack).
+#[inline(always)]
+fn tile_sums_of_width<T: Tile, const R: usize, const KW: usize>(
+    geometry: &Geometry,
+    layout: &Layout,
+    x: &[f32],
+    weight: &[f32],
+    oy: usize,
+    first: usize,
+) -> [[T; BLOCK]; R] {
+    const { assert!(KW <= OVERRUN - TILE + 1, "a tile at each offset lies within two tiles") };
+    let Geometry { channels, kernel: [kh, _], .. } = *geometry;
+    let [rows, columns] = layout.padded;
+    let (weight, _) = weight.as_chunks::<BLOCK>();
+    let mut sums = [[T::zero(); BLOCK]; R];
+    for c in 0..channels {
+        for i in 0..kh {
+            let taps: &[[f32; BLOCK]; KW] = weight[(c * kh + i) * KW..][..KW].try_into().expect("a kernel row");
+            let line = (c * rows + oy + i) * columns + first;
+            let lines: [&[f32; OVERRUN]; R] =
+                std::array::from_fn(|r| x[line + r * columns..][..OVERRUN].try_into().expect("an input line"));
+            for (j, taps) in taps.iter().enumerate() {
+                let values: [T; R] = std::array::from_fn(|r| T::load(tile(&lines[r][j..])));
                 for (f, tap) in taps.iter().enumerate() {
                     let tap = T::splat(*tap);
                     for (sums, values) in sums.iter_mut().zip(&values) {
