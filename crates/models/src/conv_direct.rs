@@ -323,29 +323,42 @@ impl ForwardItem<'_> {
             let in_block = BLOCK.min(filters - block * BLOCK);
             let whole = out_h - out_h % R;
             for first in (0..out_w).step_by(TILE) {
-                let stored = TILE.min(out_w - first);
-                let mut store = |oy: usize, sums: &[T; BLOCK]| {
-                    for (lane, sums) in sums.iter().enumerate().take(in_block) {
-                        let mut row = [0f32; TILE];
-                        sums.store(&mut row);
-                        let filter = block * BLOCK + lane;
-                        y[(filter * out_h + oy) * out_w + first..][..stored].copy_from_slice(&row[..stored]);
-                    }
-                };
+                // Where each tile's row of each filter of the block goes: the tiles' own
+                // `store`s are inlined into this function, which a closure's would not be (a
+                // closure is not compiled with the instructions its kernel is).
+                let at = |oy: usize, lane: usize| ((block * BLOCK + lane) * out_h + oy) * out_w + first;
                 for oy in (0..whole).step_by(R) {
                     let sums = if geometry.kernel[1] == 3 {
                         tile_sums_of_width::<T, R, 3>(geometry, layout, x, weight, oy, first)
                     } else {
                         tile_sums::<T, R>(geometry, layout, x, weight, oy, first)
                     };
-                    sums.iter().enumerate().for_each(|(r, sums)| store(oy + r, sums));
+                    for (r, sums) in sums.iter().enumerate() {
+                        for (lane, sums) in sums.iter().enumerate().take(in_block) {
+                            store_tile(*sums, &mut y[at(oy + r, lane)..], out_w - first);
+                        }
+                    }
                 }
                 for oy in whole..out_h {
                     let [sums] = tile_sums::<T, 1>(geometry, layout, x, weight, oy, first);
-                    store(oy, &sums);
+                    for (lane, sums) in sums.iter().enumerate().take(in_block) {
+                        store_tile(*sums, &mut y[at(oy, lane)..], out_w - first);
+                    }
                 }
             }
         }
+    }
+}
+
+/// Writes the first `count` values of `sums` (all 16 when `count` is 16 or more) into `out`.
+#[inline(always)]
+fn store_tile<T: Tile>(sums: T, out: &mut [f32], count: usize) {
+    if count >= TILE {
+        sums.store((&mut out[..TILE]).try_into().expect("a whole tile"));
+    } else {
+        let mut row = [0f32; TILE];
+        sums.store(&mut row);
+        out[..count].copy_from_slice(&row[..count]);
     }
 }
 
@@ -463,25 +476,29 @@ impl GradientItem<'_> {
                 for c in 0..channels {
                     for i in 0..kh {
                         let line = |row: usize| (c * layout.padded[0] + part * pass + row + i) * layout.padded[1];
-                        let mut add = |sums: &[[T; BLOCK]]| {
-                            for sums in sums {
-                                let lanes = offsets.next().expect("a kernel offset's lanes");
-                                for (lanes, sums) in lanes.chunks_exact_mut(TILE).zip(sums) {
-                                    // The sums plus the lanes (times 1, exactly), in registers.
-                                    let lanes: &mut [f32; TILE] = lanes.try_into().expect("a whole tile");
-                                    sums.add_product(T::splat(1.0), T::load(lanes)).store(lanes);
-                                }
-                            }
-                        };
                         for j in (0..whole).step_by(J) {
-                            add(&offset_sums::<T, J>(layout, x, dy, &line, j));
+                            add_to_lanes(&offset_sums::<T, J>(layout, x, dy, &line, j), &mut offsets);
                         }
                         for j in whole..kw {
-                            add(&offset_sums::<T, 1>(layout, x, dy, &line, j));
+                            add_to_lanes(&offset_sums::<T, 1>(layout, x, dy, &line, j), &mut offsets);
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// Adds each offset's sums to the next offset's lanes of `offsets` (a function, not a closure,
+/// so that it is compiled with its kernel's instructions).
+#[inline(always)]
+fn add_to_lanes<'a, T: Tile>(sums: &[[T; BLOCK]], offsets: &mut impl Iterator<Item = &'a mut [f32]>) {
+    for sums in sums {
+        let lanes = offsets.next().expect("a kernel offset's lanes");
+        for (lanes, sums) in lanes.chunks_exact_mut(TILE).zip(sums) {
+            // The sums plus the lanes (times 1, exactly), in registers.
+            let lanes: &mut [f32; TILE] = lanes.try_into().expect("a whole tile");
+            sums.add_product(T::splat(1.0), T::load(lanes)).store(lanes);
         }
     }
 }
