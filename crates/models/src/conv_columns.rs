@@ -20,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use rayon::prelude::*;
 
 use crate::matrix_product::{Strided, Threads, matmul};
-use crate::{conv_direct, conv_pointwise, unfold_channels_last};
+use crate::{conv_direct, conv_filter_lanes, conv_pointwise, unfold_channels_last};
 
 /// Bytes of unfolded input per chunk: a chunk's columns stay in the cache for their product,
 /// where the whole batch's (75 MB for a DeepLens layer) went to memory.
@@ -166,6 +166,8 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
         conv_pointwise::weight_gradient(geometry, batch, x, dy, gradient)
     } else if conv_direct::weight_gradient_applies(geometry) {
         conv_direct::weight_gradient(geometry, batch, x, dy, gradient)
+    } else if conv_filter_lanes::applies(geometry) {
+        conv_filter_lanes::weight_gradient(geometry, batch, x, dy, gradient)
     } else {
         weight_gradient_unfolded(geometry, batch, x, dy, gradient)
     }
@@ -812,6 +814,10 @@ mod tests {
             // The direct weight gradient past 16 filters (45 x 45 outputs; four blocks of
             // filters, the last part-filled).
             (g(3, 30, [45, 45], [3, 3], [1, 1], [1, 1]), 2),
+            // The weight gradient with the filters in the lanes: two blocks of 32 filters, a
+            // 5 x 3 kernel, a run of 4 channels and 2 left over (and, above, the quarter-width
+            // Dieleman network's 16 -> 32 and 32 -> 32 layers).
+            (g(6, 64, [10, 9], [5, 3], [1, 1], [2, 1]), 3),
         ]
     }
 
@@ -849,6 +855,9 @@ mod tests {
         if conv_direct::weight_gradient_applies(geometry) {
             forms.push(("direct", conv_direct::weight_gradient));
         }
+        if conv_filter_lanes::applies(geometry) {
+            forms.push(("filter lanes", conv_filter_lanes::weight_gradient));
+        }
         if conv_pointwise::applies(geometry) {
             forms.push(("pointwise", conv_pointwise::weight_gradient));
         }
@@ -867,7 +876,7 @@ mod tests {
     }
 
     /// Every geometry class the direct forms take: the forward and the weight gradient past 16
-    /// filters, and the input gradient by the direct form with either kind of transposed
+    /// filters, the weight gradient with the filters in the lanes, and the input gradient by the direct form with either kind of transposed
     /// geometry; and the channels-last weight gradient in blocks of rows of one item.
     #[test]
     fn the_cases_reach_every_form() {
@@ -875,6 +884,7 @@ mod tests {
         let reached = |form: &dyn Fn(&Geometry) -> bool| cases.iter().filter(|(g, _)| form(g)).count();
         assert!(reached(&|g| conv_direct::convolves(g) && !conv_direct::applies(g)) >= 3);
         assert!(reached(&|g| conv_direct::weight_gradient_applies(g) && !conv_direct::applies(g)) >= 1);
+        assert!(reached(&|g| conv_filter_lanes::applies(g) && !conv_direct::weight_gradient_applies(g)) >= 3);
         assert!(reached(&|g| conv_direct::turns(g) && g.channels > 16) >= 1);
         assert!(reached(&|g| conv_direct::turns(g) && g.channels <= 16) >= 2);
         let in_blocks = |(g, batch): &(Geometry, usize)| {

@@ -31,7 +31,7 @@ const OVERRUN: usize = 2 * TILE;
 
 /// Runs of items whose weight gradients are summed apart (a fixed number, for fixed sums; enough
 /// to share among the threads).
-const PARTS: usize = 16;
+pub(crate) const PARTS: usize = 16;
 
 /// Bytes of output gradient per pass of the weight gradient's kernel offsets.
 const PASS_BYTES: usize = 32 << 10;
@@ -143,11 +143,11 @@ pub(crate) fn transposed(geometry: &Geometry) -> Option<Geometry> {
 
 /// The sizes of one item's padded input and of its output tiles.
 #[derive(Debug, Clone, Copy)]
-struct Layout {
+pub(crate) struct Layout {
     /// Padded input rows and columns.
-    padded: [usize; 2],
+    pub(crate) padded: [usize; 2],
     /// Output rows and columns.
-    out: [usize; 2],
+    pub(crate) out: [usize; 2],
     /// Output tiles per row.
     tiles: usize,
     /// Blocks of filters (the last one zero-filled past the filters).
@@ -155,14 +155,14 @@ struct Layout {
 }
 
 impl Layout {
-    fn of(geometry: &Geometry) -> Layout {
+    pub(crate) fn of(geometry: &Geometry) -> Layout {
         let out = geometry.out().expect("a convolution with an output");
         let padded = [0, 1].map(|axis| geometry.size[axis] + 2 * geometry.padding[axis]);
         Layout { padded, out, tiles: out[1].div_ceil(TILE), blocks: geometry.filters.div_ceil(BLOCK) }
     }
 
     /// Values of one item's padded input, with the tiles' overrun.
-    fn padded_len(&self, channels: usize) -> usize {
+    pub(crate) fn padded_len(&self, channels: usize) -> usize {
         channels * self.padded[0] * self.padded[1] + OVERRUN
     }
 
@@ -175,7 +175,7 @@ impl Layout {
 /// Copies one item's input (`[channels, height, width]`) into `padded` with the geometry's zero
 /// borders and the tiles' overrun of zeros. Writes every value (the borders' zeros only, where
 /// zeroing all of `padded` first was a second pass over it).
-fn pad_item(geometry: &Geometry, layout: &Layout, x: &[f32], padded: &mut [f32]) {
+pub(crate) fn pad_item(geometry: &Geometry, layout: &Layout, x: &[f32], padded: &mut [f32]) {
     let [height, width] = geometry.size;
     let [top, left] = geometry.padding;
     let [rows, columns] = layout.padded;
@@ -286,7 +286,7 @@ fn tile_output_gradient(layout: &Layout, dy: &[f32], tiles: &mut [f32]) {
 
 /// The first [`TILE`] values of `values`, as the array [`Tile::load`] takes.
 #[inline(always)]
-fn tile(values: &[f32]) -> &[f32; TILE] {
+pub(crate) fn tile(values: &[f32]) -> &[f32; TILE] {
     values[..TILE].try_into().expect("a whole tile")
 }
 

@@ -18,6 +18,8 @@ mod conv_columns;
 #[cfg(feature = "flex")]
 mod conv_direct;
 #[cfg(feature = "flex")]
+mod conv_filter_lanes;
+#[cfg(feature = "flex")]
 mod conv_pointwise;
 pub mod dieleman;
 pub mod dropout;
