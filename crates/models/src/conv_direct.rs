@@ -31,7 +31,7 @@ const OVERRUN: usize = 2 * TILE;
 
 /// Runs of items whose weight gradients are summed apart (a fixed number, for fixed sums; enough
 /// to share among the threads).
-pub(crate) const PARTS: usize = 16;
+const PARTS: usize = 16;
 
 /// Bytes of output gradient per pass of the weight gradient's kernel offsets.
 const PASS_BYTES: usize = 32 << 10;
@@ -226,42 +226,60 @@ pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f
 }
 
 /// `d loss / d weight` (`[filters, channels k k]`, into `gradient`) for output gradient `dy`,
-/// as [`crate::conv_columns::weight_gradient`]: the items in [`PARTS`] runs on rayon's threads,
-/// each run's partial sums added in the runs' order, so that the sums do not depend on how the
-/// threads shared the work (a seed gives the same run every time).
+/// as [`crate::conv_columns::weight_gradient`], the partial sums summed over runs of items by
+/// [`summed_in_parts`].
 pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: &[f32], gradient: &mut [f32]) {
     let layout = Layout::of(geometry);
     let (per_input, per_output, rows) = (geometry.per_input(), geometry.per_output(), geometry.rows());
     let [out_h, _] = layout.out;
-    let per_part = batch.div_ceil(PARTS).max(1);
-    let parts: Vec<Vec<f32>> = x[..batch * per_input]
-        .par_chunks(per_part * per_input)
-        .zip(dy.par_chunks(per_part * per_output))
-        .map(|(x, dy)| {
-            let mut lanes = vec![0f32; layout.lanes_len(rows)];
-            with_buffer(layout.padded_len(geometry.channels), |padded| {
-                with_buffer(layout.blocks * BLOCK * out_h * layout.tiles * TILE, |tiles| {
-                    for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
-                        pad_item(geometry, &layout, x, padded);
-                        tile_output_gradient(&layout, dy, tiles);
-                        vectorised(GradientItem { geometry, layout: &layout, x: padded, dy: tiles, lanes: &mut lanes });
-                    }
-                })
-            });
-            lanes
+    let lanes = summed_in_parts(geometry, batch, x, dy, layout.lanes_len(rows), |x, dy, lanes| {
+        with_buffer(layout.padded_len(geometry.channels), |padded| {
+            with_buffer(layout.blocks * BLOCK * out_h * layout.tiles * TILE, |tiles| {
+                for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
+                    pad_item(geometry, &layout, x, padded);
+                    tile_output_gradient(&layout, dy, tiles);
+                    vectorised(GradientItem { geometry, layout: &layout, x: padded, dy: tiles, lanes: &mut *lanes });
+                }
+            })
         })
-        .collect();
-    // [blocks, rows, BLOCK, TILE] summed over the runs and the lanes -> [filters, rows].
-    let mut lanes = vec![0f32; layout.lanes_len(rows)];
-    for part in &parts {
-        lanes.iter_mut().zip(part).for_each(|(sum, value)| *sum += value);
-    }
+    });
+    // [blocks, rows, BLOCK, TILE] summed over the lanes -> [filters, rows].
     for (filter, gradient) in gradient.chunks_exact_mut(rows).enumerate() {
         let (block, lane) = (filter / BLOCK, filter % BLOCK);
         for (row, value) in gradient.iter_mut().enumerate() {
             *value = lanes[((block * rows + row) * BLOCK + lane) * TILE..][..TILE].iter().sum();
         }
     }
+}
+
+/// `len` sums over the batch, for weight gradients: `add(x, dy, sums)` adds those of a run of
+/// items (their inputs and output gradients) to `sums`; the items in [`PARTS`] runs on rayon's
+/// threads, each run's sums added in the runs' order, so that the sums do not depend on how the
+/// threads shared the work (a seed gives the same run every time).
+pub(crate) fn summed_in_parts(
+    geometry: &Geometry,
+    batch: usize,
+    x: &[f32],
+    dy: &[f32],
+    len: usize,
+    add: impl Fn(&[f32], &[f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let (per_input, per_output) = (geometry.per_input(), geometry.per_output());
+    let per_part = batch.div_ceil(PARTS).max(1);
+    let parts: Vec<Vec<f32>> = x[..batch * per_input]
+        .par_chunks(per_part * per_input)
+        .zip(dy.par_chunks(per_part * per_output))
+        .map(|(x, dy)| {
+            let mut sums = vec![0f32; len];
+            add(x, dy, &mut sums);
+            sums
+        })
+        .collect();
+    let mut sums = vec![0f32; len];
+    for part in &parts {
+        sums.iter_mut().zip(part).for_each(|(sum, value)| *sum += value);
+    }
+    sums
 }
 
 /// One item's output gradient (`[filters, out h, out w]`) as `[blocks, out h, tiles, BLOCK,

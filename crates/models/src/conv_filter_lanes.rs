@@ -7,10 +7,8 @@
 //! weight (the positions in the lanes), which on small outputs cost more than its arithmetic,
 //! and the unfolded form copies each input value 9 times before its matrix product.
 
-use rayon::prelude::*;
-
 use crate::conv_columns::{Geometry, with_buffer};
-use crate::conv_direct::{Layout, PARTS, pad_item, tile};
+use crate::conv_direct::{Layout, pad_item, summed_in_parts, tile};
 use crate::vectorised::{Kernel, TILE, Tile, vectorised};
 
 /// Filters per block: two tiles.
@@ -29,8 +27,8 @@ pub(crate) fn applies(geometry: &Geometry) -> bool {
 }
 
 /// `d loss / d weight` (`[filters, channels k k]`, into `gradient`) for output gradient `dy`, as
-/// [`crate::conv_columns::weight_gradient`]: the items in [`PARTS`] runs on rayon's threads, each
-/// run's sums added in the runs' order (the same sums however the threads shared the work).
+/// [`crate::conv_columns::weight_gradient`], summed over runs of items as
+/// [`summed_in_parts`] sums (the same sums however the threads shared the work).
 ///
 /// # Panics
 /// Unless [`applies`].
@@ -39,29 +37,18 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
     let layout = Layout::of(geometry);
     let (per_input, per_output, rows) = (geometry.per_input(), geometry.per_output(), geometry.rows());
     let filters = geometry.filters;
-    let per_part = batch.div_ceil(PARTS).max(1);
-    let parts: Vec<Vec<f32>> = x[..batch * per_input]
-        .par_chunks(per_part * per_input)
-        .zip(dy.par_chunks(per_part * per_output))
-        .map(|(x, dy)| {
-            // [channels k k, filters]
-            let mut sums = vec![0f32; rows * filters];
-            with_buffer(layout.padded_len(geometry.channels), |padded| {
-                with_buffer(per_output, |transposed| {
-                    for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
-                        pad_item(geometry, &layout, x, padded);
-                        transpose(filters, geometry.positions(), dy, transposed);
-                        vectorised(ItemSums { geometry, layout: &layout, x: padded, dy: transposed, sums: &mut sums });
-                    }
-                })
-            });
-            sums
+    // [channels k k, filters]
+    let sums = summed_in_parts(geometry, batch, x, dy, rows * filters, |x, dy, sums| {
+        with_buffer(layout.padded_len(geometry.channels), |padded| {
+            with_buffer(per_output, |transposed| {
+                for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
+                    pad_item(geometry, &layout, x, padded);
+                    transpose(filters, geometry.positions(), dy, transposed);
+                    vectorised(ItemSums { geometry, layout: &layout, x: padded, dy: transposed, sums: &mut *sums });
+                }
+            })
         })
-        .collect();
-    let mut sums = vec![0f32; rows * filters];
-    for part in &parts {
-        sums.iter_mut().zip(part).for_each(|(sum, value)| *sum += value);
-    }
+    });
     for (filter, gradient) in gradient.chunks_exact_mut(rows).enumerate() {
         for (row, value) in gradient.iter_mut().enumerate() {
             *value = sums[row * filters + filter];
