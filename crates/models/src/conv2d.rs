@@ -24,8 +24,8 @@
 //!   whose weight gradient is direct too on outputs of 45 x 45 or more
 //!   ([`crate::conv_direct::weight_gradient_applies`]). Other stride-1 convolutions by 3-wide
 //!   kernels with filters in blocks of 32 take the weight gradient with the filters in the vector
-//!   lanes ([`crate::conv_filter_lanes`]). The "same" convolutions' input gradients are such convolutions; the others' take the
-//!   direct form where [`crate::conv_direct::turns`].
+//!   lanes ([`crate::conv_filter_lanes`]). The "same" convolutions' input gradients are such
+//!   convolutions; the others' take the direct form where [`crate::conv_direct::turns`].
 //! - A 1 x 1 convolution of stride 1 without padding needs no unfolding in any of the three:
 //!   [`crate::conv_pointwise`] multiplies each item's input as it lies (faster than `flex`'s own
 //!   direct path for it, which the forward pass took before).

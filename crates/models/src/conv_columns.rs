@@ -876,8 +876,9 @@ mod tests {
     }
 
     /// Every geometry class the direct forms take: the forward and the weight gradient past 16
-    /// filters, the weight gradient with the filters in the lanes, and the input gradient by the direct form with either kind of transposed
-    /// geometry; and the channels-last weight gradient in blocks of rows of one item.
+    /// filters, the weight gradient with the filters in the lanes, and the input gradient by the
+    /// direct form with either kind of transposed geometry; and the channels-last weight
+    /// gradient in blocks of rows of one item.
     #[test]
     fn the_cases_reach_every_form() {
         let cases = cases();

@@ -1,9 +1,8 @@
 //! Direct 2-d convolutions of stride 1, on plain slices: the convolution where [`convolves`] (few
 //! filters, or output rows that fill the tiles), its weight gradient for layers with few filters
 //! (a network's first layers, where [`applies`]) or large outputs ([`weight_gradient_applies`]),
-//! and its input gradient as the convolution of
-//! the output gradient by the turned kernel (where [`turns`]); [`crate::conv_columns`] takes
-//! these forms where they apply.
+//! and its input gradient as the convolution of the output gradient by the turned kernel (where
+//! [`turns`]); [`crate::conv_columns`] takes these forms where they apply.
 //!
 //! The unfolded form copies each input value `k x k` times into its columns and `gemm` packs
 //! them again, for products whose other side (the filters) is a few rows: the Dieleman network's
@@ -13,9 +12,9 @@
 //! sixteen AVX2 registers) over the channels and kernel offsets, reading the input's rows in
 //! place, three rows' tiles at a time with AVX-512's 32 registers; the weight gradient keeps one
 //! kernel offset's `8 x 16` partial sums in registers (three offsets' with AVX-512) over a pass of
-//! output rows, and sums the 16 lanes at the end. Each item's input is first
-//! copied with its zero padding and 16 more zeros (a tile may read past its row's end: those
-//! columns' outputs are not stored, and their output gradients are zero).
+//! output rows, and sums the 16 lanes at the end. Each item's input is first copied with its zero
+//! padding and 32 more zeros (a tile may read past its row's end: those columns' outputs are not
+//! stored, and their output gradients are zero).
 
 use rayon::prelude::*;
 
@@ -401,16 +400,23 @@ fn tile_sums<T: Tile, const R: usize>(
             let line = (c * rows + oy + i) * columns + first;
             for (j, taps) in taps.chunks_exact(BLOCK).enumerate() {
                 let values: [T; R] = std::array::from_fn(|r| T::load(tile(&x[line + r * columns + j..])));
-                for (f, tap) in taps.iter().enumerate() {
-                    let tap = T::splat(*tap);
-                    for (sums, values) in sums.iter_mut().zip(&values) {
-                        sums[f] = sums[f].add_product(tap, *values);
-                    }
-                }
+                add_taps(&mut sums, taps, &values);
             }
         }
     }
     sums
+}
+
+/// Adds each of a kernel offset's taps (one a filter of the block) times each row's input tile
+/// to that row's sums for the filter.
+#[inline(always)]
+fn add_taps<T: Tile, const R: usize>(sums: &mut [[T; BLOCK]; R], taps: &[f32], values: &[T; R]) {
+    for (f, tap) in taps.iter().enumerate() {
+        let tap = T::splat(*tap);
+        for (sums, values) in sums.iter_mut().zip(values) {
+            sums[f] = sums[f].add_product(tap, *values);
+        }
+    }
 }
 
 /// [`tile_sums`] for kernels `KW` wide (3, the networks' usual width): each kernel row's taps
@@ -439,12 +445,7 @@ fn tile_sums_of_width<T: Tile, const R: usize, const KW: usize>(
                 std::array::from_fn(|r| x[line + r * columns..][..OVERRUN].try_into().expect("an input line"));
             for (j, taps) in taps.iter().enumerate() {
                 let values: [T; R] = std::array::from_fn(|r| T::load(tile(&lines[r][j..])));
-                for (f, tap) in taps.iter().enumerate() {
-                    let tap = T::splat(*tap);
-                    for (sums, values) in sums.iter_mut().zip(&values) {
-                        sums[f] = sums[f].add_product(tap, *values);
-                    }
-                }
+                add_taps(&mut sums, taps, &values);
             }
         }
     }

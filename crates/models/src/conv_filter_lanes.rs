@@ -9,6 +9,7 @@
 
 use crate::conv_columns::{Geometry, with_buffer};
 use crate::conv_direct::{Layout, pad_item, summed_in_parts, tile};
+use crate::unfold_channels_last::to_channels_last;
 use crate::vectorised::{Kernel, TILE, Tile, vectorised};
 
 /// Filters per block: two tiles.
@@ -43,26 +44,14 @@ pub(crate) fn weight_gradient(geometry: &Geometry, batch: usize, x: &[f32], dy: 
             with_buffer(per_output, |transposed| {
                 for (x, dy) in x.chunks_exact(per_input).zip(dy.chunks_exact(per_output)) {
                     pad_item(geometry, &layout, x, padded);
-                    transpose(filters, geometry.positions(), dy, transposed);
+                    to_channels_last(filters, geometry.positions(), dy, transposed);
                     vectorised(ItemSums { geometry, layout: &layout, x: padded, dy: transposed, sums: &mut *sums });
                 }
             })
         })
     });
-    for (filter, gradient) in gradient.chunks_exact_mut(rows).enumerate() {
-        for (row, value) in gradient.iter_mut().enumerate() {
-            *value = sums[row * filters + filter];
-        }
-    }
-}
-
-/// `values` (`[rows, columns]`) transposed into `out` (`[columns, rows]`). Writes every value.
-fn transpose(rows: usize, columns: usize, values: &[f32], out: &mut [f32]) {
-    for (row, values) in values.chunks_exact(columns).enumerate() {
-        for (column, value) in values.iter().enumerate() {
-            out[column * rows + row] = *value;
-        }
-    }
+    // -> [filters, channels k k]
+    to_channels_last(rows, filters, &sums, gradient);
 }
 
 /// One item's weight gradient, added to `sums` (`[channels k k, filters]`).

@@ -180,7 +180,7 @@ fn unfold_transposed(geometry: &Geometry, transposed: &[f32], first: usize, patc
 
 /// Each item of `input` (`[items, channels, positions]`) transposed into `output` (`[items,
 /// positions, channels]`), blocks of positions on rayon's threads.
-fn to_channels_last(channels: usize, positions: usize, input: &[f32], output: &mut [f32]) {
+pub(crate) fn to_channels_last(channels: usize, positions: usize, input: &[f32], output: &mut [f32]) {
     let per_item = channels * positions;
     output.par_chunks_mut(per_item).zip(input.par_chunks(per_item)).for_each(|(output, input)| {
         output.par_chunks_mut(TRANSPOSED_POSITIONS * channels).enumerate().for_each(|(block, output)| {
