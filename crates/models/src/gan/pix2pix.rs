@@ -16,6 +16,7 @@
 
 use crate::batch_norm::normalise;
 use crate::conv2d::{conv_transpose2d, conv2d};
+use crate::dropout::dropout;
 use crate::rectifier::{leaky_relu, relu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d};
@@ -221,7 +222,7 @@ impl UNet {
         for block in &self.up {
             let y = normalise(&block.norm, conv_transpose2d(&block.conv, x)); // [batch, width, 2 h, 2 w]
             let y = match &block.dropout {
-                Some(d) => d.forward(y),
+                Some(d) => dropout(d, y),
                 None => y,
             };
             let skip = skips.pop().expect("one skip per up block");

@@ -23,11 +23,11 @@
 use std::thread;
 
 use astro_data::ImageBatch;
-use astro_models::dropout::with_mask_stream;
+use astro_models::dropout::{seed_from, with_mask_stream};
 use burn::module::Module;
 use burn::optim::GradientsAccumulator;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::Tensor;
 use burn::train::TrainOutput;
 
 use crate::fit::supervised::{StepOutput, Supervised};
@@ -37,7 +37,7 @@ impl Supervised {
     /// batch steps whole (halves off, batch-statistics layers, adaptation, a body head, fewer
     /// than two items).
     pub fn step_in_halves(&self, batch: &ImageBatch) -> Option<TrainOutput<StepOutput>> {
-        self.step_in_halves_with(batch, || mask_seed(&batch.images.device()))
+        self.step_in_halves_with(batch, || seed_from(&batch.images.device()))
     }
 
     /// Why this model steps whole batches although the backend would step halves, or `None`
@@ -122,14 +122,6 @@ fn split(batch: &ImageBatch, k: usize) -> (ImageBatch, ImageBatch) {
     (part(0..k), part(k..n))
 }
 
-/// A seed for the step's dropout masks, drawn from the backend's generator (which the run's
-/// seed seeds) on the calling thread, so that each step's masks differ and a run repeats.
-fn mask_seed(device: &Device) -> u64 {
-    let draws = Tensor::<1>::random([2], Distribution::Default, device).into_data();
-    let bits = draws.try_to_vec::<f32>().unwrap_or_default();
-    bits.iter().fold(0u64, |seed, v| (seed << 32) | u64::from(v.to_bits()))
-}
-
 /// Two halves' per-sample values, one after the other, out of the autodiff graph.
 fn cat<const D: usize>(first: Tensor<D>, second: Tensor<D>) -> Tensor<D> {
     Tensor::cat(vec![first.detach(), second.detach()], 0)
@@ -142,6 +134,7 @@ mod tests {
     use astro_data::Task;
     use astro_models::{FeatureShape, ModelConfig};
     use burn::module::{ModuleVisitor, Param};
+    use burn::tensor::{Device, Distribution};
     use burn::train::TrainStep;
 
     /// A small conv + dense network, with a dropout layer of `rate` before the dense one.
