@@ -193,7 +193,7 @@ impl BatchNormBackend for Flex {
         // y = x a + b per channel.
         let scale: Vec<f32> = (0..channels).map(|c| gamma[c] * inverse[c]).collect();
         let shift: Vec<f32> = (0..channels).map(|c| beta[c] - means[c] * scale[c]).collect();
-        let mut out = vec![0f32; values.len()];
+        let mut out = crate::on_flex::zeros::<f32>(values.len());
         out.par_chunks_mut(positions.max(1)).enumerate().for_each(|(r, row)| {
             let (a, b) = (scale[r % channels], shift[r % channels]);
             for (o, &v) in row.iter_mut().zip(&values[r * positions..]) {

@@ -292,7 +292,7 @@ mod direct {
         compute: impl FnOnce(&[f32], &[f32], &mut [f32]),
     ) -> FlexTensor {
         let (a, b) = (a.to_contiguous(), b.to_contiguous());
-        let mut values = vec![0f32; shape.iter().product()];
+        let mut values = crate::on_flex::zeros(shape.iter().product());
         compute(a.storage(), b.storage(), &mut values);
         FlexTensor::from_data(TensorData::new(values, shape))
     }

@@ -29,7 +29,7 @@ pub(crate) fn map(a: FlexTensor, op: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
             a
         }
         Err(a) => {
-            let mut out = vec![0f32; a.layout().num_elements()];
+            let mut out = crate::on_flex::zeros::<f32>(a.layout().num_elements());
             out.par_chunks_mut(PER_TASK).zip(a.storage::<f32>().par_chunks(PER_TASK)).for_each(|(out, a)| {
                 vectorised_loop(|| {
                     for (o, &a) in out.iter_mut().zip(a) {
@@ -63,7 +63,7 @@ pub(crate) fn zip_map(a: FlexTensor, b: FlexTensor, op: impl Fn(f32, f32) -> f32
             b
         }
         Err(b) => {
-            let mut out = vec![0f32; a.len()];
+            let mut out = crate::on_flex::zeros::<f32>(a.len());
             out.par_chunks_mut(PER_TASK)
                 .zip(a.par_chunks(PER_TASK))
                 .zip(b.storage::<f32>().par_chunks(PER_TASK))

@@ -111,8 +111,8 @@ mod direct {
         let (plane, out_plane) = (h * w, out_h * out_w);
         debug_assert!(plane <= i32::MAX as usize, "applies_to keeps planes within 32-bit indices");
         let input: &[f32] = x.storage();
-        let mut values = vec![0f32; n * c * out_plane];
-        let mut indices = vec![0i32; if with_indices { n * c * out_plane } else { 0 }];
+        let mut values = crate::on_flex::zeros::<f32>(n * c * out_plane);
+        let mut indices = crate::on_flex::zeros::<i32>(if with_indices { n * c * out_plane } else { 0 });
         if out_plane > 0 {
             let one_plane = |p: usize, values: &mut [f32], indices: &mut [i32]| {
                 let src = &input[p * plane..(p + 1) * plane];
