@@ -157,7 +157,7 @@ impl DcganGenerator {
         for step in &self.ups {
             x = relu(normalise(&step.norm, conv_transpose2d(&step.conv, x))); // [batch, width / 2, 2 h, 2 w]
         }
-        conv_transpose2d(&self.last, x).tanh()
+        crate::rational_tanh::tanh(conv_transpose2d(&self.last, x))
     }
 
     /// `count` latent vectors drawn from N(0, 1) on `device`.

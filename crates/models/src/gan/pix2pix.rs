@@ -228,7 +228,7 @@ impl UNet {
             let skip = skips.pop().expect("one skip per up block");
             x = Tensor::cat(vec![relu(y), skip], 1); // [batch, 2 width, 2 h, 2 w]
         }
-        conv_transpose2d(&self.last, x).tanh()
+        crate::rational_tanh::tanh(conv_transpose2d(&self.last, x))
     }
 }
 
