@@ -69,6 +69,28 @@ pub fn train(x: Tensor<3>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f32) -> (
     (y, moments)
 }
 
+/// Batch norm's inference output for `x` `[items, channels, positions]` on `flex` (f32, without
+/// autodiff) from the running statistics: [`BatchNormBackend::batch_norm_apply`] with the
+/// running mean and variance as the moments.
+pub fn infer(
+    x: Tensor<3>,
+    mean: Tensor<1>,
+    variance: Tensor<1>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f32,
+) -> Tensor<3> {
+    let channels = mean.dims()[0];
+    let moments = Tensor::cat(vec![mean, variance], 0).reshape([2, channels]);
+    Tensor::from_dispatch(<Dispatch as BatchNormBackend>::batch_norm_apply(
+        x.into_dispatch(),
+        moments.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    ))
+}
+
 /// `(items, channels, positions)` of a 3-d tensor.
 fn dims(x: &FlexTensor) -> (usize, usize, usize) {
     let dims = x.layout().shape().to_vec();
