@@ -35,6 +35,7 @@ pub mod max_pool_2x2;
 pub mod model;
 #[cfg(feature = "flex")]
 mod on_flex;
+pub mod pool_step;
 pub mod rational_tanh;
 pub mod rectifier;
 pub mod recurrent;

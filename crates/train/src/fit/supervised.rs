@@ -24,6 +24,7 @@ use crate::adapt::metrics::{DomainInput, DomainOutput};
 use crate::adapt::step::AdaptationStep;
 use crate::fit::sample_weights::DensityWeights;
 use astro_data::catalogue_features::FeatureScaling;
+use astro_models::pool_step::on_pool;
 use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
@@ -232,13 +233,16 @@ impl Supervised {
         }
     }
 
-    /// What users read: the values (regression) or the class probabilities (classification).
+    /// What users read: the values (regression) or the class probabilities (classification);
+    /// on a thread of rayon's pool on `flex` ([`on_pool`]).
     pub fn predict(&self, images: Tensor<4>, features: Option<Tensor<2>>) -> Tensor<2> {
-        let output = self.forward(images, features);
-        match self.task {
-            Task::Regression | Task::Reconstruction => output,
-            Task::Classification => softmax(output, 1),
-        }
+        on_pool(&images.device(), || {
+            let output = self.forward(images, features);
+            match self.task {
+                Task::Regression | Task::Reconstruction => output,
+                Task::Classification => softmax(output, 1),
+            }
+        })
     }
 
     /// Outputs and the per-sample loss.
@@ -309,17 +313,20 @@ impl TrainStep for Supervised {
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<StepOutput> {
         self.batches.count();
-        if let Some(output) = self.step_in_halves(&batch) {
-            return output;
-        }
-        let (item, loss) =
-            self.adapted_step(&batch).or_else(|| self.body_supervised_step(&batch)).unwrap_or_else(|| {
-                let item = self.forward_step(batch);
-                let loss = self.training_loss(&item);
-                (item, loss)
-            });
-        let grads = self.shared(loss).backward();
-        TrainOutput::new(self, grads, item)
+        // On `flex`, on a thread of rayon's pool (`on_pool`: 1.03-1.13 times as fast a step).
+        on_pool(&batch.images.device(), || {
+            if let Some(output) = self.step_in_halves(&batch) {
+                return output;
+            }
+            let (item, loss) =
+                self.adapted_step(&batch).or_else(|| self.body_supervised_step(&batch)).unwrap_or_else(|| {
+                    let item = self.forward_step(batch);
+                    let loss = self.training_loss(&item);
+                    (item, loss)
+                });
+            let grads = self.shared(loss).backward();
+            TrainOutput::new(self, grads, item)
+        })
     }
 }
 
@@ -328,7 +335,7 @@ impl InferenceStep for Supervised {
     type Output = StepOutput;
 
     fn step(&self, batch: ImageBatch) -> StepOutput {
-        self.forward_step(batch)
+        on_pool(&batch.images.device(), || self.forward_step(batch))
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use astro_data::epoch_loader::EpochLoader;
 use astro_data::{ImageBatcher, ImageSplit};
+use astro_models::pool_step::on_pool;
 use burn::data::dataloader::{DataLoader, Dataset};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -107,8 +108,19 @@ pub struct UpdateLosses {
 }
 
 /// One adversarial update on `batch`: `gan.d_steps` discriminator steps, then one generator step
-/// (the training loop's step, and the bench's).
+/// (the training loop's step, and the bench's); on a thread of rayon's pool on `flex`
+/// ([`on_pool`]).
 pub fn adversarial_update<P: GanPair>(
+    players: (P::G, P::D),
+    optimisers: (&mut ModuleOptimizer, &mut ModuleOptimizer),
+    batch: &GanBatch,
+    gan: &GanConfig,
+) -> (P::G, P::D, UpdateLosses) {
+    on_pool(&batch.real.device(), || update::<P>(players, optimisers, batch, gan))
+}
+
+/// [`adversarial_update`] on this thread.
+fn update<P: GanPair>(
     players: (P::G, P::D),
     optimisers: (&mut ModuleOptimizer, &mut ModuleOptimizer),
     batch: &GanBatch,
