@@ -1,14 +1,22 @@
-"""PyTorch's twin of `conv_layers.rs`: the same 3 x 3 "same" convolution layers, batch and
-passes (forward; forward with the weight gradient; with both gradients), timed the same way.
+"""PyTorch's twin of `conv_layers.rs`: the same layer sets (`semantic`: the semantic
+autoencoder's 3 x 3 "same" convolutions; `gan`: the pix2pix generator's 4 x 4 stride-2
+convolutions and transposed convolutions), batch and passes (forward; forward with the weight
+gradient; with both gradients), timed the same way.
 
-`python conv_layers_pytorch.py [batch]` (one thread); prints milliseconds per call."""
+`python conv_layers_pytorch.py [semantic|gan] [batch]` (one thread); prints milliseconds per call."""
 
 import sys
 import time
 
 import torch
 
-LAYERS = [(1, 32, 64), (32, 32, 64), (32, 64, 32), (64, 64, 32), (64, 128, 16), (128, 128, 16)]
+# (transposed, channels, filters, side, kernel, stride, padding)
+SEMANTIC = [(False, c, f, s, 3, 1, 1) for c, f, s in
+            [(1, 32, 64), (32, 32, 64), (32, 64, 32), (64, 64, 32), (64, 128, 16), (128, 128, 16)]]
+GAN = [(False, c, f, s, 4, 2, 1) for c, f, s in
+       [(1, 32, 64), (32, 64, 32), (64, 128, 16), (128, 256, 8), (256, 256, 4), (256, 256, 2)]] + \
+      [(True, c, f, s, 4, 2, 1) for c, f, s in
+       [(256, 256, 1), (512, 256, 2), (512, 128, 4), (256, 64, 8), (128, 32, 16), (64, 1, 32)]]
 
 
 def milliseconds(step):
@@ -22,15 +30,22 @@ def milliseconds(step):
 
 
 def main():
-    batch = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    args = sys.argv[1:]
+    layers = SEMANTIC
+    if args and args[0] in ("semantic", "gan"):
+        layers = GAN if args.pop(0) == "gan" else SEMANTIC
+    batch = int(args[0]) if args else 10
     torch.set_num_threads(1)
     torch.manual_seed(0)
     print(f"pytorch {torch.__version__}, batch {batch}; ms per call: forward, forward + weight gradient, forward + both gradients")
-    for channels, filters, side in LAYERS:
-        conv = torch.nn.Conv2d(channels, filters, 3, padding=1)
+    for transposed, channels, filters, side, kernel, stride, padding in layers:
+        kind = torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d
+        conv = kind(channels, filters, kernel, stride=stride, padding=padding)
         x = torch.rand(batch, channels, side, side) * 2 - 1
         tracked = x.clone().requires_grad_()
-        g = torch.rand(batch, filters, side, side) * 2 - 1
+        with torch.no_grad():
+            out_side = conv(x[:1]).shape[-1]
+        g = torch.rand(batch, filters, out_side, out_side) * 2 - 1
 
         def forward():
             with torch.no_grad():
@@ -45,7 +60,8 @@ def main():
             (conv(tracked) * g).sum().backward()
 
         times = [milliseconds(step) for step in (forward, weight_gradient, both)]
-        print(f"{channels:>3} -> {filters:>3} on {side:>2} x {side:<2}  " + " ".join(f"{t:7.2f}" for t in times))
+        name = "transposed" if transposed else "conv"
+        print(f"{name:>10} {channels:>3} -> {filters:>3} on {side:>2} x {side:<2}  " + " ".join(f"{t:7.2f}" for t in times))
 
 
 if __name__ == "__main__":

@@ -74,9 +74,7 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
     let mask = MASKS.with(|masks| masks.borrow_mut().as_mut().map(|rng| drawn_mask(rng, keep, shape)));
     let mask = match mask {
         Some(mask) => mask,
-        None if on_flex(&x) => {
-            drawn_mask(&mut MaskRng::new(seed_from(&x.device()), 0), keep, shape)
-        }
+        None if on_flex(&x) => drawn_mask(&mut MaskRng::new(seed_from(&x.device()), 0), keep, shape),
         None => return layer.forward(x),
     };
     let mask = Tensor::<D>::from_data(mask, &x.device());
