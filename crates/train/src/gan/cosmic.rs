@@ -12,6 +12,7 @@ use std::path::Path;
 use astro_data::sources::density_slices::density_of;
 use astro_data::{ImageBatcher, ImageSplit};
 use astro_models::gan::dcgan::DcganGenerator;
+use astro_models::pool_step::on_pool;
 use astro_sim::density_field::DensityFieldConfig;
 use astro_sim::field_statistics::{histogram, peak_counts, power_spectrum_2d};
 use burn::data::dataloader::DataLoaderBuilder;
@@ -140,7 +141,8 @@ pub fn evaluate_cosmic(
         let [count, _, side, _] = batch.images.dims();
         n = side;
         let pixels = batch.images.into_data().try_to_vec::<f32>().unwrap_or_default();
-        let made = generator.forward(generator.noise(count, device)).add_scalar(1.0).mul_scalar(0.5).clamp(0.0, 1.0);
+        let made = on_pool(device, || generator.forward(generator.noise(count, device)));
+        let made = made.add_scalar(1.0).mul_scalar(0.5).clamp(0.0, 1.0);
         let made = made.into_data().try_to_vec::<f32>().unwrap_or_default();
         for k in 0..count {
             real.push(pixels[k * side * side..(k + 1) * side * side].to_vec());

@@ -7,6 +7,7 @@ use astro_data::ImageBatch;
 use astro_models::gan::bce_with_logits;
 use astro_models::gan::dcgan::{DcganDiscriminator, DcganGenerator};
 use astro_models::gan::pix2pix::{PatchDiscriminator, UNet};
+use astro_models::pool_step::on_pool;
 use astro_models::{FeatureShape, ModelConfig};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -51,7 +52,7 @@ pub trait GanPair {
     /// The generator's loss on `batch`.
     fn g_loss(g: &Self::G, d: &Self::D, batch: &GanBatch, l1_weight: f64) -> GeneratorLoss;
     /// What the generator makes for `batch` (pix2pix: from its conditions; DCGAN: from fresh
-    /// noise, one image per item).
+    /// noise, one image per item); on a thread of rayon's pool on `flex` (`on_pool`).
     fn generate(g: &Self::G, batch: &GanBatch) -> Tensor<4>;
     /// The two players of `model` (this pair's kind) for images of `input`'s shape, on `device`.
     fn init(model: &ModelConfig, input: FeatureShape, device: &Device) -> Result<(Self::G, Self::D), RunError>;
@@ -88,7 +89,7 @@ impl GanPair for Pix2pixPair {
     }
 
     fn generate(g: &UNet, batch: &GanBatch) -> Tensor<4> {
-        g.forward(batch.condition.clone())
+        on_pool(&batch.condition.device(), || g.forward(batch.condition.clone()))
     }
 
     fn init(model: &ModelConfig, input: FeatureShape, device: &Device) -> Result<(UNet, PatchDiscriminator), RunError> {
@@ -118,7 +119,8 @@ impl GanPair for DcganPair {
 
     fn generate(g: &DcganGenerator, batch: &GanBatch) -> Tensor<4> {
         let [count, ..] = batch.real.dims();
-        g.forward(g.noise(count, &batch.real.device()))
+        let device = batch.real.device();
+        on_pool(&device, || g.forward(g.noise(count, &device)))
     }
 
     fn init(

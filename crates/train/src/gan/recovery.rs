@@ -16,7 +16,7 @@ use burn::data::dataset::Dataset;
 use burn::tensor::Device;
 use serde::Serialize;
 
-use super::pair::GanBatch;
+use super::pair::{GanBatch, GanPair, Pix2pixPair};
 use crate::error::RunError;
 use crate::report::gallery::save_captioned;
 
@@ -91,7 +91,7 @@ pub fn evaluate_recovery(
         let unit = |t: burn::tensor::Tensor<4>| {
             t.add_scalar(1.0).mul_scalar(0.5).clamp(0.0, 1.0).into_data().try_to_vec::<f32>().unwrap_or_default()
         };
-        let recovered = unit(generator.forward(gan_batch.condition.clone()));
+        let recovered = unit(Pix2pixPair::generate(generator, &gan_batch));
         let (degraded, original) = (unit(gan_batch.condition), unit(gan_batch.real));
         let per = c * n * n;
         for (k, id) in ids.iter().enumerate() {
