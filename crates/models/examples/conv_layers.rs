@@ -2,7 +2,7 @@
 //! pass with the weight gradient (the input carries none, as a network's first layer), and with
 //! both gradients. Two sets: `semantic`, the semantic autoencoder's 3 x 3 "same" layers at full
 //! widths on its 64 x 64 images, and `gan`, the pix2pix generator's 4 x 4 stride-2 layers at the
-//! `galaxy_gan` config's size (32 filters, 64 x 64 images), its convolutions and transposed
+//! `galaxy_gan` config's size (32 filters, 64 x 64 images in 3 bands), its convolutions and transposed
 //! convolutions; `conv_layers_pytorch.py` beside this file times PyTorch's the same way.
 //!
 //! `RAYON_NUM_THREADS=1 MIMALLOC_PURGE_DELAY=-1 cargo run --release -p astro-models --example
@@ -54,7 +54,7 @@ const SEMANTIC: [Layer; 6] =
 /// The pix2pix generator's layers at the `galaxy_gan` config's size: the encoder's convolutions,
 /// then the decoder's transposed convolutions (each fed its skip connection too).
 const GAN: [Layer; 12] = [
-    halving(false, 1, 32, 64),
+    halving(false, 3, 32, 64),
     halving(false, 32, 64, 32),
     halving(false, 64, 128, 16),
     halving(false, 128, 256, 8),
@@ -65,7 +65,7 @@ const GAN: [Layer; 12] = [
     halving(true, 512, 128, 4),
     halving(true, 256, 64, 8),
     halving(true, 128, 32, 16),
-    halving(true, 64, 1, 32),
+    halving(true, 64, 3, 32),
 ];
 
 /// Milliseconds per call of `step`, over 20 calls after 2.
