@@ -41,10 +41,24 @@ pub fn normalise<const D: usize>(layer: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     if !training && !x.device().is_autodiff() && crate::on_flex::is_flex_f32(&x) {
         return infer_on_flex(layer, x);
     }
-    if !training || !COPY_FREE.load(Ordering::Relaxed) {
+    if !training {
         return layer.forward(x);
     }
-    train_without_copies(layer, x, true)
+    let y = if COPY_FREE.load(Ordering::Relaxed) { train_without_copies(layer, x, true) } else { layer.forward(x) };
+    settle_running_statistics(layer);
+    y
+}
+
+/// Folds this thread's update of `layer`'s running statistics into their value at once. Burn
+/// keeps a running state's updates per thread and averages the threads' pending updates when it
+/// next synchronises (for data-parallel training); the trainer's steps run on whichever thread of
+/// rayon's pool takes them (`crate::pool_step`), so an update left pending on one thread was
+/// averaged with the next step's from another (and that step read the value from before both).
+/// Settled at once, each step reads the one before's statistics, whatever the thread, as when
+/// every step ran on one thread.
+fn settle_running_statistics(layer: &BatchNorm) {
+    let _ = layer.running_mean.value_sync();
+    let _ = layer.running_var.value_sync();
 }
 
 /// `layer`'s inference on `x` `[batch, channels, ...]` (`flex`, f32, without autodiff) as one
@@ -108,7 +122,7 @@ fn train_without_copies<const D: usize>(layer: &BatchNorm, x: Tensor<D>, kernels
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::module::Param;
+    use burn::module::{Module, Param};
     use burn::nn::BatchNormConfig;
     use burn::tensor::{Device, TensorData, Tolerance};
 
@@ -152,6 +166,29 @@ mod tests {
                 b.assert_approx_eq::<f32>(a, Tolerance::absolute(1e-5 * scale));
             }
         }
+    }
+
+    #[test]
+    fn running_statistics_do_not_depend_on_the_thread_of_each_step() {
+        let device = Device::flex().autodiff();
+        let statistics = |threads: [bool; 3]| {
+            let layer: BatchNorm = BatchNormConfig::new(3).init(&device);
+            for (phase, elsewhere) in threads.into_iter().enumerate() {
+                let step = || {
+                    let _ = normalise(&layer, values(phase as f32, &device));
+                };
+                if elsewhere { std::thread::scope(|s| s.spawn(step).join().unwrap()) } else { step() }
+            }
+            let layer = layer.valid();
+            (layer.running_mean.value().into_data(), layer.running_var.value().into_data())
+        };
+        for copy_free in [true, false] {
+            set_copy_free_batch_norm(copy_free);
+            let one_thread = statistics([false; 3]);
+            assert_eq!(statistics([false, true, false]), one_thread, "copy-free {copy_free}");
+            assert_eq!(statistics([true, false, true]), one_thread, "copy-free {copy_free}");
+        }
+        set_copy_free_batch_norm(false);
     }
 
     #[test]
