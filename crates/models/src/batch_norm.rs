@@ -44,7 +44,13 @@ pub fn normalise<const D: usize>(layer: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     if !training {
         return layer.forward(x);
     }
-    let y = if COPY_FREE.load(Ordering::Relaxed) { train_without_copies(layer, x, true) } else { layer.forward(x) };
+    train(layer, x, COPY_FREE.load(Ordering::Relaxed))
+}
+
+/// `layer`'s training forward on `x`: without copies (`copy_free`) or Burn's, its running
+/// statistics then settled ([`settle_running_statistics`]).
+fn train<const D: usize>(layer: &BatchNorm, x: Tensor<D>, copy_free: bool) -> Tensor<D> {
+    let y = if copy_free { train_without_copies(layer, x, true) } else { layer.forward(x) };
     settle_running_statistics(layer);
     y
 }
@@ -171,11 +177,11 @@ mod tests {
     #[test]
     fn running_statistics_do_not_depend_on_the_thread_of_each_step() {
         let device = Device::flex().autodiff();
-        let statistics = |threads: [bool; 3]| {
+        let statistics = |threads: [bool; 3], copy_free: bool| {
             let layer: BatchNorm = BatchNormConfig::new(3).init(&device);
             for (phase, elsewhere) in threads.into_iter().enumerate() {
                 let step = || {
-                    let _ = normalise(&layer, values(phase as f32, &device));
+                    let _ = train(&layer, values(phase as f32, &device), copy_free);
                 };
                 if elsewhere { std::thread::scope(|s| s.spawn(step).join().unwrap()) } else { step() }
             }
@@ -183,12 +189,10 @@ mod tests {
             (layer.running_mean.value().into_data(), layer.running_var.value().into_data())
         };
         for copy_free in [true, false] {
-            set_copy_free_batch_norm(copy_free);
-            let one_thread = statistics([false; 3]);
-            assert_eq!(statistics([false, true, false]), one_thread, "copy-free {copy_free}");
-            assert_eq!(statistics([true, false, true]), one_thread, "copy-free {copy_free}");
+            let one_thread = statistics([false; 3], copy_free);
+            assert_eq!(statistics([false, true, false], copy_free), one_thread, "copy-free {copy_free}");
+            assert_eq!(statistics([true, false, true], copy_free), one_thread, "copy-free {copy_free}");
         }
-        set_copy_free_batch_norm(false);
     }
 
     #[test]

@@ -4,12 +4,16 @@
 //! `batch_norm_kernel`), and their new outputs' zeroed buffers ([`zeros`]).
 
 use burn::backend::DispatchDevice;
-use burn::tensor::{DType, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 
 /// Whether `x` is an `f32` tensor on `flex` (with or without autodiff).
 pub fn is_flex_f32<const D: usize>(x: &Tensor<D>) -> bool {
-    let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
-    on_flex && x.dtype() == DType::F32
+    is_flex(&x.device()) && x.dtype() == DType::F32
+}
+
+/// Whether `device` is `flex` (with or without autodiff).
+pub(crate) fn is_flex(device: &Device) -> bool {
+    matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
 }
 
 /// `t` laid out contiguously over its whole buffer: itself where it already is, else a

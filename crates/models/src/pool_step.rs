@@ -1,4 +1,5 @@
-//! A training step run on a thread of rayon's pool, on `flex`.
+//! A step (training, validation, prediction, a generator's images) run on a thread of rayon's
+//! pool, on `flex`.
 //!
 //! The `flex` kernels split their work with rayon. Called from a thread outside the pool (the
 //! trainer's), each parallel pass is sent to the pool while the calling thread sleeps on a
@@ -15,18 +16,12 @@ use burn::tensor::Device;
 /// GPU backends keep their streams per thread).
 pub fn on_pool<R: Send>(device: &Device, step: impl FnOnce() -> R + Send) -> R {
     #[cfg(feature = "flex")]
-    if is_flex(device) {
+    if crate::on_flex::is_flex(device) {
         return rayon::scope(|_| step());
     }
     #[cfg(not(feature = "flex"))]
     let _ = device;
     step()
-}
-
-/// Whether `device` is `flex` (with or without autodiff).
-#[cfg(feature = "flex")]
-fn is_flex(device: &Device) -> bool {
-    matches!(device.as_dispatch().clone().inner(), burn::backend::DispatchDevice::Flex(_))
 }
 
 #[cfg(all(test, feature = "flex"))]
