@@ -26,6 +26,9 @@
 //!   kernels with filters in blocks of 32 take the weight gradient with the filters in the vector
 //!   lanes ([`crate::conv_filter_lanes`]). The "same" convolutions' input gradients are such
 //!   convolutions; the others' take the direct form where [`crate::conv_direct::turns`].
+//! - A convolution whose stride divides its kernel (the GANs' 4 x 4 kernels of stride 2) is,
+//!   in its forward pass, the stride-1 convolution of the input's phases by [`crate::conv_direct`]
+//!   where that applies to the phases ([`crate::conv_phases`]).
 //! - A 1 x 1 convolution of stride 1 without padding needs no unfolding in any of the three:
 //!   [`crate::conv_pointwise`] multiplies each item's input as it lies (faster than `flex`'s own
 //!   direct path for it, which the forward pass took before).

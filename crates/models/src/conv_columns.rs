@@ -20,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use rayon::prelude::*;
 
 use crate::matrix_product::{Strided, Threads, matmul};
-use crate::{conv_direct, conv_filter_lanes, conv_pointwise, unfold_channels_last};
+use crate::{conv_direct, conv_filter_lanes, conv_phases, conv_pointwise, unfold_channels_last};
 
 /// Bytes of unfolded input per chunk: a chunk's columns stay in the cache for their product,
 /// where the whole batch's (75 MB for a DeepLens layer) went to memory.
@@ -113,6 +113,8 @@ pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f
         conv_pointwise::convolve(geometry, batch, x, weight, y)
     } else if conv_direct::convolves(geometry) {
         conv_direct::convolve(geometry, batch, x, weight, y)
+    } else if conv_phases::applies(geometry, batch) {
+        conv_phases::convolve(geometry, batch, x, weight, y)
     } else {
         convolve_unfolded(geometry, batch, x, weight, y)
     }
@@ -818,6 +820,12 @@ mod tests {
             // 5 x 3 kernel, a run of 4 channels and 2 left over (and, above, the quarter-width
             // Dieleman network's 16 -> 32 and 32 -> 32 layers).
             (g(6, 64, [10, 9], [5, 3], [1, 1], [2, 1]), 3),
+            // Strided convolutions as convolutions of the input's phases: the GANs' 4 x 4 kernels
+            // of stride 2 (whole tiles past 16 filters; input rows and columns of odd length),
+            // and a 2 x 2 kernel of stride 2 (1 x 1 phases).
+            (g(4, 24, [32, 32], [4, 4], [2, 2], [1, 1]), 3),
+            (g(3, 16, [33, 31], [4, 4], [2, 2], [1, 1]), 2),
+            (g(5, 8, [32, 36], [2, 2], [2, 2], [0, 0]), 2),
         ]
     }
 
@@ -831,6 +839,9 @@ mod tests {
         let mut forms: Forms = vec![("unfolded", convolve_unfolded)];
         if conv_direct::convolves(geometry) {
             forms.push(("direct", conv_direct::convolve));
+        }
+        if conv_phases::applies(geometry, usize::MAX) {
+            forms.push(("phases", conv_phases::convolve));
         }
         if conv_pointwise::applies(geometry) {
             forms.push(("pointwise", conv_pointwise::convolve));
@@ -884,6 +895,7 @@ mod tests {
         let cases = cases();
         let reached = |form: &dyn Fn(&Geometry) -> bool| cases.iter().filter(|(g, _)| form(g)).count();
         assert!(reached(&|g| conv_direct::convolves(g) && !conv_direct::applies(g)) >= 3);
+        assert!(reached(&|g| conv_phases::applies(g, usize::MAX)) >= 3);
         assert!(reached(&|g| conv_direct::weight_gradient_applies(g) && !conv_direct::applies(g)) >= 1);
         assert!(reached(&|g| conv_filter_lanes::applies(g) && !conv_direct::weight_gradient_applies(g)) >= 3);
         assert!(reached(&|g| conv_direct::turns(g) && g.channels > 16) >= 1);

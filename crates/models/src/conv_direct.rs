@@ -213,12 +213,29 @@ fn pack_weight(geometry: &Geometry, layout: &Layout, weight: &[f32]) -> Vec<f32>
 /// `y = weight * x` for `batch` items, as [`crate::conv_columns::convolve`]; one task per item.
 pub(crate) fn convolve(geometry: &Geometry, batch: usize, x: &[f32], weight: &[f32], y: &mut [f32]) {
     let layout = Layout::of(geometry);
+    let per_input = geometry.per_input();
+    convolve_items(geometry, batch, weight, y, |item, padded| {
+        pad_item(geometry, &layout, &x[item * per_input..][..per_input], padded)
+    });
+}
+
+/// [`convolve`] of the items that `fill(item, padded)` writes into `padded` as [`pad_item`]
+/// lays them out (every value, the overrun's zeros included), for inputs that are not a batch
+/// as it lies ([`crate::conv_phases`]).
+pub(crate) fn convolve_items(
+    geometry: &Geometry,
+    batch: usize,
+    weight: &[f32],
+    y: &mut [f32],
+    fill: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    let layout = Layout::of(geometry);
     let packed = pack_weight(geometry, &layout, weight);
-    let (per_input, per_output) = (geometry.per_input(), geometry.per_output());
+    let per_output = geometry.per_output();
     let padded_len = layout.padded_len(geometry.channels);
-    y[..batch * per_output].par_chunks_mut(per_output).zip(x.par_chunks(per_input)).for_each(|(y, x)| {
+    y[..batch * per_output].par_chunks_mut(per_output).enumerate().for_each(|(item, y)| {
         with_buffer(padded_len, |padded| {
-            pad_item(geometry, &layout, x, padded);
+            fill(item, padded);
             vectorised(ForwardItem { geometry, layout: &layout, x: padded, weight: &packed, y });
         })
     });
@@ -347,6 +364,8 @@ impl ForwardItem<'_> {
                 for oy in (0..whole).step_by(R) {
                     let sums = if geometry.kernel[1] == 3 {
                         tile_sums_of_width::<T, R, 3>(geometry, layout, x, weight, oy, first)
+                    } else if geometry.kernel[1] == 2 {
+                        tile_sums_of_width::<T, R, 2>(geometry, layout, x, weight, oy, first)
                     } else {
                         tile_sums::<T, R>(geometry, layout, x, weight, oy, first)
                     };
@@ -419,7 +438,8 @@ fn add_taps<T: Tile, const R: usize>(sums: &mut [[T; BLOCK]; R], taps: &[f32], v
     }
 }
 
-/// [`tile_sums`] for kernels `KW` wide (3, the networks' usual width): each kernel row's taps
+/// [`tile_sums`] for kernels `KW` wide (3, the networks' usual width, and 2, the phases of the
+/// GANs' 4-wide kernels of stride 2, [`crate::conv_phases`]): each kernel row's taps
 /// and input lines taken as arrays once, so that the offsets' loads need no bounds checks and
 /// the offsets' loop unrolls (the general form checked each load's bounds and kept its loop
 /// counters on the stack).

@@ -20,6 +20,8 @@ mod conv_direct;
 #[cfg(feature = "flex")]
 mod conv_filter_lanes;
 #[cfg(feature = "flex")]
+mod conv_phases;
+#[cfg(feature = "flex")]
 mod conv_pointwise;
 pub mod dieleman;
 pub mod dropout;
