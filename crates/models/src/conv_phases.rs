@@ -111,9 +111,8 @@ fn split_item(geometry: &Geometry, phases: &Geometry, x: &[f32], split: &mut [f3
                     };
                     let line = &input[iy * width..][..width];
                     row[..first].fill(0.0);
-                    for (v, value) in row[first..end].iter_mut().enumerate() {
-                        *value = line[from + sx * v];
-                    }
+                    let values = line[from.min(width)..].iter().step_by(sx);
+                    row[first..end].iter_mut().zip(values).for_each(|(value, input)| *value = *input);
                     row[end..].fill(0.0);
                 }
             }
