@@ -510,6 +510,10 @@ mod tests {
             // gradient) and the folded input gradient of valid convolutions.
             (3, 8, 6, 1, PaddingConfig2d::Valid, true, 45),
             (8, 16, 5, 1, PaddingConfig2d::Valid, true, 20),
+            // The GANs' 4x4/2 layers onto 32 x 32 and 16 x 16 outputs: the forward pass by the
+            // input's phases (3 items: one a thread on up to 3 threads).
+            (1, 32, 4, 2, explicit(1), true, 64),
+            (16, 24, 4, 2, explicit(1), false, 32),
         ] {
             let conv = Conv2dConfig::new([input, output], [k, k])
                 .with_stride([s, s])
