@@ -1,12 +1,14 @@
 //! Times single convolution layers on `flex`, one after another: the forward pass, the forward
 //! pass with the weight gradient (the input carries none, as a network's first layer), and with
-//! both gradients. Two sets: `semantic`, the semantic autoencoder's 3 x 3 "same" layers at full
-//! widths on its 64 x 64 images, and `gan`, the pix2pix generator's 4 x 4 stride-2 layers at the
+//! both gradients. Three sets: `semantic`, the semantic autoencoder's 3 x 3 "same" layers at full
+//! widths on its 64 x 64 images; `gan`, the pix2pix generator's 4 x 4 stride-2 layers at the
 //! `galaxy_gan` config's size (32 filters, 64 x 64 images in 3 bands), its convolutions and transposed
-//! convolutions; `conv_layers_pytorch.py` beside this file times PyTorch's the same way.
+//! convolutions; `dcgan`, the DCGAN's at the `cosmo_gan` config's size (32 filters, 64 x 64 slices),
+//! the generator's transposed convolutions and the discriminator's convolutions.
+//! `conv_layers_pytorch.py` beside this file times PyTorch's the same way.
 //!
 //! `RAYON_NUM_THREADS=1 MIMALLOC_PURGE_DELAY=-1 cargo run --release -p astro-models --example
-//! conv_layers [semantic|gan] [batch]` (`torch.set_num_threads(1)` in the twin); prints
+//! conv_layers [semantic|gan|dcgan] [batch]` (`torch.set_num_threads(1)` in the twin); prints
 //! milliseconds per call.
 //! The allocator is the trainer's (mimalloc), which with that setting keeps freed memory as the
 //! trainer does (`crates/trainer/src/allocator.rs`): the system allocator gives large outputs back
@@ -68,6 +70,19 @@ const GAN: [Layer; 12] = [
     halving(true, 64, 3, 32),
 ];
 
+/// The DCGAN's layers at the `cosmo_gan` config's size: the generator's transposed convolutions
+/// from its 4 x 4 x 256 map, then the discriminator's convolutions.
+const DCGAN: [Layer; 8] = [
+    halving(true, 256, 128, 4),
+    halving(true, 128, 64, 8),
+    halving(true, 64, 32, 16),
+    halving(true, 32, 1, 32),
+    halving(false, 1, 32, 64),
+    halving(false, 32, 64, 32),
+    halving(false, 64, 128, 16),
+    halving(false, 128, 256, 8),
+];
+
 /// Milliseconds per call of `step`, over 20 calls after 2.
 fn milliseconds(mut step: impl FnMut()) -> f64 {
     step();
@@ -81,15 +96,16 @@ fn milliseconds(mut step: impl FnMut()) -> f64 {
 
 fn main() {
     let usage = || -> ! {
-        eprintln!("usage: conv_layers [semantic|gan] [batch, a positive whole number]");
+        eprintln!("usage: conv_layers [semantic|gan|dcgan] [batch, a positive whole number]");
         std::process::exit(2);
     };
     let mut args = std::env::args().skip(1).peekable();
     let layers: &[Layer] = match args.peek().map(String::as_str) {
         Some("gan") => &GAN,
+        Some("dcgan") => &DCGAN,
         _ => &SEMANTIC,
     };
-    if matches!(args.peek().map(String::as_str), Some("gan" | "semantic")) {
+    if matches!(args.peek().map(String::as_str), Some("gan" | "dcgan" | "semantic")) {
         args.next();
     }
     let batch = match args.next().map(|arg| arg.parse::<usize>()) {

@@ -1,9 +1,10 @@
 """PyTorch's twin of `conv_layers.rs`: the same layer sets (`semantic`: the semantic
 autoencoder's 3 x 3 "same" convolutions; `gan`: the pix2pix generator's 4 x 4 stride-2
-convolutions and transposed convolutions), batch and passes (forward; forward with the weight
+convolutions and transposed convolutions; `dcgan`: the DCGAN's transposed convolutions and
+convolutions at the cosmo_gan config's size), batch and passes (forward; forward with the weight
 gradient; with both gradients), timed the same way.
 
-`python conv_layers_pytorch.py [semantic|gan] [batch]` (one thread); prints milliseconds per call."""
+`python conv_layers_pytorch.py [semantic|gan|dcgan] [batch]` (one thread); prints milliseconds per call."""
 
 import sys
 import time
@@ -17,6 +18,9 @@ GAN = [(False, c, f, s, 4, 2, 1) for c, f, s in
        [(3, 32, 64), (32, 64, 32), (64, 128, 16), (128, 256, 8), (256, 256, 4), (256, 256, 2)]] + \
       [(True, c, f, s, 4, 2, 1) for c, f, s in
        [(256, 256, 1), (512, 256, 2), (512, 128, 4), (256, 64, 8), (128, 32, 16), (64, 3, 32)]]
+DCGAN = [(True, c, f, s, 4, 2, 1) for c, f, s in [(256, 128, 4), (128, 64, 8), (64, 32, 16), (32, 1, 32)]] + \
+        [(False, c, f, s, 4, 2, 1) for c, f, s in [(1, 32, 64), (32, 64, 32), (64, 128, 16), (128, 256, 8)]]
+SETS = {"semantic": SEMANTIC, "gan": GAN, "dcgan": DCGAN}
 
 
 def milliseconds(step):
@@ -32,8 +36,8 @@ def milliseconds(step):
 def main():
     args = sys.argv[1:]
     layers = SEMANTIC
-    if args and args[0] in ("semantic", "gan"):
-        layers = GAN if args.pop(0) == "gan" else SEMANTIC
+    if args and args[0] in SETS:
+        layers = SETS[args.pop(0)]
     batch = int(args[0]) if args else 10
     torch.set_num_threads(1)
     torch.manual_seed(0)
