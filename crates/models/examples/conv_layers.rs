@@ -100,14 +100,16 @@ fn main() {
         std::process::exit(2);
     };
     let mut args = std::env::args().skip(1).peekable();
-    let layers: &[Layer] = match args.peek().map(String::as_str) {
-        Some("gan") => &GAN,
-        Some("dcgan") => &DCGAN,
-        _ => &SEMANTIC,
+    let named: Option<&[Layer]> = match args.peek().map(String::as_str) {
+        Some("semantic") => Some(&SEMANTIC),
+        Some("gan") => Some(&GAN),
+        Some("dcgan") => Some(&DCGAN),
+        _ => None,
     };
-    if matches!(args.peek().map(String::as_str), Some("gan" | "dcgan" | "semantic")) {
+    if named.is_some() {
         args.next();
     }
+    let layers = named.unwrap_or(&SEMANTIC);
     let batch = match args.next().map(|arg| arg.parse::<usize>()) {
         None => 10,
         Some(Ok(batch)) if batch > 0 => batch,
