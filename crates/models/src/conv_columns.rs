@@ -20,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use rayon::prelude::*;
 
 use crate::matrix_product::{Strided, Threads, matmul};
-use crate::{conv_direct, conv_filter_lanes, conv_phases, conv_pointwise, unfold_channels_last};
+use crate::{conv_direct, conv_filter_lanes, conv_phases, conv_pointwise, fold_phases, unfold_channels_last};
 
 /// Bytes of unfolded input per chunk: a chunk's columns stay in the cache for their product,
 /// where the whole batch's (75 MB for a DeepLens layer) went to memory.
@@ -229,7 +229,12 @@ fn input_gradient_unfolded(geometry: &Geometry, batch: usize, dy: &[f32], weight
             with_output_gradient(geometry, dy, first, items, |dy| {
                 matmul(weight, dy, columns, dims, [n, 1], false, threads(dims));
             });
-            fold(geometry, items, columns, &mut dx[first * per_input..(first + items) * per_input]);
+            let dx = &mut dx[first * per_input..(first + items) * per_input];
+            if fold_phases::applies(geometry) {
+                fold_phases::fold(geometry, items, columns, dx)
+            } else {
+                fold(geometry, items, columns, dx)
+            }
         });
     });
 }
@@ -539,8 +544,9 @@ fn gather_maps(geometry: &Geometry, phase: [usize; 2]) -> Vec<Vec<u32>> {
 /// phases, each an array of every `s`-th row and column in which a kernel offset's output row
 /// adds to a contiguous run (a loop the compiler vectorises, where adding into every `s`-th
 /// value of the plane was a scalar loop: 34% of the DCGAN generator's time), then interleaved
-/// into the plane. Stride 1 has one phase, the plane itself.
-fn fold(geometry: &Geometry, items: usize, columns: &[f32], image: &mut [f32]) {
+/// into the plane. Stride 1 has one phase, the plane itself. Where the stride divides the
+/// kernel, [`crate::fold_phases`] folds instead (and is tested against this one).
+pub(crate) fn fold(geometry: &Geometry, items: usize, columns: &[f32], image: &mut [f32]) {
     let Geometry { channels, size: [height, width], kernel, stride, .. } = *geometry;
     let positions = geometry.positions();
     let n = items * positions;

@@ -27,6 +27,8 @@ pub mod dieleman;
 pub mod dropout;
 #[cfg(feature = "flex")]
 mod elementwise;
+#[cfg(feature = "flex")]
+mod fold_phases;
 pub mod freeze;
 pub mod galaxy_zoo_output;
 pub mod gan;
